@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// Shim so that `npx topicflow` runs the TypeScript CLI directly (Node 24 strips types).
+import '../src/cli/main.ts';

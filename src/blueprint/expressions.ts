@@ -1,0 +1,183 @@
+/**
+ * Mappings: strings with `{{ expression }}` parts, where an expression is JSONata.
+ *
+ * Why JSONata: a well-kept, declarative JSON query language with no access to JavaScript (no
+ * eval, no `new Function`, no prototype walking), built-in limits on time, stack depth and
+ * sequence length, a parser that gives us an AST to check references before a run, and the
+ * language AWS Step Functions and Node-RED chose for the same job.
+ *
+ * A string that is exactly one `{{ expr }}` yields the expression's value with its type (a list
+ * stays a list); anything else is interpolated into a string. Names in scope:
+ *   inputs.<name>   bound workflow inputs
+ *   steps.<id>      output of an earlier step for this item (a list of outputs when that step
+ *                   fanned out below this one: fan-in)
+ *   item, index     the current fan-out element and its index; items: every enclosing element
+ *   run             { id, startedAt }
+ */
+import jsonata from 'jsonata';
+
+const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
+const WHOLE = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
+
+/** Limits that keep a hostile blueprint from hanging or exhausting a worker. */
+const LIMITS = { timeout: 1000, stack: 200, sequence: 100_000 };
+
+export interface ExpressionScope {
+  inputs: Record<string, unknown>;
+  steps: Record<string, unknown>;
+  item?: unknown;
+  items?: unknown[];
+  index?: number;
+  run?: { id: string; startedAt: string };
+}
+
+export class ExpressionError extends Error {
+  readonly expression: string;
+  constructor(expression: string, message: string) {
+    super(message);
+    this.name = 'ExpressionError';
+    this.expression = expression;
+  }
+}
+
+const compiled = new Map<string, jsonata.Expression>();
+
+function compile(source: string): jsonata.Expression {
+  let expr = compiled.get(source);
+  if (!expr) {
+    try {
+      expr = jsonata(source, LIMITS);
+    } catch (err) {
+      throw new ExpressionError(source, describeJsonataError(err));
+    }
+    if (compiled.size > 5000) compiled.clear();
+    compiled.set(source, expr);
+  }
+  return expr;
+}
+
+function describeJsonataError(err: unknown): string {
+  const e = err as { message?: string; position?: number; token?: string };
+  const at = typeof e.position === 'number' ? ` at character ${e.position}` : '';
+  return `${e.message ?? String(err)}${at}`;
+}
+
+export function hasTemplate(value: string): boolean {
+  return value.includes('{{');
+}
+
+/** The expression sources in a template string. */
+export function templateExpressions(value: string): string[] {
+  return [...value.matchAll(TEMPLATE)].map((m) => m[1]!.trim());
+}
+
+/** What an expression refers to: `steps.<id>` and `inputs.<name>` names, and parse errors. */
+export interface References {
+  steps: Set<string>;
+  inputs: Set<string>;
+  /** Uses item/items/index. */
+  usesItem: boolean;
+}
+
+/** Parses an expression and collects its references. Throws ExpressionError when it does not parse. */
+export function expressionReferences(source: string, into: References = emptyReferences()): References {
+  const ast = compile(source).ast();
+  walk(ast as unknown as Node, into);
+  return into;
+}
+
+export function emptyReferences(): References {
+  return { steps: new Set(), inputs: new Set(), usesItem: false };
+}
+
+/** Collects references from every template in a mapping (any JSON value). */
+export function mappingReferences(value: unknown, into: References = emptyReferences()): References {
+  if (typeof value === 'string') {
+    if (hasTemplate(value)) for (const src of templateExpressions(value)) expressionReferences(src, into);
+  } else if (Array.isArray(value)) {
+    for (const v of value) mappingReferences(v, into);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) mappingReferences(v, into);
+  }
+  return into;
+}
+
+interface Node { type?: string; value?: unknown; steps?: Node[]; [k: string]: unknown }
+
+function walk(node: unknown, refs: References): void {
+  if (Array.isArray(node)) { for (const n of node) walk(n, refs); return; }
+  if (!node || typeof node !== 'object') return;
+  const n = node as Node;
+  if (n.type === 'path' && Array.isArray(n.steps) && n.steps.length > 0) {
+    const [first, second] = n.steps;
+    if (first?.type === 'name') {
+      if (first.value === 'steps' && second?.type === 'name' && typeof second.value === 'string') refs.steps.add(second.value);
+      if (first.value === 'inputs' && second?.type === 'name' && typeof second.value === 'string') refs.inputs.add(second.value);
+      if (first.value === 'item' || first.value === 'items' || first.value === 'index') refs.usesItem = true;
+    }
+  } else if (n.type === 'name' && (n.value === 'item' || n.value === 'items' || n.value === 'index')) {
+    refs.usesItem = true;
+  }
+  for (const [k, v] of Object.entries(n)) {
+    if (k === 'value' && n.type !== 'lambda') continue;
+    if (v && typeof v === 'object') walk(v, refs);
+  }
+}
+
+/** Evaluates one expression. JSONata's `undefined` (no match) stays undefined. */
+export async function evaluateExpression(source: string, scope: ExpressionScope): Promise<unknown> {
+  const expr = compile(source);
+  try {
+    return normalize(await expr.evaluate(scope));
+  } catch (err) {
+    throw new ExpressionError(source, describeJsonataError(err));
+  }
+}
+
+/** Evaluates every template in a mapping. Non-template values are returned as they are. */
+export async function evaluateMapping(value: unknown, scope: ExpressionScope): Promise<unknown> {
+  if (typeof value === 'string') {
+    if (!hasTemplate(value)) return value;
+    const whole = WHOLE.exec(value);
+    if (whole && !whole[1]!.includes('{{')) return evaluateExpression(whole[1]!.trim(), scope);
+    let out = '';
+    let last = 0;
+    for (const m of value.matchAll(TEMPLATE)) {
+      out += value.slice(last, m.index);
+      const v = await evaluateExpression(m[1]!.trim(), scope);
+      out += v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+      last = m.index! + m[0].length;
+    }
+    return out + value.slice(last);
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) out.push(await evaluateMapping(v, scope));
+    return out;
+  }
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = await evaluateMapping(v, scope);
+      if (r !== undefined) out[k] = r;
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * JSONata returns sequences (arrays with extra properties) and may return a lone value where a
+ * path matched one element; give back plain JSON.
+ */
+function normalize(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') return undefined;
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
+
+/** Truthiness of a condition result, with JSONata's rules ("" / 0 / [] / null / undefined are false). */
+export function truthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(truthy);
+  return Boolean(value);
+}

@@ -1,0 +1,94 @@
+/**
+ * The blueprint format, version 1. This zod schema is the single source of the TypeScript type,
+ * of the structural checks in `validate`, and of `blueprints/blueprint.schema.json`.
+ */
+import { z } from 'zod';
+
+/** Step and input ids are plain identifiers so that expressions can name them (`steps.search`). */
+export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const STEP_REF = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+@[1-9][0-9]*$/;
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
+
+const duration = z.union([z.string().regex(DURATION, 'expected a duration such as 500ms, 30s, 5m, 24h'), z.number().int().nonnegative()])
+  .describe('A duration: milliseconds, or a string such as "500ms", "30s", "5m", "24h".');
+
+export const inputSchema = z.strictObject({
+  type: z.enum(['string', 'number', 'integer', 'boolean', 'array', 'object']).describe('Type of the value.'),
+  description: z.string().optional(),
+  default: z.unknown().optional().describe('Value used when the input is not bound.'),
+  required: z.boolean().optional().describe('Must be bound at import or run time (inputs with a default never are). @default true'),
+  enum: z.array(z.union([z.string(), z.number()])).optional().describe('Allowed values.'),
+});
+
+export const datastoreFieldSchema = z.strictObject({
+  type: z.enum(['string', 'number', 'integer', 'boolean', 'date', 'array', 'object']),
+  description: z.string().optional(),
+  required: z.boolean().optional(),
+});
+
+export const datastoreSchema = z.strictObject({
+  description: z.string().optional(),
+  key: z.array(z.string().regex(IDENT)).min(1).describe('Fields whose values together identify a record (upsert key).'),
+  fields: z.record(z.string().regex(IDENT), datastoreFieldSchema).describe('Typed fields, as a Make data structure.'),
+  history: z.boolean().optional().describe('Keep an append-only history of every observation. @default false'),
+});
+
+export const retrySchema = z.strictObject({
+  attempts: z.number().int().min(1).max(100).optional().describe('Total attempts including the first. @default 5'),
+  initialDelay: duration.optional().describe('Delay before the first retry. @default "1s"'),
+  maxDelay: duration.optional().describe('Cap of the exponential backoff. @default "10m"'),
+});
+
+export const stepSchema = z.strictObject({
+  id: z.string().regex(IDENT, 'step ids are identifiers: letters, digits and _, not starting with a digit')
+    .describe('Unique id; later steps reference its output as steps.<id>.'),
+  uses: z.string().regex(STEP_REF, 'expected type@version, e.g. "serper.search@1"').describe('Step type and version.'),
+  name: z.string().optional(),
+  description: z.string().optional(),
+  with: z.record(z.string(), z.unknown()).optional()
+    .describe('Input mapping. Strings may hold {{ expressions }} (JSONata) over inputs, item, items, index and steps.'),
+  each: z.string().optional()
+    .describe('Fan-out: an expression giving a list; one step run per element, as `item`. Steps that use this step run per item too.'),
+  when: z.string().optional().describe('Condition expression; when false the item is skipped for this step and what follows it.'),
+  after: z.array(z.string().regex(IDENT)).optional().describe('Steps that must finish first although no mapping references them.'),
+  concurrency: z.number().int().min(1).max(1000).optional().describe('Step runs of this step running at once.'),
+  retry: retrySchema.optional(),
+  onError: z.enum(['skip', 'fail']).optional()
+    .describe('When an item still fails after its retries: skip it and record why, or stop the run. @default "skip"'),
+});
+
+export const scheduleSchema = z.strictObject({
+  cron: z.string().describe('Cron expression (5 or 6 fields), e.g. "0 6 * * 1-5".'),
+  timezone: z.string().optional().describe('IANA time zone, e.g. "Europe/Berlin". @default "UTC"'),
+  enabled: z.boolean().optional().describe('@default true'),
+  overlap: z.enum(['skip', 'allow']).optional()
+    .describe('A tick that arrives while the previous run is still going is skipped or starts another run. @default "skip"'),
+});
+
+export const providerLimitSchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(10_000).optional(),
+  rate: z.strictObject({
+    requests: z.number().int().min(1),
+    per: duration,
+  }).optional().describe('At most `requests` started per `per`, across every worker.'),
+});
+
+export const blueprintSchema = z.strictObject({
+  $schema: z.string().optional(),
+  version: z.literal(1).describe('Blueprint format version.'),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  inputs: z.record(z.string().regex(IDENT, 'input names are identifiers'), inputSchema).optional(),
+  datastores: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), datastoreSchema).optional(),
+  schedule: scheduleSchema.optional(),
+  limits: z.strictObject({
+    concurrency: z.number().int().min(1).max(10_000).optional().describe('Step runs at once in one process. @default 32'),
+    providers: z.record(z.string(), providerLimitSchema).optional().describe('Per provider queue: serper, openai, web, sheets, default.'),
+  }).optional(),
+  steps: z.array(stepSchema).min(1),
+});
+
+export type Blueprint = z.infer<typeof blueprintSchema>;
+export type BlueprintStep = z.infer<typeof stepSchema>;
+export type BlueprintInput = z.infer<typeof inputSchema>;
+export type DatastoreDecl = z.infer<typeof datastoreSchema>;

@@ -1,0 +1,73 @@
+/**
+ * Queue drivers carry step-run ids only; the store holds everything else. Drivers: `memory`
+ * (embedded default) and `bullmq` (when REDIS_URL is set). Both pass `test/queue.contract.ts`.
+ *
+ * A job belongs to a queue (one per provider: 'serper', 'openai', 'web', 'sheets', 'default'),
+ * whose concurrency and rate limit are shared by every job in it, and optionally to a group
+ * (the step id) with its own concurrency.
+ */
+import type { RetryPolicy } from '../retry.ts';
+
+export interface RateLimit {
+  /** Requests allowed per interval. */
+  max: number;
+  /** Interval length in ms. */
+  intervalMs: number;
+}
+
+export interface QueueLimits {
+  /** Jobs of this queue running at once (per worker process for bullmq). */
+  concurrency?: number;
+  /** Jobs of this queue started per interval, across every worker. */
+  rateLimit?: RateLimit;
+}
+
+export interface JobSpec {
+  /** The step-run id. Enqueueing an id that is already waiting or running is a no-op. */
+  id: string;
+  queue: string;
+  /** Concurrency group (the step id) and its limit. */
+  group?: string;
+  groupConcurrency?: number;
+  /** Run no earlier than this many ms from now. @default 0 */
+  delayMs?: number;
+  /** Attempts already made (from the store, after a resume). @default 0 */
+  attemptsMade?: number;
+  retry: RetryPolicy;
+}
+
+export interface Job {
+  id: string;
+  queue: string;
+  group?: string;
+  /** Attempts made before this one: 0 on the first attempt. */
+  attemptsMade: number;
+  retry: RetryPolicy;
+  /** True when a failure of this attempt will not be retried by the driver. */
+  isLastAttempt: boolean;
+}
+
+/**
+ * Processes one job. Resolve: the job is done. Throw: the driver retries it after
+ * `retryDelay(attemptsMade + 1, job.retry, err.retryAfterMs)` when the error is transient
+ * (`fault: 'transient'`) and attempts remain; otherwise the job is dropped and `onFailed` runs.
+ */
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface QueueDriver {
+  readonly kind: 'memory' | 'bullmq';
+  /** Sets concurrency and rate limit of a queue. Call before or after start. */
+  configureQueue(queue: string, limits: QueueLimits): Promise<void>;
+  enqueue(jobs: readonly JobSpec[]): Promise<void>;
+  /** Starts processing with `concurrency` jobs at most at once in this process. */
+  start(handler: JobHandler, options?: { concurrency?: number; onFailed?: (job: Job, error: unknown) => void }): Promise<void>;
+  /** Jobs waiting, delayed or running (in this process for memory; in Redis for bullmq). */
+  size(): Promise<number>;
+  /** Resolves when nothing is waiting, delayed or running. */
+  idle(): Promise<void>;
+  /**
+   * Stops taking jobs. With `drain`, waits for running jobs to finish (up to `timeoutMs`);
+   * jobs still running after that are released to be run again elsewhere.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}

@@ -1,0 +1,72 @@
+/**
+ * A step type is a typed definition in one file (after Activepieces' `createAction`): its zod
+ * input schema is the only source of its input type, of the checks `validate` makes, and of the
+ * JSON Schema that editors read. Persisted names are frozen: a behaviour change ships as a new
+ * version and the old one stays registered for blueprints that pin it.
+ */
+import type { z } from 'zod';
+import type { CacheEntry, Store, Usage } from '../store/types.ts';
+import type { Blueprint } from '../blueprint/schema.ts';
+
+export interface StepLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StepContext {
+  runId: string;
+  stepRunId: string;
+  stepId: string;
+  itemKey: string;
+  /** 1 on the first attempt. */
+  attempt: number;
+  /** Aborted when the run is stopped or the process shuts down. */
+  signal: AbortSignal;
+  /** The run's blueprint (data store declarations, limits). */
+  blueprint: Blueprint;
+  /** Environment variables (credentials, base URLs). Defaults to process.env. */
+  env: Record<string, string | undefined>;
+  log: StepLogger;
+  /** Adds to what this step run spent (credits, tokens, cost). */
+  usage(u: Usage): void;
+  /** The store (cache, data stores). */
+  store: Store;
+  cache: {
+    get(namespace: string, key: string): Promise<CacheEntry | undefined>;
+    set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
+  };
+}
+
+declare const filteredBrand: unique symbol;
+/** Returned by a step to drop the current item: nothing downstream runs for it. */
+export interface Filtered { readonly [filteredBrand]: true; readonly reason: string }
+const FILTERED = Symbol.for('topicflow.filtered');
+export function filtered(reason: string): Filtered {
+  return { [FILTERED]: true, reason } as unknown as Filtered;
+}
+export function isFiltered(value: unknown): value is Filtered {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FILTERED] === true;
+}
+
+export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
+  /** Frozen persisted name, `area.verb-noun`. */
+  type: string;
+  version: number;
+  description: string;
+  input: S;
+  /**
+   * The provider queue this step's calls go through: its concurrency and rate limit are shared
+   * by every step that uses the provider. @default 'default'
+   */
+  provider?: string;
+  run(input: z.output<S>, ctx: StepContext): Promise<O | Filtered>;
+}
+
+export function defineStep<S extends z.ZodType, O>(def: StepDefinition<S, O>): StepDefinition<S, O> {
+  return def;
+}
+
+/** `serper.search@1` */
+export function stepRef(def: Pick<StepDefinition, 'type' | 'version'>): string {
+  return `${def.type}@${def.version}`;
+}
