@@ -20,6 +20,11 @@ export interface StepContext {
   itemKey: string;
   /** 1 on the first attempt. */
   attempt: number;
+  /**
+   * True when a transient error thrown now will not be retried. A step whose failures are data
+   * (a page that timed out is still a result) returns them as output on its last attempt.
+   */
+  isLastAttempt: boolean;
   /** Aborted when the run is stopped or the process shuts down. */
   signal: AbortSignal;
   /** The run's blueprint (data store declarations, limits). */

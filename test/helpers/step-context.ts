@@ -29,6 +29,7 @@ export function makeStepContext(store: Store, options: {
   itemKey?: string;
   runId?: string;
   attempt?: number;
+  isLastAttempt?: boolean;
   signal?: AbortSignal;
 } = {}): TestContext {
   const usageLog: Usage[] = [];
@@ -39,6 +40,7 @@ export function makeStepContext(store: Store, options: {
     stepId: options.stepId ?? 'step',
     itemKey: options.itemKey ?? '',
     attempt: options.attempt ?? 1,
+    isLastAttempt: options.isLastAttempt ?? false,
     signal: options.signal ?? new AbortController().signal,
     blueprint: { version: 1, name: 'test', steps: [{ id: 'step', uses: 'data.set@1' }], ...options.blueprint } as Blueprint,
     env: options.env ?? {},
