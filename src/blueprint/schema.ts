@@ -50,6 +50,8 @@ export const stepSchema = z.strictObject({
   each: z.string().optional()
     .describe('Fan-out: an expression giving a list; one step run per element, as `item`. Steps that use this step run per item too.'),
   when: z.string().optional().describe('Condition expression; when false the item is skipped for this step and what follows it.'),
+  per: z.string().regex(IDENT).optional()
+    .describe('Run once per item of this step (or "run": once per run); steps fanned out below it are collected into lists (fan-in, as Make\'s aggregator).'),
   after: z.array(z.string().regex(IDENT)).optional().describe('Steps that must finish first although no mapping references them.'),
   concurrency: z.number().int().min(1).max(1000).optional().describe('Step runs of this step running at once.'),
   retry: retrySchema.optional(),

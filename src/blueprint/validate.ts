@@ -1,0 +1,242 @@
+/**
+ * `validateBlueprint`: every problem in a blueprint, each with where it is (JSON path and step
+ * id) and what is wrong, so that `topicflow validate` prints one line per problem.
+ */
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { blueprintSchema, type Blueprint, type BlueprintInput } from './schema.ts';
+import { analyzeGraph, stripBraces } from './graph.ts';
+import { hasTemplate, ExpressionError, expressionReferences } from './expressions.ts';
+import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
+
+export interface Problem {
+  /** JSON path, e.g. `$.steps[2].with.q`. */
+  path: string;
+  stepId?: string;
+  message: string;
+}
+
+export type ValidationResult =
+  | { ok: true; blueprint: Blueprint; problems: [] }
+  | { ok: false; problems: Problem[] };
+
+export function formatProblem(p: Problem, source?: string): string {
+  return `${source ? `${source}: ` : ''}${p.path}${p.stepId ? ` (step "${p.stepId}")` : ''}: ${p.message}`;
+}
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '$';
+  for (const k of path) out += typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `.${String(k)}` : `[${JSON.stringify(String(k))}]`;
+  return out;
+}
+
+function stepIdAt(doc: unknown, path: readonly PropertyKey[]): string | undefined {
+  if (path[0] !== 'steps' || typeof path[1] !== 'number') return undefined;
+  const steps = (doc as { steps?: unknown }).steps;
+  const s = Array.isArray(steps) ? steps[path[1]] : undefined;
+  const id = s && typeof s === 'object' ? (s as { id?: unknown }).id : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, doc: unknown): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_type': {
+      const actual = valueAt(doc, issue.path);
+      if (actual === undefined) return `missing required "${String(issue.path.at(-1) ?? 'value')}" (${issue.expected})`;
+      return `expected ${issue.expected}, got ${typeName(actual)}`;
+    }
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(valueAt(doc, issue.path))}`;
+    default:
+      return issue.message;
+  }
+}
+
+function valueAt(doc: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = doc;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function checkInputType(decl: BlueprintInput, value: unknown): string | undefined {
+  const t = decl.type;
+  const ok =
+    t === 'string' ? typeof value === 'string'
+      : t === 'number' ? typeof value === 'number' && Number.isFinite(value)
+        : t === 'integer' ? Number.isInteger(value)
+          : t === 'boolean' ? typeof value === 'boolean'
+            : t === 'array' ? Array.isArray(value)
+              : value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (!ok) return `expected ${t}, got ${typeName(value)} ${JSON.stringify(value)?.slice(0, 60)}`;
+  if (decl.enum && !decl.enum.includes(value as string | number)) return `must be one of ${decl.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`;
+  return undefined;
+}
+
+/** Checks a value given for an input (from --set or a workflow file) against its declaration. */
+export function checkInputValue(decl: BlueprintInput, value: unknown): string | undefined {
+  return checkInputType(decl, value);
+}
+
+/**
+ * Checks a blueprint: structure, step types and versions, each step's input mapping against its
+ * schema (literal values are type-checked; expressions are parsed), references, fan-out shape,
+ * cycles, data stores, schedule.
+ */
+export function validateBlueprint(doc: unknown, registry: StepRegistry = defaultRegistry): ValidationResult {
+  const problems: Problem[] = [];
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    return { ok: false, problems: [{ path: '$', message: `a blueprint is a JSON object, got ${typeName(doc)}` }] };
+  }
+  const parsed = blueprintSchema.safeParse(doc);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const stepId = stepIdAt(doc, issue.path);
+      problems.push({ path: jsonPath(issue.path), ...(stepId ? { stepId } : {}), message: describeIssue(issue, doc) });
+    }
+    return { ok: false, problems };
+  }
+  const bp = parsed.data;
+
+  for (const [name, decl] of Object.entries(bp.inputs ?? {})) {
+    if (decl.default !== undefined) {
+      const err = checkInputType(decl, decl.default);
+      if (err) problems.push({ path: `$.inputs.${name}.default`, message: err });
+    }
+  }
+
+  for (const [name, ds] of Object.entries(bp.datastores ?? {})) {
+    for (const k of ds.key) {
+      if (!(k in ds.fields)) problems.push({ path: `$.datastores.${name}.key`, message: `key field "${k}" is not among the fields (${Object.keys(ds.fields).join(', ')})` });
+    }
+  }
+
+  bp.steps.forEach((step, i) => {
+    const at = `$.steps[${i}]`;
+    const def = registry.get(step.uses);
+    if (!def) {
+      const [type, version] = step.uses.split('@');
+      const versions = registry.versions(type!);
+      problems.push({
+        path: `${at}.uses`, stepId: step.id,
+        message: versions.length
+          ? `step type "${type}" has no version ${version} (available: ${versions.map((v) => `${type}@${v}`).join(', ')})`
+          : `unknown step type "${type}"${suggest(type!, registry)}`,
+      });
+    } else {
+      problems.push(...checkMapping(def.input, step.with ?? {}, `${at}.with`, step.id));
+    }
+    for (const field of ['each', 'when'] as const) {
+      const src = step[field];
+      if (src === undefined) continue;
+      try { expressionReferences(stripBraces(src)); } catch (err) {
+        if (!(err instanceof ExpressionError)) throw err;
+        // reported by the graph analysis below
+      }
+    }
+    const datastore = (step.with as { datastore?: unknown } | undefined)?.datastore;
+    if (step.uses.startsWith('datastore.') && typeof datastore === 'string' && !hasTemplate(datastore) && !(bp.datastores && datastore in bp.datastores)) {
+      problems.push({ path: `${at}.with.datastore`, stepId: step.id, message: `unknown data store "${datastore}"${bp.datastores ? ` (declared: ${Object.keys(bp.datastores).join(', ')})` : ' (declare it under "datastores")'}` });
+    }
+  });
+
+  const graph = analyzeGraph(bp);
+  problems.push(...graph.problems);
+
+  if (bp.schedule) {
+    const tz = bp.schedule.timezone;
+    let tzOk = true;
+    if (tz !== undefined) {
+      try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); } catch {
+        tzOk = false;
+        problems.push({ path: '$.schedule.timezone', message: `unknown time zone "${tz}" (use an IANA name such as "Europe/Berlin")` });
+      }
+    }
+    try {
+      const fields = bp.schedule.cron.trim().split(/\s+/).length;
+      if (fields < 5 || fields > 6) throw new Error(`expected 5 or 6 fields, got ${fields}`);
+      new Cron(bp.schedule.cron, { paused: true, ...(tzOk && tz ? { timezone: tz } : {}) });
+    } catch (err) {
+      problems.push({ path: '$.schedule.cron', message: `bad cron expression "${bp.schedule.cron}": ${(err as Error).message}` });
+    }
+  }
+
+  return problems.length ? { ok: false, problems } : { ok: true, blueprint: bp, problems: [] };
+}
+
+function suggest(type: string, registry: StepRegistry): string {
+  const all = [...new Set(registry.all().map((d) => d.type))];
+  const prefix = type.split('.')[0];
+  const near = all.filter((t) => t.split('.')[0] === prefix || t.includes(type) || type.includes(t));
+  return near.length ? ` (did you mean ${near.slice(0, 3).map((t) => `"${t}"`).join(', ')}?)` : ` (known: ${all.join(', ')})`;
+}
+
+function containsTemplate(v: unknown): boolean {
+  if (typeof v === 'string') return hasTemplate(v);
+  if (Array.isArray(v)) return v.some(containsTemplate);
+  if (v && typeof v === 'object') return Object.values(v).some(containsTemplate);
+  return false;
+}
+
+/**
+ * Checks a `with` mapping against a step's zod input schema without evaluating expressions:
+ * missing required fields, unknown fields, and literal values of the wrong type.
+ */
+function checkMapping(schema: z.ZodType, mapping: Record<string, unknown>, at: string, stepId: string): Problem[] {
+  const problems: Problem[] = [];
+  const shape = objectShape(schema);
+  if (!shape) return problems;
+  const strict = isStrict(schema);
+  for (const [key, field] of Object.entries(shape)) {
+    if (!(key in mapping) && !isOptional(field)) problems.push({ path: at, stepId, message: `missing required input "${key}"${describe(field)}` });
+  }
+  for (const [key, value] of Object.entries(mapping)) {
+    const field = shape[key];
+    if (!field) {
+      if (strict) problems.push({ path: `${at}.${key}`, stepId, message: `unknown input "${key}" (inputs: ${Object.keys(shape).join(', ')})` });
+      continue;
+    }
+    if (containsTemplate(value)) continue;
+    const r = field.safeParse(value);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      const sub = issue.path.length ? jsonPath(issue.path).slice(1) : '';
+      problems.push({ path: `${at}.${key}${sub}`, stepId, message: `invalid input "${key}": ${describeIssue(issue, value)}` });
+    }
+  }
+  return problems;
+}
+
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  const def = (schema as { def?: { type?: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType } }).def;
+  if (!def) return undefined;
+  if (def.type === 'object') return def.shape;
+  if (def.innerType) return objectShape(def.innerType);
+  if (def.in) return objectShape(def.in);
+  return undefined;
+}
+
+function isStrict(schema: z.ZodType): boolean {
+  const def = (schema as { def?: { type?: string; catchall?: { def?: { type?: string } }; innerType?: z.ZodType } }).def;
+  if (def?.type === 'object') return def.catchall?.def?.type === 'never';
+  return def?.innerType ? isStrict(def.innerType) : false;
+}
+
+function isOptional(field: z.ZodType): boolean {
+  return field.safeParse(undefined).success;
+}
+
+function describe(field: z.ZodType): string {
+  const d = field.description;
+  return d ? `: ${d.split('. ')[0]!.replace(/\.$/, '')}` : '';
+}

@@ -1,0 +1,336 @@
+/**
+ * The engine: turns a blueprint into a run in the store, dispatches its step runs through a queue
+ * driver, executes them, and plans what follows, with the store as the only truth.
+ *
+ * Ordering that makes crashes harmless: a step run is committed before its id is enqueued; a step
+ * run's result and the step runs it makes ready are committed in one transaction; a completed
+ * step run is never executed again (`claimStepRun` only takes pending ones). A step run that was
+ * running when a process died is run again on resume: step side effects are idempotent.
+ */
+import { EventEmitter } from 'node:events';
+import { analyzeGraph, type StepGraph } from '../blueprint/graph.ts';
+import type { Blueprint } from '../blueprint/schema.ts';
+import { internalError, serializeError, userError, type SerializedError } from '../errors.ts';
+import { DEFAULT_RETRY, parseDuration, type RetryPolicy } from '../retry.ts';
+import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
+import { isFiltered, type StepContext } from '../steps/define.ts';
+import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
+import type { RunRecord, Store, StepRunRecord, Usage } from '../store/types.ts';
+import { providerLimits } from '../providers/limits.ts';
+import { newId } from './ids.ts';
+import { planAfter, planStart, type PlanEnv, type StoredInput } from './planner.ts';
+
+export interface EngineLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface EngineOptions {
+  store: Store;
+  queue: QueueDriver;
+  registry?: StepRegistry;
+  /** Credentials and base URLs for steps. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Step runs executing at once in this process. @default the blueprint's limits.concurrency, else 32 */
+  concurrency?: number;
+  logger?: EngineLogger;
+}
+
+export interface StartRunOptions {
+  workflow: string;
+  blueprint: Blueprint;
+  inputs?: Record<string, unknown>;
+  /** Only the first N items of the first fan-out (e.g. the first N keywords). */
+  limit?: number;
+  trigger?: string;
+}
+
+interface RunContext { run: RunRecord; blueprint: Blueprint; graph: StepGraph }
+
+const silent: EngineLogger = { info() {}, warn() {} };
+
+export class Engine {
+  readonly store: Store;
+  readonly queue: QueueDriver;
+  readonly registry: StepRegistry;
+  readonly events = new EventEmitter();
+  private readonly env: Record<string, string | undefined>;
+  private readonly logger: EngineLogger;
+  private readonly concurrency: number | undefined;
+  private readonly contexts = new Map<string, RunContext>();
+  private readonly configured = new Set<string>();
+  private readonly inflight = new Set<AbortController>();
+  private started = false;
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.queue = options.queue;
+    this.registry = options.registry ?? defaultRegistry;
+    this.env = options.env ?? process.env;
+    this.logger = options.logger ?? silent;
+    this.concurrency = options.concurrency;
+    this.events.setMaxListeners(0);
+  }
+
+  /** Starts executing step runs from the queue in this process. */
+  async startWorker(concurrency?: number): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.queue.start((job) => this.handle(job), {
+      concurrency: concurrency ?? this.concurrency ?? 32,
+      onFailed: (job, error) => { void this.onDriverFailed(job, error); },
+    });
+  }
+
+  /** Creates a run and its first step runs, then enqueues them. */
+  async startRun(options: StartRunOptions): Promise<RunRecord> {
+    const graph = analyzeGraph(options.blueprint);
+    if (graph.problems.length) throw userError('blueprint.invalid', graph.problems[0]!.message, { where: graph.problems[0]!.path });
+    const runOptions: Record<string, unknown> = {};
+    if (options.limit !== undefined) runOptions.limit = options.limit;
+    const run = await this.store.createRun({
+      id: newId('run'),
+      workflow: options.workflow,
+      blueprint: options.blueprint,
+      inputs: options.inputs ?? {},
+      options: runOptions,
+      trigger: options.trigger ?? 'api',
+    }, []);
+    const rc: RunContext = { run, blueprint: options.blueprint, graph };
+    this.contexts.set(run.id, rc);
+    await this.configureQueues(rc.blueprint);
+    const created = await this.store.withRun(run.id, async (tx) => {
+      const env = this.planEnv(tx, rc);
+      const c = await planStart(env);
+      await this.maybeFinish(env);
+      return c;
+    });
+    await this.enqueue(rc, created);
+    this.events.emit('run', run.id);
+    return run;
+  }
+
+  /**
+   * Resumes a run after a crash or a stop: step runs that were running go back to pending, and
+   * every pending step run is enqueued again. Completed step runs are left as they are.
+   */
+  async resume(runId: string): Promise<RunRecord> {
+    const rc = await this.runContext(runId);
+    if (!rc) throw userError('run.not_found', `no run with id "${runId}" (see \`topicflow runs\`)`);
+    await this.configureQueues(rc.blueprint);
+    await this.store.withRun(runId, (tx) => tx.updateRun(runId, { status: 'running', error: null, finishedAt: null }));
+    await this.store.releaseRunning(runId);
+    const created = await this.store.withRun(runId, async (tx) => {
+      const env = this.planEnv(tx, rc);
+      const c = (await tx.countStepRuns(runId, {})) === 0 ? await planStart(env) : [];
+      await this.maybeFinish(env);
+      return c;
+    });
+    await this.enqueue(rc, created);
+    await this.reconcile(runId);
+    return (await this.store.getRun(runId))!;
+  }
+
+  /** Enqueues every pending step run of the run (ids already queued are ignored by the driver). */
+  async reconcile(runId: string): Promise<number> {
+    const rc = await this.runContext(runId);
+    if (!rc) return 0;
+    const pending = await this.store.listStepRuns(runId, { statuses: ['pending'] });
+    await this.enqueue(rc, pending);
+    return pending.length;
+  }
+
+  /** Resolves with the run once it is no longer running. */
+  async waitForRun(runId: string, pollMs = 500): Promise<RunRecord> {
+    let idlePolls = 0;
+    for (;;) {
+      const run = await this.store.getRun(runId);
+      if (!run) throw userError('run.not_found', `no run with id "${runId}"`);
+      if (run.status !== 'running') return run;
+      if (this.queue.kind === 'memory' && (await this.queue.size()) === 0) {
+        // Nothing queued here but the run is not done: re-enqueue what the store holds as pending.
+        if (++idlePolls >= 2) { await this.reconcile(runId); idlePolls = 0; }
+      } else idlePolls = 0;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, pollMs);
+        const onRun = (id: string) => { if (id === runId) done(); };
+        function done() { clearTimeout(t); resolve(); }
+        this.events.once('run', onRun);
+        setTimeout(() => this.events.off('run', onRun), pollMs + 10).unref();
+      });
+    }
+  }
+
+  /** Stops taking work; running steps are aborted after `timeoutMs` and left for resume. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    const t = setTimeout(() => { for (const c of this.inflight) c.abort(new Error('shutting down')); }, timeoutMs);
+    try { await this.queue.close({ timeoutMs }); } finally { clearTimeout(t); }
+  }
+
+  private planEnv(tx: PlanEnv['tx'], rc: RunContext): PlanEnv {
+    return { tx, run: rc.run, blueprint: rc.blueprint, graph: rc.graph, registry: this.registry };
+  }
+
+  private async runContext(runId: string): Promise<RunContext | undefined> {
+    const cached = this.contexts.get(runId);
+    if (cached) return cached;
+    const run = await this.store.getRun(runId);
+    if (!run) return undefined;
+    const blueprint = run.blueprint as Blueprint;
+    const rc: RunContext = { run, blueprint, graph: analyzeGraph(blueprint) };
+    if (this.contexts.size > 100) this.contexts.delete(this.contexts.keys().next().value!);
+    this.contexts.set(runId, rc);
+    return rc;
+  }
+
+  private async configureQueues(bp: Blueprint): Promise<void> {
+    for (const [name, limits] of Object.entries(providerLimits(bp))) {
+      const key = `${name}:${JSON.stringify(limits)}`;
+      if (this.configured.has(key)) continue;
+      this.configured.add(key);
+      await this.queue.configureQueue(name, limits);
+    }
+  }
+
+  private retryPolicy(rc: RunContext, stepId: string): RetryPolicy {
+    const r = rc.graph.nodes.get(stepId)?.step.retry;
+    return {
+      attempts: r?.attempts ?? DEFAULT_RETRY.attempts,
+      initialDelayMs: r?.initialDelay !== undefined ? parseDuration(r.initialDelay) : DEFAULT_RETRY.initialDelayMs,
+      maxDelayMs: r?.maxDelay !== undefined ? parseDuration(r.maxDelay) : DEFAULT_RETRY.maxDelayMs,
+    };
+  }
+
+  private async enqueue(rc: RunContext, runs: readonly StepRunRecord[]): Promise<void> {
+    if (!runs.length) return;
+    const jobs: JobSpec[] = runs.map((sr) => {
+      const step = rc.graph.nodes.get(sr.stepId)?.step;
+      const spec: JobSpec = { id: sr.id, queue: sr.queue, group: sr.stepId, attemptsMade: sr.attempts, retry: this.retryPolicy(rc, sr.stepId) };
+      if (step?.concurrency !== undefined) spec.groupConcurrency = step.concurrency;
+      return spec;
+    });
+    await this.queue.enqueue(jobs);
+  }
+
+  private async handle(job: Job): Promise<void> {
+    const pendingRun = await this.store.getStepRun(job.id);
+    if (!pendingRun || pendingRun.status !== 'pending') return;
+    const rc = await this.runContext(pendingRun.runId);
+    if (!rc) return;
+    const run = await this.store.getRun(pendingRun.runId);
+    // A stopped run keeps its pending step runs for `resume`.
+    if (!run || run.status !== 'running') return;
+    const sr = await this.store.claimStepRun(job.id);
+    if (!sr) return;
+    const node = rc.graph.nodes.get(sr.stepId);
+    const where = `step "${sr.stepId}"${sr.itemKey ? ` item ${sr.itemKey}` : ''}`;
+    const usage: Usage = {};
+    const controller = new AbortController();
+    this.inflight.add(controller);
+    this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'running' });
+    try {
+      const def = node && this.registry.get(node.step.uses);
+      if (!node || !def) throw internalError('step.unknown', `step type ${node?.step.uses ?? sr.stepId} is not registered`);
+      const stored = (sr.input ?? { with: {} }) as StoredInput;
+      const parsed = def.input.safeParse(stored.with);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const path = issue.path.length ? `.${issue.path.map(String).join('.')}` : '';
+        throw userError('step.invalid_input', `input${path}: ${issue.message}`, { where });
+      }
+      const ctx = this.stepContext(rc, sr, job, controller.signal, usage);
+      const result = await def.run(parsed.data, ctx);
+      if (isFiltered(result)) {
+        await this.finish(rc, sr, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
+      } else {
+        await this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage);
+      }
+    } catch (err) {
+      const e: SerializedError = { ...serializeError(err) };
+      e.where ??= where;
+      if (e.fault === 'transient' && !job.isLastAttempt) {
+        // Back to pending with the error kept; the driver retries after its backoff.
+        await this.store.withRun(sr.runId, (tx) => tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) }));
+        this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });
+        throw Object.assign(new Error(e.message), { fault: e.fault, code: e.code, retryAfterMs: e.retryAfterMs });
+      }
+      const stop = e.fault === 'quota' || node?.step.onError === 'fail';
+      await this.finish(rc, sr, { status: 'failed', error: e }, usage, stop ? e : undefined);
+    } finally {
+      this.inflight.delete(controller);
+    }
+  }
+
+  private async onDriverFailed(job: Job, error: unknown): Promise<void> {
+    // Only reached when the handler itself failed outside a step (a store fault). The step run
+    // stays pending/running in the store; resume or the reconciler picks it up.
+    this.logger.warn('job failed outside a step', { id: job.id, error: serializeError(error).message });
+  }
+
+  private stepContext(rc: RunContext, sr: StepRunRecord, job: Job, signal: AbortSignal, usage: Usage): StepContext {
+    const log = this.logger;
+    const fields = { runId: sr.runId, step: sr.stepId, item: sr.itemKey };
+    return {
+      runId: sr.runId, stepRunId: sr.id, stepId: sr.stepId, itemKey: sr.itemKey,
+      attempt: sr.attempts, isLastAttempt: job.isLastAttempt,
+      signal, blueprint: rc.blueprint, env: this.env, store: this.store,
+      log: { info: (m, f) => log.info(m, { ...fields, ...f }), warn: (m, f) => log.warn(m, { ...fields, ...f }) },
+      usage: (u) => { Object.assign(usage, sumUsage(usage, u)); },
+      cache: {
+        get: (ns, key) => this.store.cacheGet(ns, key),
+        set: (ns, key, value, ttlMs) => this.store.cacheSet(ns, key, value, ttlMs),
+      },
+    };
+  }
+
+  private async finish(
+    rc: RunContext, sr: StepRunRecord,
+    result: { status: 'succeeded' | 'failed' | 'filtered'; output?: unknown; error?: SerializedError },
+    usage: Usage, stopWith?: SerializedError,
+  ): Promise<void> {
+    const created = await this.store.withRun(sr.runId, async (tx) => {
+      const cur = await tx.getStepRun(sr.id);
+      if (!cur || cur.status !== 'running') return [];
+      const finishedAt = Date.now();
+      const total = sumUsage(cur.usage, usage);
+      await tx.updateStepRun(sr.id, {
+        status: result.status,
+        output: result.output ?? null,
+        error: result.error ?? null,
+        usage: Object.keys(total).length ? total : null,
+        finishedAt,
+      });
+      const env = this.planEnv(tx, rc);
+      if (stopWith) {
+        await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
+        return [];
+      }
+      const updated: StepRunRecord = { ...cur, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
+      const c = await planAfter(env, [updated]);
+      await this.maybeFinish(env);
+      return c;
+    });
+    this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
+    await this.enqueue(rc, created);
+    const run = await this.store.getRun(sr.runId);
+    if (run && run.status !== 'running') this.events.emit('run', sr.runId);
+  }
+
+  /** Marks the run finished when nothing is pending or running any more. */
+  private async maybeFinish(env: PlanEnv): Promise<void> {
+    const run = await env.tx.getRun(env.run.id);
+    if (!run || run.status !== 'running') return;
+    const active = await env.tx.countStepRuns(run.id, { statuses: ['pending', 'running'] });
+    if (active > 0) return;
+    const failed = await env.tx.countStepRuns(run.id, { statuses: ['failed'] });
+    await env.tx.updateRun(run.id, { status: failed > 0 ? 'failed' : 'succeeded', finishedAt: Date.now() });
+  }
+}
+
+export function sumUsage(a: Usage | null | undefined, b: Usage | null | undefined): Usage {
+  const out: Usage = { ...(a ?? {}) };
+  for (const [k, v] of Object.entries(b ?? {}) as [keyof Usage, number | undefined][]) {
+    if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * Planning: which step runs exist next. Runs inside the run's store transaction, right after a
+ * step run became terminal, so that "this step run finished" and "these step runs now exist" are
+ * committed together: after a crash, every step run that was ready has been created, and the
+ * queue can be rebuilt from the store alone.
+ *
+ * Invariant used by fan-in: a step run is created in the same transaction in which its last
+ * dependency finished. So "no pending or running step run of the collected steps below this item"
+ * means that none will appear any more, and the fan-in step can run.
+ */
+import { evaluateExpression, evaluateMapping, ExpressionError, truthy, type ExpressionScope } from '../blueprint/expressions.ts';
+import { stripBraces, type StepGraph, type StepNode } from '../blueprint/graph.ts';
+import type { Blueprint } from '../blueprint/schema.ts';
+import { userError, serializeError, type SerializedError } from '../errors.ts';
+import type { StepRegistry } from '../steps/registry.ts';
+import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
+import { childKey, keyDepth, keyPrefix, newId } from './ids.ts';
+
+/** What a step run stores as input: the evaluated mapping, and the fan-out element for `each` steps. */
+export interface StoredInput {
+  with: Record<string, unknown>;
+  item?: unknown;
+}
+
+export interface PlanEnv {
+  tx: RunTx;
+  run: RunRecord;
+  blueprint: Blueprint;
+  graph: StepGraph;
+  registry: StepRegistry;
+}
+
+export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string {
+  return env.registry.get(node.step.uses)?.provider ?? 'default';
+}
+
+/** Creates the step runs that can start with the run (steps that depend on nothing). */
+export async function planStart(env: PlanEnv): Promise<StepRunRecord[]> {
+  const created: StepRunRecord[] = [];
+  const worklist: StepRunRecord[] = [];
+  for (const id of env.graph.order) {
+    const node = env.graph.nodes.get(id)!;
+    if (node.deps.length === 0 && (node.depth === 0 || (node.depth === 1 && node.step.each !== undefined))) {
+      await tryCreate(env, node, '', created, worklist);
+    }
+  }
+  created.push(...(await planAfter(env, worklist)));
+  return created;
+}
+
+/** After `finished` became terminal: creates what is now ready. Returns the new pending step runs. */
+export async function planAfter(env: PlanEnv, finished: StepRunRecord[]): Promise<StepRunRecord[]> {
+  const created: StepRunRecord[] = [];
+  const worklist = [...finished];
+  while (worklist.length) {
+    const r = worklist.shift()!;
+    const candidates: { node: StepNode; key: string }[] = [];
+    if (r.status === 'succeeded') {
+      for (const t of env.graph.dependents.get(r.stepId) ?? []) {
+        const node = env.graph.nodes.get(t)!;
+        for (const key of await candidateKeys(env, node, r)) candidates.push({ node, key });
+      }
+    }
+    for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
+      const node = env.graph.nodes.get(t)!;
+      candidates.push({ node, key: keyPrefix(r.itemKey, baseDepth(node)) });
+    }
+    // Blueprint order: a fan-out expands before a later step that collects it checks readiness.
+    candidates.sort((a, b) => a.node.index - b.node.index);
+    for (const c of candidates) await tryCreate(env, c.node, c.key, created, worklist);
+  }
+  return created;
+}
+
+function baseDepth(node: StepNode): number {
+  return node.step.each !== undefined ? node.depth - 1 : node.depth;
+}
+
+async function candidateKeys(env: PlanEnv, node: StepNode, r: StepRunRecord): Promise<string[]> {
+  const bd = baseDepth(node);
+  const rd = keyDepth(r.itemKey);
+  if (rd === bd) return [r.itemKey];
+  if (rd > bd) return [keyPrefix(r.itemKey, bd)];
+  // The finished step is above this step's level: every item at this level under it is a candidate.
+  const anchor = node.deps.map((d) => env.graph.nodes.get(d)!).find((d) => d.depth === bd);
+  if (!anchor) return [];
+  const runs = await env.tx.listStepRuns(env.run.id, { stepId: anchor.step.id, keyPrefix: r.itemKey, strictlyBelow: true, statuses: ['succeeded'] });
+  return runs.filter((x) => keyDepth(x.itemKey) === bd).map((x) => x.itemKey);
+}
+
+async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: StepRunRecord[], worklist: StepRunRecord[]): Promise<void> {
+  const { tx, run } = env;
+  const stepId = node.step.id;
+  const isEach = node.step.each !== undefined;
+  if (isEach) {
+    if ((await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true })) > 0) return;
+  } else if (await tx.findStepRun(run.id, stepId, key)) return;
+
+  for (const d of node.deps) {
+    const dn = env.graph.nodes.get(d)!;
+    const dr = await tx.findStepRun(run.id, d, keyPrefix(key, dn.depth));
+    if (!dr || dr.status !== 'succeeded') return;
+  }
+  if (node.fanInWait.length > 0) {
+    const active = await tx.countStepRuns(run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES });
+    if (active > 0) return;
+  }
+
+  const queue = queueOf(env, node);
+  const rows: NewStepRun[] = [];
+  const where = (k: string) => `step "${stepId}"${k ? ` item ${k}` : ''}`;
+  const fail = (k: string, err: unknown): NewStepRun => {
+    const e = err instanceof ExpressionError
+      ? serializeError(userError('expression.failed', `{{ ${err.expression} }}: ${err.message}`, { where: where(k) }))
+      : { ...serializeError(err), where: where(k) };
+    return { id: newId('sr'), runId: run.id, stepId, itemKey: k, input: null, queue, status: 'failed', error: e };
+  };
+
+  let scope: ExpressionScope;
+  try {
+    scope = await buildScope(env, node, key);
+  } catch (err) {
+    rows.push(fail(key, err));
+    return insert(env, rows, created, worklist);
+  }
+
+  if (isEach) {
+    let list: unknown;
+    try {
+      list = await evaluateExpression(stripBraces(node.step.each!), scope);
+    } catch (err) {
+      // The fan-out itself failed: record it on a placeholder item 0 so it is visible and counted.
+      rows.push(fail(childKey(key, 0), err));
+      return insert(env, rows, created, worklist);
+    }
+    let items = list === undefined || list === null ? [] : Array.isArray(list) ? list : [list];
+    const limit = run.options.limit;
+    if (node.depth === 1 && typeof limit === 'number' && limit >= 0) items = items.slice(0, limit);
+    for (const [i, item] of items.entries()) {
+      const k = childKey(key, i);
+      const itemScope: ExpressionScope = { ...scope, item, items: [...(scope.items ?? []), item], index: i };
+      rows.push(await makeRow(env, node, k, itemScope, queue, item, fail));
+    }
+  } else {
+    rows.push(await makeRow(env, node, key, scope, queue, undefined, fail));
+  }
+  return insert(env, rows, created, worklist);
+}
+
+async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[], worklist: StepRunRecord[]): Promise<void> {
+  if (!rows.length) return;
+  const inserted = await env.tx.insertStepRuns(rows);
+  for (const r of inserted) (r.status === 'pending' ? created : worklist).push(r);
+}
+
+async function makeRow(
+  env: PlanEnv, node: StepNode, key: string, scope: ExpressionScope, queue: string, item: unknown,
+  fail: (k: string, err: unknown) => NewStepRun,
+): Promise<NewStepRun> {
+  const base = { id: newId('sr'), runId: env.run.id, stepId: node.step.id, itemKey: key, queue };
+  try {
+    if (node.step.when !== undefined && !truthy(await evaluateExpression(stripBraces(node.step.when), scope))) {
+      const skipped: SerializedError = { code: 'step.condition_false', fault: 'user', message: `condition is false: ${node.step.when}` };
+      return { ...base, input: item === undefined ? null : { with: {}, item }, status: 'skipped', error: skipped };
+    }
+    const mapped = (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
+    const input: StoredInput = item === undefined ? { with: mapped } : { with: mapped, item };
+    return { ...base, input };
+  } catch (err) {
+    return fail(key, err);
+  }
+}
+
+/** The names an expression sees for step `node` at item `key` (its base key for `each` steps). */
+export async function buildScope(env: Pick<PlanEnv, 'tx' | 'run' | 'graph' | 'blueprint'>, node: StepNode, key: string): Promise<ExpressionScope> {
+  const { tx, run, graph } = env;
+  const depth = keyDepth(key);
+  const steps: Record<string, unknown> = {};
+  for (const id of node.referenced) {
+    const n = graph.nodes.get(id)!;
+    if (n.depth <= depth) {
+      const r = await tx.findStepRun(run.id, id, keyPrefix(key, n.depth));
+      steps[id] = r?.status === 'succeeded' ? r.output : undefined;
+    } else {
+      const runs = await tx.listStepRuns(run.id, { stepId: id, keyPrefix: key, strictlyBelow: true, statuses: ['succeeded'] });
+      steps[id] = runs.map((r) => r.output);
+    }
+  }
+  const items: unknown[] = [];
+  const levels = node.step.each !== undefined ? node.scope.slice(0, -1) : node.scope;
+  for (const [j, fanOutStep] of levels.entries()) {
+    const r = await tx.findStepRun(run.id, fanOutStep, keyPrefix(key, j + 1));
+    items.push((r?.input as StoredInput | null)?.item);
+  }
+  const scope: ExpressionScope = {
+    inputs: run.inputs,
+    steps,
+    run: { id: run.id, startedAt: new Date(run.createdAt).toISOString() },
+  };
+  if (items.length) {
+    scope.items = items;
+    scope.item = items.at(-1);
+    scope.index = Number(key.split('.').at(-1));
+  }
+  return scope;
+}

@@ -1,0 +1,30 @@
+/**
+ * Every step type topicflow knows, listed explicitly (no folder scanning). A blueprint names a
+ * step as `type@version`; old versions stay listed so blueprints that pin them keep working.
+ */
+import type { StepDefinition } from './define.ts';
+import { stepRef } from './define.ts';
+import dataSet from './data.set.ts';
+import flowFilter from './flow.filter.ts';
+
+export const STEP_TYPES: readonly StepDefinition[] = [
+  dataSet,
+  flowFilter,
+] as StepDefinition[];
+
+export interface StepRegistry {
+  get(ref: string): StepDefinition | undefined;
+  versions(type: string): number[];
+  all(): readonly StepDefinition[];
+}
+
+export function createRegistry(types: readonly StepDefinition[] = STEP_TYPES): StepRegistry {
+  const byRef = new Map(types.map((t) => [stepRef(t), t]));
+  return {
+    get: (ref) => byRef.get(ref),
+    versions: (type) => types.filter((t) => t.type === type).map((t) => t.version).sort((a, b) => a - b),
+    all: () => types,
+  };
+}
+
+export const defaultRegistry = createRegistry();
