@@ -1,0 +1,239 @@
+/**
+ * Serper (google.serper.dev) client: POST /search with the key in `X-API-KEY`, normalized
+ * results, and the one factory that turns a Serper reply into a typed error. The client never
+ * retries: the queue does, with the shared retry policy, so retries are counted and bounded.
+ */
+import { z } from 'zod';
+import { quotaError, transientError, userError, type TopicflowError } from '../errors.ts';
+import { parseRetryAfter } from '../retry.ts';
+import { decodeBody, httpSend, oneLine, requestIdOf, type HttpOutcome } from './http.ts';
+
+/** @default 'https://google.serper.dev' */
+export const SERPER_DEFAULT_BASE_URL = 'https://google.serper.dev';
+
+/** The request body of POST /search. Absent fields are not sent. */
+export interface SerperSearchParams {
+  q: string;
+  /** Country, e.g. "us". */
+  gl?: string;
+  /** Interface language, e.g. "en". */
+  hl?: string;
+  /** Results per page. Google now ignores values above 10; Serper charges 2 credits above 10. */
+  num?: number;
+  /** 1-based page. */
+  page?: number;
+  /** Location name, e.g. "Austin, Texas, United States". */
+  location?: string;
+  /** Time filter, e.g. "qdr:w" (past week). */
+  tbs?: string;
+}
+
+export interface SerperSitelink { title: string; link: string }
+
+export interface SerperOrganicResult {
+  position: number;
+  title: string;
+  link: string;
+  /** Host without "www.", e.g. "en.wikipedia.org". */
+  domain: string;
+  snippet: string;
+  /** As Google shows it ("5 days ago", "Jan 29, 2023"), or null. */
+  date: string | null;
+  sitelinks: SerperSitelink[];
+}
+
+export interface SerperPeopleAlsoAsk { question: string; snippet: string; title: string; link: string }
+
+/** One page of Serper results in a stable shape (fields Serper omits become null or []). */
+export interface SerperResult {
+  searchParameters: Record<string, unknown>;
+  organic: SerperOrganicResult[];
+  peopleAlsoAsk: SerperPeopleAlsoAsk[];
+  relatedSearches: string[];
+  knowledgeGraph: Record<string, unknown> | null;
+  answerBox: Record<string, unknown> | null;
+  /** Credits Serper charged for this page (its `credits` field; 1 when older replies omit it). */
+  credits: number;
+}
+
+export interface SerperPage {
+  result: SerperResult;
+  /** The response body as Serper sent it. */
+  raw: unknown;
+  requestId?: string;
+  elapsedMs: number;
+}
+
+export interface SerperClientOptions {
+  apiKey: string;
+  /** @default 'https://google.serper.dev' (env SERPER_BASE_URL) */
+  baseUrl?: string;
+  /** Whole request. @default 30000 */
+  timeoutMs?: number;
+  /** Silence, including while connecting. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+export interface SerperClient {
+  readonly baseUrl: string;
+  /** One page of Google results; throws a typed error (see {@link serperError}). */
+  search(params: SerperSearchParams, options?: { signal?: AbortSignal }): Promise<SerperPage>;
+}
+
+export function createSerperClient(options: SerperClientOptions): SerperClient {
+  const baseUrl = (options.baseUrl ?? SERPER_DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const apiKey = options.apiKey;
+  return {
+    baseUrl,
+    async search(params, { signal } = {}) {
+      const body: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') body[k] = v;
+      const outcome = await httpSend({
+        method: 'POST',
+        url: `${baseUrl}/search`,
+        headers: { 'X-API-KEY': apiKey, 'Content-Type': 'application/json', Accept: 'application/json' },
+        data: JSON.stringify(body),
+        timeoutMs: options.timeoutMs ?? 30_000,
+        connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+        maxBytes: 10 * 1024 * 1024,
+        ...(signal ? { signal } : {}),
+      });
+      if (outcome.kind === 'failure' || outcome.status !== 200) throw serperError(outcome, apiKey);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(decodeBody(outcome.body, outcome.headers['content-type']));
+      } catch {
+        throw serperError(outcome, apiKey, 'the body is not JSON (truncated or not from Serper)');
+      }
+      const result = parseSerperResponse(raw);
+      if (typeof result === 'string') throw serperError(outcome, apiKey, result);
+      const requestId = requestIdOf(outcome.headers);
+      return { result, raw, elapsedMs: outcome.elapsedMs, ...(requestId ? { requestId } : {}) };
+    },
+  };
+}
+
+/**
+ * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL.
+ * A missing key is a user error that says where to set it.
+ */
+export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
+  const apiKey = env.SERPER_API_KEY?.trim();
+  if (!apiKey) {
+    throw userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
+  }
+  const baseUrl = env.SERPER_BASE_URL?.trim();
+  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
+}
+
+const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as const;
+
+/**
+ * The one factory that turns a Serper reply or transport failure into a typed error.
+ * `malformed` says what was wrong with a 200 reply's body. The API key, when given, is scrubbed
+ * from every message.
+ */
+export function serperError(outcome: HttpOutcome, apiKey?: string, malformed?: string): TopicflowError {
+  const scrub = (s: string) => (apiKey ? s.split(apiKey).join('***') : s);
+  if (outcome.kind === 'failure') {
+    if (outcome.reason === 'timeout') return transientError('serper.timeout', `Serper did not answer in time (${scrub(outcome.detail)})`);
+    if (outcome.reason === 'aborted') return transientError('serper.aborted', 'Serper request aborted (run stopped or shutting down)');
+    if (outcome.reason === 'too_large') return transientError('serper.malformed', `Serper reply too large (${outcome.detail}): not a search result`);
+    return transientError('serper.network', `Serper connection failed (${outcome.code ?? 'network'}: ${scrub(outcome.detail)})`);
+  }
+  const status = outcome.status;
+  const requestId = requestIdOf(outcome.headers);
+  const base = { status, ...(requestId ? { requestId } : {}) };
+  if (malformed !== undefined) {
+    return transientError('serper.malformed', `Serper sent a malformed reply (${malformed}); probably a proxy hiccup`, base);
+  }
+  const message = scrub(serperMessage(outcome));
+  const retryAfterMs = parseRetryAfter(outcome.headers);
+  const withRetry = retryAfterMs === undefined ? base : { ...base, retryAfterMs };
+  if (status === 401 || status === 403) {
+    return userError('serper.bad_key', `Serper rejected the API key (${status}${message ? `: ${message}` : ''}): check SERPER_API_KEY`, { ...base, where: 'SERPER_API_KEY' });
+  }
+  if (status === 402 || (status === 400 && /credit/i.test(message))) {
+    return quotaError('serper.no_credits', `Serper account is out of credits (${message || status}): top up at serper.dev, then resume the run`, base);
+  }
+  if (status === 429) return transientError('serper.rate_limited', `Serper rate limit hit (429${message ? `: ${message}` : ''})`, withRetry);
+  if (status >= 500 || status === 408) return transientError('serper.server_error', `Serper server error (${status}${message ? `: ${message}` : ''})`, withRetry);
+  if (status >= 400) {
+    const param = SEARCH_PARAMS.find((p) => new RegExp(`(^|[^\\w])${p}([^\\w]|$)`, 'i').test(message));
+    return userError('serper.bad_request', `Serper rejected the request (${status}${message ? `: ${message}` : ''})${param ? `: check "${param}"` : ''}`, { ...base, ...(param ? { where: param } : {}) });
+  }
+  return transientError('serper.unexpected_status', `Serper answered ${status}, expected 200`, withRetry);
+}
+
+/** Serper's error bodies are `{"message": "...", "statusCode": 403}`; anything else is shown short. */
+function serperMessage(reply: { body: Buffer; headers: Record<string, string> }): string {
+  const text = decodeBody(reply.body, reply.headers['content-type']);
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown; error?: unknown };
+    const m = parsed.message ?? parsed.error;
+    if (typeof m === 'string') return oneLine(m);
+  } catch { /* not JSON: fall through */ }
+  return /^\s*</.test(text) ? '' : oneLine(text, 120);
+}
+
+const text = z.string().catch('');
+const organicItem = z.looseObject({
+  title: text,
+  link: z.string().min(1),
+  snippet: text,
+  date: z.string().nullable().catch(null),
+  sitelinks: z.array(z.looseObject({ title: text, link: z.string() })).catch([]),
+});
+const responseShape = z.looseObject({
+  searchParameters: z.record(z.string(), z.unknown()).catch({}),
+  organic: z.array(z.unknown()),
+  peopleAlsoAsk: z.array(z.looseObject({ question: z.string(), snippet: text, title: text, link: text })).catch([]),
+  relatedSearches: z.array(z.looseObject({ query: z.string() })).catch([]),
+  knowledgeGraph: z.record(z.string(), z.unknown()).nullable().catch(null),
+  answerBox: z.record(z.string(), z.unknown()).nullable().catch(null),
+  credits: z.number().nonnegative().catch(1),
+});
+
+/**
+ * Normalizes a Serper /search body. Returns a one-line reason instead when the body is not a
+ * search result (no `organic` list). Organic items without a link are dropped; positions are
+ * renumbered 1..n in the order Serper gave them.
+ */
+export function parseSerperResponse(raw: unknown): SerperResult | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the body is not a JSON object';
+  const parsed = responseShape.safeParse(raw);
+  if (!parsed.success) return 'the body has no "organic" list';
+  const r = parsed.data;
+  const organic: SerperOrganicResult[] = [];
+  for (const item of r.organic) {
+    const o = organicItem.safeParse(item);
+    if (!o.success) continue;
+    organic.push({
+      position: organic.length + 1,
+      title: o.data.title,
+      link: o.data.link,
+      domain: domainOf(o.data.link),
+      snippet: o.data.snippet,
+      date: o.data.date ?? null,
+      sitelinks: o.data.sitelinks.map((s) => ({ title: s.title, link: s.link })),
+    });
+  }
+  return {
+    searchParameters: r.searchParameters,
+    organic,
+    peopleAlsoAsk: r.peopleAlsoAsk.map((p) => ({ question: p.question, snippet: p.snippet, title: p.title, link: p.link })),
+    relatedSearches: r.relatedSearches.map((s) => s.query),
+    knowledgeGraph: r.knowledgeGraph ?? null,
+    answerBox: r.answerBox ?? null,
+    credits: r.credits,
+  };
+}
+
+/** Host without a leading "www.", lower-case; '' for a link that is not a URL. */
+export function domainOf(link: string): string {
+  try {
+    return new URL(link).hostname.toLowerCase().replace(/^www\./, '');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * `serper.search@1`: Google results for one keyword through Serper, one or more pages, each page
+ * cached in the store so that a re-run inside the TTL spends no credit.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { defineStep } from './define.ts';
+import { parseDuration } from '../retry.ts';
+import {
+  parseSerperResponse, serperClientFromEnv,
+  type SerperClient, type SerperOrganicResult, type SerperPeopleAlsoAsk, type SerperSearchParams,
+} from '../providers/serper.ts';
+
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
+
+const input = z.object({
+  q: z.string().trim().min(1, 'the search query is empty').describe('Search query (the keyword).'),
+  gl: z.string().trim().toLowerCase().optional().describe('Country code, e.g. "us", "de". Blank means Serper\'s default (us).'),
+  hl: z.string().trim().toLowerCase().optional().describe('Interface language, e.g. "en", "de". Blank means Serper\'s default (en).'),
+  num: z.coerce.number().int().min(1).max(100).default(10)
+    .describe('Results per page. Google no longer honours more than 10; Serper charges 2 credits above 10. @default 10'),
+  page: z.coerce.number().int().min(1).max(100).default(1).describe('First page to fetch (1-based). @default 1'),
+  pages: z.coerce.number().int().min(1).max(10).default(1)
+    .describe('How many pages to fetch from `page` on; each page is a separate call and costs credits. Stops early when a page has no results. @default 1'),
+  location: z.string().trim().optional().describe('Location to search from, e.g. "Austin, Texas, United States".'),
+  tbs: z.string().trim().optional().describe('Google time filter, e.g. "qdr:d" (past day), "qdr:w", "qdr:m", "qdr:y".'),
+  cacheTtl: z.union([z.string().regex(DURATION, 'expected a duration such as 30m, 24h, 7d, or 0'), z.number().int().nonnegative()]).default('24h')
+    .describe('How long a page reply is reused from the cache, e.g. "24h", "7d"; "0" disables the cache. @default "24h"'),
+});
+
+export interface SerperSearchOrganic extends SerperOrganicResult {
+  /** Page the result came from. */
+  page: number;
+}
+
+export interface SerperSearchOutput {
+  q: string;
+  searchParameters: Record<string, unknown>;
+  /** Every page's organic results in order, positions continuing across pages (11, 12, ... on page 2). */
+  organic: SerperSearchOrganic[];
+  peopleAlsoAsk: SerperPeopleAlsoAsk[];
+  relatedSearches: string[];
+  knowledgeGraph: Record<string, unknown> | null;
+  answerBox: Record<string, unknown> | null;
+  /** Credits spent by this step run (0 when every page came from the cache). */
+  credits: number;
+  /** True when every page came from the cache. */
+  cached: boolean;
+  /** Pages fetched or read from the cache. */
+  pagesFetched: number;
+  /** Serper's bodies, one per page. */
+  raw: unknown[];
+}
+
+/** Cache key of one page request: a hash of the search parameters (never the API key). */
+export function serperCacheKey(params: SerperSearchParams): string {
+  const canonical = JSON.stringify([params.q, params.gl ?? '', params.hl ?? '', params.num ?? 10, params.page ?? 1, params.location ?? '', params.tbs ?? '']);
+  return `search:v1:${createHash('sha256').update(canonical).digest('hex')}`;
+}
+
+export const serperSearch = defineStep({
+  type: 'serper.search',
+  version: 1,
+  description: 'Google search results for a keyword through Serper: organic results (with domain), People Also Ask, related searches, knowledge graph, answer box. Fetches several pages as separate calls and caches each page.',
+  provider: 'serper',
+  input,
+  async run(args, ctx): Promise<SerperSearchOutput> {
+    const ttlMs = parseDuration(args.cacheTtl);
+    let client: SerperClient | undefined;
+    const out: SerperSearchOutput = {
+      q: args.q, searchParameters: {}, organic: [], peopleAlsoAsk: [], relatedSearches: [],
+      knowledgeGraph: null, answerBox: null, credits: 0, cached: true, pagesFetched: 0, raw: [],
+    };
+    for (let page = args.page; page < args.page + args.pages; page++) {
+      const params: SerperSearchParams = { q: args.q, num: args.num, page };
+      for (const k of ['gl', 'hl', 'location', 'tbs'] as const) if (args[k]) params[k] = args[k];
+      // Serper treats an absent page as 1.
+      if (page === 1) delete params.page;
+      const key = serperCacheKey(params);
+
+      const hit = ttlMs > 0 ? await ctx.cache.get('serper', key) : undefined;
+      const fromCache = hit ? parseSerperResponse(hit.value) : undefined;
+      let raw: unknown;
+      let result;
+      if (fromCache !== undefined && typeof fromCache !== 'string') {
+        raw = hit!.value;
+        result = fromCache;
+        ctx.usage({ cacheHits: 1 });
+      } else {
+        client ??= serperClientFromEnv(ctx.env);
+        const reply = await client.search(params, { signal: ctx.signal });
+        raw = reply.raw;
+        result = reply.result;
+        out.cached = false;
+        out.credits += result.credits;
+        ctx.usage({ credits: result.credits });
+        if (ttlMs > 0) await ctx.cache.set('serper', key, raw, ttlMs);
+      }
+
+      out.pagesFetched++;
+      out.raw.push(raw);
+      if (out.pagesFetched === 1) out.searchParameters = result.searchParameters;
+      for (const o of result.organic) out.organic.push({ ...o, position: out.organic.length + 1, page });
+      for (const p of result.peopleAlsoAsk) if (!out.peopleAlsoAsk.some((x) => x.question === p.question)) out.peopleAlsoAsk.push(p);
+      for (const s of result.relatedSearches) if (!out.relatedSearches.includes(s)) out.relatedSearches.push(s);
+      out.knowledgeGraph ??= result.knowledgeGraph;
+      out.answerBox ??= result.answerBox;
+      // No results on this page: later pages would be empty too, and each costs a credit.
+      if (result.organic.length === 0) break;
+    }
+    return out;
+  },
+});
+
+export default serperSearch;
