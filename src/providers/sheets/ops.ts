@@ -1,0 +1,245 @@
+/**
+ * What the sheets steps do, written once over {@link SheetsBackend} so both backends behave the
+ * same: read records with filters, upsert by key, update matched rows.
+ */
+import { userError } from '../../errors.ts';
+import { withLock } from './lock.ts';
+import { keyOf, matches, parseTable, type SheetRow, type Table, type Where } from './table.ts';
+import { cellText, toCell, type OnTruncate } from './values.ts';
+import type { Cell, CellRange, SheetsBackend, WriteBatch } from './types.ts';
+
+export interface ReadRowsOptions {
+  tab: string;
+  /** Keep rows whose columns hold one of the given values ('' matches empty or missing). */
+  where?: Where;
+  /** Return at most this many rows (after filtering). */
+  limit?: number;
+  /** Create the tab with these headers when it is missing; add any of them the header lacks. */
+  headers?: string[];
+}
+
+export interface ReadRowsResult {
+  rows: SheetRow[];
+  headers: string[];
+  count: number;
+}
+
+async function tabMissing(backend: SheetsBackend, tab: string): Promise<never> {
+  const tabs = await backend.tabs().catch(() => [] as string[]);
+  const list = tabs.length > 0 ? ` (its tabs: ${tabs.map((t) => `"${t}"`).join(', ')})` : '';
+  throw userError('sheets.tab_not_found', `${backend.label} has no tab "${tab}"${list}`, { where: tab });
+}
+
+function cleanName(name: string, where: string): string {
+  const trimmed = name.trim();
+  if (trimmed === '' || trimmed === '_row') {
+    throw userError('sheets.bad_column', `${where}: "${name}" is not a usable column name`, { where });
+  }
+  return trimmed;
+}
+
+/** Header cells to add so that every name in `wanted` has a column, and the resulting headers. */
+function extendHeaders(table: Table, wanted: Iterable<string>): { headers: string[]; added: string[] } {
+  const headers = [...table.headers];
+  const added: string[] = [];
+  for (const name of wanted) {
+    if (!headers.includes(name)) { headers.push(name); added.push(name); }
+  }
+  return { headers, added };
+}
+
+function headerRange(table: Table, added: string[]): CellRange[] {
+  return added.length === 0 ? [] : [{ row: 1, column: table.headers.length + 1, values: [added] }];
+}
+
+/** Groups changed cells of one row into contiguous blocks, so untouched cells are never rewritten. */
+function rowRanges(row: number, changes: Map<number, Cell>): CellRange[] {
+  const cols = [...changes.keys()].sort((a, b) => a - b);
+  const out: CellRange[] = [];
+  for (const col of cols) {
+    const last = out[out.length - 1];
+    const value = changes.get(col) as Cell;
+    if (last && last.column + (last.values[0]?.length ?? 0) === col + 1) last.values[0]!.push(value);
+    else out.push({ row, column: col + 1, values: [[value]] });
+  }
+  return out;
+}
+
+function isEmptyBatch(batch: WriteBatch): boolean {
+  return batch.ranges.length === 0 && batch.append.length === 0;
+}
+
+/** Reads a tab as records; see {@link ReadRowsOptions}. */
+export async function readRows(backend: SheetsBackend, options: ReadRowsOptions): Promise<ReadRowsResult> {
+  const { tab } = options;
+  const wanted = options.headers?.map((h, i) => cleanName(h, `headers[${i}]`));
+  const load = async (): Promise<Table> => {
+    const grid = await backend.read(tab);
+    if (grid === undefined) {
+      if (!wanted) return tabMissing(backend, tab);
+      await backend.ensureTab(tab);
+      return parseTable([], tab, backend.label);
+    }
+    return parseTable(grid, tab, backend.label);
+  };
+  let table: Table;
+  if (wanted) {
+    table = await withLock(backend.lockKey(tab), async () => {
+      const t = await load();
+      const { headers, added } = extendHeaders(t, wanted);
+      if (added.length > 0) {
+        await backend.write(tab, { ranges: headerRange(t, added), append: [], lastRow: t.lastRow });
+        return { ...t, headers, lastRow: Math.max(1, t.lastRow), rows: t.rows.map((r) => ({ ...Object.fromEntries(added.map((a) => [a, ''])), ...r })) };
+      }
+      return t;
+    });
+  } else {
+    table = await load();
+  }
+  let rows = table.rows.filter((r) => matches(r, options.where));
+  if (options.limit !== undefined) rows = rows.slice(0, options.limit);
+  return { rows, headers: table.headers, count: rows.length };
+}
+
+export interface UpsertRowsOptions {
+  tab: string;
+  /** Columns whose values together identify a row. */
+  key: string[];
+  /** Records to write; `_row` is ignored. */
+  rows: Record<string, unknown>[];
+  /** Header order for columns that have to be created. */
+  columns?: string[];
+}
+
+export interface UpsertRowsResult {
+  /** Rows appended (new keys). */
+  inserted: number;
+  /** Existing rows whose cells changed. */
+  updated: number;
+  /** Existing rows that already held these values (nothing written). */
+  unchanged: number;
+}
+
+/** The write an upsert needs on `table`, and what it will report. Pure. */
+export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate): { batch: WriteBatch } & UpsertRowsResult {
+  const key = options.key.map((k, i) => cleanName(k, `key[${i}]`));
+  if (key.length === 0) throw userError('sheets.no_key', 'key: name at least one key column', { where: 'key' });
+  const inputs = options.rows.map((raw, i) => {
+    const cells = new Map<string, Cell>();
+    for (const [name, value] of Object.entries(raw)) {
+      if (name === '_row') continue;
+      cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate));
+    }
+    for (const k of key) {
+      const v = raw[k];
+      if (v === undefined || v === null) {
+        throw userError('sheets.missing_key', `rows[${i}] has no value for key column "${k}"`, { where: `rows[${i}].${k}` });
+      }
+    }
+    return cells;
+  });
+  const wanted = [...(options.columns ?? []).map((c, i) => cleanName(c, `columns[${i}]`)), ...key];
+  for (const cells of inputs) wanted.push(...cells.keys());
+  const { headers, added } = extendHeaders(table, wanted);
+  const colIndex = new Map(headers.map((h, i) => [h, i]));
+
+  const existing = new Map<string, SheetRow>();
+  for (const row of table.rows) {
+    const k = keyOf(row, key);
+    if (!existing.has(k)) existing.set(k, { ...row });
+  }
+  const updates = new Map<number, Map<number, Cell>>();
+  const matched = new Set<number>();
+  const appended = new Map<string, Cell[]>();
+  for (const cells of inputs) {
+    const k = keyOf(Object.fromEntries(cells), key);
+    const current = existing.get(k);
+    if (current) {
+      matched.add(current._row);
+      for (const [name, value] of cells) {
+        if (cellText(current[name]) === cellText(value)) continue;
+        current[name] = value;
+        let changes = updates.get(current._row);
+        if (!changes) updates.set(current._row, changes = new Map());
+        changes.set(colIndex.get(name)!, value);
+      }
+      continue;
+    }
+    let line = appended.get(k);
+    if (!line) appended.set(k, line = headers.map(() => ''));
+    for (const [name, value] of cells) line[colIndex.get(name)!] = value;
+  }
+  const append = [...appended.values()];
+  const ranges: CellRange[] = [];
+  if (table.lastRow === 0) append.unshift(headers);
+  else ranges.push(...headerRange(table, added));
+  for (const [row, changes] of [...updates].sort((a, b) => a[0] - b[0])) ranges.push(...rowRanges(row, changes));
+  return {
+    batch: { ranges, append, lastRow: table.lastRow },
+    inserted: appended.size,
+    updated: updates.size,
+    unchanged: matched.size - updates.size,
+  };
+}
+
+/**
+ * Updates rows with the same key in place and appends the others, so a retried or resumed write
+ * never duplicates a row. Creates the tab, its header row and missing columns.
+ */
+export async function upsertRows(backend: SheetsBackend, options: UpsertRowsOptions, onTruncate?: OnTruncate): Promise<UpsertRowsResult> {
+  return withLock(backend.lockKey(options.tab), async () => {
+    let grid = await backend.read(options.tab);
+    if (grid === undefined) {
+      await backend.ensureTab(options.tab);
+      grid = [];
+    }
+    const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate);
+    if (!isEmptyBatch(plan.batch)) await backend.write(options.tab, plan.batch);
+    return { inserted: plan.inserted, updated: plan.updated, unchanged: plan.unchanged };
+  });
+}
+
+export interface UpdateCellsOptions {
+  tab: string;
+  /** Rows whose columns hold these values, or one sheet row number (2 or more). */
+  match: Where | number;
+  /** Column -> new value. */
+  values: Record<string, unknown>;
+}
+
+/** Writes `values` into every row that `match` selects; returns how many rows it selected. */
+export async function updateCells(backend: SheetsBackend, options: UpdateCellsOptions, onTruncate?: OnTruncate): Promise<{ updated: number }> {
+  const { tab, match } = options;
+  return withLock(backend.lockKey(tab), async () => {
+    const grid = await backend.read(tab);
+    if (grid === undefined) return tabMissing(backend, tab);
+    const table = parseTable(grid, tab, backend.label);
+    let targets: SheetRow[];
+    if (typeof match === 'number') {
+      const row = table.rows.find((r) => r._row === match);
+      if (!row) {
+        throw userError('sheets.row_not_found', `tab "${tab}" of ${backend.label}: row ${match} is empty or not a data row (data rows are 2 to ${Math.max(2, table.lastRow)})`, { where: `${tab}!${match}:${match}` });
+      }
+      targets = [row];
+    } else {
+      for (const column of Object.keys(match)) cleanName(column, 'match');
+      targets = table.rows.filter((r) => matches(r, match));
+    }
+    const cells = new Map<string, Cell>();
+    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate));
+    if (targets.length === 0 || cells.size === 0) return { updated: targets.length };
+    const { headers, added } = extendHeaders(table, cells.keys());
+    const colIndex = new Map(headers.map((h, i) => [h, i]));
+    const ranges = headerRange(table, added);
+    for (const row of targets) {
+      const changes = new Map<number, Cell>();
+      for (const [name, value] of cells) {
+        if (cellText(row[name]) !== cellText(value)) changes.set(colIndex.get(name)!, value);
+      }
+      ranges.push(...rowRanges(row._row, changes));
+    }
+    const batch: WriteBatch = { ranges, append: [], lastRow: table.lastRow };
+    if (!isEmptyBatch(batch)) await backend.write(tab, batch);
+    return { updated: targets.length };
+  });
+}
