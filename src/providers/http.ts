@@ -66,7 +66,7 @@ export type HttpOutcome = HttpReply | HttpFailure;
 /** Sends one request; resolves with the reply (any status) or the failure, never rejects. */
 export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 10_000, timeoutMs);
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
   const total = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;

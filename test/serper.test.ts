@@ -1,0 +1,266 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
+import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
+import { serializeError, type SerializedError } from '../src/errors.ts';
+import type { Store } from '../src/store/types.ts';
+import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
+import { makeStepContext, openTestStore } from './helpers/step-context.ts';
+
+const KEY = 'sk-serper-SECRET-4f9c2a';
+
+let fake: SerperFake;
+let client: SerperClient;
+let store: Store;
+
+beforeAll(async () => {
+  fake = await startSerperFake({ apiKey: KEY, linkBaseUrl: 'http://127.0.0.1:9999' });
+  client = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 400, connectTimeoutMs: 300 });
+  store = await openTestStore();
+});
+afterAll(async () => {
+  await fake.close();
+  await store.close();
+});
+afterEach(() => fake.reset());
+
+async function failureOf(p: Promise<unknown>): Promise<SerializedError> {
+  try {
+    await p;
+  } catch (err) {
+    const e = serializeError(err);
+    // The key must never leak into anything that gets stored or logged.
+    expect(JSON.stringify(e)).not.toContain(KEY);
+    expect(String((err as Error).stack)).not.toContain(KEY);
+    return e;
+  }
+  throw new Error('expected a failure');
+}
+
+const env = () => ({ SERPER_API_KEY: KEY, SERPER_BASE_URL: fake.url });
+const runStep = (input: Record<string, unknown>, ctx = makeStepContext(store, { env: env() })) =>
+  serperSearch.run(serperSearch.input.parse(input), ctx) as Promise<SerperSearchOutput>;
+
+describe('Serper client normalization', () => {
+  it('normalizes the 2025 Apple Inc. reply', async () => {
+    const fixture = loadSerperFixture('appleInc');
+    fake.setResponse('Apple Inc.', fixture);
+    const page = await client.search({ q: 'Apple Inc.', gl: 'us', hl: 'en', num: 10 });
+    const r = page.result;
+    expect(page.raw).toEqual(fixture);
+    expect(r.organic).toHaveLength(6);
+    expect(r.organic[0]).toMatchObject({ position: 1, title: 'Apple', link: 'https://www.apple.com/', domain: 'apple.com', date: null });
+    expect(r.organic[0]!.sitelinks).toHaveLength(5);
+    expect(r.organic[1]).toMatchObject({ domain: 'en.wikipedia.org', sitelinks: [] });
+    expect(r.organic[3]).toMatchObject({ domain: 'britannica.com', date: '5 days ago' });
+    expect(r.peopleAlsoAsk[0]).toMatchObject({ question: 'What is the Apple Inc?', title: 'Apple Inc. - Wikipedia' });
+    expect(r.relatedSearches).toContain('Apple Inc careers');
+    expect(r.knowledgeGraph).toMatchObject({ title: 'Apple', type: 'Technology company' });
+    expect(r.answerBox).toBeNull();
+    expect(r.credits).toBe(1);
+    expect(r.searchParameters).toMatchObject({ q: 'Apple Inc.', gl: 'us' });
+    expect(fake.requests[0]).toMatchObject({ q: 'Apple Inc.', gl: 'us', hl: 'en', num: 10, keyOk: true, status: 200 });
+  });
+
+  it('normalizes the 2023 Olivia Wilde reply (no credits field, no knowledge graph)', async () => {
+    const fixture = loadSerperFixture('oliviaWilde');
+    fake.setResponse('Who is the boyfriend of Olivia Wilde?', fixture);
+    const { result: r } = await client.search({ q: 'Who is the boyfriend of Olivia Wilde?' });
+    expect(r.organic.map((o) => o.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r.organic[0]).toMatchObject({ domain: 'pagesix.com', date: 'Jan 29, 2023' });
+    expect(r.organic[1]!.domain).toBe('yahoo.com');
+    expect(r.relatedSearches).toHaveLength(9);
+    expect(r.peopleAlsoAsk).toEqual([]);
+    expect(r.knowledgeGraph).toBeNull();
+    expect(r.credits).toBe(1);
+  });
+
+  it('serves any query a deterministic reply with organic links on the configured base URL', async () => {
+    const a = await client.search({ q: 'best running shoes', gl: 'de', hl: 'de' });
+    const b = await client.search({ q: 'best running shoes', gl: 'de', hl: 'de' });
+    expect(a.raw).toEqual(b.raw);
+    expect(a.result.organic).toHaveLength(10);
+    expect(a.result.organic.every((o) => o.link.startsWith('http://127.0.0.1:9999/'))).toBe(true);
+    expect(new Set(a.result.organic.map((o) => o.link)).size).toBe(10);
+    expect(a.result.searchParameters).toMatchObject({ q: 'best running shoes', gl: 'de', hl: 'de' });
+    expect(fake.creditsUsed).toBe(2);
+  });
+});
+
+describe('Serper errors', () => {
+  const cases: [SerperFaultKind | { kind: SerperFaultKind; retryAfter: string }, Partial<SerializedError>][] = [
+    ['unauthorized', { code: 'serper.bad_key', fault: 'user', status: 403 }],
+    ['no-credits', { code: 'serper.no_credits', fault: 'quota', status: 400 }],
+    ['bad-request', { code: 'serper.bad_request', fault: 'user', status: 400, where: 'gl' }],
+    ['rate-limited', { code: 'serper.rate_limited', fault: 'transient', status: 429 }],
+    [{ kind: 'rate-limited', retryAfter: '7' }, { code: 'serper.rate_limited', fault: 'transient', status: 429, retryAfterMs: 7000 }],
+    ['server-error', { code: 'serper.server_error', fault: 'transient', status: 500 }],
+    ['bad-gateway', { code: 'serper.server_error', fault: 'transient', status: 502 }],
+    ['unavailable', { code: 'serper.server_error', fault: 'transient', status: 503 }],
+    ['reset', { code: 'serper.network', fault: 'transient' }],
+    ['cut', { code: 'serper.network', fault: 'transient' }],
+    ['hang', { code: 'serper.timeout', fault: 'transient' }],
+    ['truncated', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+    ['malformed', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+    ['html', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+    ['no-organic', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+  ];
+  it.each(cases)('%j becomes a typed error', async (fault, expected) => {
+    fake.setFault(fault);
+    const e = await failureOf(client.search({ q: 'typed errors' }));
+    expect(e).toMatchObject(expected);
+    if (fault === 'rate-limited') expect(e.retryAfterMs).toBeUndefined();
+    expect(e.message).not.toMatch(/\n/);
+  });
+
+  it('a wrong key is a user error that names SERPER_API_KEY without showing either key', async () => {
+    const wrong = createSerperClient({ apiKey: 'sk-wrong-key-77', baseUrl: fake.url });
+    const e = await failureOf(wrong.search({ q: 'x' }));
+    expect(e).toMatchObject({ code: 'serper.bad_key', fault: 'user', where: 'SERPER_API_KEY' });
+    expect(e.message).toContain('SERPER_API_KEY');
+    expect(e.message).not.toContain('sk-wrong-key-77');
+    expect(fake.requests[0]).toMatchObject({ keyOk: false, status: 403 });
+  });
+
+  it('the total timeout holds even when the connect timeout is longer', async () => {
+    fake.setFault('hang');
+    const slow = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 200, connectTimeoutMs: 5000 });
+    const t = performance.now();
+    const e = await failureOf(slow.search({ q: 'x' }));
+    expect(e).toMatchObject({ code: 'serper.timeout', fault: 'transient' });
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+  it('a refused connection is transient', async () => {
+    const closed = await startSerperFake();
+    const url = closed.url;
+    await closed.close();
+    const e = await failureOf(createSerperClient({ apiKey: KEY, baseUrl: url }).search({ q: 'x' }));
+    expect(e).toMatchObject({ code: 'serper.network', fault: 'transient' });
+  });
+
+  it('a missing SERPER_API_KEY says where to set it', async () => {
+    expect(() => serperClientFromEnv({})).toThrow(/SERPER_API_KEY is not set: add it to \.env or the environment/);
+    const e = await failureOf(runStep({ q: 'no key here', cacheTtl: '0' }, makeStepContext(store, { env: { SERPER_BASE_URL: fake.url } })));
+    expect(e).toMatchObject({ code: 'serper.missing_key', fault: 'user' });
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('serper.search step', () => {
+  it('fetches several pages with positions continuing and counts credits', async () => {
+    const ctx = makeStepContext(store, { env: env() });
+    const out = await runStep({ q: 'content marketing', pages: 3, cacheTtl: '0' }, ctx);
+    expect(fake.requests.map((r) => r.page)).toEqual([undefined, 2, 3]);
+    expect(out.organic.map((o) => o.position)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(out.organic[10]).toMatchObject({ position: 11, page: 2 });
+    expect(out.credits).toBe(3);
+    expect(out.cached).toBe(false);
+    expect(out.raw).toHaveLength(3);
+    expect(ctx.usageLog.reduce((s, u) => s + (u.credits ?? 0), 0)).toBe(3);
+  });
+
+  it('stops paging at the first empty page', async () => {
+    const shallow = await startSerperFake({ apiKey: KEY, pagesAvailable: 1 });
+    try {
+      const ctx = makeStepContext(store, { env: { SERPER_API_KEY: KEY, SERPER_BASE_URL: shallow.url } });
+      const out = await runStep({ q: 'rare keyword', pages: 5, cacheTtl: '0' }, ctx);
+      expect(shallow.requests).toHaveLength(2);
+      expect(out.organic).toHaveLength(10);
+      expect(out.credits).toBe(2);
+    } finally {
+      await shallow.close();
+    }
+  });
+
+  it('a re-run inside the cache TTL spends no credit and sends no request', async () => {
+    const first = await runStep({ q: 'seo audit checklist', gl: 'US', pages: 2 });
+    expect(first).toMatchObject({ cached: false, credits: 2 });
+    expect(fake.requests).toHaveLength(2);
+
+    const ctx = makeStepContext(store, { env: env() });
+    const second = await runStep({ q: 'seo audit checklist', gl: 'us', pages: 2 }, ctx);
+    expect(fake.requests).toHaveLength(2);
+    expect(second).toMatchObject({ cached: true, credits: 0 });
+    expect(second.organic).toEqual(first.organic);
+    expect(ctx.usageLog).toEqual([{ cacheHits: 1 }, { cacheHits: 1 }]);
+
+    // Another country is another search.
+    await runStep({ q: 'seo audit checklist', gl: 'de', pages: 1 });
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('answers from the cache even without a key (offline re-run)', async () => {
+    await runStep({ q: 'cached offline' });
+    const out = await runStep({ q: 'cached offline' }, makeStepContext(store, { env: {} }));
+    expect(out.cached).toBe(true);
+  });
+
+  it('cacheTtl "0" disables the cache', async () => {
+    await runStep({ q: 'no cache please', cacheTtl: '0' });
+    await runStep({ q: 'no cache please', cacheTtl: '0' });
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('a page that fails is not cached; pages already fetched are', async () => {
+    fake.setFault('unavailable', { times: 1 });
+    await expect(runStep({ q: 'flaky keyword' })).rejects.toMatchObject({ code: 'serper.server_error', fault: 'transient' });
+    const out = await runStep({ q: 'flaky keyword' });
+    expect(out).toMatchObject({ cached: false, credits: 1 });
+    expect(fake.requests.map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('rejects bad input with a message naming the field', () => {
+    const r = serperSearch.input.safeParse({ q: '   ' });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]).toMatchObject({ path: ['q'], message: 'the search query is empty' });
+    expect(serperSearch.input.safeParse({ q: 'x', cacheTtl: 'forever' }).success).toBe(false);
+    expect(serperSearch.input.parse({ q: 'x', num: '20' })).toMatchObject({ num: 20, page: 1, pages: 1, cacheTtl: '24h' });
+  });
+});
+
+describe('Serper fake', () => {
+  it('fails only the next N requests', async () => {
+    fake.setFault('server-error', { times: 2 });
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await client.search({ q: `n${i}` }).then(() => 'ok', () => 'fail'));
+    expect(results).toEqual(['fail', 'fail', 'ok', 'ok']);
+  });
+
+  it('fails a seeded fraction of requests, the same way every time', async () => {
+    const pattern = async () => {
+      fake.reset();
+      fake.setFault('server-error', { rate: 0.3, seed: 42 });
+      const out: boolean[] = [];
+      for (let i = 0; i < 40; i++) out.push(await client.search({ q: `r${i}` }).then(() => true, () => false));
+      return out;
+    };
+    const a = await pattern();
+    expect(await pattern()).toEqual(a);
+    const failures = a.filter((ok) => !ok).length;
+    expect(failures).toBeGreaterThan(4);
+    expect(failures).toBeLessThan(20);
+  });
+
+  it('enforces its rate limit and counts violations', async () => {
+    const limited = await startSerperFake({ apiKey: KEY, rateLimit: { requests: 3, perMs: 10_000, retryAfter: '1' } });
+    try {
+      const c = createSerperClient({ apiKey: KEY, baseUrl: limited.url });
+      const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => c.search({ q: `burst ${i}` })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(serializeError(rejected.reason)).toMatchObject({ code: 'serper.rate_limited', retryAfterMs: 1000 });
+      expect(limited.violations).toBe(2);
+      expect(limited.maxPerWindow(1000)).toBe(5);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('adds latency', async () => {
+    fake.setLatency(80);
+    const t = performance.now();
+    await client.search({ q: 'slow' });
+    expect(performance.now() - t).toBeGreaterThanOrEqual(75);
+    fake.setLatency(0);
+  });
+});
