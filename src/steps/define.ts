@@ -64,7 +64,8 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * by every step that uses the provider. @default 'default'
    */
   provider?: string;
-  run(input: z.output<S>, ctx: StepContext): Promise<O | Filtered>;
+  /** Returns the output, or `filtered(reason)` to drop the item. */
+  run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }
 
 export function defineStep<S extends z.ZodType, O>(def: StepDefinition<S, O>): StepDefinition<S, O> {

@@ -1,0 +1,70 @@
+/**
+ * What a run did, for a human (`run`, `runs show`) or a program (`--json`).
+ */
+import type { RunRecord, StepCounts, StepRunRecord, Store, Usage } from '../store/types.ts';
+import { formatError } from '../errors.ts';
+
+export interface RunSummary {
+  id: string;
+  workflow: string;
+  status: RunRecord['status'];
+  error: string | null;
+  durationSeconds: number;
+  steps: { id: string; counts: StepCounts[string] }[];
+  failures: { step: string; item: string; code: string; message: string }[];
+  usage: Usage;
+}
+
+export async function summarize(store: Store, run: RunRecord, failureLimit = Infinity): Promise<RunSummary> {
+  const counts = await store.stepCounts(run.id);
+  const order = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
+  const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'] });
+  return {
+    id: run.id,
+    workflow: run.workflow,
+    status: run.status,
+    error: run.error ? formatError(run.error) : null,
+    durationSeconds: ((run.finishedAt ?? Date.now()) - run.createdAt) / 1000,
+    steps: order.map((id) => ({ id, counts: counts[id] ?? {} })),
+    failures: failed.slice(0, failureLimit).map((f) => ({
+      step: f.stepId, item: f.itemKey, code: f.error?.code ?? 'unknown', message: f.error ? formatError({ ...f.error, where: undefined }) : 'failed',
+    })),
+    usage: await store.runUsage(run.id),
+  };
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m}m ${Math.round(seconds % 60)}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+export function formatUsage(u: Usage): string {
+  const parts: string[] = [];
+  if (u.credits) parts.push(`${u.credits} credit${u.credits === 1 ? '' : 's'}`);
+  if (u.promptTokens || u.completionTokens) parts.push(`${(u.promptTokens ?? 0) + (u.completionTokens ?? 0)} tokens (${u.promptTokens ?? 0} in, ${u.completionTokens ?? 0} out)`);
+  if (u.costUsd) parts.push(`~$${u.costUsd.toFixed(4)}`);
+  if (u.cacheHits) parts.push(`${u.cacheHits} cache hit${u.cacheHits === 1 ? '' : 's'}`);
+  return parts.length ? parts.join(', ') : 'nothing';
+}
+
+export function formatSummary(s: RunSummary, failureLimit = 20): string {
+  const lines: string[] = [];
+  lines.push(`run ${s.id} (${s.workflow}): ${s.status} in ${formatDuration(s.durationSeconds)}`);
+  if (s.error) lines.push(`  stopped: ${s.error}`);
+  const width = Math.max(4, ...s.steps.map((x) => x.id.length));
+  for (const step of s.steps) {
+    const c = step.counts;
+    const parts = [`${c.succeeded ?? 0} done`];
+    for (const k of ['failed', 'skipped', 'filtered', 'pending', 'running'] as const) if (c[k]) parts.push(`${c[k]} ${k}`);
+    lines.push(`  ${step.id.padEnd(width)}  ${parts.join(', ')}`);
+  }
+  lines.push(`  spent: ${formatUsage(s.usage)}`);
+  if (s.failures.length) {
+    lines.push(`  failures (${s.failures.length}):`);
+    for (const f of s.failures.slice(0, failureLimit)) lines.push(`    ${f.step}${f.item ? ` item ${f.item}` : ''}: ${f.message}`);
+    if (s.failures.length > failureLimit) lines.push(`    ... ${s.failures.length - failureLimit} more: topicflow runs show ${s.id}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,135 @@
+/**
+ * Workflows: a blueprint with its inputs bound, kept as `workflows/NAME.json` so users can version
+ * it in git. Blueprints and workflows hold no secrets: credentials come from the environment.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { readJsonFile } from './blueprint/load.ts';
+import { checkInputValue, formatProblem, validateBlueprint, type Problem } from './blueprint/validate.ts';
+import type { Blueprint } from './blueprint/schema.ts';
+import { TopicflowError, userError } from './errors.ts';
+import type { StepRegistry } from './steps/registry.ts';
+
+export interface WorkflowFile {
+  workflow: 1;
+  name: string;
+  /** Where the blueprint was imported from. */
+  source?: string;
+  importedAt?: string;
+  inputs: Record<string, unknown>;
+  blueprint: Blueprint;
+}
+
+/** A blueprint that failed validation: every problem, one line each. */
+export class BlueprintError extends TopicflowError {
+  readonly problems: Problem[];
+  readonly source: string;
+  constructor(source: string, problems: Problem[]) {
+    super('user', 'blueprint.invalid', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}`, { where: source });
+    this.problems = problems;
+    this.source = source;
+  }
+  lines(): string[] {
+    return this.problems.map((p) => formatProblem(p, this.source));
+  }
+}
+
+export const WORKFLOWS_DIR = 'workflows';
+
+/** Reads and validates a blueprint file (or a workflow file, whose blueprint it returns). */
+export async function loadBlueprint(source: string | unknown, registry?: StepRegistry): Promise<Blueprint> {
+  const doc = typeof source === 'string' ? await readJsonFile(source) : source;
+  const name = typeof source === 'string' ? source : 'blueprint';
+  const bp = isWorkflowDoc(doc) ? (doc as { blueprint: unknown }).blueprint : doc;
+  const result = validateBlueprint(bp, registry);
+  if (!result.ok) throw new BlueprintError(name, result.problems);
+  return result.blueprint;
+}
+
+function isWorkflowDoc(doc: unknown): boolean {
+  return !!doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 && 'blueprint' in (doc as object);
+}
+
+/**
+ * Parses `--set key=value` pairs against the declared inputs: numbers, booleans, arrays and
+ * objects are parsed from their text; strings are taken as they are.
+ */
+export function parseSets(bp: Blueprint, sets: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw userError('input.bad_set', `expected key=value, got "${s}"`, { where: '--set' });
+    const key = s.slice(0, eq);
+    const text = s.slice(eq + 1);
+    const decl = bp.inputs?.[key];
+    if (!decl) throw userError('input.unknown', `unknown input "${key}" (inputs: ${Object.keys(bp.inputs ?? {}).join(', ') || 'none'})`, { where: `--set ${key}` });
+    let value: unknown = text;
+    if (decl.type !== 'string') {
+      try { value = JSON.parse(text); } catch {
+        throw userError('input.bad_value', `expected ${decl.type}, got "${text}"`, { where: `--set ${key}` });
+      }
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Defaults, then bound values, then overrides; every required input present and well typed. */
+export function resolveInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, decl] of Object.entries(bp.inputs ?? {})) if (decl.default !== undefined) out[name] = decl.default;
+  for (const layer of layers) Object.assign(out, layer);
+  const problems: string[] = [];
+  for (const [name, decl] of Object.entries(bp.inputs ?? {})) {
+    if (out[name] === undefined) {
+      if (decl.required !== false) problems.push(`missing required input "${name}"${decl.description ? ` (${decl.description})` : ''}: bind it with --set ${name}=...`);
+      continue;
+    }
+    const err = checkInputValue(decl, out[name]);
+    if (err) problems.push(`input "${name}": ${err}`);
+  }
+  for (const name of Object.keys(out)) if (!bp.inputs?.[name]) problems.push(`unknown input "${name}"`);
+  if (problems.length) throw userError('input.invalid', problems.join('; '), { where: 'inputs' });
+  return out;
+}
+
+export function workflowPath(name: string, dir = WORKFLOWS_DIR): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw userError('workflow.bad_name', `workflow names use letters, digits, ".", "_" and "-", got "${name}"`, { where: '--name' });
+  return join(dir, `${name}.json`);
+}
+
+/** `topicflow import`: validates, binds and checks inputs, writes workflows/NAME.json. */
+export async function importBlueprint(file: string, options: { name: string; sets?: string[]; force?: boolean; dir?: string; registry?: StepRegistry }): Promise<{ path: string; workflow: WorkflowFile }> {
+  const blueprint = await loadBlueprint(file, options.registry);
+  const bound = parseSets(blueprint, options.sets ?? []);
+  resolveInputs(blueprint, bound);
+  const path = workflowPath(options.name, options.dir);
+  if (existsSync(path) && !options.force) throw userError('workflow.exists', `${path} exists; pass --force to replace it`, { where: path });
+  const workflow: WorkflowFile = { workflow: 1, name: options.name, source: file, importedAt: new Date().toISOString(), inputs: bound, blueprint };
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(workflow, null, 2)}\n`);
+  await rename(tmp, path);
+  return { path, workflow };
+}
+
+/** Finds a workflow by name (workflows/NAME.json) or path; a plain blueprint file works too. */
+export async function openWorkflow(ref: string, registry?: StepRegistry, dir = WORKFLOWS_DIR): Promise<{ name: string; blueprint: Blueprint; inputs: Record<string, unknown>; path: string }> {
+  const byName = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(ref) && !ref.endsWith('.json') ? join(dir, `${ref}.json`) : undefined;
+  const path = byName && existsSync(byName) ? byName : ref;
+  if (!existsSync(path)) {
+    throw userError('workflow.not_found', byName ? `no workflow "${ref}" (looked for ${byName}; import one with \`topicflow import FILE --name ${ref}\`)` : 'no such file', { where: path });
+  }
+  const doc = await readJsonFile(path);
+  const blueprint = await loadBlueprint(doc, registry).catch((err) => {
+    if (err instanceof BlueprintError) throw new BlueprintError(path, err.problems);
+    throw err;
+  });
+  if (isWorkflowDoc(doc)) {
+    const wf = doc as WorkflowFile;
+    return { name: typeof wf.name === 'string' ? wf.name : basename(path, '.json'), blueprint, inputs: wf.inputs ?? {}, path: resolve(path) };
+  }
+  return { name: basename(path, '.json'), blueprint, inputs: {}, path: resolve(path) };
+}
+
