@@ -1,0 +1,88 @@
+/**
+ * SQLite schema migrations, applied in order and recorded in `schema_migrations`. Never edit a
+ * migration that has shipped: add a new one. Ids and timestamps are set by the caller; JSON
+ * columns are TEXT; timestamps are milliseconds since the epoch.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, step runs, cache, data stores, history',
+    sql: `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  status TEXT NOT NULL,
+  blueprint TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  options TEXT NOT NULL,
+  error TEXT,
+  trigger TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX runs_created ON runs (created_at);
+CREATE INDEX runs_workflow_created ON runs (workflow, created_at);
+
+CREATE TABLE step_runs (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  step_id TEXT NOT NULL,
+  item_key TEXT NOT NULL,
+  -- item_key with every segment zero-padded: orders '2' < '10' and serves prefix ranges.
+  sort_key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  input TEXT,
+  output TEXT,
+  error TEXT,
+  usage TEXT,
+  queue TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+);
+CREATE UNIQUE INDEX step_runs_item ON step_runs (run_id, step_id, item_key);
+CREATE INDEX step_runs_order ON step_runs (run_id, step_id, sort_key);
+CREATE INDEX step_runs_prefix ON step_runs (run_id, sort_key);
+CREATE INDEX step_runs_status ON step_runs (run_id, status);
+
+CREATE TABLE cache (
+  namespace TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX cache_expires ON cache (expires_at);
+
+CREATE TABLE ds_records (
+  datastore TEXT NOT NULL,
+  key TEXT NOT NULL,
+  record TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (datastore, key)
+) WITHOUT ROWID;
+
+CREATE TABLE ds_history (
+  seq INTEGER PRIMARY KEY,
+  datastore TEXT NOT NULL,
+  id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  record TEXT NOT NULL,
+  observed_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX ds_history_id ON ds_history (datastore, id);
+CREATE INDEX ds_history_key ON ds_history (datastore, key, observed_at);
+CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
+`,
+  },
+];

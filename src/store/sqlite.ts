@@ -1,0 +1,535 @@
+/**
+ * The embedded store: one SQLite file through Node's built-in `node:sqlite` (WAL, so readers
+ * never wait for the writer). `node:sqlite` is synchronous while the Store interface is async,
+ * so every operation goes through one async mutex per store: a `withRun` transaction holds it
+ * for its whole callback, and no other caller's statement can land inside that transaction while
+ * the callback awaits. Other processes on the same file are kept out by SQLite's own write lock
+ * (`BEGIN IMMEDIATE` + busy timeout).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
+import { internalError, transientError, userError } from '../errors.ts';
+import { itemSortKey, prefixRange } from './item-key.ts';
+import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.ts';
+import type {
+  CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
+  StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
+} from './types.ts';
+
+export interface SqliteStoreOptions {
+  /** Apply pending migrations on open. @default true */
+  migrate?: boolean;
+  /**
+   * How long a statement waits for another process's write lock before failing with the
+   * transient error `store.busy`. @default 10000
+   */
+  busyTimeoutMs?: number;
+  /** Migrations to apply (tests). @default SQLITE_MIGRATIONS */
+  migrations?: readonly Migration[];
+}
+
+/**
+ * Opens (creating it and its parent directories if needed) the SQLite store at `path`, or an
+ * in-memory one for `':memory:'`, and migrates it unless `options.migrate` is false.
+ */
+export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  const memory = path === ':memory:';
+  if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
+  const db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000, enableForeignKeyConstraints: true });
+  try {
+    if (!memory) {
+      db.exec('PRAGMA journal_mode = WAL');
+      // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
+      db.exec('PRAGMA synchronous = NORMAL');
+    }
+    db.exec('PRAGMA foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw storeError(err);
+  }
+  const store = new SqliteStore(db, options.migrations ?? SQLITE_MIGRATIONS);
+  if (options.migrate !== false) await store.migrate();
+  return store;
+}
+
+type Row = Record<string, SQLOutputValue>;
+interface TxToken { active: boolean }
+
+/** Serializes async sections: each runs after the previous one settled. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => T | Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+
+/** SQLite "busy/locked" (another process held the write lock past the timeout) is worth a retry. */
+function storeError(err: unknown): unknown {
+  const code = (err as { errcode?: unknown } | null)?.errcode;
+  if (typeof code === 'number' && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)) {
+    return transientError('store.busy', `the SQLite database is locked by another process: ${(err as Error).message}`, { cause: err });
+  }
+  return err;
+}
+
+const parse = (v: SQLOutputValue | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(String(v)));
+const str = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+const num = (v: SQLOutputValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toRun(r: Row): RunRecord {
+  return {
+    id: String(r.id), workflow: String(r.workflow), status: r.status as RunStatus,
+    blueprint: parse(r.blueprint), inputs: parse(r.inputs) as Record<string, unknown>,
+    options: parse(r.options) as Record<string, unknown>, error: parse(r.error) as RunRecord['error'],
+    trigger: String(r.trigger), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+    finishedAt: num(r.finished_at),
+  };
+}
+
+function toStepRun(r: Row): StepRunRecord {
+  return {
+    id: String(r.id), runId: String(r.run_id), stepId: String(r.step_id), itemKey: String(r.item_key),
+    status: r.status as StepRunStatus, attempts: Number(r.attempts), input: parse(r.input), output: parse(r.output),
+    error: parse(r.error) as StepRunRecord['error'], usage: parse(r.usage) as Usage | null, queue: String(r.queue),
+    createdAt: Number(r.created_at), startedAt: num(r.started_at), finishedAt: num(r.finished_at),
+  };
+}
+
+/** `$."field"`: a JSON path to one top-level field, bound as a parameter. */
+function jsonPath(field: string): string {
+  if (field.includes('"')) throw userError('store.bad_field', `field name ${JSON.stringify(field)} must not contain '"'`);
+  return `$."${field}"`;
+}
+
+/** SQL conditions matching records whose top-level fields equal every value in `where`. */
+function whereRecord(where: Record<string, unknown> | undefined, params: SQLInputValue[]): string[] {
+  const clauses: string[] = [];
+  for (const [field, value] of Object.entries(where ?? {})) {
+    if (value === undefined) continue;
+    const path = jsonPath(field);
+    if (value === null) {
+      clauses.push(`coalesce(json_type(record, ?), 'null') = 'null'`);
+      params.push(path);
+    } else if (typeof value === 'boolean') {
+      clauses.push('json_type(record, ?) = ?');
+      params.push(path, value ? 'true' : 'false');
+    } else if (typeof value === 'string') {
+      clauses.push(`json_type(record, ?) = 'text' AND json_extract(record, ?) = ?`);
+      params.push(path, path, value);
+    } else if (typeof value === 'number') {
+      clauses.push(`json_type(record, ?) IN ('integer', 'real') AND json_extract(record, ?) = ?`);
+      params.push(path, path, value);
+    } else {
+      // Arrays and objects compare as minified JSON text, so object key order matters.
+      clauses.push(`json_type(record, ?) IN ('array', 'object') AND json_extract(record, ?) = json(?)`);
+      params.push(path, path, JSON.stringify(value));
+    }
+  }
+  return clauses;
+}
+
+function stepRunWhere(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }, params: SQLInputValue[]): string {
+  const clauses = ['run_id = ?'];
+  params.push(runId);
+  if (filter.stepId !== undefined) { clauses.push('step_id = ?'); params.push(filter.stepId); }
+  if (filter.stepIds !== undefined) { clauses.push('step_id IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.stepIds)); }
+  if (filter.statuses !== undefined) { clauses.push('status IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.statuses)); }
+  if (filter.keyPrefix !== undefined) {
+    if (filter.keyPrefix === '') {
+      if (filter.strictlyBelow) clauses.push(`sort_key <> ''`);
+    } else {
+      const { self, below, end } = prefixRange(filter.keyPrefix);
+      if (filter.strictlyBelow) {
+        clauses.push('sort_key > ? AND sort_key < ?');
+        params.push(below, end);
+      } else {
+        clauses.push('sort_key >= ? AND sort_key < ? AND (sort_key = ? OR sort_key > ?)');
+        params.push(self, end, self, below);
+      }
+    }
+  }
+  return clauses.join(' AND ');
+}
+
+const RUN_PATCH: Record<keyof RunPatch, string> = { status: 'status', error: 'error', finishedAt: 'finished_at' };
+const STEP_RUN_PATCH: Record<keyof StepRunPatch, string> = {
+  status: 'status', attempts: 'attempts', output: 'output', error: 'error', usage: 'usage',
+  startedAt: 'started_at', finishedAt: 'finished_at',
+};
+const JSON_COLUMNS = new Set(['output', 'error', 'usage']);
+
+function patchSet(patch: object, columns: Record<string, string>, params: SQLInputValue[]): string[] {
+  const sets: string[] = [];
+  for (const [field, column] of Object.entries(columns)) {
+    const value = (patch as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    sets.push(`${column} = ?`);
+    params.push(JSON_COLUMNS.has(column) ? str(value) : (value as SQLInputValue));
+  }
+  return sets;
+}
+
+/** Purge expired cache entries once every this many writes. */
+const CACHE_PURGE_EVERY = 1000;
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly #db: DatabaseSync;
+  readonly #migrations: readonly Migration[];
+  readonly #statements = new Map<string, StatementSync>();
+  readonly #mutex = new Mutex();
+  /** Marks the async context of a running `withRun` callback, which already holds the mutex. */
+  readonly #inTx = new AsyncLocalStorage<TxToken>();
+  #cacheWrites = 0;
+  #closed = false;
+
+  constructor(db: DatabaseSync, migrations: readonly Migration[]) {
+    this.#db = db;
+    this.#migrations = migrations;
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #all(sql: string, params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #get(sql: string, params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #exec(sql: string, params: SQLInputValue[]): number {
+    return Number(this.#stmt(sql).run(...params).changes);
+  }
+
+  /** Runs `fn` alone on the connection, or directly when called from inside a `withRun` callback. */
+  #run<T>(fn: () => T): Promise<T> {
+    const wrapped = () => {
+      if (this.#closed) throw internalError('store.closed', 'the store is closed');
+      try {
+        return fn();
+      } catch (err) {
+        throw storeError(err);
+      }
+    };
+    if (this.#inTx.getStore()?.active) return new Promise<T>((res) => res(wrapped()));
+    return this.#mutex.run(wrapped);
+  }
+
+  /** `fn` atomically: its own IMMEDIATE transaction, or a savepoint inside the current one. */
+  #atomic<T>(fn: () => T): T {
+    const nested = this.#db.isTransaction;
+    this.#db.exec(nested ? 'SAVEPOINT atomic' : 'BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.#db.exec(nested ? 'RELEASE atomic' : 'COMMIT');
+      return result;
+    } catch (err) {
+      if (nested) this.#db.exec('ROLLBACK TO atomic; RELEASE atomic');
+      else if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  migrate(): Promise<void> {
+    return this.#run(() => this.#atomic(() => {
+      this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      const applied = new Set(this.#all('SELECT version FROM schema_migrations', []).map((r) => Number(r.version)));
+      const known = Math.max(0, ...this.#migrations.map((m) => m.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > known) {
+        throw userError('store.schema_too_new', `the database schema is at version ${newest}, newer than this topicflow knows (${known}): upgrade topicflow`);
+      }
+      for (const m of [...this.#migrations].sort((a, b) => a.version - b.version)) {
+        if (applied.has(m.version)) continue;
+        this.#db.exec(m.sql);
+        this.#exec('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
+      }
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.#mutex.run(() => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#statements.clear();
+      this.#db.close();
+    });
+  }
+
+  // Reads shared by Store and RunTx.
+
+  #getRun(runId: string): RunRecord | undefined {
+    const r = this.#get('SELECT * FROM runs WHERE id = ?', [runId]);
+    return r && toRun(r);
+  }
+
+  #getStepRun(id: string): StepRunRecord | undefined {
+    const r = this.#get('SELECT * FROM step_runs WHERE id = ?', [id]);
+    return r && toStepRun(r);
+  }
+
+  #findStepRun(runId: string, stepId: string, itemKey: string): StepRunRecord | undefined {
+    const r = this.#get('SELECT * FROM step_runs WHERE run_id = ? AND step_id = ? AND item_key = ?', [runId, stepId, itemKey]);
+    return r && toStepRun(r);
+  }
+
+  #listStepRuns(runId: string, filter: StepRunFilter = {}): StepRunRecord[] {
+    const params: SQLInputValue[] = [];
+    const where = stepRunWhere(runId, filter, params);
+    return this.#all(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key`, params).map(toStepRun);
+  }
+
+  #countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }): number {
+    const params: SQLInputValue[] = [];
+    const where = stepRunWhere(runId, filter, params);
+    return Number(this.#get(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params)?.n ?? 0);
+  }
+
+  #insertStepRuns(rows: readonly NewStepRun[], now = Date.now()): StepRunRecord[] {
+    // Plain run() + changes: `RETURNING *` makes bulk inserts about 5x slower in node:sqlite.
+    const sql = `INSERT INTO step_runs (id, run_id, step_id, item_key, sort_key, status, attempts, input, error, queue, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+    const inserted: StepRunRecord[] = [];
+    for (const s of rows) {
+      const input = str(s.input);
+      const status = s.status ?? 'pending';
+      const error = s.error ?? null;
+      if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, input, str(error), s.queue, now]) === 0) continue;
+      inserted.push({
+        id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: 0, input: parse(input), output: null,
+        error, usage: null, queue: s.queue, createdAt: now, startedAt: null, finishedAt: null,
+      });
+    }
+    return inserted;
+  }
+
+  #updateRun(runId: string, patch: RunPatch): void {
+    const params: SQLInputValue[] = [];
+    const sets = patchSet(patch, RUN_PATCH, params);
+    sets.push('updated_at = ?');
+    params.push(Date.now(), runId);
+    this.#exec(`UPDATE runs SET ${sets.join(', ')} WHERE id = ?`, params);
+  }
+
+  #updateStepRun(id: string, patch: StepRunPatch): void {
+    const params: SQLInputValue[] = [];
+    const sets = patchSet(patch, STEP_RUN_PATCH, params);
+    if (sets.length === 0) return;
+    params.push(id);
+    this.#exec(`UPDATE step_runs SET ${sets.join(', ')} WHERE id = ?`, params);
+  }
+
+  getRun(runId: string) { return this.#run(() => this.#getRun(runId)); }
+  getStepRun(id: string) { return this.#run(() => this.#getStepRun(id)); }
+  findStepRun(runId: string, stepId: string, itemKey: string) { return this.#run(() => this.#findStepRun(runId, stepId, itemKey)); }
+  listStepRuns(runId: string, filter?: StepRunFilter) { return this.#run(() => this.#listStepRuns(runId, filter)); }
+  countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }) {
+    return this.#run(() => this.#countStepRuns(runId, filter));
+  }
+
+  createRun(run: NewRun, stepRuns: readonly NewStepRun[]): Promise<RunRecord> {
+    return this.#run(() => this.#atomic(() => {
+      const now = Date.now();
+      this.#exec(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, created_at, updated_at, finished_at)
+        VALUES (?, ?, 'running', ?, ?, ?, NULL, ?, ?, ?, NULL)`,
+      [run.id, run.workflow, str(run.blueprint) ?? 'null', str(run.inputs) ?? '{}', str(run.options ?? {}) ?? '{}', run.trigger ?? 'api', now, now]);
+      this.#insertStepRuns(stepRuns, now);
+      return this.#getRun(run.id)!;
+    }));
+  }
+
+  listRuns(options: { limit?: number; workflow?: string; statuses?: readonly RunStatus[] } = {}): Promise<RunRecord[]> {
+    return this.#run(() => {
+      const clauses: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (options.workflow !== undefined) { clauses.push('workflow = ?'); params.push(options.workflow); }
+      if (options.statuses !== undefined) { clauses.push('status IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(options.statuses)); }
+      params.push(options.limit ?? -1);
+      const where = clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
+      return this.#all(`SELECT * FROM runs ${where} ORDER BY created_at DESC, rowid DESC LIMIT ?`, params).map(toRun);
+    });
+  }
+
+  withRun<T>(runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
+    const outer = this.#inTx.getStore();
+    if (outer?.active) return this.#nestedTx(outer, fn);
+    return this.#mutex.run(async () => {
+      if (this.#closed) throw internalError('store.closed', 'the store is closed');
+      try {
+        this.#db.exec('BEGIN IMMEDIATE');
+      } catch (err) {
+        throw storeError(err);
+      }
+      const token: TxToken = { active: true };
+      try {
+        const result = await this.#inTx.run(token, () => fn(this.#tx(token)));
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+        throw storeError(err);
+      } finally {
+        token.active = false;
+      }
+    });
+  }
+
+  /** `withRun` called from inside a `withRun` callback: a savepoint in the same transaction. */
+  async #nestedTx<T>(token: TxToken, fn: (tx: RunTx) => Promise<T>): Promise<T> {
+    const name = `tx_${Math.random().toString(36).slice(2)}`;
+    this.#db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this.#tx(token));
+      this.#db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (err) {
+      this.#db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw err;
+    }
+  }
+
+  #tx(token: TxToken): RunTx {
+    const live = <T>(fn: () => T): Promise<T> => new Promise<T>((res) => {
+      if (!token.active) throw internalError('store.tx_closed', 'a run transaction was used after it ended');
+      res(fn());
+    });
+    return {
+      getRun: (runId) => live(() => this.#getRun(runId)),
+      updateRun: (runId, patch) => live(() => this.#updateRun(runId, patch)),
+      getStepRun: (id) => live(() => this.#getStepRun(id)),
+      findStepRun: (runId, stepId, itemKey) => live(() => this.#findStepRun(runId, stepId, itemKey)),
+      listStepRuns: (runId, filter) => live(() => this.#listStepRuns(runId, filter)),
+      countStepRuns: (runId, filter) => live(() => this.#countStepRuns(runId, filter)),
+      insertStepRuns: (rows) => live(() => this.#insertStepRuns(rows)),
+      updateStepRun: (id, patch) => live(() => this.#updateStepRun(id, patch)),
+    };
+  }
+
+  claimStepRun(id: string, now = Date.now()): Promise<StepRunRecord | undefined> {
+    return this.#run(() => {
+      const r = this.#get(`UPDATE step_runs SET status = 'running', attempts = attempts + 1, started_at = ?
+        WHERE id = ? AND status = 'pending' RETURNING *`, [now, id]);
+      return r && toStepRun(r);
+    });
+  }
+
+  releaseRunning(runId: string): Promise<number> {
+    return this.#run(() => this.#exec(`UPDATE step_runs SET status = 'pending' WHERE run_id = ? AND status = 'running'`, [runId]));
+  }
+
+  stepCounts(runId: string): Promise<StepCounts> {
+    return this.#run(() => {
+      const counts: StepCounts = {};
+      for (const r of this.#all('SELECT step_id, status, count(*) AS n FROM step_runs WHERE run_id = ? GROUP BY step_id, status', [runId])) {
+        (counts[String(r.step_id)] ??= {})[r.status as StepRunStatus] = Number(r.n);
+      }
+      return counts;
+    });
+  }
+
+  runUsage(runId: string): Promise<Usage> {
+    return this.#run(() => {
+      const r = this.#get(`SELECT total(usage ->> '$.credits') AS credits, total(usage ->> '$.promptTokens') AS promptTokens,
+        total(usage ->> '$.completionTokens') AS completionTokens, total(usage ->> '$.costUsd') AS costUsd,
+        total(usage ->> '$.cacheHits') AS cacheHits FROM step_runs WHERE run_id = ? AND usage IS NOT NULL`, [runId]);
+      return {
+        credits: Number(r?.credits ?? 0), promptTokens: Number(r?.promptTokens ?? 0), completionTokens: Number(r?.completionTokens ?? 0),
+        costUsd: Number(r?.costUsd ?? 0), cacheHits: Number(r?.cacheHits ?? 0),
+      };
+    });
+  }
+
+  cacheGet(namespace: string, key: string, now = Date.now()): Promise<CacheEntry | undefined> {
+    return this.#run(() => {
+      const r = this.#get('SELECT value, stored_at, expires_at FROM cache WHERE namespace = ? AND key = ? AND expires_at > ?', [namespace, key, now]);
+      return r && { value: parse(r.value), storedAt: Number(r.stored_at), expiresAt: Number(r.expires_at) };
+    });
+  }
+
+  cacheSet(namespace: string, key: string, value: unknown, ttlMs: number, now = Date.now()): Promise<void> {
+    return this.#run(() => {
+      this.#exec(`INSERT INTO cache (namespace, key, value, stored_at, expires_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, stored_at = excluded.stored_at, expires_at = excluded.expires_at`,
+      [namespace, key, str(value) ?? 'null', now, now + ttlMs]);
+      if (++this.#cacheWrites % CACHE_PURGE_EVERY === 0) this.#exec('DELETE FROM cache WHERE expires_at <= ?', [now]);
+    });
+  }
+
+  dsUpsert(datastore: string, key: string, record: Record<string, unknown>, now = Date.now()): Promise<{ created: boolean }> {
+    return this.#run(() => {
+      const json = JSON.stringify(record);
+      const created = this.#exec(`INSERT INTO ds_records (datastore, key, record, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT DO NOTHING`, [datastore, key, json, now, now]) === 1;
+      if (!created) this.#exec('UPDATE ds_records SET record = ?, updated_at = ? WHERE datastore = ? AND key = ?', [json, now, datastore, key]);
+      return { created };
+    });
+  }
+
+  dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined> {
+    return this.#run(() => {
+      const r = this.#get('SELECT * FROM ds_records WHERE datastore = ? AND key = ?', [datastore, key]);
+      return r && toDatastoreRecord(r);
+    });
+  }
+
+  dsSearch(datastore: string, where?: Record<string, unknown>, options: { limit?: number; offset?: number } = {}): Promise<DatastoreRecord[]> {
+    return this.#run(() => {
+      const params: SQLInputValue[] = [datastore];
+      const clauses = ['datastore = ?', ...whereRecord(where, params)];
+      params.push(options.limit ?? -1, options.offset ?? 0);
+      return this.#all(`SELECT * FROM ds_records WHERE ${clauses.join(' AND ')} ORDER BY key LIMIT ? OFFSET ?`, params).map(toDatastoreRecord);
+    });
+  }
+
+  dsCount(datastore: string): Promise<number> {
+    return this.#run(() => Number(this.#get('SELECT count(*) AS n FROM ds_records WHERE datastore = ?', [datastore])?.n ?? 0));
+  }
+
+  historyAppend(datastore: string, observations: readonly Observation[]): Promise<number> {
+    return this.#run(() => this.#atomic(() => {
+      let added = 0;
+      for (const o of observations) {
+        added += this.#exec(`INSERT INTO ds_history (datastore, id, key, record, observed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          [datastore, o.id, o.key, JSON.stringify(o.record), o.observedAt]);
+      }
+      return added;
+    }));
+  }
+
+  historyQuery(datastore: string, where?: Record<string, unknown>, options: { limit?: number; since?: number } = {}): Promise<Observation[]> {
+    return this.#run(() => {
+      const params: SQLInputValue[] = [datastore];
+      const clauses = ['datastore = ?', ...whereRecord(where, params)];
+      if (options.since !== undefined) { clauses.push('observed_at >= ?'); params.push(options.since); }
+      const select = `SELECT * FROM ds_history WHERE ${clauses.join(' AND ')}`;
+      let sql = `${select} ORDER BY observed_at, seq`;
+      if (options.limit !== undefined) {
+        // The newest `limit` observations, still returned oldest first.
+        sql = `SELECT * FROM (${select} ORDER BY observed_at DESC, seq DESC LIMIT ?) ORDER BY observed_at, seq`;
+        params.push(options.limit);
+      }
+      return this.#all(sql, params).map((r) => ({
+        id: String(r.id), key: String(r.key), record: parse(r.record) as Record<string, unknown>, observedAt: Number(r.observed_at),
+      }));
+    });
+  }
+}
+
+function toDatastoreRecord(r: Row): DatastoreRecord {
+  return { key: String(r.key), record: parse(r.record) as Record<string, unknown>, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+}

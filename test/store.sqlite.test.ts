@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../src/store/sqlite.ts';
+import { SQLITE_MIGRATIONS } from '../src/store/migrations/sqlite.ts';
+import { describeStoreContract } from './store.contract.ts';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'topicflow-sqlite-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+describeStoreContract('sqlite file', () => openSqliteStore(join(tempDir(), 'store.db')));
+describeStoreContract('sqlite :memory:', () => openSqliteStore(':memory:'));
+
+const SQLITE_URL = new URL('../src/store/sqlite.ts', import.meta.url).href;
+
+/** Runs `code` (an ES module body with `openSqliteStore` in scope) in a separate Node process; resolves with its stdout. */
+function inChild(code: string): Promise<string> {
+  const script = `import { openSqliteStore } from ${JSON.stringify(SQLITE_URL)};\n${code}`;
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => (code === 0 ? res(out.trim()) : rej(new Error(`child exited ${code}: ${err}`))));
+  });
+}
+
+describe('sqlite store', () => {
+  it('keeps its data across close and reopen, in a directory it creates', async () => {
+    const path = join(tempDir(), 'nested', 'deeper', 'topicflow.db');
+    const store = await openSqliteStore(path);
+    await store.createRun({ id: 'r1', workflow: 'wf', blueprint: { steps: [] }, inputs: { a: 1 } },
+      [{ id: 's1', runId: 'r1', stepId: 'read', itemKey: '', input: null, queue: 'sheets' }]);
+    await store.dsUpsert('DS', 'k', { v: 1 });
+    await store.cacheSet('ns', 'k', 'cached', 60_000);
+    await store.close();
+    expect(existsSync(path)).toBe(true);
+
+    const reopened = await openSqliteStore(path);
+    expect(await reopened.getRun('r1')).toMatchObject({ inputs: { a: 1 } });
+    expect(await reopened.findStepRun('r1', 'read', '')).toMatchObject({ id: 's1', queue: 'sheets' });
+    expect((await reopened.dsGet('DS', 'k'))?.record).toEqual({ v: 1 });
+    expect((await reopened.cacheGet('ns', 'k'))?.value).toBe('cached');
+    await reopened.close();
+  });
+
+  it('records each migration once, however often migrate runs, and uses WAL', async () => {
+    const path = join(tempDir(), 'm.db');
+    const store = await openSqliteStore(path);
+    await store.migrate();
+    await store.migrate();
+    await store.close();
+    const db = new DatabaseSync(path);
+    const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => r.version);
+    expect(versions).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
+    expect(db.prepare('PRAGMA journal_mode').get()?.journal_mode).toBe('wal');
+    db.close();
+  });
+
+  it('refuses a database migrated by a newer topicflow', async () => {
+    const path = join(tempDir(), 'new.db');
+    await (await openSqliteStore(path)).close();
+    const db = new DatabaseSync(path);
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
+    db.close();
+    await expect(openSqliteStore(path)).rejects.toMatchObject({ code: 'store.schema_too_new' });
+  });
+
+  it('lists and counts a key prefix among 50,000 step runs through an index, quickly', async () => {
+    const store = await openSqliteStore(join(tempDir(), 'big.db'));
+    const rows = Array.from({ length: 50_000 }, (_, i) => ({
+      id: `s${i}`, runId: 'big', stepId: 'extract', itemKey: `${Math.floor(i / 10)}.${i % 10}`, input: { i }, queue: 'web',
+    }));
+    let t = performance.now();
+    await store.createRun({ id: 'big', workflow: 'wf', blueprint: {}, inputs: {} }, rows);
+    const insertMs = performance.now() - t;
+    t = performance.now();
+    const below = await store.listStepRuns('big', { stepId: 'extract', keyPrefix: '4321' });
+    const count = await store.countStepRuns('big', { keyPrefix: '4321', stepIds: ['extract'] });
+    const pending = await store.countStepRuns('big', { statuses: ['pending'] });
+    const queryMs = performance.now() - t;
+    expect(below.map((r) => r.itemKey)).toEqual(Array.from({ length: 10 }, (_, i) => `4321.${i}`));
+    expect(count).toBe(10);
+    expect(pending).toBe(50_000);
+    expect(insertMs).toBeLessThan(5000);
+    expect(queryMs).toBeLessThan(200);
+    await store.close();
+
+    const db = new DatabaseSync(join(dirs.at(-1)!, 'big.db'));
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT count(*) FROM step_runs WHERE run_id = ? AND sort_key >= ? AND sort_key < ?`)
+      .all('big', 'a', 'b').map((r) => String(r.detail)).join('\n');
+    expect(plan).toMatch(/USING (COVERING )?INDEX/);
+    db.close();
+  }, 20_000);
+
+  it('lets several processes open, migrate and claim on one new file at once', async () => {
+    const path = resolve(tempDir(), 'shared.db');
+    const startAt = Date.now() + 600;
+    const contender = (n: number) => inChild(`
+      while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 5));
+      const store = await openSqliteStore(${JSON.stringify(path)});
+      await store.createRun({ id: 'run-${n}', workflow: 'wf', blueprint: {}, inputs: {} },
+        [{ id: 'sr-${n}', runId: 'run-${n}', stepId: 's', itemKey: '', input: null, queue: 'default' }]);
+      await store.close();`);
+    await Promise.all([1, 2, 3, 4].map(contender));
+
+    const store = await openSqliteStore(path);
+    expect((await store.listRuns({ workflow: 'wf' })).map((r) => r.id).sort()).toEqual(['run-1', 'run-2', 'run-3', 'run-4']);
+    await store.close();
+
+    const claimAt = Date.now() + 600;
+    const claimer = () => inChild(`
+      const store = await openSqliteStore(${JSON.stringify(path)});
+      while (Date.now() < ${claimAt}) await new Promise((r) => setTimeout(r, 1));
+      const got = await Promise.all([store.claimStepRun('sr-1'), store.claimStepRun('sr-1')]);
+      await store.close();
+      process.stdout.write(String(got.filter(Boolean).length));`);
+    const wins = await Promise.all([claimer(), claimer(), claimer(), claimer()]);
+    expect(wins.map(Number).reduce((a, b) => a + b, 0)).toBe(1);
+
+    const db = new DatabaseSync(path);
+    expect(db.prepare('SELECT count(*) AS n FROM schema_migrations').get()?.n).toBe(SQLITE_MIGRATIONS.length);
+    expect(db.prepare(`SELECT attempts FROM step_runs WHERE id = 'sr-1'`).get()?.attempts).toBe(1);
+    db.close();
+  }, 20_000);
+
+  it('serves store calls made inside a withRun callback from the same transaction', async () => {
+    const store = await openSqliteStore(':memory:');
+    await store.createRun({ id: 'r', workflow: 'wf', blueprint: {}, inputs: {} }, []);
+    await expect(store.withRun('r', async (tx) => {
+      await tx.updateRun('r', { status: 'failed' });
+      expect((await store.getRun('r'))?.status).toBe('failed');
+      await store.withRun('r', (inner) => inner.updateRun('r', { finishedAt: 5 }));
+      throw new Error('undo');
+    })).rejects.toThrow('undo');
+    expect(await store.getRun('r')).toMatchObject({ status: 'running', finishedAt: null });
+    await store.close();
+  });
+});
