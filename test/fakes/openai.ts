@@ -241,8 +241,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-/** The deterministic answer: ideas quoting the page text, or a sample of the schema. */
-function generate(req: FakeChatRequest): unknown {
+/**
+ * The deterministic answer the fake gives without a handler: ideas quoting sentences of the
+ * prompt's page text, or a sample of any other schema. Exported so handlers can fall back to it.
+ */
+export function generate(req: FakeChatRequest): unknown {
   const schema = req.schema ?? { type: 'object', properties: {} };
   const props = (schema.properties ?? {}) as Record<string, unknown>;
   if (!('ideas' in props)) return sample(schema);
