@@ -103,7 +103,7 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
       try {
         raw = JSON.parse(decodeBody(outcome.body, outcome.headers['content-type']));
       } catch {
-        throw serperError(outcome, apiKey, 'the body is not JSON (truncated or not from Serper)');
+        throw serperError(outcome, apiKey, 'the body is not JSON (truncated, or not from Serper)');
       }
       const result = parseSerperResponse(raw);
       if (typeof result === 'string') throw serperError(outcome, apiKey, result);
@@ -134,7 +134,8 @@ const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as con
  * from every message.
  */
 export function serperError(outcome: HttpOutcome, apiKey?: string, malformed?: string): TopicflowError {
-  const scrub = (s: string) => (apiKey ? s.split(apiKey).join('***') : s);
+  // Serper keys are long; scrubbing a very short (test) key would mangle ordinary words.
+  const scrub = (s: string) => (apiKey && apiKey.length >= 8 ? s.split(apiKey).join('***') : s);
   if (outcome.kind === 'failure') {
     if (outcome.reason === 'timeout') return transientError('serper.timeout', `Serper did not answer in time (${scrub(outcome.detail)})`);
     if (outcome.reason === 'aborted') return transientError('serper.aborted', 'Serper request aborted (run stopped or shutting down)');
@@ -145,7 +146,7 @@ export function serperError(outcome: HttpOutcome, apiKey?: string, malformed?: s
   const requestId = requestIdOf(outcome.headers);
   const base = { status, ...(requestId ? { requestId } : {}) };
   if (malformed !== undefined) {
-    return transientError('serper.malformed', `Serper sent a malformed reply (${malformed}); probably a proxy hiccup`, base);
+    return transientError('serper.malformed', `Serper sent a malformed reply: ${malformed}; probably a proxy hiccup`, base);
   }
   const message = scrub(serperMessage(outcome));
   const retryAfterMs = parseRetryAfter(outcome.headers);
