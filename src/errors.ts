@@ -92,12 +92,16 @@ export function serializeError(err: unknown): SerializedError {
     return out;
   }
   if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_NET_CODES.has(code)) {
-      return { code: `net.${code.toLowerCase()}`, fault: 'transient', message: err.message || code };
-    }
-    if (err.name === 'AbortError' || err.name === 'TimeoutError') {
-      return { code: 'net.timeout', fault: 'transient', message: err.message || 'timed out' };
+    // fetch (undici) throws `TypeError: fetch failed` with the socket error as its cause, and SDKs
+    // wrap that again (openai's APIConnectionError): look a few causes deep.
+    for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && TRANSIENT_NET_CODES.has(code)) {
+        return { code: `net.${code.toLowerCase()}`, fault: 'transient', message: err.message || code };
+      }
+      if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+        return { code: 'net.timeout', fault: 'transient', message: err.message || 'timed out' };
+      }
     }
     return { code: 'internal.unexpected', fault: 'internal', message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
   }

@@ -53,7 +53,12 @@ export function parseRetryAfter(headers: { get(name: string): string | null | un
       return (headers as { get(n: string): string | null | undefined }).get(name) ?? undefined;
     }
     const rec = headers as Record<string, unknown>;
-    const v = rec[name] ?? rec[name.toLowerCase()];
+    // Plain records keep whatever case the sender used (fetch Headers and Node's are lowercase).
+    let v = rec[name];
+    if (v === undefined) {
+      const key = Object.keys(rec).find((k) => k.toLowerCase() === name);
+      v = key === undefined ? undefined : rec[key];
+    }
     return Array.isArray(v) ? String(v[0]) : v === undefined || v === null ? undefined : String(v);
   };
   const ms = get('retry-after-ms');
@@ -62,6 +67,8 @@ export function parseRetryAfter(headers: { get(name: string): string | null | un
   if (ra === undefined) return undefined;
   const t = ra.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  // An HTTP date always names its day or month; V8 would also read "-5" as a date.
+  if (!/[a-z]/i.test(t)) return undefined;
   const date = Date.parse(t);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -1,0 +1,338 @@
+/**
+ * In-process queue driver (embedded mode): nothing to install, jobs live in this process only
+ * (the store holds the truth, so a crash loses nothing but the order).
+ *
+ * Scheduling: queues are served round-robin, FIFO inside a queue. A queue that cannot start a
+ * job (its concurrency, its rate limit, or every waiting job's group is full) is skipped, so it
+ * never blocks the others. Inside a queue, jobs wait in one lane per group and the oldest job
+ * whose group has room starts next; groups are step ids, so lanes are few.
+ */
+import { serializeError, userError } from '../errors.ts';
+import { retryDelay } from '../retry.ts';
+import { Fifo, MinHeap } from './collections.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+
+export interface MemoryQueueOptions {
+  /** Monotonic clock in ms for delays and rate limits. @default performance.now */
+  now?: () => number;
+}
+
+/** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
+export const DEFAULT_MEMORY_CONCURRENCY = 32;
+/** How long `close` waits for running jobs when given no timeout. @default 30000 */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+
+// setTimeout fires at once (with a warning) for delays above 2^31-1 ms (~24.8 days); longer
+// waits are chained in steps of at most this.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type State = 'waiting' | 'delayed' | 'running';
+
+interface Entry {
+  job: Job;
+  seq: number;
+  state: State;
+  dueAt: number;
+}
+
+interface QueueState {
+  name: string;
+  concurrency: number;
+  limiter: RateLimiter | undefined;
+  running: number;
+  waiting: number;
+  /** One FIFO per group ('' for jobs without a group). */
+  lanes: Map<string, Fifo<Entry>>;
+}
+
+interface GroupState {
+  running: number;
+  limit: number;
+}
+
+/** Creates the in-process {@link QueueDriver}. */
+export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver {
+  const now = options.now ?? (() => performance.now());
+  const entries = new Map<string, Entry>();
+  const queues = new Map<string, QueueState>();
+  const order: QueueState[] = [];
+  const groups = new Map<string, GroupState>();
+  const delayed = new MinHeap<Entry>((a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.seq < b.seq));
+  const idleWaiters: (() => void)[] = [];
+  const drainWaiters: (() => void)[] = [];
+  let handler: JobHandler | undefined;
+  let onFailed: ((job: Job, error: unknown) => void) | undefined;
+  let globalConcurrency = DEFAULT_MEMORY_CONCURRENCY;
+  let running = 0;
+  let seq = 0;
+  let cursor = 0;
+  let closed = false;
+  let delayTimer: NodeJS.Timeout | undefined;
+  let delayTimerAt = Infinity;
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let wakeAt = Infinity;
+
+  function queueOf(name: string): QueueState {
+    let q = queues.get(name);
+    if (!q) {
+      q = { name, concurrency: Infinity, limiter: undefined, running: 0, waiting: 0, lanes: new Map() };
+      queues.set(name, q);
+      order.push(q);
+    }
+    return q;
+  }
+
+  function groupOf(name: string): GroupState {
+    let g = groups.get(name);
+    if (!g) {
+      g = { running: 0, limit: Infinity };
+      groups.set(name, g);
+    }
+    return g;
+  }
+
+  function makeWaiting(e: Entry): void {
+    e.state = 'waiting';
+    const q = queueOf(e.job.queue);
+    const key = e.job.group ?? '';
+    let lane = q.lanes.get(key);
+    if (!lane) {
+      lane = new Fifo();
+      q.lanes.set(key, lane);
+    }
+    lane.push(e);
+    q.waiting++;
+  }
+
+  function makeDelayed(e: Entry, dueAt: number): void {
+    e.state = 'delayed';
+    e.dueAt = dueAt;
+    delayed.push(e);
+    armDelayTimer();
+  }
+
+  function armDelayTimer(): void {
+    const top = delayed.peek();
+    if (!top || closed) return;
+    if (delayTimer && delayTimerAt <= top.dueAt) return;
+    clearTimeout(delayTimer);
+    delayTimerAt = top.dueAt;
+    const ms = Math.min(MAX_TIMER_MS, Math.max(0, top.dueAt - now()));
+    delayTimer = setTimeout(() => {
+      delayTimer = undefined;
+      delayTimerAt = Infinity;
+      promoteDue();
+      armDelayTimer();
+      pump();
+    }, Math.ceil(ms));
+  }
+
+  function promoteDue(): void {
+    const t = now();
+    for (let e = delayed.peek(); e && e.dueAt <= t; e = delayed.peek()) {
+      delayed.pop();
+      makeWaiting(e);
+    }
+  }
+
+  function scheduleWake(ms: number): void {
+    const at = now() + ms;
+    if (wakeTimer && wakeAt <= at) return;
+    clearTimeout(wakeTimer);
+    wakeAt = at;
+    wakeTimer = setTimeout(() => {
+      wakeTimer = undefined;
+      wakeAt = Infinity;
+      pump();
+    }, Math.ceil(ms));
+  }
+
+  /** The oldest waiting entry of `q` whose group has room, with its lane key. */
+  function pickLane(q: QueueState): string | undefined {
+    let bestKey: string | undefined;
+    let bestSeq = Infinity;
+    for (const [key, lane] of q.lanes) {
+      const head = lane.peek();
+      if (!head) {
+        q.lanes.delete(key);
+        continue;
+      }
+      if (key !== '') {
+        const g = groups.get(key);
+        if (g && g.running >= g.limit) continue;
+      }
+      if (head.seq < bestSeq) {
+        bestSeq = head.seq;
+        bestKey = key;
+      }
+    }
+    return bestKey;
+  }
+
+  function pump(): void {
+    if (!handler || closed) return;
+    let soonestWake = Infinity;
+    while (running < globalConcurrency && order.length > 0) {
+      let started = false;
+      for (let i = 0; i < order.length && !started; i++) {
+        const idx = (cursor + i) % order.length;
+        const q = order[idx]!;
+        if (q.waiting === 0 || q.running >= q.concurrency) continue;
+        const key = pickLane(q);
+        if (key === undefined) continue;
+        if (q.limiter) {
+          const wait = q.limiter.tryAcquire(now());
+          if (wait > 0) {
+            soonestWake = Math.min(soonestWake, wait);
+            continue;
+          }
+        }
+        const e = q.lanes.get(key)!.shift()!;
+        q.waiting--;
+        cursor = (idx + 1) % order.length;
+        run(q, e);
+        started = true;
+      }
+      if (!started) break;
+    }
+    if (soonestWake < Infinity) scheduleWake(soonestWake);
+  }
+
+  function run(q: QueueState, e: Entry): void {
+    const h = handler!;
+    e.state = 'running';
+    running++;
+    q.running++;
+    const g = e.job.group === undefined ? undefined : groupOf(e.job.group);
+    if (g) g.running++;
+    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts };
+    Promise.resolve()
+      .then(() => h(job))
+      .then(
+        () => finish(e, job, undefined, false),
+        (err: unknown) => finish(e, job, err, true),
+      )
+      .finally(() => {
+        running--;
+        q.running--;
+        if (g) g.running--;
+        if (running === 0) for (const w of drainWaiters.splice(0)) w();
+        pump();
+        checkIdle();
+      });
+  }
+
+  function finish(e: Entry, job: Job, err: unknown, failed: boolean): void {
+    if (!failed) {
+      entries.delete(job.id);
+      return;
+    }
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; retryAfterMs?: unknown }) : {};
+    const serialized = serializeError(err);
+    const fault = typeof own.fault === 'string' ? own.fault : serialized.fault;
+    const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : serialized.retryAfterMs;
+    if (fault === 'transient' && !job.isLastAttempt) {
+      if (closed) {
+        // Not run again here; the store still has the step run and a resume enqueues it.
+        entries.delete(job.id);
+        return;
+      }
+      e.job = { ...e.job, attemptsMade: e.job.attemptsMade + 1 };
+      makeDelayed(e, now() + retryDelay(e.job.attemptsMade, e.job.retry, retryAfterMs));
+      return;
+    }
+    entries.delete(job.id);
+    try {
+      onFailed?.(job, err);
+    } catch {
+      // A broken onFailed must not wedge the queue; the store still holds the step run.
+    }
+  }
+
+  function checkIdle(): void {
+    if (entries.size === 0) for (const w of idleWaiters.splice(0)) w();
+  }
+
+  return {
+    kind: 'memory',
+
+    async configureQueue(name: string, limits: QueueLimits): Promise<void> {
+      const q = queueOf(name);
+      const where = `queue ${name}`;
+      if (limits.concurrency !== undefined) {
+        if (!(limits.concurrency >= 1)) {
+          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(limits.concurrency)}`, { where });
+        }
+        q.concurrency = limits.concurrency;
+      }
+      if (limits.rateLimit !== undefined) q.limiter = createRateLimiter(limits.rateLimit, where);
+      pump();
+    },
+
+    async enqueue(specs: readonly JobSpec[]): Promise<void> {
+      // After close, the engine may still enqueue follow-up steps from jobs finishing: the store
+      // has them, and a resume enqueues them again.
+      if (closed) return;
+      const t = now();
+      for (const spec of specs) {
+        if (entries.has(spec.id)) continue;
+        const job: Job = {
+          id: spec.id,
+          queue: spec.queue,
+          attemptsMade: spec.attemptsMade ?? 0,
+          retry: spec.retry,
+          isLastAttempt: false,
+          ...(spec.group === undefined ? {} : { group: spec.group }),
+        };
+        const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t };
+        entries.set(spec.id, e);
+        queueOf(spec.queue);
+        if (spec.group !== undefined && spec.groupConcurrency !== undefined) groupOf(spec.group).limit = spec.groupConcurrency;
+        if (spec.delayMs && spec.delayMs > 0) makeDelayed(e, t + spec.delayMs);
+        else makeWaiting(e);
+      }
+      pump();
+    },
+
+    async start(h, opts = {}): Promise<void> {
+      handler = h;
+      onFailed = opts.onFailed;
+      if (opts.concurrency !== undefined) {
+        if (!(opts.concurrency >= 1)) {
+          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(opts.concurrency)}`, { where: 'queue start' });
+        }
+        globalConcurrency = opts.concurrency;
+      }
+      pump();
+    },
+
+    async size(): Promise<number> {
+      return entries.size;
+    },
+
+    idle(): Promise<void> {
+      if (entries.size === 0 || closed) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+
+    async close(opts = {}): Promise<void> {
+      if (!closed) {
+        closed = true;
+        clearTimeout(delayTimer);
+        clearTimeout(wakeTimer);
+        delayed.clear();
+        // Nothing will run any more: whoever waits for idle must not wait forever.
+        for (const w of idleWaiters.splice(0)) w();
+      }
+      if (running === 0) return;
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => drainWaiters.push(resolve)),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}

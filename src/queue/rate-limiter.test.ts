@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { createRateLimiter } from './rate-limiter.ts';
+import { serializeError } from '../errors.ts';
+
+/** Max acquisitions found in any window [t, t + interval). */
+function maxInWindow(times: number[], intervalMs: number): number {
+  let best = 0;
+  let lo = 0;
+  for (let hi = 0; hi < times.length; hi++) {
+    while (times[hi]! - times[lo]! >= intervalMs) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+describe('createRateLimiter', () => {
+  it('lets max through at once, then says how long to wait', () => {
+    const rl = createRateLimiter({ max: 3, intervalMs: 100 });
+    expect([rl.tryAcquire(0), rl.tryAcquire(1), rl.tryAcquire(2)]).toEqual([0, 0, 0]);
+    expect(rl.tryAcquire(10)).toBe(90);
+    expect(rl.tryAcquire(99.5)).toBeCloseTo(0.5);
+    expect(rl.tryAcquire(100)).toBe(0);
+    // The next slot frees when the start at t=1 leaves the window.
+    expect(rl.tryAcquire(100)).toBe(1);
+  });
+
+  it('never allows more than max in any sliding window, unlike a fixed window', () => {
+    const rl = createRateLimiter({ max: 5, intervalMs: 1000 });
+    const times: number[] = [];
+    // One start early, then a burst right before and after where a fixed window would reset.
+    for (let t = 0; t < 5000; t += 7) {
+      if (t > 10 && t < 990) continue;
+      if (rl.tryAcquire(t) === 0) times.push(t);
+    }
+    expect(times.length).toBeGreaterThan(15);
+    expect(maxInWindow(times, 1000)).toBe(5);
+  });
+
+  it('a caller that waits the returned time gets the slot', () => {
+    const rl = createRateLimiter({ max: 2, intervalMs: 50 });
+    let now = 0;
+    const times: number[] = [];
+    while (times.length < 20) {
+      const wait = rl.tryAcquire(now);
+      if (wait === 0) times.push(now);
+      else now += wait;
+    }
+    expect(maxInWindow(times, 50)).toBe(2);
+    // Waiting exactly what it says is enough: no time wasted (2 per 50 ms).
+    expect(times.at(-1)).toBe(450);
+  });
+
+  it('rejects a bad limit with a message that says where', () => {
+    expect(() => createRateLimiter({ max: 0, intervalMs: 100 }, 'queue serper')).toThrow(/max must be a whole number/);
+    try {
+      createRateLimiter({ max: 1, intervalMs: Number.NaN }, 'queue serper');
+      expect.unreachable();
+    } catch (err) {
+      expect(serializeError(err)).toMatchObject({ code: 'queue.bad_rate_limit', fault: 'user', where: 'queue serper' });
+    }
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`.
+ * A fixed-window counter (what BullMQ's `limiter` does) can let 2 × max through across a window
+ * boundary; providers that count per rolling minute answer that with 429s, so we keep the exact
+ * start times of the last `max` acquisitions in a ring buffer (O(1) per call, O(max) memory).
+ */
+import { userError } from '../errors.ts';
+import type { RateLimit } from './types.ts';
+
+export interface RateLimiter {
+  readonly limit: RateLimit;
+  /**
+   * Takes one slot at time `now` when free and returns 0; otherwise takes nothing and returns
+   * the ms to wait before a slot frees up (always > 0).
+   */
+  tryAcquire(now: number): number;
+}
+
+/** Checks a rate limit and says where it is wrong. */
+export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
+  if (!Number.isInteger(limit.max) || limit.max < 1) {
+    throw userError('queue.bad_rate_limit', `rateLimit.max must be a whole number >= 1, got ${String(limit.max)}`, { where });
+  }
+  if (!Number.isFinite(limit.intervalMs) || limit.intervalMs <= 0) {
+    throw userError('queue.bad_rate_limit', `rateLimit.intervalMs must be a number > 0, got ${String(limit.intervalMs)}`, { where });
+  }
+  return limit;
+}
+
+export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
+  const { max, intervalMs } = validateRateLimit(limit, where);
+  const starts = new Float64Array(max);
+  let count = 0;
+  // Index of the oldest recorded start once the ring is full.
+  let head = 0;
+  return {
+    limit: { max, intervalMs },
+    tryAcquire(now) {
+      if (count < max) {
+        starts[count++] = now;
+        return 0;
+      }
+      const oldest = starts[head]!;
+      const wait = oldest + intervalMs - now;
+      if (wait > 0) return wait;
+      starts[head] = now;
+      head = (head + 1) % max;
+      return 0;
+    },
+  };
+}

@@ -1,0 +1,416 @@
+/**
+ * The one contract every queue driver passes (after bullmq's adapter conformance test). Run it
+ * from a test file with `describeQueueContract('memory', async () => createMemoryQueue())`.
+ * Timings use tens of ms; bounds are one-sided where a slow machine can only make things later,
+ * with a few ms of tolerance for timer and clock granularity.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { quotaError, serializeError, transientError, userError } from '../src/errors.ts';
+import type { RetryPolicy } from '../src/retry.ts';
+import type { Job, JobSpec, QueueDriver } from '../src/queue/types.ts';
+
+/** Timer and clock granularity allowed on a lower bound (ms). */
+const TOL = 10;
+const T = 15_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const clock = () => performance.now();
+
+function policy(attempts: number, initialDelayMs = 20, maxDelayMs = 10_000): RetryPolicy {
+  return { attempts, initialDelayMs, maxDelayMs };
+}
+
+function spec(id: string, queue = 'a', extra: Partial<JobSpec> = {}): JobSpec {
+  return { id, queue, retry: policy(3), ...extra };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = clock() + timeoutMs;
+  while (!cond()) {
+    if (clock() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Counts jobs in flight, overall and per key. */
+function inFlight() {
+  const now = new Map<string, number>();
+  const max = new Map<string, number>();
+  return {
+    enter(...keys: string[]) {
+      for (const k of ['*', ...keys]) {
+        const n = (now.get(k) ?? 0) + 1;
+        now.set(k, n);
+        max.set(k, Math.max(max.get(k) ?? 0, n));
+      }
+    },
+    leave(...keys: string[]) {
+      for (const k of ['*', ...keys]) now.set(k, (now.get(k) ?? 0) - 1);
+    },
+    max: (k = '*') => max.get(k) ?? 0,
+    now: (k = '*') => now.get(k) ?? 0,
+  };
+}
+
+function counter() {
+  const counts = new Map<string, number>();
+  return {
+    hit: (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1),
+    of: (id: string) => counts.get(id) ?? 0,
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+export function describeQueueContract(name: string, create: () => Promise<QueueDriver>): void {
+  describe(`queue contract: ${name}`, () => {
+    const open: QueueDriver[] = [];
+    const gates: (() => void)[] = [];
+    const driver = async () => {
+      const d = await create();
+      open.push(d);
+      return d;
+    };
+    const gate = () => {
+      const g = deferred();
+      gates.push(g.resolve);
+      return g;
+    };
+    afterEach(async () => {
+      for (const release of gates.splice(0)) release();
+      await Promise.all(open.splice(0).map((d) => d.close({ timeoutMs: 500 })));
+    });
+
+    it('handles each job once when it succeeds, with the job as enqueued', async () => {
+      const q = await driver();
+      const seen: Job[] = [];
+      const c = counter();
+      await q.enqueue(Array.from({ length: 10 }, (_, i) => spec(`a${i}`, 'a', { group: 'g1', groupConcurrency: 5 })));
+      await q.start(async (job) => { seen.push(job); c.hit(job.id); });
+      await q.enqueue(Array.from({ length: 10 }, (_, i) => spec(`b${i}`, 'b')));
+      await q.idle();
+      expect(c.total()).toBe(20);
+      for (let i = 0; i < 10; i++) expect([c.of(`a${i}`), c.of(`b${i}`)]).toEqual([1, 1]);
+      expect(seen.find((j) => j.id === 'a3')).toMatchObject({ queue: 'a', group: 'g1', attemptsMade: 0, isLastAttempt: false, retry: policy(3) });
+      expect(seen.find((j) => j.id === 'b3')).toMatchObject({ queue: 'b', attemptsMade: 0 });
+      expect(await q.size()).toBe(0);
+    }, T);
+
+    it('ignores an id that is waiting, delayed or running, and runs it again once finished', async () => {
+      const q = await driver();
+      const c = counter();
+      const failed: string[] = [];
+      const running = gate();
+      await q.enqueue([spec('w'), spec('w'), spec('d', 'a', { delayMs: 80 })]);
+      await q.enqueue([spec('w'), spec('d')]);
+      expect(await q.size()).toBe(2);
+      await q.start(async (job) => {
+        c.hit(job.id);
+        if (job.id === 'r') await running.promise;
+        if (job.id === 'f') throw userError('test.bad', 'bad input');
+      }, { onFailed: (job) => failed.push(job.id) });
+      await q.enqueue([spec('r'), spec('f')]);
+      await waitFor(() => c.of('r') === 1, 'r to start');
+      await q.enqueue([spec('r'), spec('d'), spec('w', 'a', { delayMs: 0 })]);
+      await waitFor(() => c.of('w') === 1 && failed.length === 1, 'w and f');
+      await q.enqueue([spec('r'), spec('d')]);
+      running.resolve();
+      await q.idle();
+      expect([c.of('w'), c.of('d'), c.of('r'), c.of('f')]).toEqual([1, 1, 1, 1]);
+      // Finished (done or failed) ids can be enqueued again: that is how a run resumes.
+      await q.enqueue([spec('w'), spec('f')]);
+      await q.idle();
+      expect([c.of('w'), c.of('f')]).toEqual([2, 2]);
+    }, T);
+
+    it('takes jobs FIFO within a queue', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 1 });
+      const order: string[] = [];
+      const ids = Array.from({ length: 8 }, (_, i) => `j${i}`);
+      await q.enqueue(ids.map((id) => spec(id)));
+      await q.start(async (job) => { order.push(job.id); });
+      await q.idle();
+      expect(order).toEqual(ids);
+    }, T);
+
+    it('keeps per-queue concurrency', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 3 });
+      const f = inFlight();
+      await q.start(async (job) => {
+        f.enter(job.queue);
+        await sleep(30);
+        f.leave(job.queue);
+      }, { concurrency: 20 });
+      await q.enqueue(Array.from({ length: 12 }, (_, i) => spec(`j${i}`)));
+      await q.enqueue(Array.from({ length: 6 }, (_, i) => spec(`k${i}`, 'b')));
+      await q.idle();
+      expect(f.max('a')).toBe(3);
+      expect(f.max('b')).toBeGreaterThan(1);
+    }, T);
+
+    it('keeps the global concurrency given to start across queues', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 10 });
+      await q.configureQueue('b', { concurrency: 10 });
+      const f = inFlight();
+      const c = counter();
+      await q.enqueue([...Array.from({ length: 8 }, (_, i) => spec(`a${i}`, 'a')), ...Array.from({ length: 8 }, (_, i) => spec(`b${i}`, 'b'))]);
+      await q.start(async (job) => {
+        c.hit(job.queue);
+        f.enter();
+        await sleep(30);
+        f.leave();
+      }, { concurrency: 4 });
+      await q.idle();
+      expect(f.max()).toBe(4);
+      expect([c.of('a'), c.of('b')]).toEqual([8, 8]);
+    }, T);
+
+    it('keeps group concurrency, and a full group does not hold back other jobs', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 10 });
+      const f = inFlight();
+      const startedAt = new Map<string, number>();
+      await q.enqueue([
+        ...Array.from({ length: 6 }, (_, i) => spec(`g${i}`, 'a', { group: 'g', groupConcurrency: 2 })),
+        ...Array.from({ length: 6 }, (_, i) => spec(`h${i}`, 'a', { group: 'h', groupConcurrency: 3 })),
+        spec('free'),
+      ]);
+      await q.start(async (job) => {
+        startedAt.set(job.id, clock());
+        const g = job.group ?? 'none';
+        f.enter(g);
+        await sleep(40);
+        f.leave(g);
+      }, { concurrency: 10 });
+      await q.idle();
+      expect(f.max('g')).toBe(2);
+      expect(f.max('h')).toBe(3);
+      expect(f.max()).toBeGreaterThanOrEqual(5);
+      // 'free' was enqueued behind both groups but did not wait for them to drain.
+      expect(startedAt.get('free')!).toBeLessThan(startedAt.get('g5')!);
+    }, T);
+
+    it('never starts more than rateLimit.max jobs in any window of intervalMs', async () => {
+      const q = await driver();
+      await q.configureQueue('r', { concurrency: 10, rateLimit: { max: 3, intervalMs: 100 } });
+      const starts: number[] = [];
+      await q.enqueue(Array.from({ length: 12 }, (_, i) => spec(`j${i}`, 'r')));
+      const t0 = clock();
+      await q.start(async () => { starts.push(clock()); }, { concurrency: 10 });
+      await q.idle();
+      starts.sort((a, b) => a - b);
+      expect(starts).toHaveLength(12);
+      // Sliding windows: the (i+3)th start is at least one interval after the ith.
+      for (let i = 0; i + 3 < starts.length; i++) expect(starts[i + 3]! - starts[i]!).toBeGreaterThanOrEqual(100 - TOL);
+      // ...and the limiter is not much stricter than asked: 12 jobs at 3 per 100 ms.
+      expect(starts.at(-1)! - t0).toBeLessThan(1500);
+    }, T);
+
+    it('does not let a queue held by its rate limit block other queues', async () => {
+      const q = await driver();
+      await q.configureQueue('slow', { rateLimit: { max: 1, intervalMs: 5000 } });
+      const c = counter();
+      await q.enqueue(Array.from({ length: 4 }, (_, i) => spec(`s${i}`, 'slow')));
+      await q.enqueue(Array.from({ length: 8 }, (_, i) => spec(`f${i}`, 'fast')));
+      const t0 = clock();
+      await q.start(async (job) => { c.hit(job.queue); await sleep(10); }, { concurrency: 2 });
+      await waitFor(() => c.of('fast') === 8, 'the fast queue', 4000);
+      expect(clock() - t0).toBeLessThan(4000);
+      expect(c.of('slow')).toBe(1);
+    }, T);
+
+    it('retries transient errors with growing delays, then calls onFailed once', async () => {
+      const q = await driver();
+      const attempts: { at: number; attemptsMade: number; isLastAttempt: boolean }[] = [];
+      const failedAt: number[] = [];
+      const failures: { job: Job; error: unknown }[] = [];
+      await q.start(async (job) => {
+        attempts.push({ at: clock(), attemptsMade: job.attemptsMade, isLastAttempt: job.isLastAttempt });
+        failedAt.push(clock());
+        throw transientError('test.flaky', 'upstream 503', { status: 503 });
+      }, { onFailed: (job, error) => failures.push({ job, error }) });
+      await q.enqueue([spec('x', 'a', { retry: policy(4, 40, 10_000) })]);
+      await waitFor(() => failures.length === 1, 'onFailed', 5000);
+      await q.idle();
+      expect(attempts.map((a) => [a.attemptsMade, a.isLastAttempt])).toEqual([[0, false], [1, false], [2, false], [3, true]]);
+      // Full jitter keeps each delay in [base/2, base]; base doubles from 40 ms.
+      const gaps = [1, 2, 3].map((i) => attempts[i]!.at - failedAt[i - 1]!);
+      expect(gaps[0]!).toBeGreaterThanOrEqual(20 - TOL);
+      expect(gaps[1]!).toBeGreaterThanOrEqual(40 - TOL);
+      expect(gaps[2]!).toBeGreaterThanOrEqual(80 - TOL);
+      expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
+      expect(failures[0]!.job).toMatchObject({ id: 'x', attemptsMade: 3, isLastAttempt: true });
+      expect(serializeError(failures[0]!.error)).toMatchObject({ code: 'test.flaky', fault: 'transient', status: 503 });
+      await sleep(100);
+      expect(failures).toHaveLength(1);
+    }, T);
+
+    it('treats errors as transient by their own fault or by serializeError (network codes)', async () => {
+      const q = await driver();
+      const c = counter();
+      const failed: string[] = [];
+      await q.start(async (job) => {
+        c.hit(job.id);
+        if (job.attemptsMade > 0) return;
+        if (job.id === 'own') throw Object.assign(new Error('busy'), { fault: 'transient' });
+        if (job.id === 'net') throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        throw { code: 'test.plain', fault: 'transient', message: 'serialized on the way here' };
+      }, { onFailed: (job) => failed.push(job.id) });
+      await q.enqueue(['own', 'net', 'plain'].map((id) => spec(id, 'a', { retry: policy(3, 10, 20) })));
+      await q.idle();
+      expect([c.of('own'), c.of('net'), c.of('plain')]).toEqual([2, 2, 2]);
+      expect(failed).toEqual([]);
+    }, T);
+
+    it('waits at least retryAfterMs before the retry, even when it is long', async () => {
+      const q = await driver();
+      const starts = new Map<string, number[]>();
+      let failedAt = 0;
+      const failed: string[] = [];
+      await q.start(async (job) => {
+        starts.set(job.id, [...(starts.get(job.id) ?? []), clock()]);
+        if (job.attemptsMade > 0) return;
+        failedAt = clock();
+        const retryAfterMs = job.id === 'long' ? 90_000 : 200;
+        throw transientError('test.rate_limited', 'slow down', { status: 429, retryAfterMs });
+      }, { onFailed: (job) => failed.push(job.id) });
+      await q.enqueue([spec('short', 'a', { retry: policy(3, 1, 5) })]);
+      await waitFor(() => starts.get('short')?.length === 2, 'the retry', 5000);
+      const gap = starts.get('short')![1]! - failedAt;
+      expect(gap).toBeGreaterThanOrEqual(200 - TOL);
+      expect(gap).toBeLessThan(2000);
+      // 90 s: still waiting (counted by size), not run again, not failed.
+      await q.enqueue([spec('long', 'a', { retry: policy(3, 1, 5) })]);
+      await waitFor(() => starts.get('long')?.length === 1, 'long to start');
+      await sleep(150);
+      expect(starts.get('long')).toHaveLength(1);
+      expect(await q.size()).toBe(1);
+      expect(failed).toEqual([]);
+    }, T);
+
+    it('does not retry user, quota or internal errors', async () => {
+      const q = await driver();
+      const c = counter();
+      const failures: { id: string; code: string; fault: string }[] = [];
+      await q.start(async (job) => {
+        c.hit(job.id);
+        if (job.id === 'user') throw userError('test.bad_input', 'keyword is empty', { where: 'row 3' });
+        if (job.id === 'quota') throw quotaError('test.no_credits', 'credits used up', { status: 402 });
+        throw new TypeError('cannot read x of undefined');
+      }, { onFailed: (job, err) => { const e = serializeError(err); failures.push({ id: job.id, code: e.code, fault: e.fault }); } });
+      await q.enqueue(['user', 'quota', 'bug'].map((id) => spec(id, 'a', { retry: policy(5, 10, 20) })));
+      await q.idle();
+      await sleep(60);
+      expect([c.of('user'), c.of('quota'), c.of('bug')]).toEqual([1, 1, 1]);
+      expect(failures.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+        { id: 'bug', code: 'internal.unexpected', fault: 'internal' },
+        { id: 'quota', code: 'test.no_credits', fault: 'quota' },
+        { id: 'user', code: 'test.bad_input', fault: 'user' },
+      ]);
+    }, T);
+
+    it('counts attemptsMade from the JobSpec toward the attempts', async () => {
+      const q = await driver();
+      const seen: [string, number, boolean][] = [];
+      const failed: [string, number][] = [];
+      await q.start(async (job) => {
+        seen.push([job.id, job.attemptsMade, job.isLastAttempt]);
+        throw transientError('test.flaky', 'again');
+      }, { onFailed: (job) => failed.push([job.id, job.attemptsMade]) });
+      await q.enqueue([
+        spec('resumed', 'a', { attemptsMade: 2, retry: policy(3, 10, 20) }),
+        spec('early', 'b', { attemptsMade: 1, retry: policy(3, 10, 20) }),
+      ]);
+      await waitFor(() => failed.length === 2, 'both to fail');
+      await q.idle();
+      expect(seen.filter(([id]) => id === 'resumed')).toEqual([['resumed', 2, true]]);
+      expect(seen.filter(([id]) => id === 'early')).toEqual([['early', 1, false], ['early', 2, true]]);
+      expect(failed.sort()).toEqual([['early', 2], ['resumed', 2]]);
+    }, T);
+
+    it('starts delayed jobs no earlier than their delay, however long', async () => {
+      const q = await driver();
+      const startedAt = new Map<string, number>();
+      await q.start(async (job) => { startedAt.set(job.id, clock()); });
+      const t0 = clock();
+      await q.enqueue([
+        spec('late', 'a', { delayMs: 150 }),
+        spec('soon', 'a', { delayMs: 60 }),
+        spec('now'),
+        // Past setTimeout's 2^31-1 ms limit, where a naive timer fires at once.
+        spec('far', 'a', { delayMs: 2 ** 31 + 60_000 }),
+      ]);
+      await waitFor(() => startedAt.has('late'), 'the delayed jobs');
+      expect(startedAt.get('soon')! - t0).toBeGreaterThanOrEqual(60 - TOL);
+      expect(startedAt.get('late')! - t0).toBeGreaterThanOrEqual(150 - TOL);
+      expect(startedAt.get('now')!).toBeLessThan(startedAt.get('soon')!);
+      await sleep(100);
+      expect(startedAt.has('far')).toBe(false);
+      expect(await q.size()).toBe(1);
+    }, T);
+
+    it('reports size() and resolves idle() only when nothing is waiting, delayed or running', async () => {
+      const q = await driver();
+      expect(await q.size()).toBe(0);
+      // Already idle: resolves at once, even before start.
+      await Promise.race([q.idle(), sleep(1000).then(() => { throw new Error('idle() did not resolve'); })]);
+      const g = gate();
+      let idle = false;
+      await q.enqueue([spec('a'), spec('b'), spec('c', 'a', { delayMs: 50 })]);
+      expect(await q.size()).toBe(3);
+      const idleP = q.idle().then(() => { idle = true; });
+      let running = 0;
+      await q.start(async () => { running++; await g.promise; }, { concurrency: 5 });
+      await waitFor(() => running === 3, 'three running');
+      expect(await q.size()).toBe(3);
+      await sleep(30);
+      expect(idle).toBe(false);
+      g.resolve();
+      await idleP;
+      expect(await q.size()).toBe(0);
+      await q.idle();
+    }, T);
+
+    it('close() waits for running jobs and starts no more', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 1 });
+      const started: string[] = [];
+      let finished = false;
+      await q.enqueue([spec('first'), spec('next')]);
+      await q.start(async (job) => {
+        started.push(job.id);
+        await sleep(150);
+        if (job.id === 'first') finished = true;
+      });
+      await waitFor(() => started.length === 1, 'first to start');
+      const t0 = clock();
+      await q.close({ timeoutMs: 5000 });
+      expect(finished).toBe(true);
+      expect(clock() - t0).toBeLessThan(3000);
+      await sleep(200);
+      expect(started).toEqual(['first']);
+    }, T);
+
+    it('close() gives up on a job still running after timeoutMs', async () => {
+      const q = await driver();
+      const g = gate();
+      let started = false;
+      await q.enqueue([spec('stuck')]);
+      await q.start(async () => { started = true; await g.promise; });
+      await waitFor(() => started, 'stuck to start');
+      const t0 = clock();
+      await q.close({ timeoutMs: 150 });
+      const took = clock() - t0;
+      expect(took).toBeGreaterThanOrEqual(150 - TOL);
+      expect(took).toBeLessThan(3000);
+    }, T);
+  });
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryQueue } from '../src/queue/memory.ts';
+import { describeQueueContract } from './queue.contract.ts';
+
+describeQueueContract('memory', async () => createMemoryQueue());
+
+describe('memory queue at scale', () => {
+  it('runs 50,000 jobs across queues and groups in linear time', async () => {
+    const q = createMemoryQueue();
+    await q.configureQueue('serper', { concurrency: 16, rateLimit: { max: 1_000_000, intervalMs: 1000 } });
+    await q.configureQueue('web', { concurrency: 32 });
+    let handled = 0;
+    await q.start(async () => { handled++; }, { concurrency: 64 });
+    const t0 = performance.now();
+    // Enqueued one by one, as the engine does while fanning out.
+    for (let i = 0; i < 50_000; i++) {
+      await q.enqueue([{
+        id: `run1:step${i % 7}:${i}`,
+        queue: i % 2 ? 'serper' : 'web',
+        group: `step${i % 7}`,
+        groupConcurrency: 8,
+        delayMs: i % 10 === 0 ? 1 : 0,
+        retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 100 },
+      }]);
+    }
+    await q.idle();
+    const ms = performance.now() - t0;
+    expect(handled).toBe(50_000);
+    expect(await q.size()).toBe(0);
+    // Quadratic behaviour would take minutes here; linear takes well under a second.
+    expect(ms).toBeLessThan(8000);
+    await q.close();
+  }, 30_000);
+});
+
+describe('memory queue timers', () => {
+  it('waits out a delay past setTimeout\'s 2^31-1 ms limit without overflow warnings', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const q = createMemoryQueue();
+    let started = false;
+    await q.start(async () => { started = true; });
+    await q.enqueue([{ id: 'far', queue: 'a', delayMs: 30 * 86_400_000, retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 } }]);
+    await new Promise((r) => setTimeout(r, 50));
+    process.off('warning', onWarning);
+    expect(started).toBe(false);
+    expect(await q.size()).toBe(1);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
+    await q.close();
+  });
+});
