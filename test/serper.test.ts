@@ -202,11 +202,18 @@ describe('serper.search step', () => {
   });
 
   it('a page that fails is not cached; pages already fetched are', async () => {
-    fake.setFault('unavailable', { times: 1 });
-    await expect(runStep({ q: 'flaky keyword' })).rejects.toMatchObject({ code: 'serper.server_error', fault: 'transient' });
-    const out = await runStep({ q: 'flaky keyword' });
-    expect(out).toMatchObject({ cached: false, credits: 1 });
-    expect(fake.requests.map((r) => r.status)).toEqual([503, 200]);
+    // Page 2 fails once; page 1 was already paid for.
+    fake.setLatency((req) => {
+      if (req.page === 2 && !fake.requests.some((r) => r.fault)) fake.setFault('unavailable', { times: 1 });
+      return 0;
+    });
+    await expect(runStep({ q: 'flaky keyword', pages: 2 })).rejects.toMatchObject({ code: 'serper.server_error', fault: 'transient' });
+    fake.setLatency(0);
+    const ctx = makeStepContext(store, { env: env() });
+    const out = await runStep({ q: 'flaky keyword', pages: 2 }, ctx);
+    expect(out).toMatchObject({ cached: false, credits: 1, pagesFetched: 2 });
+    expect(ctx.usageLog).toEqual([{ cacheHits: 1 }, { credits: 1 }]);
+    expect(fake.requests.map((r) => [r.page ?? 1, r.status])).toEqual([[1, 200], [2, 503], [2, 200]]);
   });
 
   it('rejects bad input with a message naming the field', () => {
@@ -215,6 +222,15 @@ describe('serper.search step', () => {
     expect(r.error?.issues[0]).toMatchObject({ path: ['q'], message: 'the search query is empty' });
     expect(serperSearch.input.safeParse({ q: 'x', cacheTtl: 'forever' }).success).toBe(false);
     expect(serperSearch.input.parse({ q: 'x', num: '20' })).toMatchObject({ num: 20, page: 1, pages: 1, cacheTtl: '24h' });
+    // Blank sheet cells arrive as null or ''.
+    expect(serperSearch.input.safeParse({ q: 'x', gl: null, hl: '', location: null }).success).toBe(true);
+  });
+
+  it('warns that num above 10 costs more and returns no more', async () => {
+    const ctx = makeStepContext(store, { env: env() });
+    const out = await runStep({ q: 'hundred results', num: 100, cacheTtl: '0' }, ctx);
+    expect(out.credits).toBe(2);
+    expect(ctx.logs.some((l) => l.level === 'warn' && /use pages/.test(l.message))).toBe(true);
   });
 });
 

@@ -15,15 +15,15 @@ const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
 
 const input = z.object({
   q: z.string().trim().min(1, 'the search query is empty').describe('Search query (the keyword).'),
-  gl: z.string().trim().toLowerCase().optional().describe('Country code, e.g. "us", "de". Blank means Serper\'s default (us).'),
-  hl: z.string().trim().toLowerCase().optional().describe('Interface language, e.g. "en", "de". Blank means Serper\'s default (en).'),
+  gl: z.string().trim().toLowerCase().nullish().describe('Country code, e.g. "us", "de". Blank means Serper\'s default (us).'),
+  hl: z.string().trim().toLowerCase().nullish().describe('Interface language, e.g. "en", "de". Blank means Serper\'s default (en).'),
   num: z.coerce.number().int().min(1).max(100).default(10)
     .describe('Results per page. Google no longer honours more than 10; Serper charges 2 credits above 10. @default 10'),
   page: z.coerce.number().int().min(1).max(100).default(1).describe('First page to fetch (1-based). @default 1'),
   pages: z.coerce.number().int().min(1).max(10).default(1)
     .describe('How many pages to fetch from `page` on; each page is a separate call and costs credits. Stops early when a page has no results. @default 1'),
-  location: z.string().trim().optional().describe('Location to search from, e.g. "Austin, Texas, United States".'),
-  tbs: z.string().trim().optional().describe('Google time filter, e.g. "qdr:d" (past day), "qdr:w", "qdr:m", "qdr:y".'),
+  location: z.string().trim().nullish().describe('Location to search from, e.g. "Austin, Texas, United States".'),
+  tbs: z.string().trim().nullish().describe('Google time filter, e.g. "qdr:d" (past day), "qdr:w", "qdr:m", "qdr:y".'),
   cacheTtl: z.union([z.string().regex(DURATION, 'expected a duration such as 30m, 24h, 7d, or 0'), z.number().int().nonnegative()]).default('24h')
     .describe('How long a page reply is reused from the cache, e.g. "24h", "7d"; "0" disables the cache. @default "24h"'),
 });
@@ -66,6 +66,9 @@ export const serperSearch = defineStep({
   input,
   async run(args, ctx): Promise<SerperSearchOutput> {
     const ttlMs = parseDuration(args.cacheTtl);
+    if (args.num > 10) {
+      ctx.log.warn('serper.search: Google returns at most 10 results per page whatever num says, and Serper charges 2 credits above 10; use pages instead', { num: args.num });
+    }
     let client: SerperClient | undefined;
     const out: SerperSearchOutput = {
       q: args.q, searchParameters: {}, organic: [], peopleAlsoAsk: [], relatedSearches: [],
