@@ -1,0 +1,23 @@
+import { userError } from '../../errors.ts';
+import { importBlueprint } from '../../workflow.ts';
+import type { Command } from '../main.ts';
+
+export const importCommand: Command = {
+  name: 'import',
+  usage: 'import FILE --name NAME [--set k=v ...] [--force]',
+  summary: 'Bind a blueprint\'s inputs and save it as workflows/NAME.json.',
+  options: {
+    name: { type: 'string', short: 'n' },
+    set: { type: 'string', multiple: true, short: 's' },
+    force: { type: 'boolean', short: 'f' },
+  },
+  async run({ values, positionals }) {
+    const file = positionals[0];
+    if (!file) throw userError('cli.usage', 'import needs a FILE', { where: 'import' });
+    if (typeof values.name !== 'string') throw userError('cli.usage', 'import needs --name NAME', { where: 'import' });
+    const { path, workflow } = await importBlueprint(file, { name: values.name, sets: (values.set as string[] | undefined) ?? [], force: Boolean(values.force) });
+    const sched = workflow.blueprint.schedule;
+    process.stdout.write(`imported ${file} as ${path}${sched && sched.enabled !== false ? ` (schedule "${sched.cron}" ${sched.timezone ?? 'UTC'}: runs under \`topicflow start\`)` : ''}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,85 @@
+import { userError } from '../../errors.ts';
+import { openRuntime, type Runtime } from '../../runtime.ts';
+import { openWorkflow, parseSets, resolveInputs } from '../../workflow.ts';
+import type { RunRecord } from '../../store/types.ts';
+import { Progress } from '../progress.ts';
+import { formatSummary, summarize } from '../summary.ts';
+import type { Command } from '../main.ts';
+
+async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolean): Promise<number> {
+  const progress = new Progress(rt.store, run.id, steps);
+  if (!json) process.stderr.write(`run ${run.id} started (${rt.mode} mode); resume it after a crash with: topicflow resume ${run.id}\n`);
+  progress.start();
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`\ninterrupted: finishing running steps; resume later with: topicflow resume ${run.id}\n`);
+    void rt.close(5000).then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const done = await rt.engine.waitForRun(run.id);
+  await progress.stop();
+  const summary = await summarize(rt.store, done);
+  process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+  return done.status === 'succeeded' ? 0 : 1;
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  usage: 'run NAME|FILE [--set k=v ...] [--limit N] [--json]',
+  summary: 'Run a workflow (or a blueprint file) now and wait for it.',
+  options: {
+    set: { type: 'string', multiple: true, short: 's' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    concurrency: { type: 'string' },
+  },
+  async run({ values, positionals }) {
+    const ref = positionals[0];
+    if (!ref) throw userError('cli.usage', 'run needs a workflow NAME or a FILE', { where: 'run' });
+    const wf = await openWorkflow(ref);
+    const inputs = resolveInputs(wf.blueprint, wf.inputs, parseSets(wf.blueprint, (values.set as string[] | undefined) ?? []));
+    let limit: number | undefined;
+    if (values.limit !== undefined) {
+      limit = Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw userError('cli.usage', `--limit takes a whole number, got "${values.limit}"`, { where: '--limit' });
+    }
+    const concurrency = values.concurrency ? Number(values.concurrency) : wf.blueprint.limits?.concurrency;
+    const rt = await openRuntime(concurrency ? { concurrency } : {});
+    try {
+      await rt.engine.startWorker();
+      const run = await rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs, trigger: 'cli', ...(limit !== undefined ? { limit } : {}) });
+      return await follow(rt, run, wf.blueprint.steps.map((s) => s.id), Boolean(values.json));
+    } finally {
+      await rt.close();
+    }
+  },
+};
+
+export const resumeCommand: Command = {
+  name: 'resume',
+  usage: 'resume ID [--json]',
+  summary: 'Finish a run that was interrupted or stopped; completed steps are not run again.',
+  options: { json: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    const id = positionals[0];
+    if (!id) throw userError('cli.usage', 'resume needs a run ID (see topicflow runs)', { where: 'resume' });
+    const rt = await openRuntime();
+    try {
+      const existing = await rt.store.getRun(id);
+      if (!existing) throw userError('run.not_found', `no run with id "${id}" (see \`topicflow runs\`)`, { where: 'resume' });
+      if (existing.status === 'succeeded') {
+        process.stderr.write(`run ${id} already succeeded; nothing to resume\n`);
+        return 0;
+      }
+      await rt.engine.startWorker();
+      const run = await rt.engine.resume(id);
+      const steps = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
+      return await follow(rt, run, steps, Boolean(values.json));
+    } finally {
+      await rt.close();
+    }
+  },
+};

@@ -1,0 +1,35 @@
+import { readJsonFile } from '../../blueprint/load.ts';
+import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
+import { userError } from '../../errors.ts';
+import type { Command } from '../main.ts';
+
+export const validateCommand: Command = {
+  name: 'validate',
+  usage: 'validate FILE...',
+  summary: 'Check blueprints or workflows: one line per problem, exit 2 when any.',
+  options: { quiet: { type: 'boolean', short: 'q' } },
+  async run({ values, positionals }) {
+    if (!positionals.length) throw userError('cli.usage', 'validate needs a FILE', { where: 'validate' });
+    let bad = 0;
+    for (const file of positionals) {
+      let doc: unknown;
+      try {
+        doc = await readJsonFile(file);
+      } catch (err) {
+        const e = err as { where?: string; message: string };
+        process.stderr.write(`${e.where ?? file}: ${e.message}\n`);
+        bad++;
+        continue;
+      }
+      const bp = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? (doc as { blueprint: unknown }).blueprint : doc;
+      const result = validateBlueprint(bp);
+      if (result.ok) {
+        if (!values.quiet) process.stdout.write(`${file}: ok (${result.blueprint.steps.length} steps)\n`);
+      } else {
+        bad++;
+        for (const p of result.problems) process.stderr.write(`${formatProblem(p, file)}\n`);
+      }
+    }
+    return bad ? 2 : 0;
+  },
+};
