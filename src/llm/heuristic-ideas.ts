@@ -25,24 +25,28 @@ export interface HeuristicInput {
 /** Splits text into sentences (on . ! ? … and line breaks). */
 export function splitSentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?…])["'”’)\]]*\s+|\n+/)
+    .split(/(?<=[.!?…]["'”’)\]]*)\s+|\n+/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }
 
+const SENTENCE_END = /[.!?…]["'”’)\]]*$/;
 const STOP = new Set(['the', 'and', 'for', 'with', 'what', 'how', 'why', 'are', 'is', 'you', 'your', 'can', 'does', 'do', 'to', 'of', 'in', 'on', 'a', 'an', 'or', 'it', 'best', 'vs']);
 
+/** Content words, crudely stemmed so "feeding" meets "feed". */
 function words(text: string): string[] {
-  return normalizeTitle(text).split(' ').filter((w) => w.length > 1 && !STOP.has(w));
+  return normalizeTitle(text).split(' ')
+    .filter((w) => w.length > 1 && !STOP.has(w))
+    .map((w) => (w.length > 4 ? w.replace(/(ing|ed|es|s)$/, '') : w));
 }
 
-/** The page sentence sharing the most words with `topic` (at least two), or ''. */
+/** The page sentence (a real one, ending in . ! ? or …) sharing the most words with `topic`, at least two; or ''. */
 function bestQuote(topic: string, sentences: readonly string[]): string {
   const want = new Set(words(topic));
   let best = '';
   let bestScore = 1;
   for (const s of sentences) {
-    if (s.split(/\s+/).length < 4) continue;
+    if (s.split(/\s+/).length < 4 || !SENTENCE_END.test(s)) continue;
     const score = new Set(words(s).filter((w) => want.has(w))).size;
     if (score > bestScore) { best = s; bestScore = score; }
   }
@@ -54,7 +58,7 @@ function sentenceAfter(heading: string, text: string): string {
   const at = text.indexOf(heading);
   if (at < 0) return '';
   const rest = splitSentences(text.slice(at + heading.length));
-  return rest.find((s) => s.split(/\s+/).length >= 4) ?? '';
+  return rest.find((s) => s.split(/\s+/).length >= 4 && SENTENCE_END.test(s)) ?? '';
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

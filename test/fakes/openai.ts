@@ -219,9 +219,9 @@ function maxInWindow(events: { at: number; n: number }[], windowMs: number): num
   let best = 0;
   let sum = 0;
   let start = 0;
-  for (const e of sorted) {
+  for (const [i, e] of sorted.entries()) {
     sum += e.n;
-    while (sorted[start]!.at <= e.at - windowMs) sum -= sorted[start++]!.n;
+    while (start < i && sorted[start]!.at <= e.at - windowMs) sum -= sorted[start++]!.n;
     best = Math.max(best, sum);
   }
   return best;

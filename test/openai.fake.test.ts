@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
+import { startOpenAIFake, type OpenAIFake } from './fakes/openai.ts';
+
+let fake: OpenAIFake | undefined;
+afterEach(async () => { await fake?.close(); fake = undefined; });
+
+const client = (f: OpenAIFake) => new OpenAI({ apiKey: f.apiKey, baseURL: f.url, maxRetries: 0 });
+const ask = (f: OpenAIFake, content = 'hello there') => client(f).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+
+describe('OpenAI fake', () => {
+  it('answers in the real reply shape through the real SDK', async () => {
+    fake = await startOpenAIFake();
+    const reply = await ask(fake);
+    expect(reply).toMatchObject({ object: 'chat.completion', model: 'gpt-4o-mini', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }] });
+    expect(reply.usage).toEqual({ prompt_tokens: 3, completion_tokens: expect.any(Number), total_tokens: expect.any(Number) });
+  });
+
+  it('enforces requests and tokens per minute like OpenAI and reports per-window peaks', async () => {
+    fake = await startOpenAIFake({ limits: { requestsPerMinute: 2 } });
+    await ask(fake);
+    await ask(fake);
+    const err = await ask(fake).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after')).toBe('1');
+    expect(fake.stats()).toMatchObject({ requests: 3, maxRequestsPerWindow: 3, promptTokens: 6 });
+    expect(fake.stats(0).maxRequestsPerWindow).toBe(1);
+    await fake.close();
+
+    fake = await startOpenAIFake({ limits: { tokensPerMinute: 10 } });
+    await ask(fake, 'x'.repeat(20));
+    expect(await ask(fake, 'x'.repeat(20)).catch((e: unknown) => (e as { code?: string }).code)).toBe('rate_limit_exceeded');
+  });
+
+  it('sends OpenAI error JSON for a wrong key and for scripted failures, one per request', async () => {
+    fake = await startOpenAIFake({ apiKey: 'right' });
+    const wrong = new OpenAI({ apiKey: 'wrong', baseURL: fake.url, maxRetries: 0 });
+    const e401 = await wrong.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(e401).toMatchObject({ status: 401, code: 'invalid_api_key' });
+    fake.script({ kind: 'insufficient-quota' }, { kind: 'server-error', status: 502 });
+    expect(await ask(fake).catch((e: unknown) => e)).toMatchObject({ status: 429, code: 'insufficient_quota', type: 'insufficient_quota' });
+    expect(await ask(fake).catch((e: unknown) => e)).toMatchObject({ status: 502 });
+    expect((await ask(fake)).choices[0]!.message.content).toBeTypeOf('string');
+  });
+});
