@@ -1,0 +1,43 @@
+/**
+ * `sheets.upsert-rows@1`: writes records into a tab, updating the row with the same key in place
+ * and appending the others, so a retried or resumed write never duplicates a row.
+ */
+import { z } from 'zod';
+import { defineStep } from './define.ts';
+import { sheetRef } from './sheets.read-rows.ts';
+import { openSheets } from '../providers/sheets/open.ts';
+import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
+import { MAX_CELL_CHARS } from '../providers/sheets/values.ts';
+
+const input = z.object({
+  ...sheetRef,
+  key: z.union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)])
+    .transform((k) => (Array.isArray(k) ? k : [k]))
+    .describe('Column(s) whose values together identify a row, e.g. ["keyword", "link"]. Every row must have them.'),
+  rows: z.array(z.record(z.string(), z.unknown()))
+    .describe('Records to write, column -> value. Dates become ISO text, lists and objects JSON text; `_row` is ignored.'),
+  columns: z.array(z.string().trim().min(1)).optional()
+    .describe('Header order for columns that must be created (a new tab or new columns); others follow in the order rows name them.'),
+});
+
+export const sheetsUpsertRows = defineStep({
+  type: 'sheets.upsert-rows',
+  version: 1,
+  description: 'Insert or update rows of a sheet tab by key columns, in one batched write; creates the tab, header row and missing columns. Values are written as data, never as formulas.',
+  provider: 'sheets',
+  input,
+  async run(args, ctx): Promise<UpsertRowsResult> {
+    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal });
+    let truncated = 0;
+    const result = await upsertRows(backend, {
+      tab: args.tab,
+      key: args.key,
+      rows: args.rows,
+      ...(args.columns ? { columns: args.columns } : {}),
+    }, () => { truncated++; });
+    if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${MAX_CELL_CHARS} characters were truncated`, { tab: args.tab });
+    return result;
+  },
+});
+
+export default sheetsUpsertRows;
