@@ -6,10 +6,30 @@ import type { StepDefinition } from './define.ts';
 import { stepRef } from './define.ts';
 import dataSet from './data.set.ts';
 import flowFilter from './flow.filter.ts';
+import httpRequest from './http.request.ts';
+import serperSearch from './serper.search.ts';
+import sheetsReadRows from './sheets.read-rows.ts';
+import sheetsUpsertRows from './sheets.upsert-rows.ts';
+import sheetsUpdateCells from './sheets.update-cells.ts';
+import datastoreUpsert from './datastore.upsert.ts';
+import datastoreGet from './datastore.get.ts';
+import datastoreSearch from './datastore.search.ts';
+import openaiChat from './openai.chat.ts';
+import openaiExtractIdeas from './openai.extract-ideas.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
   dataSet,
   flowFilter,
+  httpRequest,
+  serperSearch,
+  sheetsReadRows,
+  sheetsUpsertRows,
+  sheetsUpdateCells,
+  datastoreUpsert,
+  datastoreGet,
+  datastoreSearch,
+  openaiChat,
+  openaiExtractIdeas,
 ] as StepDefinition[];
 
 export interface StepRegistry {
