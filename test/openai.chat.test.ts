@@ -63,7 +63,8 @@ describe('openai.chat@1', () => {
       messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Summarize cold brew.' }],
       response_format: { type: 'json_schema', json_schema: { name: 'summary', schema: SCHEMA, strict: true } },
       temperature: 0.2,
-      max_completion_tokens: 300,
+      // A base URL other than api.openai.com (Ollama, vLLM) gets the field they all honour.
+      max_tokens: 300,
     });
     expect(out.usage.promptTokens).toBe(req.promptTokens);
     expect(out.usage.completionTokens).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import type OpenAI from 'openai';
 import { transientError, userError } from '../errors.ts';
 import { ExpressionError } from '../blueprint/expressions.ts';
 import type { StepContext } from '../steps/define.ts';
-import { costUsd, createOpenAIClient, modelPrice, openaiError } from '../providers/openai.ts';
+import { costUsd, createOpenAIClient, maxTokensField, modelPrice, openaiError } from '../providers/openai.ts';
 import { checkAssertions, type Assertion, type AssertionContext } from './assertions.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
@@ -130,7 +130,7 @@ async function send(client: OpenAI, ctx: StepContext, req: StructuredRequest, me
       messages,
       response_format: { type: 'json_schema', json_schema: { name: req.schemaName, schema: req.jsonSchema, strict: true } },
       ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
-      ...(req.maxOutputTokens === undefined ? {} : { max_completion_tokens: req.maxOutputTokens }),
+      ...(req.maxOutputTokens === undefined ? {} : { [maxTokensField(ctx.env)]: req.maxOutputTokens }),
     }, { signal: ctx.signal });
   } catch (err) {
     throw openaiError(err);

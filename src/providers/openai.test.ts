@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd, createOpenAIClient, modelPrice, openaiError } from './openai.ts';
+import { costUsd, createOpenAIClient, maxTokensField, modelPrice, openaiError } from './openai.ts';
 
 describe('OpenAI provider', () => {
   it('prices dated snapshots by their family, the longest name first', () => {
@@ -18,6 +18,12 @@ describe('OpenAI provider', () => {
     expect(client.timeout).toBe(5000);
     expect(createOpenAIClient({ OPENAI_API_KEY: 'k' }).baseURL).toBe('https://api.openai.com/v1');
     expect(() => createOpenAIClient({ OPENAI_API_KEY: '  ' })).toThrow(/OPENAI_API_KEY is not set/);
+  });
+
+  it('caps output with max_completion_tokens on api.openai.com and max_tokens on local servers', () => {
+    expect(maxTokensField({})).toBe('max_completion_tokens');
+    expect(maxTokensField({ OPENAI_BASE_URL: 'https://api.openai.com/v1' })).toBe('max_completion_tokens');
+    expect(maxTokensField({ OPENAI_BASE_URL: 'http://localhost:11434/v1' })).toBe('max_tokens');
   });
 
   it('leaves errors that are not from the SDK as they are', () => {

@@ -16,6 +16,21 @@ export function hasOpenAIKey(env: Record<string, string | undefined>): boolean {
   return Boolean(env.OPENAI_API_KEY?.trim());
 }
 
+/**
+ * The request field that caps output tokens. api.openai.com wants `max_completion_tokens`
+ * (reasoning models reject `max_tokens`); Ollama, LM Studio and older llama.cpp servers accept
+ * only `max_tokens` and silently ignore the other, so any other base URL gets `max_tokens`.
+ */
+export function maxTokensField(env: Record<string, string | undefined>): 'max_completion_tokens' | 'max_tokens' {
+  const base = env.OPENAI_BASE_URL?.trim();
+  if (!base) return 'max_completion_tokens';
+  try {
+    return new URL(base).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens';
+  } catch {
+    return 'max_tokens';
+  }
+}
+
 const clients = new Map<string, OpenAI>();
 
 /**
