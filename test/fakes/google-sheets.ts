@@ -44,6 +44,8 @@ export interface SheetsFake {
   writesPerMinuteLimit: number;
   /** Write requests refused with 429 because of writesPerMinuteLimit. */
   quotaViolations: number;
+  /** Starts a fresh quota minute: forgets earlier writes and violations. */
+  resetQuota(): void;
 }
 
 const STATUS_NAMES: Record<number, [string, string]> = {
@@ -374,6 +376,10 @@ export async function startSheetsFake(): Promise<SheetsFake> {
     },
     cells(id, tab) {
       return fake.spreadsheets.get(id)?.sheets.find((s) => s.title === tab)?.cells;
+    },
+    resetQuota() {
+      writes.length = 0;
+      fake.quotaViolations = 0;
     },
     failNext(n, status, options = {}) {
       failures = { left: n, status, ...(options.retryAfter ? { retryAfter: options.retryAfter } : {}) };

@@ -95,8 +95,8 @@ export function sheetsError(err: unknown, ctx: ErrorContext): TopicflowError {
   const url = String(e.config?.url ?? '');
   if (!res) {
     const code = typeof e.code === 'string' ? e.code : (err as Error)?.name ?? 'error';
-    if (code === 'AbortError') return transientError('sheets.aborted', 'Google Sheets request aborted', { where, cause: err });
-    return transientError('sheets.network', `could not reach Google Sheets (${code})`, { where, cause: err });
+    if (code === 'AbortError') return transientError('sheets.aborted', 'Google Sheets request aborted', { where });
+    return transientError('sheets.network', `could not reach Google Sheets (${code})`, { where });
   }
   const status = res.status;
   const headers = (res.headers ?? {}) as Record<string, unknown>;
@@ -106,7 +106,8 @@ export function sheetsError(err: unknown, ctx: ErrorContext): TopicflowError {
   const body = res.data?.error;
   const detail = typeof body === 'object' ? body : undefined;
   const reason = detail?.message ?? (typeof body === 'string' ? `${body}${res.data?.error_description ? `: ${res.data.error_description}` : ''}` : `HTTP ${status}`);
-  const opts = { status, where, cause: err, ...(requestId ? { requestId } : {}) };
+  // No `cause`: the gaxios error holds the request (body, auth header) and must not be logged.
+  const opts = { status, where, ...(requestId ? { requestId } : {}) };
   const retryAfter = parseRetryAfter(headers);
 
   if (url.startsWith(GOOGLE_TOKEN_URL) || (ctx.tokenUri !== undefined && url.startsWith(ctx.tokenUri))) {
