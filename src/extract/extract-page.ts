@@ -1,0 +1,120 @@
+/**
+ * Main-content extraction: Readability on jsdom, as Firefox Reader View does it. jsdom is built
+ * without scripts, without loading resources and with a silent console; its window is closed
+ * before returning. Callers extracting many pages must let the event loop turn between pages
+ * (jsdom frees a closed window's memory only then): see `yieldToEventLoop`.
+ */
+import { JSDOM, VirtualConsole } from 'jsdom';
+import { Readability, isProbablyReaderable } from '@mozilla/readability';
+import { prepareHtml } from './sanitize.ts';
+import { textOf, countWords, normalizeSpace } from './text.ts';
+
+export interface Heading {
+  level: 1 | 2 | 3;
+  text: string;
+}
+
+export interface PageExtract {
+  status: 'ok' | 'not-readerable';
+  /** Why the page is not readerable; null when ok. */
+  reason: string | null;
+  title: string | null;
+  byline: string | null;
+  siteName: string | null;
+  /** As the page states it (usually ISO 8601), from meta tags or JSON-LD. */
+  publishedTime: string | null;
+  lang: string | null;
+  excerpt: string | null;
+  /** Main text: whitespace normalized, one paragraph per block, paragraphs separated by a blank line. */
+  text: string;
+  /** H1-H3 of the article in document order (the title H1 included). */
+  headings: Heading[];
+  wordCount: number;
+}
+
+/** Less main text than this (characters) is "not readerable" even if Readability found some. @default 200 */
+export const MIN_TEXT_CHARS = 200;
+/** Readability refuses documents with more elements than this. @default 20000 */
+export const MAX_ELEMENTS_TO_PARSE = 20_000;
+
+const EMPTY: Omit<PageExtract, 'status' | 'reason'> = {
+  title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
+};
+
+/** Lets the event loop turn so jsdom can free closed windows: call between pages in a loop. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Extracts the main content of an HTML document fetched from `url`. Never throws for bad HTML. */
+export function extractPage(html: string, url: string): PageExtract {
+  const prepared = prepareHtml(html);
+  if (prepared.refused) return { status: 'not-readerable', reason: prepared.refused, ...EMPTY };
+
+  let dom: JSDOM | undefined;
+  try {
+    dom = new JSDOM(prepared.html, { url: baseUrl(url), virtualConsole: new VirtualConsole() });
+    const doc = dom.window.document;
+    const lang = doc.documentElement.getAttribute('lang')?.trim() || null;
+    const h1s: string[] = [];
+    for (const h of doc.querySelectorAll('h1, h2, h3')) {
+      // Readability renames H1 to H2 and keeps attributes: remember each heading's real level.
+      h.setAttribute('data-tf-level', h.tagName.slice(1));
+      if (h.tagName === 'H1') h1s.push(normalizeSpace(h.textContent ?? ''));
+    }
+    const hint = isProbablyReaderable(doc);
+    const article = new Readability<Element>(doc, { maxElemsToParse: MAX_ELEMENTS_TO_PARSE, serializer: (el) => el as Element }).parse();
+    const meta = {
+      title: clean(article?.title) ?? clean(doc.title),
+      byline: clean(article?.byline),
+      siteName: clean(article?.siteName),
+      publishedTime: clean(article?.publishedTime),
+      lang: clean(article?.lang) ?? lang,
+      excerpt: clean(article?.excerpt),
+    };
+    if (!article?.content) {
+      return { status: 'not-readerable', reason: `no main content found${hint ? '' : ' (page does not look like an article)'}`, ...EMPTY, ...meta };
+    }
+    const text = textOf(article.content);
+    const headings = headingsOf(article.content, meta.title, h1s);
+    const result: PageExtract = { status: 'ok', reason: null, ...meta, text, headings, wordCount: countWords(text) };
+    if (text.length < MIN_TEXT_CHARS) {
+      result.status = 'not-readerable';
+      result.reason = `main content too short (${text.length} characters)`;
+    }
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { status: 'not-readerable', reason: `could not parse: ${message.slice(0, 200)}`, ...EMPTY };
+  } finally {
+    dom?.window.close();
+  }
+}
+
+function headingsOf(content: Element, title: string | null, h1s: string[]): Heading[] {
+  const out: Heading[] = [];
+  for (const h of content.querySelectorAll('[data-tf-level]')) {
+    const text = normalizeSpace(h.textContent ?? '');
+    if (text) out.push({ level: Number(h.getAttribute('data-tf-level')) as 1 | 2 | 3, text });
+  }
+  // Readability drops the H1 that repeats the title (it shows the title separately): put it back.
+  if (!out.some((h) => h.level === 1) && title) {
+    const t = title.toLowerCase();
+    const h1 = h1s.find((h) => h && (t.includes(h.toLowerCase()) || h.toLowerCase().includes(t)));
+    if (h1) out.unshift({ level: 1, text: h1 });
+  }
+  return out;
+}
+
+function clean(value: string | null | undefined): string | null {
+  const v = value == null ? '' : normalizeSpace(value);
+  return v === '' ? null : v;
+}
+
+function baseUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return 'about:blank';
+  }
+}

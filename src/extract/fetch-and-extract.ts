@@ -1,0 +1,76 @@
+/**
+ * Fetch a URL safely and extract its main content: what `page.extract@1` and the
+ * `topicflow extract URL` command return. Every outcome is a {@link PageResult} with a status
+ * and a reason; nothing the page or its server does makes this throw.
+ */
+import { safeFetch, type FetchedPage, type SafeFetchOptions } from '../providers/web/safe-fetch.ts';
+import { extractPage, yieldToEventLoop, type Heading } from './extract-page.ts';
+
+export type PageStatus = 'ok' | 'not-readerable' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
+
+export interface PageResult {
+  url: string;
+  finalUrl: string;
+  status: PageStatus;
+  reason: string | null;
+  httpStatus: number | null;
+  contentType: string | null;
+  etag: string | null;
+  lastModified: string | null;
+  /** ISO time of the fetch. */
+  fetchedAt: string;
+  title: string | null;
+  byline: string | null;
+  siteName: string | null;
+  publishedTime: string | null;
+  lang: string | null;
+  excerpt: string | null;
+  text: string;
+  headings: Heading[];
+  /** Words in the whole main text, even when `text` was cut to `maxTextChars`. */
+  wordCount: number;
+}
+
+export interface FetchAndExtractOptions extends SafeFetchOptions {
+  /** Cap of `text` kept in the result, cut at a paragraph or word boundary. @default 100000 */
+  maxTextChars?: number;
+}
+
+/** Fetches and extracts one page. */
+export async function fetchAndExtract(url: string, options: FetchAndExtractOptions = {}): Promise<PageResult> {
+  return (await fetchAndExtractDetailed(url, options)).result;
+}
+
+/** As {@link fetchAndExtract}, with the fetch details (transient or not, Retry-After, code). */
+export async function fetchAndExtractDetailed(url: string, options: FetchAndExtractOptions = {}): Promise<{ result: PageResult; fetched: FetchedPage }> {
+  const fetched = await safeFetch(url, options);
+  const result: PageResult = {
+    url, finalUrl: fetched.finalUrl, status: fetched.status, reason: withNotes(fetched.reason, fetched.notes),
+    httpStatus: fetched.httpStatus, contentType: fetched.contentType, etag: fetched.etag,
+    lastModified: fetched.lastModified, fetchedAt: fetched.fetchedAt,
+    title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null,
+    text: '', headings: [], wordCount: 0,
+  };
+  if (fetched.status !== 'ok' || fetched.html === null) return { result, fetched };
+  const page = extractPage(fetched.html, fetched.finalUrl);
+  fetched.html = null;
+  // jsdom frees a closed window only after the event loop turns: without this, memory grows.
+  await yieldToEventLoop();
+  Object.assign(result, page, { reason: withNotes(page.reason, fetched.notes), text: cut(page.text, options.maxTextChars ?? 100_000) });
+  return { result, fetched };
+}
+
+function withNotes(reason: string | null, notes: string[]): string | null {
+  const all = [reason, ...notes].filter((s): s is string => !!s);
+  return all.length ? all.join('; ') : null;
+}
+
+/** Cuts text to at most `max` characters at the last paragraph (else word) boundary. */
+export function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max);
+  const para = head.lastIndexOf('\n\n');
+  if (para > max * 0.8) return head.slice(0, para);
+  const space = head.lastIndexOf(' ');
+  return space > max * 0.8 ? head.slice(0, space) : head;
+}
