@@ -173,6 +173,16 @@ describe('OpenAI errors become typed errors', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('stops waiting when the run is stopped (signal)', async () => {
+    fake.script({ kind: 'hang' });
+    const controller = new AbortController();
+    const ctx = makeStepContext(store, { env: env(), signal: controller.signal });
+    const input = openaiChat.input.parse({ model: 'gpt-4o-mini', user: 'u', schema: SCHEMA, cacheTtl: 0 });
+    setTimeout(() => controller.abort(), 50);
+    const err = await openaiChat.run(input, ctx).then(() => undefined, serializeError);
+    expect(err).toMatchObject({ code: 'openai.aborted', fault: 'transient' });
+  });
+
   it('a refused connection is transient', async () => {
     const port = await new Promise<number>((resolve) => {
       const s = createServer();

@@ -54,7 +54,8 @@ export function llmCacheKey(req: StructuredRequest): string {
   const material = JSON.stringify({
     v: 1, model: req.model, messages: req.messages, schemaName: req.schemaName, schema: req.jsonSchema,
     temperature: req.temperature ?? null, maxOutputTokens: req.maxOutputTokens ?? null,
-    assertions: req.assertions ?? [], context: req.assertionContext ? { min: req.assertionContext.min, max: req.assertionContext.max } : null,
+    assertions: req.assertions ?? [],
+    context: req.assertionContext ? { min: req.assertionContext.min, max: req.assertionContext.max, source: req.assertionContext.sourceText } : null,
   });
   return createHash('sha256').update(material).digest('hex');
 }
@@ -109,7 +110,10 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
     if (hard) {
       throw userError('openai.assertion_failed', `assertion failed after ${attempt} attempts: ${hard.check}: ${hard.message}`, { where: `assertion ${hard.check}` });
     }
-    for (const soft of problem.softFailures) warnings.push(`assertion ${soft.check} failed: ${soft.message}`);
+    for (const soft of problem.softFailures) {
+      warnings.push(`assertion ${soft.check} failed: ${soft.message}`);
+      ctx.log.warn('soft assertion still failing; output kept', { check: soft.check, attempts: attempt });
+    }
     return finish(data as T, attempt);
   }
 
