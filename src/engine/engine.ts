@@ -17,6 +17,7 @@ import { isFiltered, type StepContext } from '../steps/define.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 import type { RunRecord, Store, StepRunRecord, Usage } from '../store/types.ts';
 import { providerLimits } from '../providers/limits.ts';
+import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
 import { planAfter, planStart, type PlanEnv, type StoredInput } from './planner.ts';
 
@@ -92,7 +93,7 @@ export class Engine {
       id: newId('run'),
       workflow: options.workflow,
       blueprint: options.blueprint,
-      inputs: options.inputs ?? {},
+      inputs: resolveInputs(options.blueprint, options.inputs ?? {}),
       options: runOptions,
       trigger: options.trigger ?? 'api',
     }, []);
@@ -254,8 +255,16 @@ export class Engine {
         this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });
         throw Object.assign(new Error(e.message), { fault: e.fault, code: e.code, retryAfterMs: e.retryAfterMs });
       }
-      const stop = e.fault === 'quota' || node?.step.onError === 'fail';
-      await this.finish(rc, sr, { status: 'failed', error: e }, usage, stop ? e : undefined);
+      if (e.fault === 'quota') {
+        // Not the item's fault: it goes back to pending, and the run stops until credits are back.
+        await this.store.withRun(sr.runId, async (tx) => {
+          await tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) });
+          await tx.updateRun(sr.runId, { status: 'stopped', error: e, finishedAt: Date.now() });
+        });
+        this.events.emit('run', sr.runId);
+        return;
+      }
+      await this.finish(rc, sr, { status: 'failed', error: e }, usage, node?.step.onError === 'fail' ? e : undefined);
     } finally {
       this.inflight.delete(controller);
     }

@@ -1,0 +1,218 @@
+/**
+ * The engine through its public API: fan-out, fan-in, filters, conditions, error policies,
+ * retries with Retry-After, quota stops and resume. Test step types are real step definitions
+ * in a registry of their own, executed by the real engine, store and queue.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { validateBlueprint } from '../../src/blueprint/validate.ts';
+import type { Blueprint } from '../../src/blueprint/schema.ts';
+import { quotaError, transientError, userError } from '../../src/errors.ts';
+import { defineStep, type StepDefinition } from '../../src/steps/define.ts';
+import { STEP_TYPES, createRegistry } from '../../src/steps/registry.ts';
+import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
+
+/** Attempts per item seen by the `test.flaky` step, and when each started. */
+const attempts = new Map<string, number[]>();
+let quotaOn = false;
+
+const flaky = defineStep({
+  type: 'test.flaky',
+  version: 1,
+  description: 'Fails as told, then echoes its value.',
+  input: z.object({
+    value: z.unknown(),
+    failTimes: z.number().default(0),
+    fault: z.enum(['transient', 'user', 'quota']).default('transient'),
+    retryAfterMs: z.number().optional(),
+  }),
+  async run(input, ctx) {
+    const key = `${ctx.stepId}:${JSON.stringify(input.value)}`;
+    const list = attempts.get(key) ?? [];
+    list.push(Date.now());
+    attempts.set(key, list);
+    if (input.fault === 'quota' && quotaOn) throw quotaError('test.quota', 'credits used up');
+    if (list.length <= input.failTimes) {
+      if (input.fault === 'user') throw userError('test.bad', `bad value ${JSON.stringify(input.value)}`);
+      throw transientError('test.flaky', 'try again', input.retryAfterMs !== undefined ? { retryAfterMs: input.retryAfterMs } : {});
+    }
+    ctx.usage({ credits: 1 });
+    return { value: input.value };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition]);
+
+function bp(doc: unknown): Blueprint {
+  const r = validateBlueprint(doc, registry);
+  if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  return r.blueprint;
+}
+
+let t: TestEngine | undefined;
+afterEach(async () => { await t?.close(); t = undefined; attempts.clear(); quotaOn = false; });
+
+async function run(doc: unknown, inputs: Record<string, unknown> = {}, limit?: number) {
+  t ??= await openTestEngine({ registry });
+  const run = await t.engine.startRun({ workflow: 'test', blueprint: bp(doc), inputs, ...(limit !== undefined ? { limit } : {}) });
+  const done = await t.engine.waitForRun(run.id, 50);
+  const out = async (stepId: string) => (await t!.store.listStepRuns(run.id, { stepId })).map((r) => r.output);
+  return { run: done, out, counts: await t.store.stepCounts(run.id), store: t.store };
+}
+
+const kw = { keywords: { type: 'array', default: ['alpha beta', 'gamma', 'delta epsilon zeta'] } };
+
+describe('engine', () => {
+  it('fans out per item, keeps item order, and collects per parent item (fan-in)', async () => {
+    const r = await run({
+      version: 1, name: 'fan', inputs: kw,
+      steps: [
+        { id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { keyword: '{{ item }}' } },
+        { id: 'word', uses: 'data.set@1', each: "$split(steps.kw.keyword, ' ')", with: { w: '{{ $uppercase(item) }}', parent: '{{ items[0] }}', i: '{{ index }}' } },
+        { id: 'perKw', uses: 'data.set@1', per: 'kw', with: { keyword: '{{ steps.kw.keyword }}', words: '{{ steps.word.w[] }}' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { n: '{{ $count(steps.perKw) }}', rows: '{{ steps.perKw }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    expect(await r.out('all')).toEqual([{
+      n: 3,
+      rows: [
+        { keyword: 'alpha beta', words: ['ALPHA', 'BETA'] },
+        { keyword: 'gamma', words: ['GAMMA'] },
+        { keyword: 'delta epsilon zeta', words: ['DELTA', 'EPSILON', 'ZETA'] },
+      ],
+    }]);
+    expect((await r.out('word'))[1]).toEqual({ w: 'BETA', parent: 'alpha beta', i: 1 });
+  });
+
+  it('runs a fan-in step with an empty list when the fan-out has no items', async () => {
+    const r = await run({
+      version: 1, name: 'empty', inputs: { keywords: { type: 'array', default: [] } },
+      steps: [
+        { id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { keyword: '{{ item }}' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { rows: '{{ steps.kw[] }}', n: '{{ $count(steps.kw) }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    expect(await r.out('all')).toEqual([{ rows: [], n: 0 }]);
+  });
+
+  it('drops filtered items and skips items whose condition is false, without failing the run', async () => {
+    const r = await run({
+      version: 1, name: 'filter', inputs: kw,
+      steps: [
+        { id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { keyword: '{{ item }}' } },
+        { id: 'multi', uses: 'flow.filter@1', with: { condition: "{{ $contains(steps.kw.keyword, ' ') }}", reason: 'single word' } },
+        { id: 'first', uses: 'data.set@1', with: { w: "{{ $substringBefore(steps.kw.keyword, ' ') }}" }, after: ['multi'] },
+        { id: 'notDelta', uses: 'data.set@1', when: "{{ steps.first.w != 'delta' }}", with: { w: '{{ steps.first.w }}' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { ws: '{{ steps.notDelta.w[] }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    expect(r.counts.multi).toEqual({ succeeded: 2, filtered: 1 });
+    expect(r.counts.first).toEqual({ succeeded: 2 });
+    expect(r.counts.notDelta).toEqual({ succeeded: 1, skipped: 1 });
+    expect(await r.out('all')).toEqual([{ ws: ['alpha'] }]);
+  });
+
+  it('retries transient failures with backoff and records attempts', async () => {
+    const r = await run({
+      version: 1, name: 'retry', inputs: kw,
+      steps: [{ id: 'f', uses: 'test.flaky@1', each: 'inputs.keywords', retry: { attempts: 4, initialDelay: '20ms', maxDelay: '50ms' }, with: { value: '{{ item }}', failTimes: 2 } }],
+    });
+    expect(r.run.status).toBe('succeeded');
+    const runs = await r.store.listStepRuns(r.run.id, { stepId: 'f' });
+    expect(runs.map((x) => x.attempts)).toEqual([3, 3, 3]);
+    expect(attempts.get('f:"gamma"')).toHaveLength(3);
+    expect((await r.store.runUsage(r.run.id)).credits).toBe(3);
+  });
+
+  it('waits at least Retry-After before the next attempt', async () => {
+    const r = await run({
+      version: 1, name: 'ra',
+      steps: [{ id: 'f', uses: 'test.flaky@1', retry: { initialDelay: '1ms' }, with: { value: 1, failTimes: 1, retryAfterMs: 400 } }],
+    });
+    expect(r.run.status).toBe('succeeded');
+    const [a, b] = attempts.get('f:1')!;
+    expect(b! - a!).toBeGreaterThanOrEqual(390);
+  });
+
+  it('with onError "skip" records the failed item with its reason and finishes the others', async () => {
+    const r = await run({
+      version: 1, name: 'skip', inputs: kw,
+      steps: [
+        { id: 'f', uses: 'test.flaky@1', each: 'inputs.keywords', with: { value: '{{ item }}', failTimes: "{{ item = 'gamma' ? 9 : 0 }}", fault: 'user' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { vs: '{{ steps.f.value[] }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('failed');
+    expect(r.counts.f).toEqual({ succeeded: 2, failed: 1 });
+    const [failed] = await r.store.listStepRuns(r.run.id, { statuses: ['failed'] });
+    expect(failed).toMatchObject({ stepId: 'f', itemKey: '1', error: { code: 'test.bad', fault: 'user', message: 'bad value "gamma"' } });
+    expect(attempts.get('f:"gamma"')).toHaveLength(1);
+    expect(await r.out('all')).toEqual([{ vs: ['alpha beta', 'delta epsilon zeta'] }]);
+  });
+
+  it('with onError "fail" stops the run, which resume then finishes', async () => {
+    const doc = {
+      version: 1, name: 'failrun', inputs: kw,
+      steps: [{ id: 'f', uses: 'test.flaky@1', onError: 'fail', concurrency: 1, each: 'inputs.keywords', with: { value: '{{ item }}', failTimes: "{{ item = 'alpha beta' ? 1 : 0 }}", fault: 'user' } }],
+    };
+    const r = await run(doc);
+    expect(r.run.status).toBe('stopped');
+    expect(r.run.error).toMatchObject({ code: 'test.bad' });
+    const resumed = await t!.engine.resume(r.run.id);
+    expect(resumed.status).toBe('running');
+    const done = await t!.engine.waitForRun(r.run.id, 50);
+    // The failed item stays failed (a user error); the others completed on resume.
+    expect(done.status).toBe('failed');
+    expect(await t!.store.stepCounts(r.run.id)).toEqual({ f: { succeeded: 2, failed: 1 } });
+  });
+
+  it('stops the whole run on a quota error and completes on resume without redoing finished items', async () => {
+    quotaOn = true;
+    const doc = {
+      version: 1, name: 'quota', inputs: kw,
+      steps: [
+        { id: 'a', uses: 'test.flaky@1', each: 'inputs.keywords', with: { value: '{{ item }}' } },
+        { id: 'q', uses: 'test.flaky@1', concurrency: 1, with: { value: '{{ steps.a.value }}', fault: 'quota' } },
+      ],
+    };
+    const r = await run(doc);
+    expect(r.run.status).toBe('stopped');
+    expect(r.run.error).toMatchObject({ code: 'test.quota', fault: 'quota' });
+    quotaOn = false;
+    await t!.engine.resume(r.run.id);
+    const done = await t!.engine.waitForRun(r.run.id, 50);
+    expect(done.status).toBe('succeeded');
+    for (const k of ['alpha beta', 'gamma', 'delta epsilon zeta']) expect(attempts.get(`a:${JSON.stringify(k)}`)).toHaveLength(1);
+  });
+
+  it('limits the first fan-out with --limit', async () => {
+    const r = await run({ version: 1, name: 'lim', inputs: kw, steps: [{ id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { k: '{{ item }}' } }] }, {}, 2);
+    expect(await r.out('kw')).toEqual([{ k: 'alpha beta' }, { k: 'gamma' }]);
+  });
+
+  it('fails an item whose mapping cannot be evaluated, saying which step, item and expression', async () => {
+    const r = await run({
+      version: 1, name: 'expr', inputs: kw,
+      steps: [{ id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { n: '{{ $number(item) }}' } }],
+    });
+    expect(r.run.status).toBe('failed');
+    const failed = await r.store.listStepRuns(r.run.id, { statuses: ['failed'] });
+    expect(failed).toHaveLength(3);
+    expect(failed[0]!.error!.where).toBe('step "kw" item 0');
+    expect(failed[0]!.error!.message).toContain('$number(item)');
+  });
+
+  it('rejects step input that fails the step schema at run time as a user error', async () => {
+    const r = await run({
+      version: 1, name: 'schema', inputs: kw,
+      steps: [{ id: 'f', uses: 'test.flaky@1', each: 'inputs.keywords', with: { value: '{{ item }}', failTimes: '{{ item }}' } }],
+    });
+    const failed = await r.store.listStepRuns(r.run.id, { statuses: ['failed'] });
+    expect(failed).toHaveLength(3);
+    expect(failed[0]!.error).toMatchObject({ code: 'step.invalid_input', fault: 'user' });
+    expect(failed[0]!.error!.message).toMatch(/^input\.failTimes: /);
+  });
+});
