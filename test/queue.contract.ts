@@ -103,27 +103,28 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
 
     it('ignores an id that is waiting, delayed or running, and runs it again once finished', async () => {
       const q = await driver();
+      // One at a time, so 'w' really is still waiting behind 'r' while we enqueue it again.
+      await q.configureQueue('a', { concurrency: 1 });
       const c = counter();
       const failed: string[] = [];
       const running = gate();
-      await q.enqueue([spec('w'), spec('w'), spec('d', 'a', { delayMs: 80 })]);
-      await q.enqueue([spec('w'), spec('d')]);
-      expect(await q.size()).toBe(2);
+      await q.enqueue([spec('r'), spec('w'), spec('w'), spec('d', 'a', { delayMs: 80 })]);
+      await q.enqueue([spec('r'), spec('w'), spec('d')]);
+      expect(await q.size()).toBe(3);
       await q.start(async (job) => {
         c.hit(job.id);
         if (job.id === 'r') await running.promise;
         if (job.id === 'f') throw userError('test.bad', 'bad input');
       }, { onFailed: (job) => failed.push(job.id) });
-      await q.enqueue([spec('r'), spec('f')]);
-      await waitFor(() => c.of('r') === 1, 'r to start');
-      await q.enqueue([spec('r'), spec('d'), spec('w', 'a', { delayMs: 0 })]);
-      await waitFor(() => c.of('w') === 1 && failed.length === 1, 'w and f');
-      await q.enqueue([spec('r'), spec('d')]);
+      await q.enqueue([spec('f', 'b')]);
+      await waitFor(() => c.of('r') === 1 && failed.length === 1, 'r to start and f to fail');
+      await q.enqueue([spec('r'), spec('w'), spec('d', 'a', { delayMs: 0 })]);
+      expect(await q.size()).toBe(3);
       running.resolve();
       await q.idle();
-      expect([c.of('w'), c.of('d'), c.of('r'), c.of('f')]).toEqual([1, 1, 1, 1]);
+      expect([c.of('r'), c.of('w'), c.of('d'), c.of('f')]).toEqual([1, 1, 1, 1]);
       // Finished (done or failed) ids can be enqueued again: that is how a run resumes.
-      await q.enqueue([spec('w'), spec('f')]);
+      await q.enqueue([spec('w'), spec('f', 'b')]);
       await q.idle();
       expect([c.of('w'), c.of('f')]).toEqual([2, 2]);
     }, T);

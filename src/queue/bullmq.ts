@@ -1,0 +1,343 @@
+/**
+ * BullMQ queue driver (distributed mode, when REDIS_URL is set): workers on any number of
+ * machines share the queues in Redis.
+ *
+ * - One BullMQ queue per topicflow queue (provider), so a provider held by its rate limit never
+ *   blocks the others, and one Worker per queue in each process.
+ * - Rate limits hold across every worker on every machine: BullMQ's own `limiter` is a fixed
+ *   window (a counter that expires), which lets up to 2 × max through around a window edge, and
+ *   providers that count per rolling minute answer that with 429s. So each job start takes a slot
+ *   in a Redis sliding log (a sorted set, one Lua call, Redis' own clock so machines agree).
+ *   When the log is full the job goes back to the head of `wait` (BullMQ's manual rate limit:
+ *   `queue.rateLimit(ms)` + `RateLimitError`), which also parks every worker of that queue, on
+ *   every machine, until the oldest start leaves the window: no polling, no job churn.
+ *   The limit itself is stored in Redis, so the last `configureQueue` anywhere applies to all.
+ * - Concurrency (per queue and global from `start`) and group concurrency are per worker
+ *   process. A job waiting for its group or the global limit has already been fetched: it holds
+ *   a slot of its queue's worker in this process (its lock is kept fresh meanwhile).
+ * - Retries: non-transient errors and last attempts become `UnrecoverableError`; transient ones
+ *   are retried by BullMQ with a custom backoff that returns our `retryDelay` (Retry-After
+ *   honoured, waits over a minute are plain delayed jobs). jobId = step-run id, so enqueueing an
+ *   id that is waiting, delayed or running is a no-op; finished jobs are removed so an id can be
+ *   enqueued again on resume.
+ * - Crashes: a SIGKILLed worker's jobs stop having their lock renewed; after `lockDurationMs`
+ *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
+ */
+import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { Redis } from 'ioredis';
+import { formatError, serializeError, transientError, userError } from '../errors.ts';
+import { retryDelay, type RetryPolicy } from '../retry.ts';
+import { validateRateLimit } from './rate-limiter.ts';
+import { Semaphore } from './semaphore.ts';
+import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+
+export interface BullmqQueueOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  connection: string;
+  /** Key prefix; separate prefixes never see each other's jobs. @default 'topicflow' */
+  prefix?: string;
+  /**
+   * How long a worker's lock on a running job lasts; renewed every half of it while the job
+   * runs. A crashed worker's jobs become runnable again at most this + `stalledIntervalMs` later.
+   * @default 15000
+   */
+  lockDurationMs?: number;
+  /** How often each worker looks for stalled jobs. @default 15000 */
+  stalledIntervalMs?: number;
+  /** Times a job may stall (its worker died) before it fails. @default 2 */
+  maxStalledCount?: number;
+}
+
+interface JobData {
+  id: string;
+  queue: string;
+  group?: string;
+  groupConcurrency?: number;
+  /** Attempts made before this job was enqueued (from the store). */
+  base: number;
+  retry: RetryPolicy;
+}
+
+/** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
+export const DEFAULT_BULLMQ_CONCURRENCY = 32;
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+const IDLE_POLL_MS = 50;
+const QUEUE_SCAN_MS = 2000;
+const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
+
+// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] member.
+// Returns 0 when a slot was taken, else the ms until one frees.
+const ACQUIRE_LUA = `
+local limit = redis.call('HGET', KEYS[2], ARGV[1])
+if not limit then return 0 end
+local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
+max = tonumber(max)
+interval = tonumber(interval)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
+if redis.call('ZCARD', KEYS[1]) < max then
+  redis.call('ZADD', KEYS[1], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(interval))
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
+`;
+
+/** BullMQ forbids ':' and all-digit custom ids. */
+const toJobId = (id: string) => `sr-${id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'))}`;
+
+class Closing extends Error {}
+
+/** Marks an error thrown to BullMQ: retry after `retryDelayMs`, or final with its cause. */
+interface Tagged { retryDelayMs?: number; final?: { job: Job; error: unknown } }
+
+export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
+  const prefix = options.prefix ?? 'topicflow';
+  const connection = { url: options.connection, maxRetriesPerRequest: null };
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false });
+  redis.on('error', () => { /* reported through the commands that fail */ });
+  const namesKey = `${prefix}:topicflow:queues`;
+  const limitsKey = `${prefix}:topicflow:limits`;
+  const queues = new Map<string, Queue>();
+  const workers = new Map<string, Worker>();
+  const concurrency = new Map<string, number>();
+  const groups = new Map<string, Semaphore>();
+  const running = new Map<string, { release: () => void }>();
+  let handler: JobHandler | undefined;
+  let onFailed: ((job: Job, error: unknown) => void) | undefined;
+  let global = new Semaphore(DEFAULT_BULLMQ_CONCURRENCY);
+  let closing = false;
+  let scanTimer: NodeJS.Timeout | undefined;
+  let seq = 0;
+
+  function queueOf(name: string): Queue {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection, prefix });
+      q.on('error', () => {});
+      queues.set(name, q);
+    }
+    return q;
+  }
+
+  async function remember(names: Iterable<string>): Promise<void> {
+    const fresh = [...names].filter((n) => !queues.has(n));
+    for (const n of fresh) queueOf(n);
+    if (fresh.length > 0) await redis.sadd(namesKey, ...fresh);
+    if (handler) for (const n of fresh) ensureWorker(n);
+  }
+
+  function toJob(bj: BullJob<JobData>): Job {
+    const d = bj.data;
+    const attemptsMade = d.base + bj.attemptsMade;
+    return {
+      id: d.id, queue: d.queue, attemptsMade, retry: d.retry,
+      isLastAttempt: attemptsMade + 1 >= d.retry.attempts,
+      ...(d.group === undefined ? {} : { group: d.group }),
+    };
+  }
+
+  async function acquireRate(queue: string, jobId: string): Promise<number> {
+    const member = `${jobId}:${process.pid}:${seq++}`;
+    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member));
+  }
+
+  async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
+    if (closing) throw Worker.RateLimitError();
+    const job = toJob(bj);
+    let group: Semaphore | undefined;
+    if (job.group !== undefined && bj.data.groupConcurrency !== undefined) {
+      group = groups.get(job.group) ?? new Semaphore(bj.data.groupConcurrency);
+      group.limit = bj.data.groupConcurrency;
+      groups.set(job.group, group);
+    }
+    try {
+      await group?.acquire();
+    } catch {
+      throw Worker.RateLimitError();
+    }
+    try {
+      try {
+        await global.acquire();
+      } catch {
+        throw Worker.RateLimitError();
+      }
+      try {
+        if (closing) throw Worker.RateLimitError();
+        const wait = await acquireRate(job.queue, bj.id ?? job.id);
+        if (wait > 0) {
+          await queueOf(job.queue).rateLimit(wait);
+          throw Worker.RateLimitError();
+        }
+        await runHandler(job, `${bj.id}:${token ?? ''}`);
+      } finally {
+        global.release();
+      }
+    } finally {
+      group?.release();
+    }
+  }
+
+  async function runHandler(job: Job, key: string): Promise<void> {
+    let release!: () => void;
+    const released = new Promise<'released'>((r) => { release = () => r('released'); });
+    running.set(key, { release });
+    const work = Promise.resolve().then(() => handler!(job));
+    // A released job may still finish here later; nobody waits for it any more.
+    work.catch(() => {});
+    try {
+      const outcome = await Promise.race([work.then(() => 'done' as const), released]);
+      // Still running at close's deadline: back to wait (BullMQ's own move), for another worker.
+      if (outcome === 'released') throw Worker.RateLimitError();
+    } catch (err) {
+      if (err instanceof Error && err.message === Worker.RateLimitError().message) throw err;
+      throw failure(job, err);
+    } finally {
+      running.delete(key);
+    }
+  }
+
+  function failure(job: Job, err: unknown): Error {
+    const s = serializeError(err);
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; retryAfterMs?: unknown }) : {};
+    const fault = typeof own.fault === 'string' ? own.fault : s.fault;
+    const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : s.retryAfterMs;
+    if (fault === 'transient' && !job.isLastAttempt) {
+      const e = new Error(formatError(s)) as Error & Tagged;
+      e.retryDelayMs = retryDelay(job.attemptsMade + 1, job.retry, retryAfterMs);
+      return e;
+    }
+    const e = new UnrecoverableError(formatError(s)) as UnrecoverableError & Tagged;
+    e.final = { job, error: err };
+    return e;
+  }
+
+  function ensureWorker(name: string): void {
+    if (workers.has(name) || closing) return;
+    const w = new Worker<JobData>(name, (bj, token) => processJob(bj, token), {
+      connection,
+      prefix,
+      concurrency: concurrency.get(name) ?? global.limit,
+      // Never limits by itself (nobody starts 1e9 jobs a second); it makes BullMQ honour
+      // `queue.rateLimit(ms)`, which parks the queue while our sliding log is full.
+      limiter: { max: 1_000_000_000, duration: 1000 },
+      lockDuration: options.lockDurationMs ?? 15_000,
+      stalledInterval: options.stalledIntervalMs ?? 15_000,
+      maxStalledCount: options.maxStalledCount ?? 2,
+      settings: { backoffStrategy: (_n, _type, err) => (err as Tagged | undefined)?.retryDelayMs ?? 1000 },
+    });
+    w.on('error', () => { /* connection blips: BullMQ retries by itself */ });
+    w.on('failed', (bj, err) => {
+      const tagged = err as Tagged;
+      if (tagged.retryDelayMs !== undefined) return;
+      const final = tagged.final ?? (bj ? { job: toJob(bj as BullJob<JobData>), error: transientError('queue.stalled', `job failed in BullMQ: ${err.message}`) } : undefined);
+      if (!final) return;
+      try {
+        onFailed?.(final.job, final.error);
+      } catch {
+        // A broken onFailed must not take the worker down; the store still has the step run.
+      }
+    });
+    workers.set(name, w);
+  }
+
+  async function scanQueues(): Promise<void> {
+    await remember(await redis.smembers(namesKey));
+  }
+
+  async function size(): Promise<number> {
+    const names = await redis.smembers(namesKey);
+    const counts = await Promise.all(names.map((n) => queueOf(n).getJobCounts(...COUNTED)));
+    return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+  }
+
+  return {
+    kind: 'bullmq',
+
+    async configureQueue(name: string, limits: QueueLimits): Promise<void> {
+      const where = `queue ${name}`;
+      if (limits.concurrency !== undefined) {
+        if (!(limits.concurrency >= 1)) {
+          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(limits.concurrency)}`, { where });
+        }
+        concurrency.set(name, limits.concurrency);
+        const w = workers.get(name);
+        if (w) w.concurrency = Math.min(limits.concurrency, global.limit);
+      }
+      if (limits.rateLimit !== undefined) {
+        const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
+        await redis.hset(limitsKey, name, `${max}:${intervalMs}`);
+      }
+      await remember([name]);
+    },
+
+    async enqueue(specs: readonly JobSpec[]): Promise<void> {
+      if (closing || specs.length === 0) return;
+      const byQueue = new Map<string, JobSpec[]>();
+      for (const s of specs) byQueue.set(s.queue, [...(byQueue.get(s.queue) ?? []), s]);
+      await remember(byQueue.keys());
+      await Promise.all([...byQueue].map(([name, list]) => queueOf(name).addBulk(list.map((s) => {
+        const base = s.attemptsMade ?? 0;
+        const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry };
+        if (s.group !== undefined) data.group = s.group;
+        if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
+        return {
+          name: 'step',
+          data,
+          opts: {
+            jobId: toJobId(s.id),
+            attempts: Math.max(1, s.retry.attempts - base),
+            backoff: { type: 'topicflow' },
+            removeOnComplete: true,
+            removeOnFail: true,
+            ...(s.delayMs && s.delayMs > 0 ? { delay: s.delayMs } : {}),
+          },
+        };
+      }))));
+    },
+
+    async start(h, opts = {}): Promise<void> {
+      handler = h;
+      onFailed = opts.onFailed;
+      if (opts.concurrency !== undefined) {
+        if (!(opts.concurrency >= 1)) {
+          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(opts.concurrency)}`, { where: 'queue start' });
+        }
+        global = new Semaphore(opts.concurrency);
+      }
+      await scanQueues();
+      for (const name of queues.keys()) ensureWorker(name);
+      // Queues that other processes create after we start.
+      scanTimer = setInterval(() => { scanQueues().catch(() => {}); }, QUEUE_SCAN_MS);
+      scanTimer.unref();
+    },
+
+    size,
+
+    async idle(): Promise<void> {
+      while (!closing && (await size()) > 0) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
+    },
+
+    async close(opts = {}): Promise<void> {
+      if (closing) return;
+      closing = true;
+      clearInterval(scanTimer);
+      const stop = new Closing('queue closing');
+      global.rejectAll(stop);
+      for (const g of groups.values()) g.rejectAll(stop);
+      const closed = Promise.all([...workers.values()].map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((r) => { timer = setTimeout(() => r(true), opts.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS); }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) for (const r of running.values()) r.release();
+      await closed;
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq.ts';
+import type { QueueDriver } from '../src/queue/types.ts';
+import { describeQueueContract } from './queue.contract.ts';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefixes: string[] = [];
+let n = 0;
+const newPrefix = () => {
+  const p = `tftest-${process.pid}-${Date.now()}-${n++}`;
+  prefixes.push(p);
+  return p;
+};
+
+async function reachable(): Promise<boolean> {
+  const r = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+const up = await reachable();
+const drivers: QueueDriver[] = [];
+const open = (o: Partial<BullmqQueueOptions> = {}) => {
+  const d = createBullmqQueue({ connection: REDIS_URL, prefix: o.prefix ?? newPrefix(), ...o });
+  drivers.push(d);
+  return d;
+};
+
+afterAll(async () => {
+  await Promise.all(drivers.map((d) => d.close({ timeoutMs: 200 })));
+  if (!up) return;
+  const r = new Redis(REDIS_URL);
+  for (const p of prefixes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  }
+  r.disconnect();
+});
+
+if (up) {
+  describeQueueContract('bullmq', async () => open());
+} else {
+  describe.skip(`bullmq: Redis unreachable at ${REDIS_URL}`, () => { it('needs Redis', () => {}); });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const retry = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
+
+describe.skipIf(!up)('bullmq across workers', () => {
+  it('keeps one rate limit across every worker sharing the queue', async () => {
+    const prefix = newPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    await a.configureQueue('serper', { rateLimit: { max: 2, intervalMs: 100 } });
+    const starts: number[] = [];
+    const handler = async () => { starts.push(performance.now()); };
+    await a.start(handler, { concurrency: 5 });
+    await b.start(handler, { concurrency: 5 });
+    await a.enqueue(Array.from({ length: 10 }, (_, i) => ({ id: `j${i}`, queue: 'serper', retry })));
+    await a.idle();
+    starts.sort((x, y) => x - y);
+    expect(starts).toHaveLength(10);
+    for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!).toBeGreaterThanOrEqual(90);
+  }, 15_000);
+
+  it('keeps step-run ids with colons and digits as they are', async () => {
+    const q = open();
+    const seen: string[] = [];
+    await q.start(async (job) => { seen.push(job.id); });
+    await q.enqueue([{ id: 'run:1:step:2', queue: 'a', retry }, { id: '12345', queue: 'a', retry }, { id: '50%:x', queue: 'a', retry }]);
+    await q.idle();
+    expect(seen.sort()).toEqual(['12345', '50%:x', 'run:1:step:2']);
+  }, 10_000);
+
+  it('close() releases a job still running after timeoutMs, and another worker runs it', async () => {
+    const prefix = newPrefix();
+    const first = open({ prefix });
+    let firstStarted = false;
+    await first.start(async () => { firstStarted = true; await new Promise(() => {}); });
+    await first.enqueue([{ id: 'long', queue: 'a', retry }]);
+    while (!firstStarted) await sleep(5);
+    await first.close({ timeoutMs: 100 });
+    const second = open({ prefix });
+    const ran: string[] = [];
+    await second.start(async (job) => { ran.push(job.id); });
+    await second.idle();
+    // Released, not failed: the attempt does not count.
+    expect(ran).toEqual(['long']);
+  }, 10_000);
+
+  it('recovers the jobs of a SIGKILLed worker through the stalled checker', async () => {
+    const prefix = newPrefix();
+    const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));
+    const child = spawn(process.execPath, [fixture, REDIS_URL, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
+      await q.enqueue([{ id: 'victim', queue: 'a', retry }]);
+      const t0 = performance.now();
+      while (!out.includes('started victim')) {
+        if (performance.now() - t0 > 8000) throw new Error(`worker did not start the job: ${out}`);
+        await sleep(20);
+      }
+      child.kill('SIGKILL');
+      const ran: { id: string; attemptsMade: number }[] = [];
+      const killedAt = performance.now();
+      await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade }); });
+      await q.idle();
+      expect(ran).toEqual([{ id: 'victim', attemptsMade: 0 }]);
+      // Lock (1 s) expiry plus one stalled check (0.5 s), with slack for a busy machine.
+      expect(performance.now() - killedAt).toBeLessThan(6000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 20_000);
+});
