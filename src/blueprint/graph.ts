@@ -12,7 +12,10 @@ import type { Blueprint, BlueprintStep } from './schema.ts';
 
 export interface StepNode {
   step: BlueprintStep;
+  /** Position in the blueprint's steps array. */
   index: number;
+  /** Position in dependency order (blueprint order, except where `after` names a later step). */
+  rank: number;
   /** Fan-out steps this step runs under, outermost first (includes itself when it has `each`). */
   scope: string[];
   depth: number;
@@ -48,22 +51,23 @@ export interface StepGraph {
 
 const PER_RUN = 'run';
 
-function refsOf(step: BlueprintStep, i: number, problems: GraphProblem[]): { main: References; each: References } {
-  const main = emptyReferences();
-  const each = emptyReferences();
-  const at = (field: string) => `$.steps[${i}].${field}`;
-  const collect = (field: string, fn: () => void) => {
-    try { fn(); } catch (err) {
-      if (err instanceof ExpressionError) problems.push({ path: at(field), stepId: step.id, message: `invalid expression {{ ${err.expression} }}: ${err.message}` });
+interface FieldRefs { field: string; refs: References }
+
+/** References per field (`with.q`, `each`, `when`), so problems name the exact place. */
+function refsOf(step: BlueprintStep, i: number, problems: GraphProblem[]): FieldRefs[] {
+  const out: FieldRefs[] = [];
+  const collect = (field: string, fn: (into: References) => void) => {
+    const refs = emptyReferences();
+    try { fn(refs); } catch (err) {
+      if (err instanceof ExpressionError) problems.push({ path: `$.steps[${i}].${field}`, stepId: step.id, message: `invalid expression {{ ${err.expression} }}: ${err.message}` });
       else throw err;
     }
+    out.push({ field, refs });
   };
-  if (step.with) {
-    for (const [k, v] of Object.entries(step.with)) collect(`with.${k}`, () => mappingReferences(v, main));
-  }
-  if (step.when !== undefined) collect('when', () => expressionReferences(stripBraces(step.when!), main));
-  if (step.each !== undefined) collect('each', () => expressionReferences(stripBraces(step.each!), each));
-  return { main, each };
+  for (const [k, v] of Object.entries(step.with ?? {})) collect(`with.${k}`, (into) => mappingReferences(v, into));
+  if (step.when !== undefined) collect('when', (into) => expressionReferences(stripBraces(step.when!), into));
+  if (step.each !== undefined) collect('each', (into) => expressionReferences(stripBraces(step.each!), into));
+  return out;
 }
 
 /** `each` and `when` may be written with or without {{ }}. */
@@ -85,47 +89,59 @@ export function analyzeGraph(bp: Blueprint): StepGraph {
     } else indexOf.set(step.id, i);
   });
 
-  // Cycle detection over every edge (mapping references and `after`), before scopes.
+  // References to unknown, later or the same step are reported here and left out of the graph;
+  // what remains can only cycle through `after`.
   const edges = new Map<string, Set<string>>();
-  const refsByStep = new Map<string, { main: References; each: References }>();
+  const refsByStep = new Map<string, FieldRefs[]>();
   bp.steps.forEach((step, i) => {
     if (indexOf.get(step.id) !== i) return;
-    const refs = refsOf(step, i, problems);
-    refsByStep.set(step.id, refs);
-    const out = new Set<string>([...refs.main.steps, ...refs.each.steps, ...(step.after ?? [])]);
-    if (step.per && step.per !== PER_RUN) out.add(step.per);
-    edges.set(step.id, out);
-    for (const name of [...refs.main.inputs, ...refs.each.inputs]) {
-      if (!inputs.has(name)) problems.push({ path: `$.steps[${i}]`, stepId: step.id, message: `references unknown input "inputs.${name}"${inputs.size ? ` (declared: ${[...inputs].join(', ')})` : ' (the blueprint declares no inputs)'}` });
+    const fields = refsOf(step, i, problems);
+    refsByStep.set(step.id, fields);
+    const out = new Set<string>(step.after ?? []);
+    const checkRef = (id: string, field: string): boolean => {
+      const at = `$.steps[${i}].${field}`;
+      if (id === step.id) { problems.push({ path: at, stepId: step.id, message: `step references itself ("steps.${id}")` }); return false; }
+      const j = indexOf.get(id);
+      if (j === undefined) {
+        const near = [...indexOf.keys()].filter((k) => k.toLowerCase() === id.toLowerCase() || k.startsWith(id) || id.startsWith(k));
+        problems.push({ path: at, stepId: step.id, message: `references unknown step "${id}"${near.length ? ` (did you mean "${near[0]}"?)` : ''}` });
+        return false;
+      }
+      if (j > i) { problems.push({ path: at, stepId: step.id, message: `references step "${id}", which comes later ($.steps[${j}]); steps may only use earlier steps` }); return false; }
+      return true;
+    };
+    for (const { field, refs } of fields) {
+      for (const id of refs.steps) if (checkRef(id, field)) out.add(id);
+      for (const name of refs.inputs) {
+        if (!inputs.has(name)) problems.push({ path: `$.steps[${i}].${field}`, stepId: step.id, message: `references unknown input "inputs.${name}"${inputs.size ? ` (declared: ${[...inputs].join(', ')})` : ' (the blueprint declares no inputs)'}` });
+      }
     }
+    if (step.per && step.per !== PER_RUN && checkRef(step.per, 'per')) out.add(step.per);
+    for (const id of step.after ?? []) {
+      if (id === step.id || !indexOf.has(id)) checkRef(id, 'after');
+    }
+    edges.set(step.id, out);
   });
   const cycle = findCycle(edges, indexOf);
   if (cycle) {
-    problems.push({ path: `$.steps[${indexOf.get(cycle[0]!)}]`, stepId: cycle[0]!, message: `dependency cycle: ${cycle.join(' -> ')}` });
+    problems.push({ path: `$.steps[${indexOf.get(cycle[0]!)}].after`, stepId: cycle[0]!, message: `dependency cycle: ${cycle.join(' -> ')}` });
     return { nodes, order, dependents: new Map(), fanInWatchers: new Map(), problems };
   }
+  if (problems.length) return { nodes, order, dependents: new Map(), fanInWatchers: new Map(), problems };
 
-  for (const [i, step] of bp.steps.entries()) {
-    if (indexOf.get(step.id) !== i) continue;
-    const refs = refsByStep.get(step.id)!;
+  for (const id of topoOrder(edges, bp.steps.map((s) => s.id).filter((id, i) => indexOf.get(id) === i))) {
+    const i = indexOf.get(id)!;
+    const step = bp.steps[i]!;
+    const fields = refsByStep.get(step.id)!;
     const at = (field: string) => `$.steps[${i}]${field ? `.${field}` : ''}`;
-    const checkRef = (id: string, field: string): StepNode | undefined => {
-      if (id === step.id) { problems.push({ path: at(field), stepId: step.id, message: `step references itself ("steps.${id}")` }); return undefined; }
-      const j = indexOf.get(id);
-      if (j === undefined) {
-        const near = [...indexOf.keys()].filter((k) => k.toLowerCase() === id.toLowerCase());
-        problems.push({ path: at(field), stepId: step.id, message: `references unknown step "${id}"${near.length ? ` (did you mean "${near[0]}"?)` : ''}` });
-        return undefined;
-      }
-      if (j > i && field !== 'after') { problems.push({ path: at(field), stepId: step.id, message: `references step "${id}", which comes later ($.steps[${j}]); steps may only use earlier steps` }); return undefined; }
-      return nodes.get(id);
-    };
-
-    const mainDeps = [...refs.main.steps].map((id) => checkRef(id, 'with')).filter((n): n is StepNode => !!n);
-    const eachDeps = [...refs.each.steps].map((id) => checkRef(id, 'each')).filter((n): n is StepNode => !!n);
-    const afterDeps = (step.after ?? []).map((id) => checkRef(id, 'after')).filter((n): n is StepNode => !!n);
-    let perNode: StepNode | undefined;
-    if (step.per && step.per !== PER_RUN) perNode = checkRef(step.per, 'per');
+    const nodeOf = (id: string) => nodes.get(id);
+    const refsIn = (pred: (field: string) => boolean) => [...new Set(fields.filter((f) => pred(f.field)).flatMap((f) => [...f.refs.steps]))];
+    const mainDeps = refsIn((f) => f !== 'each').map(nodeOf).filter((n): n is StepNode => !!n);
+    const eachDeps = refsIn((f) => f === 'each').map(nodeOf).filter((n): n is StepNode => !!n);
+    // `after` may name a later step for ordering only; it then waits through the cycle check.
+    const afterDeps = (step.after ?? []).map(nodeOf).filter((n): n is StepNode => !!n);
+    const perNode = step.per && step.per !== PER_RUN ? nodeOf(step.per) : undefined;
+    const usesItem = fields.some((f) => f.refs.usesItem);
 
     // Base scope: the `per` step's, else the deepest of every dependency.
     const all = [...mainDeps, ...eachDeps, ...afterDeps];
@@ -167,10 +183,10 @@ export function analyzeGraph(bp: Blueprint): StepGraph {
     }
 
     const node: StepNode = {
-      step, index: i, scope, depth,
+      step, index: i, rank: order.length, scope, depth,
       deps: [...deps], fanIn: [...fanIn], fanInWait: [...wait],
-      referenced: [...new Set([...refs.main.steps, ...refs.each.steps])].filter((id) => nodes.has(id)),
-      usesItem: refs.main.usesItem || refs.each.usesItem,
+      referenced: refsIn(() => true).filter((id) => nodes.has(id)),
+      usesItem,
     };
     if (step.each === undefined && node.usesItem && depth === 0) {
       problems.push({ path: at('with'), stepId: step.id, message: '"item" is only defined in a step that fans out ("each") or runs below one' });
@@ -186,6 +202,19 @@ export function analyzeGraph(bp: Blueprint): StepGraph {
     for (const w of n.fanInWait) fanInWatchers.set(w, [...(fanInWatchers.get(w) ?? []), n.step.id]);
   }
   return { nodes, order, dependents, fanInWatchers, problems };
+}
+
+/** Dependency order, keeping blueprint order wherever dependencies allow (Kahn's algorithm). */
+function topoOrder(edges: Map<string, Set<string>>, ids: string[]): string[] {
+  const out: string[] = [];
+  const done = new Set<string>();
+  while (out.length < ids.length) {
+    const next = ids.find((id) => !done.has(id) && [...(edges.get(id) ?? [])].every((d) => done.has(d) || !ids.includes(d)));
+    if (!next) break;
+    done.add(next);
+    out.push(next);
+  }
+  return out;
 }
 
 function findCycle(edges: Map<string, Set<string>>, indexOf: Map<string, number>): string[] | undefined {

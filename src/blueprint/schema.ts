@@ -87,7 +87,7 @@ export const blueprintSchema = z.strictObject({
     concurrency: z.number().int().min(1).max(10_000).optional().describe('Step runs at once in one process. @default 32'),
     providers: z.record(z.string(), providerLimitSchema).optional().describe('Per provider queue: serper, openai, web, sheets, default.'),
   }).optional(),
-  steps: z.array(stepSchema).min(1),
+  steps: z.array(stepSchema).min(1, 'a blueprint needs at least one step'),
 });
 
 export type Blueprint = z.infer<typeof blueprintSchema>;

@@ -47,7 +47,13 @@ function describeIssue(issue: z.core.$ZodIssue, doc: unknown): string {
       if (actual === undefined) return `missing required "${String(issue.path.at(-1) ?? 'value')}" (${issue.expected})`;
       return `expected ${issue.expected}, got ${typeName(actual)}`;
     }
+    case 'too_small':
+      if (!/^Too small/.test(issue.message)) return issue.message;
+      return issue.origin === 'array' ? `needs at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}` : issue.origin === 'string' ? `must not be empty` : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return issue.origin === 'array' ? `takes at most ${issue.maximum} items` : issue.origin === 'string' ? `must be at most ${issue.maximum} characters` : `must be at most ${issue.maximum}`;
     case 'invalid_value':
+      if (valueAt(doc, issue.path) === undefined) return `missing required "${String(issue.path.at(-1) ?? 'value')}" (${issue.values.map((v) => JSON.stringify(v)).join(' or ')})`;
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(valueAt(doc, issue.path))}`;
     default:
       return issue.message;
@@ -196,14 +202,13 @@ function checkMapping(schema: z.ZodType, mapping: Record<string, unknown>, at: s
   const problems: Problem[] = [];
   const shape = objectShape(schema);
   if (!shape) return problems;
-  const strict = isStrict(schema);
   for (const [key, field] of Object.entries(shape)) {
     if (!(key in mapping) && !isOptional(field)) problems.push({ path: at, stepId, message: `missing required input "${key}"${describe(field)}` });
   }
   for (const [key, value] of Object.entries(mapping)) {
     const field = shape[key];
     if (!field) {
-      if (strict) problems.push({ path: `${at}.${key}`, stepId, message: `unknown input "${key}" (inputs: ${Object.keys(shape).join(', ')})` });
+      problems.push({ path: `${at}.${key}`, stepId, message: `unknown input "${key}" (inputs: ${Object.keys(shape).join(', ')})` });
       continue;
     }
     if (containsTemplate(value)) continue;
@@ -224,12 +229,6 @@ function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
   if (def.innerType) return objectShape(def.innerType);
   if (def.in) return objectShape(def.in);
   return undefined;
-}
-
-function isStrict(schema: z.ZodType): boolean {
-  const def = (schema as { def?: { type?: string; catchall?: { def?: { type?: string } }; innerType?: z.ZodType } }).def;
-  if (def?.type === 'object') return def.catchall?.def?.type === 'never';
-  return def?.innerType ? isStrict(def.innerType) : false;
 }
 
 function isOptional(field: z.ZodType): boolean {

@@ -66,7 +66,7 @@ export async function planAfter(env: PlanEnv, finished: StepRunRecord[]): Promis
       candidates.push({ node, key: keyPrefix(r.itemKey, baseDepth(node)) });
     }
     // Blueprint order: a fan-out expands before a later step that collects it checks readiness.
-    candidates.sort((a, b) => a.node.index - b.node.index);
+    candidates.sort((a, b) => a.node.rank - b.node.rank);
     for (const c of candidates) await tryCreate(env, c.node, c.key, created, worklist);
   }
   return created;
