@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { planUpsert } from './ops.ts';
+import { parseTable } from './table.ts';
+
+describe('planUpsert', () => {
+  const table = parseTable([['k', 'a', 'b', 'c'], ['1', 'x', 'y', 'z'], ['2', 'x', 'y', 'z']], 'T', 'wb');
+
+  it('rewrites only changed cells, in contiguous blocks, and appends new keys once', () => {
+    const plan = planUpsert(table, { tab: 'T', key: ['k'], rows: [
+      { k: '1', a: 'X', b: 'y', c: 'Z' },
+      { k: 3, a: 'new' },
+      { k: '3', b: 'merged' },
+      { _row: 9, k: '2', d: 'added column' },
+    ] });
+    expect(plan.batch.ranges).toEqual([
+      { row: 1, column: 5, values: [['d']] },
+      { row: 2, column: 2, values: [['X']] },
+      { row: 2, column: 4, values: [['Z']] },
+      { row: 3, column: 5, values: [['added column']] },
+    ]);
+    // Later rows with the same key win.
+    expect(plan.batch.append).toEqual([['3', 'new', 'merged', '', '']]);
+    expect(plan).toMatchObject({ inserted: 1, updated: 2, unchanged: 0 });
+    expect(plan.batch.lastRow).toBe(3);
+  });
+
+  it('puts the header in the append of an empty tab, in `columns` order', () => {
+    const plan = planUpsert(parseTable([], 'T', 'wb'), { tab: 'T', key: ['link'], columns: ['keyword', 'link'], rows: [{ link: 'l', title: 't', keyword: 'k' }] });
+    expect(plan.batch).toEqual({ ranges: [], append: [['keyword', 'link', 'title'], ['k', 'l', 't']], lastRow: 0 });
+  });
+});
