@@ -30,7 +30,10 @@ export interface PlanEnv {
   registry: StepRegistry;
 }
 
+/** The provider queue of a step: a literal `with.provider` (http.request), else its type's. */
 export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string {
+  const literal = node.step.with?.provider;
+  if (typeof literal === 'string' && !literal.includes('{{')) return literal;
   return env.registry.get(node.step.uses)?.provider ?? 'default';
 }
 
