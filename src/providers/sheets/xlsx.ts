@@ -6,7 +6,7 @@
  * updates (distributed mode uses Google Sheets).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import ExcelJS from 'exceljs';
 import { userError } from '../../errors.ts';
@@ -36,6 +36,22 @@ function fromExcel(value: ExcelJS.CellValue): Cell {
   }
   return String(value);
 }
+
+/** Temp files of a writer that died before its rename: `.<name>.<pid>.<random>.tmp`. */
+async function removeStaleTemps(file: string): Promise<void> {
+  const prefix = `.${basename(file)}.`;
+  const names = await readdir(dirname(file)).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^\.(?:.*)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1]);
+    if (!name.startsWith(prefix) || !pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await unlink(resolve(dirname(file), name)).catch(() => undefined);
+    }
+  }
+}
+const cleaned = new Set<string>();
 
 interface Cached { wb: ExcelJS.Workbook; mtimeMs: number; size: number }
 /** Parsed workbooks by path, reused while the file's mtime and size are those we last saw. */
@@ -70,6 +86,10 @@ export function openXlsx(path: string): SheetsBackend {
   async function save(wb: ExcelJS.Workbook): Promise<void> {
     const buf = await wb.xlsx.writeBuffer();
     await mkdir(dirname(file), { recursive: true });
+    if (!cleaned.has(file)) {
+      cleaned.add(file);
+      await removeStaleTemps(file);
+    }
     const tmp = resolve(dirname(file), `.${basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
     try {
       const fh = await open(tmp, 'w');
