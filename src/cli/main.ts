@@ -3,6 +3,7 @@
  * stopped, 2 bad input (blueprint, arguments, inputs). Errors are one line; set
  * TOPICFLOW_DEBUG=1 for stacks of unexpected ones.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TopicflowError, serializeError, formatError } from '../errors.ts';
 import { BlueprintError } from '../workflow.ts';
@@ -43,7 +44,16 @@ function commandHelp(c: Command): string {
   return [`Usage: topicflow ${c.usage}`, '', c.summary, ...(opts.length ? ['', 'Options:', ...opts] : [])].join('\n');
 }
 
+/** Loads ./.env when present; variables already set in the environment win. */
+function loadDotEnv(): void {
+  if (!existsSync('.env')) return;
+  try { process.loadEnvFile('.env'); } catch (err) {
+    process.stderr.write(`topicflow: .env: ${(err as Error).message.split('\n')[0]}\n`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  loadDotEnv();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${help()}\n`);
