@@ -23,7 +23,7 @@ const input = z.object({
   ...sheetRef,
   where: whereSchema.optional()
     .describe('Keep rows whose column holds one of the values, e.g. { "status": ["", "pending"] }; "" matches empty or missing cells. Compared as text.'),
-  limit: z.number().int().positive().optional().describe('Return at most this many rows (after filtering).'),
+  limit: z.coerce.number().int().positive().optional().describe('Return at most this many rows (after filtering).'),
   headers: z.array(z.string().trim().min(1)).optional()
     .describe('Create the tab with these headers when it is missing, and add any the header row lacks. Without it a missing tab is an error.'),
 });
