@@ -14,6 +14,7 @@ import sheetsUpdateCells from './sheets.update-cells.ts';
 import datastoreUpsert from './datastore.upsert.ts';
 import datastoreGet from './datastore.get.ts';
 import datastoreSearch from './datastore.search.ts';
+import { pageExtract } from './page.extract.ts';
 import openaiChat from './openai.chat.ts';
 import openaiExtractIdeas from './openai.extract-ideas.ts';
 
@@ -28,6 +29,7 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   datastoreUpsert,
   datastoreGet,
   datastoreSearch,
+  pageExtract,
   openaiChat,
   openaiExtractIdeas,
 ] as StepDefinition[];
