@@ -1,8 +1,14 @@
 /**
- * Main-content extraction: Readability on jsdom, as Firefox Reader View does it. jsdom is built
- * without scripts, without loading resources and with a silent console; its window is closed
- * before returning. Callers extracting many pages must let the event loop turn between pages
- * (jsdom frees a closed window's memory only then): see `yieldToEventLoop`.
+ * Main-content extraction: Readability on jsdom, as Firefox Reader View does it. jsdom runs no
+ * scripts, loads no resources and has a silent console. Callers extracting many pages must let
+ * the event loop turn between pages (jsdom frees a closed window's memory only then): see
+ * `yieldToEventLoop`.
+ *
+ * Pages are parsed with the DOMParser of a shared jsdom window that is closed and replaced after
+ * {@link DOCS_PER_WINDOW} documents or 16 MB of HTML. Measured on the docs fixture (jsdom 29):
+ * a window per page costs ~45 ms a page with a flat heap; one window for ever is faster but its
+ * heap grows ~190 KB a page; a window per 100 pages was ~40% faster than a window per page with
+ * a heap flat at 50-70 MB.
  */
 import { JSDOM, VirtualConsole } from 'jsdom';
 import { Readability, isProbablyReaderable } from '@mozilla/readability';
@@ -37,6 +43,24 @@ export const MIN_TEXT_CHARS = 200;
 /** Readability refuses documents with more elements than this. @default 20000 */
 export const MAX_ELEMENTS_TO_PARSE = 20_000;
 
+/** Documents parsed in one jsdom window before it is closed. @default 50 */
+export const DOCS_PER_WINDOW = 50;
+const BYTES_PER_WINDOW = 16 * 1024 * 1024;
+let shared: { dom: JSDOM; docs: number; bytes: number } | undefined;
+
+function parseDocument(html: string): Document {
+  shared ??= { dom: new JSDOM('', { virtualConsole: new VirtualConsole() }), docs: 0, bytes: 0 };
+  shared.docs++;
+  shared.bytes += html.length;
+  return new shared.dom.window.DOMParser().parseFromString(html, 'text/html');
+}
+
+/** Closes the shared parsing window now (shutdown, tests); the next page opens a new one. */
+export function closeParserWindow(): void {
+  shared?.dom.window.close();
+  shared = undefined;
+}
+
 const EMPTY: Omit<PageExtract, 'status' | 'reason'> = {
   title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
 };
@@ -48,13 +72,13 @@ export function yieldToEventLoop(): Promise<void> {
 
 /** Extracts the main content of an HTML document fetched from `url`. Never throws for bad HTML. */
 export function extractPage(html: string, url: string): PageExtract {
+  void url; // links are not extracted, so relative URLs need no base
   const prepared = prepareHtml(html);
   if (prepared.refused) return { status: 'not-readerable', reason: prepared.refused, ...EMPTY };
 
-  let dom: JSDOM | undefined;
+  let failed = false;
   try {
-    dom = new JSDOM(prepared.html, { url: baseUrl(url), virtualConsole: new VirtualConsole() });
-    const doc = dom.window.document;
+    const doc = parseDocument(prepared.html);
     const lang = doc.documentElement.getAttribute('lang')?.trim() || null;
     const h1s: string[] = [];
     for (const h of doc.querySelectorAll('h1, h2, h3')) {
@@ -84,10 +108,11 @@ export function extractPage(html: string, url: string): PageExtract {
     }
     return result;
   } catch (err) {
+    failed = true;
     const message = err instanceof Error ? err.message : String(err);
     return { status: 'not-readerable', reason: `could not parse: ${message.slice(0, 200)}`, ...EMPTY };
   } finally {
-    dom?.window.close();
+    if (failed || (shared && (shared.docs >= DOCS_PER_WINDOW || shared.bytes >= BYTES_PER_WINDOW))) closeParserWindow();
   }
 }
 
@@ -109,12 +134,4 @@ function headingsOf(content: Element, title: string | null, h1s: string[]): Head
 function clean(value: string | null | undefined): string | null {
   const v = value == null ? '' : normalizeSpace(value);
   return v === '' ? null : v;
-}
-
-function baseUrl(url: string): string {
-  try {
-    return new URL(url).href;
-  } catch {
-    return 'about:blank';
-  }
 }
