@@ -116,6 +116,14 @@ describe('Google Sheets errors', () => {
     }
   });
 
+  it('an unreachable API is a transient error', async () => {
+    const closed = await startSheetsFake();
+    await closed.close();
+    const e = await failure(run(sheetsReadRows, { spreadsheet: sheet(), tab: 'Keywords' }, { ...fake.env, GOOGLE_SHEETS_ROOT_URL: closed.url }));
+    expect(e).toMatchObject({ fault: 'transient', code: 'sheets.network' });
+    expect(e.message).toMatch(/^could not reach Google Sheets \(\w+\)$/);
+  });
+
   it('credentials: missing, unreadable, or a key Google rejects are user errors', async () => {
     const id = sheet();
     expect(await failure(run(sheetsReadRows, { spreadsheet: id, tab: 'Keywords' }, { GOOGLE_SHEETS_ROOT_URL: fake.url })))
