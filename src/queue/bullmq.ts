@@ -219,7 +219,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     const w = new Worker<JobData>(name, (bj, token) => processJob(bj, token), {
       connection,
       prefix,
-      concurrency: concurrency.get(name) ?? global.limit,
+      concurrency: Math.min(concurrency.get(name) ?? global.limit, global.limit),
       // Never limits by itself (nobody starts 1e9 jobs a second); it makes BullMQ honour
       // `queue.rateLimit(ms)`, which parks the queue while our sliding log is full.
       limiter: { max: 1_000_000_000, duration: 1000 },
