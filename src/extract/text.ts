@@ -31,7 +31,7 @@ export function textOf(root: Element): string {
   while (stack.length) {
     const [node, exiting] = stack.pop()!;
     if (node.nodeType === 3) {
-      current += node.nodeValue ?? '';
+      current += (node.nodeValue ?? '').replace(/\s+/g, ' ');
       continue;
     }
     if (node.nodeType !== 1) continue;

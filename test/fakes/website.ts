@@ -55,7 +55,8 @@ const simple = (title: string, body: string) =>
 
 const PARA = '<p>This paragraph exists so that the page has enough main text for Readability, with commas, clauses, and several sentences. It talks about nothing in particular, but it talks at length.</p>';
 
-export async function startWebsite(): Promise<Website> {
+/** `robotsStatus`: answer /robots.txt with this status instead of the rules (e.g. 503, 404). */
+export async function startWebsite(options: { robotsStatus?: number } = {}): Promise<Website> {
   const hits: Hit[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -74,6 +75,7 @@ export async function startWebsite(): Promise<Website> {
 
     switch (path) {
       case '/robots.txt':
+        if (options.robotsStatus) return html('', 'text/plain', options.robotsStatus);
         return html(robotsTxt, 'text/plain');
       case '/news/article': return html(fixture('news-article'));
       case '/blog/post': return html(fixture('blog-post'));

@@ -46,9 +46,15 @@ const PRIVATE_RANGES: readonly [string, number, Family, string][] = [
   ['fe80::', 10, 'ipv6', 'link-local'],
   ['ff00::', 8, 'ipv6', 'multicast'],
   ['2001:db8::', 32, 'ipv6', 'documentation'],
-  // NAT64 and IPv4-mapped addresses reach IPv4 hosts through an IPv6 literal.
-  ['64:ff9b::', 96, 'ipv6', 'NAT64'],
-  ['::ffff:0:0', 96, 'ipv6', 'IPv4-mapped'],
+];
+/**
+ * NAT64 and IPv4-mapped addresses reach IPv4 hosts through an IPv6 address. Checked for IPv6
+ * addresses only: BlockList matches an IPv4 address against IPv6 rules as its mapped form, so
+ * `::ffff:0:0/96` in the main list would block every IPv4 address.
+ */
+const V6_ONLY_RANGES: readonly [string, number, string][] = [
+  ['64:ff9b::', 96, 'NAT64'],
+  ['::ffff:0:0', 96, 'IPv4-mapped'],
 ];
 
 /** Instance metadata services (AWS, ECS, GCP, Azure, Alibaba): credentials live there. */
@@ -62,6 +68,11 @@ const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'metadat
 
 const privateList = new BlockList();
 for (const [net, prefix, family] of PRIVATE_RANGES) privateList.addSubnet(net, prefix, family);
+const v6OnlyLists = V6_ONLY_RANGES.map(([net, prefix, label]) => {
+  const list = new BlockList();
+  list.addSubnet(net, prefix, 'ipv6');
+  return [list, label] as const;
+});
 const metadataList = new BlockList();
 for (const [address, family] of METADATA_ADDRESSES) metadataList.addAddress(address, family);
 
@@ -107,6 +118,9 @@ export function createGuard(options: GuardOptions = {}): Guard {
     if (!options.allowPrivate && privateList.check(address, family)) {
       return `address ${address} is ${rangeLabel(address)}, not public`;
     }
+    // Mapped and NAT64 forms are refused even when their IPv4 is public: no DNS answer needs them.
+    const v6only = family === 'ipv6' ? v6OnlyLists.find(([list]) => list.check(address, 'ipv6')) : undefined;
+    if (v6only) return `address ${address} is ${v6only[1]}, not public`;
     return undefined;
   };
 

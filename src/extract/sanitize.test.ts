@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { prepareHtml } from './sanitize.ts';
+
+describe('prepareHtml', () => {
+  it('refuses deep nesting and counts implied end tags as siblings', () => {
+    expect(prepareHtml(`${'<div>'.repeat(201)}x`).refused).toBe('markup nested more than 200 levels deep');
+    expect(prepareHtml(`${'<div>'.repeat(150)}x${'</div>'.repeat(150)}`.repeat(3)).refused).toBeUndefined();
+    expect(prepareHtml(`<ul>${'<li>item'.repeat(5000)}</ul>${'<p>para'.repeat(5000)}`).refused).toBeUndefined();
+    expect(prepareHtml(`${'<br>'.repeat(300)}${'<img src=x>'.repeat(300)}`).refused).toBeUndefined();
+  });
+
+  it('refuses too many elements', () => {
+    expect(prepareHtml('<span></span>'.repeat(30_001)).refused).toBe('more than 30000 elements');
+  });
+
+  it('strips scripts, styles and comments but keeps JSON-LD', () => {
+    const { html } = prepareHtml('<script>var a="<div>"</script><style>p{}</style><!-- c --><script type="application/ld+json">{"a":1}</script><p>x</p>');
+    expect(html).toBe('<script type="application/ld+json">{"a":1}</script><p>x</p>');
+  });
+
+  it('empties huge attribute values and keeps small ones', () => {
+    const { html } = prepareHtml(`<p class="lead" data-x="${'x'.repeat(5000)}">text</p>`);
+    expect(html).toBe('<p class="lead" data-x="">text</p>');
+  });
+
+  it('refuses binary text', () => {
+    expect(prepareHtml('\u0000\u0001\u0002\ufffd\ufffd garbage').refused).toBe('content is binary, not text');
+  });
+});
