@@ -17,6 +17,12 @@ export interface RuntimeOptions {
   concurrency?: number;
 }
 
+/** Timestamped plain lines on stderr, for long-running processes. */
+export const consoleLogger: EngineLogger = {
+  info: (m, f) => process.stderr.write(`${new Date().toISOString()} ${m}${f && Object.keys(f).length ? ` ${JSON.stringify(f)}` : ''}\n`),
+  warn: (m, f) => process.stderr.write(`${new Date().toISOString()} WARN ${m}${f && Object.keys(f).length ? ` ${JSON.stringify(f)}` : ''}\n`),
+};
+
 export interface Runtime {
   store: Store;
   queue: QueueDriver;
@@ -30,13 +36,24 @@ export function sqlitePath(env: Record<string, string | undefined>): string {
   return env.TOPICFLOW_DB ?? join(env.TOPICFLOW_DATA_DIR ?? 'data', 'topicflow.db');
 }
 
+/** PostgreSQL when DATABASE_URL is set (needed once workers run on several machines), else SQLite. */
 export async function openStore(env: Record<string, string | undefined> = process.env): Promise<Store> {
+  if (env.DATABASE_URL) {
+    // Loaded only in distributed mode: embedded mode never pays for pg.
+    const { openPostgresStore } = await import('./store/postgres.ts');
+    return openPostgresStore(env.DATABASE_URL, env.TOPICFLOW_PG_SCHEMA ? { schema: env.TOPICFLOW_PG_SCHEMA } : {});
+  }
   const store = await openSqliteStore(sqlitePath(env));
   await store.migrate();
   return store;
 }
 
-export async function openQueue(_env: Record<string, string | undefined> = process.env): Promise<QueueDriver> {
+/** BullMQ when REDIS_URL is set (workers on any number of machines), else the in-process queue. */
+export async function openQueue(env: Record<string, string | undefined> = process.env): Promise<QueueDriver> {
+  if (env.REDIS_URL) {
+    const { createBullmqQueue } = await import('./queue/bullmq.ts');
+    return createBullmqQueue({ connection: env.REDIS_URL, ...(env.TOPICFLOW_QUEUE_PREFIX ? { prefix: env.TOPICFLOW_QUEUE_PREFIX } : {}) });
+  }
   return createMemoryQueue();
 }
 

@@ -38,6 +38,8 @@ export interface EngineOptions {
 }
 
 export interface StartRunOptions {
+  /** Run id; the scheduler derives it from the tick so that a tick makes one run. @default a new id */
+  id?: string;
   workflow: string;
   blueprint: Blueprint;
   inputs?: Record<string, unknown>;
@@ -90,7 +92,7 @@ export class Engine {
     const runOptions: Record<string, unknown> = {};
     if (options.limit !== undefined) runOptions.limit = options.limit;
     const run = await this.store.createRun({
-      id: newId('run'),
+      id: options.id ?? newId('run'),
       workflow: options.workflow,
       blueprint: options.blueprint,
       inputs: resolveInputs(options.blueprint, options.inputs ?? {}),
@@ -132,10 +134,37 @@ export class Engine {
     return (await this.store.getRun(runId))!;
   }
 
+  /**
+   * The reconciler: for every running run, plans the start of runs that have no step runs yet (a
+   * process died between creating the run and planning it) and re-enqueues every pending step run
+   * (the queue lost it: Redis flushed, or a process died after the commit and before the enqueue).
+   */
+  async reconcileAll(): Promise<number> {
+    let n = 0;
+    for (const run of await this.store.listRuns({ statuses: ['running'] })) {
+      const rc = await this.runContext(run.id);
+      if (!rc) continue;
+      if ((await this.store.countStepRuns(run.id, {})) === 0) {
+        await this.configureQueues(rc.blueprint);
+        const created = await this.store.withRun(run.id, async (tx) => {
+          const env = this.planEnv(tx, rc);
+          if ((await tx.countStepRuns(run.id, {})) > 0) return [];
+          const c = await planStart(env);
+          await this.maybeFinish(env);
+          return c;
+        });
+        await this.enqueue(rc, created);
+      }
+      n += await this.reconcile(run.id);
+    }
+    return n;
+  }
+
   /** Enqueues every pending step run of the run (ids already queued are ignored by the driver). */
   async reconcile(runId: string): Promise<number> {
     const rc = await this.runContext(runId);
     if (!rc) return 0;
+    await this.configureQueues(rc.blueprint);
     const pending = await this.store.listStepRuns(runId, { statuses: ['pending'] });
     await this.enqueue(rc, pending);
     return pending.length;
