@@ -213,7 +213,8 @@ async function follow(
 async function fetchRobots(robotsUrl: string, o: Resolved, signal: AbortSignal): Promise<RobotsFetch> {
   try {
     const got = await follow(robotsUrl, { ...o, etag: null, lastModified: null }, signal, [], false);
-    if ('fail' in got) return { status: got.fail.status === 'blocked' ? 404 : null, body: '', reason: got.fail.reason };
+    // Redirect loops, more than 5 redirects, refused targets: RFC 9309 treats these as "unavailable" (no rules).
+    if ('fail' in got) return { status: 404, body: '', reason: got.fail.reason };
     const status = got.res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
       got.res.resume();
