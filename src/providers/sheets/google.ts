@@ -4,7 +4,7 @@
  * factory that turns it into a typed topicflow error.
  */
 import { readFileSync } from 'node:fs';
-import { google, type sheets_v4 } from 'googleapis';
+import type { sheets_v4 } from 'googleapis';
 import { TopicflowError, transientError, userError, internalError } from '../../errors.ts';
 import { parseRetryAfter } from '../../retry.ts';
 import { a1Range, columnLetter, quoteTab } from './a1.ts';
@@ -138,10 +138,12 @@ export function sheetsError(err: unknown, ctx: ErrorContext): TopicflowError {
 const clients = new Map<string, sheets_v4.Sheets>();
 
 /** One authenticated client per key and root URL, so the access token is reused between calls. */
-function sheetsClient(key: ServiceAccountKey, rootUrl: string | undefined): sheets_v4.Sheets {
+async function sheetsClient(key: ServiceAccountKey, rootUrl: string | undefined): Promise<sheets_v4.Sheets> {
   const id = `${key.client_email}\n${key.token_uri ?? ''}\n${rootUrl ?? ''}\n${key.private_key}`;
   let client = clients.get(id);
   if (client) return client;
+  // googleapis takes seconds to load: only runs that use Google Sheets pay for it.
+  const { google } = await import('googleapis');
   const auth = new google.auth.JWT({ email: key.client_email, key: key.private_key, scopes: SCOPES });
   const tokenUri = key.token_uri;
   if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {
@@ -175,7 +177,8 @@ function fromGoogle(value: unknown): Cell {
 /** Opens spreadsheet `spreadsheetId` with the service account from `options.env`. */
 export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOptions): SheetsBackend {
   const key = loadServiceAccountKey(options.env);
-  const sheets = sheetsClient(key, options.env.GOOGLE_SHEETS_ROOT_URL?.trim() || undefined);
+  const client = sheetsClient(key, options.env.GOOGLE_SHEETS_ROOT_URL?.trim() || undefined);
+  client.catch(() => undefined);
   const ctx: ErrorContext = { spreadsheetId, email: key.client_email, ...(key.token_uri ? { tokenUri: key.token_uri } : {}) };
   const reqOpts = options.signal ? { signal: options.signal } : {};
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -187,6 +190,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
   };
 
   async function tabs(): Promise<string[]> {
+    const sheets = await client;
     const res = await call(() => sheets.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }, reqOpts));
     return (res.data.sheets ?? []).map((s) => s.properties?.title ?? '').filter((t) => t !== '');
   }
@@ -197,6 +201,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
     lockKey: (tab) => `google:${spreadsheetId}:${tab}`,
     tabs,
     read: async (tab) => {
+      const sheets = await client;
       try {
         const res = await sheets.spreadsheets.values.get({
           spreadsheetId,
@@ -217,6 +222,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
     },
     ensureTab: async (tab) => {
       if ((await tabs()).includes(tab)) return;
+      const sheets = await client;
       try {
         await sheets.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests: [{ addSheet: { properties: { title: tab } } }] } }, reqOpts);
       } catch (err) {
@@ -227,6 +233,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
       }
     },
     write: async (tab, batch: WriteBatch) => {
+      const sheets = await client;
       if (batch.ranges.length > 0) {
         await call(() => sheets.spreadsheets.values.batchUpdate({
           spreadsheetId,

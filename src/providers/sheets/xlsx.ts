@@ -8,7 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+
+/** exceljs takes most of a second to load: loaded on the first workbook access. */
+const excel = async () => (await import('exceljs')).default;
 import { userError } from '../../errors.ts';
 import { withLock } from './lock.ts';
 import type { Cell, SheetsBackend, WriteBatch } from './types.ts';
@@ -73,7 +76,7 @@ export function openXlsx(path: string): SheetsBackend {
     }
     const hit = cache.get(file);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.wb;
-    const wb = new ExcelJS.Workbook();
+    const wb = new (await excel()).Workbook();
     try {
       await wb.xlsx.readFile(file);
     } catch (err) {
@@ -111,7 +114,7 @@ export function openXlsx(path: string): SheetsBackend {
   /** Runs a change on the workbook and saves it; a failed change drops the cached copy. */
   async function change(fn: (wb: ExcelJS.Workbook) => boolean | void): Promise<void> {
     await withLock(fileLock, async () => {
-      const wb = (await load()) ?? new ExcelJS.Workbook();
+      const wb = (await load()) ?? new (await excel()).Workbook();
       try {
         if (fn(wb) === false) return;
         await save(wb);
