@@ -11,6 +11,7 @@ import { validateCommand } from './commands/validate.ts';
 import { importCommand } from './commands/import.ts';
 import { runCommand, resumeCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
+import { extractCommand } from './commands/extract.ts';
 import { schedulerCommand, startCommand, workerCommand } from './commands/worker.ts';
 
 export interface Command {
@@ -22,7 +23,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
 }
 
-const COMMANDS: Command[] = [validateCommand, importCommand, runCommand, resumeCommand, runsCommand, startCommand, workerCommand, schedulerCommand];
+const COMMANDS: Command[] = [validateCommand, importCommand, runCommand, resumeCommand, runsCommand, extractCommand, startCommand, workerCommand, schedulerCommand];
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2, internal: 70 } as const;
 
