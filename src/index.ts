@@ -23,6 +23,8 @@ export { defineStep, filtered, type StepDefinition, type StepContext } from './s
 export { STEP_TYPES, createRegistry, defaultRegistry, type StepRegistry } from './steps/registry.ts';
 export { TopicflowError, serializeError, type SerializedError, type Fault } from './errors.ts';
 export { openRuntime, openStore, openQueue, type Runtime } from './runtime.ts';
+export { extractPage } from './extract/extract-page.ts';
+export { fetchAndExtract, type PageResult } from './extract/fetch-and-extract.ts';
 export type { Store, RunRecord, StepRunRecord, Usage } from './store/types.ts';
 export type { QueueDriver } from './queue/types.ts';
 export type { RunSummary } from './cli/summary.ts';

@@ -109,7 +109,9 @@ function walk(node: unknown, refs: References): void {
   if (!node || typeof node !== 'object') return;
   const n = node as Node;
   if (n.type === 'path' && Array.isArray(n.steps) && n.steps.length > 0) {
-    const [first, second] = n.steps;
+    // `$$.steps.x` and `$.steps.x` (the root, e.g. inside a filter) name the same as `steps.x`.
+    const rooted = n.steps[0]?.type === 'variable' && (n.steps[0].value === '$' || n.steps[0].value === '');
+    const [first, second] = rooted ? n.steps.slice(1) : n.steps;
     if (first?.type === 'name') {
       if (first.value === 'steps' && second?.type === 'name' && typeof second.value === 'string') refs.steps.add(second.value);
       if (first.value === 'inputs' && second?.type === 'name' && typeof second.value === 'string') refs.inputs.add(second.value);

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateMapping, expressionReferences, mappingReferences, ExpressionError, truthy } from './expressions.ts';
+
+const scope = { inputs: { country: 'us', n: 3 }, steps: { search: { organic: [{ link: 'a', position: 1 }, { link: 'b', position: 2 }] } }, item: { keyword: 'crm' }, index: 0 };
+
+describe('expressions', () => {
+  it('keeps the type of a whole {{ }} and interpolates mixed strings', async () => {
+    expect(await evaluateMapping({ list: '{{ steps.search.organic.link }}', n: '{{ inputs.n * 2 }}', s: 'q={{ item.keyword }}&gl={{ inputs.country }}', lit: 5 }, scope))
+      .toEqual({ list: ['a', 'b'], n: 6, s: 'q=crm&gl=us', lit: 5 });
+  });
+
+  it('drops fields whose expression matches nothing, and renders objects in strings as JSON', async () => {
+    expect(await evaluateMapping({ missing: '{{ item.nope }}', obj: 'x={{ item }}' }, scope)).toEqual({ obj: 'x={"keyword":"crm"}' });
+  });
+
+  it('finds step and input references, also through $$ inside filters and lambdas', () => {
+    const r = mappingReferences({ a: "{{ steps.keyword[$not(keyword in $$.steps.search.q)] }}", b: '{{ $map(inputs.domains, function($d) { $d & inputs.country }) }}' });
+    expect([...r.steps].sort()).toEqual(['keyword', 'search']);
+    expect([...r.inputs].sort()).toEqual(['country', 'domains']);
+    expect(expressionReferences('item.keyword').usesItem).toBe(true);
+  });
+
+  it('reports a syntax error with its position', () => {
+    expect(() => expressionReferences('item.')).toThrow(ExpressionError);
+    expect(() => expressionReferences('item.')).toThrow(/at character 5/);
+  });
+
+  it('stops runaway recursion instead of hanging or crashing the worker', async () => {
+    await expect(evaluateMapping('{{ ($f := function($n) { $f($n + 1) }; $f(0)) }}', scope)).rejects.toThrow(ExpressionError);
+  });
+
+  it('has no way out to JavaScript', async () => {
+    await expect(evaluateMapping("{{ $eval('1+1') }}", scope)).resolves.toBe(2);
+    // $eval evaluates JSONata, not JavaScript; there are no prototypes to walk.
+    await expect(evaluateMapping("{{ $eval('constructor.constructor(\"return process\")()') }}", scope)).resolves.toBeUndefined();
+    expect(await evaluateMapping('{{ item.constructor }}', scope)).toBeUndefined();
+  });
+
+  it('treats "", 0, [], null and false as false', () => {
+    expect(['', 0, [], null, false, undefined].map(truthy)).toEqual([false, false, false, false, false, false]);
+    expect(['x', 1, [0, 1], {}].map(truthy)).toEqual([true, true, true, true]);
+  });
+});
