@@ -4,7 +4,8 @@
  * and a reason; nothing the page or its server does makes this throw.
  */
 import { safeFetch, type FetchedPage, type SafeFetchOptions } from '../providers/web/safe-fetch.ts';
-import { extractPage, yieldToEventLoop, type Heading } from './extract-page.ts';
+import type { Heading } from './extract-page.ts';
+import { extractPageOffThread } from './pool.ts';
 
 export type PageStatus = 'ok' | 'not-readerable' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
 
@@ -34,6 +35,8 @@ export interface PageResult {
 export interface FetchAndExtractOptions extends SafeFetchOptions {
   /** Cap of `text` kept in the result, cut at a paragraph or word boundary. @default 100000 */
   maxTextChars?: number;
+  /** Longest the extraction of one page may take (its worker is stopped after). @default 20000 */
+  extractTimeCapMs?: number;
 }
 
 /** Fetches and extracts one page. */
@@ -52,10 +55,12 @@ export async function fetchAndExtractDetailed(url: string, options: FetchAndExtr
     text: '', headings: [], wordCount: 0,
   };
   if (fetched.status !== 'ok' || fetched.html === null) return { result, fetched };
-  const page = extractPage(fetched.html, fetched.finalUrl);
+  const html = fetched.html;
   fetched.html = null;
-  // jsdom frees a closed window only after the event loop turns: without this, memory grows.
-  await yieldToEventLoop();
+  const page = await extractPageOffThread(html, fetched.finalUrl, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.extractTimeCapMs ? { timeCapMs: options.extractTimeCapMs } : {}),
+  });
   Object.assign(result, page, { reason: withNotes(page.reason, fetched.notes), text: cut(page.text, options.maxTextChars ?? 100_000) });
   return { result, fetched };
 }

@@ -1,0 +1,90 @@
+/**
+ * Page extraction off the main thread: a piscina pool of worker threads, one per core, so that
+ * parsing and Readability (synchronous, ~5-150 ms a page) never stall the engine's event loop
+ * and every core extracts. A page that takes longer than the time cap has its worker terminated
+ * (nothing else can interrupt synchronous parsing) and comes back as not readerable.
+ *
+ * Until the threads are up (they load the parser first: ~0.3 s on an idle core), pages are
+ * extracted inline, so a run of a few pages or a test does not wait for them.
+ * `TOPICFLOW_EXTRACT_THREADS=0` always extracts inline on the calling thread (no cap possible).
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { extractPage, type PageExtract } from './extract-page.ts';
+import type { ExtractTask } from './worker.ts';
+
+/** Longest one page may take to extract before its worker is terminated. @default 20000 */
+export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
+
+export interface ExtractPoolOptions {
+  /** Worker threads; 0 extracts inline on the calling thread. @default os.availableParallelism() */
+  threads?: number;
+}
+
+type Task = ExtractTask | { ping: true };
+let pool: Piscina<Task, PageExtract | null> | undefined;
+let poolThreads = 0;
+let warm = false;
+
+/** Worker threads to use, from `TOPICFLOW_EXTRACT_THREADS` or the number of cores. */
+export function extractThreads(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.TOPICFLOW_EXTRACT_THREADS;
+  if (raw !== undefined && raw.trim() !== '' && Number.isInteger(Number(raw)) && Number(raw) >= 0) return Number(raw);
+  return availableParallelism();
+}
+
+function getPool(threads: number): Piscina<Task, PageExtract | null> {
+  if (pool && poolThreads === threads) return pool;
+  void pool?.destroy();
+  poolThreads = threads;
+  warm = false;
+  const p = new Piscina<Task, PageExtract | null>({
+    filename: new URL('./worker.ts', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    // Queued pages wait in the pool rather than in more threads: one thread per core is the most
+    // that helps, and each thread holds its own DOM heap.
+    concurrentTasksPerWorker: 1,
+    idleTimeout: 30_000,
+  });
+  pool = p;
+  void Promise.all(Array.from({ length: threads }, () => p.run({ ping: true }))).then(() => { if (pool === p) warm = true; }, () => {});
+  return p;
+}
+
+/**
+ * Extracts one page in the pool (or inline when threads is 0). Never throws for bad HTML; a page
+ * over `timeCapMs` is `not-readerable` with a reason. Rejects only when `signal` aborts.
+ */
+export async function extractPageOffThread(
+  html: string, url: string,
+  options: ExtractPoolOptions & { signal?: AbortSignal; timeCapMs?: number } = {},
+): Promise<PageExtract> {
+  const threads = options.threads ?? extractThreads();
+  if (threads <= 0) return extractPage(html, url);
+  const p = getPool(threads);
+  if (!warm) return extractPage(html, url);
+  const capMs = options.timeCapMs ?? DEFAULT_EXTRACT_TIME_CAP_MS;
+  const cap = AbortSignal.timeout(capMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, cap]) : cap;
+  try {
+    return (await p.run({ html, url }, { signal }))!;
+  } catch (err) {
+    if (options.signal?.aborted) throw options.signal.reason ?? err;
+    if (cap.aborted) {
+      return {
+        status: 'not-readerable', reason: `extraction took longer than ${capMs} ms and was stopped (page too complex)`,
+        title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
+      };
+    }
+    throw err;
+  }
+}
+
+/** Stops the pool's threads (tests, shutdown); the next extraction starts a new pool. */
+export async function closeExtractPool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  warm = false;
+  await p?.destroy();
+}
