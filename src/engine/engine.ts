@@ -243,7 +243,15 @@ export class Engine {
   }
 
   private async handle(job: Job): Promise<void> {
-    const pendingRun = await this.store.getStepRun(job.id);
+    let pendingRun = await this.store.getStepRun(job.id);
+    if (pendingRun?.status === 'running' && this.queue.kind === 'bullmq') {
+      // BullMQ hands a job to one worker at a time, so its step run already 'running' means the
+      // worker that claimed it died: its lock expired and the stalled job came back. Take it over.
+      await this.store.withRun(pendingRun.runId, async (tx) => {
+        if ((await tx.getStepRun(job.id))?.status === 'running') await tx.updateStepRun(job.id, { status: 'pending' });
+      });
+      pendingRun = await this.store.getStepRun(job.id);
+    }
     if (!pendingRun || pendingRun.status !== 'pending') return;
     const rc = await this.runContext(pendingRun.runId);
     if (!rc) return;
