@@ -210,6 +210,9 @@ export class Engine {
     const rc: RunContext = { run, blueprint, graph: analyzeGraph(blueprint) };
     if (this.contexts.size > 100) this.contexts.delete(this.contexts.keys().next().value!);
     this.contexts.set(runId, rc);
+    // A worker that meets a run first through one of its jobs applies the run's provider limits
+    // (its per-process concurrency) like the process that started the run did.
+    await this.configureQueues(blueprint);
     return rc;
   }
 
