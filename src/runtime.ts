@@ -7,6 +7,7 @@ import { openSqliteStore } from './store/sqlite.ts';
 import { createMemoryQueue } from './queue/memory.ts';
 import { Engine, type EngineLogger } from './engine/engine.ts';
 import type { Store } from './store/types.ts';
+import { userError } from './errors.ts';
 import type { QueueDriver } from './queue/types.ts';
 import type { StepRegistry } from './steps/registry.ts';
 
@@ -52,9 +53,26 @@ export async function openStore(env: Record<string, string | undefined> = proces
 export async function openQueue(env: Record<string, string | undefined> = process.env): Promise<QueueDriver> {
   if (env.REDIS_URL) {
     const { createBullmqQueue } = await import('./queue/bullmq.ts');
-    return createBullmqQueue({ connection: env.REDIS_URL, ...(env.TOPICFLOW_QUEUE_PREFIX ? { prefix: env.TOPICFLOW_QUEUE_PREFIX } : {}) });
+    const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
+    return createBullmqQueue({
+      connection: env.REDIS_URL,
+      ...(env.TOPICFLOW_QUEUE_PREFIX ? { prefix: env.TOPICFLOW_QUEUE_PREFIX } : {}),
+      ...(stalledMs !== undefined ? { lockDurationMs: stalledMs, stalledIntervalMs: stalledMs } : {}),
+    });
   }
   return createMemoryQueue();
+}
+
+/**
+ * A duration in ms from an environment variable (TOPICFLOW_STALLED_MS, TOPICFLOW_RECONCILE_MS,
+ * ...), or undefined when it is not set. A value that is not a whole number > 0 is a user error.
+ */
+export function msFromEnv(env: Record<string, string | undefined>, name: string): number | undefined {
+  const text = env[name]?.trim();
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw userError('env.bad_value', `${name} takes milliseconds (a whole number > 0), got "${text}"`, { where: name });
+  return n;
 }
 
 export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {

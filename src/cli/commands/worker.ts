@@ -1,6 +1,21 @@
 import { userError } from '../../errors.ts';
-import { consoleLogger, openRuntime, type Runtime } from '../../runtime.ts';
-import { Scheduler } from '../../scheduler/scheduler.ts';
+import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../runtime.ts';
+import { Scheduler, type SchedulerOptions } from '../../scheduler/scheduler.ts';
+
+/**
+ * Scheduler timings from the environment: TOPICFLOW_RELOAD_MS (how often workflows/ is read
+ * again, default 5000) and TOPICFLOW_RECONCILE_MS (how often lost step runs are re-enqueued,
+ * default 30000).
+ */
+function schedulerOptions(rt: Runtime): SchedulerOptions {
+  const reloadMs = msFromEnv(process.env, 'TOPICFLOW_RELOAD_MS');
+  const reconcileMs = msFromEnv(process.env, 'TOPICFLOW_RECONCILE_MS');
+  return {
+    engine: rt.engine, logger: consoleLogger,
+    ...(reloadMs !== undefined ? { reloadMs } : {}),
+    ...(reconcileMs !== undefined ? { reconcileMs } : {}),
+  };
+}
 import type { Command } from '../main.ts';
 
 /** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
@@ -57,7 +72,7 @@ export const schedulerCommand: Command = {
   async run() {
     const rt = await openRuntime({ logger: consoleLogger });
     if (rt.queue.kind === 'memory') throw userError('cli.usage', 'the scheduler alone needs REDIS_URL (workers elsewhere run its runs); in embedded mode use `topicflow start`', { where: 'scheduler' });
-    const scheduler = new Scheduler({ engine: rt.engine, logger: consoleLogger });
+    const scheduler = new Scheduler(schedulerOptions(rt));
     await scheduler.start();
     if (!scheduler.list().length) consoleLogger.warn('no workflow in workflows/ has an enabled schedule');
     return serve(rt, scheduler, 'scheduler', 5000);
@@ -73,7 +88,7 @@ export const startCommand: Command = {
     const concurrency = concurrencyOf(values);
     const rt = await openRuntime({ logger: consoleLogger, ...(concurrency ? { concurrency } : {}) });
     await rt.engine.startWorker(concurrency);
-    const scheduler = new Scheduler({ engine: rt.engine, logger: consoleLogger });
+    const scheduler = new Scheduler(schedulerOptions(rt));
     await scheduler.start();
     for (const s of scheduler.list()) consoleLogger.info(`schedule ${s.name}: "${s.cron}", next ${s.next}`);
     if (!scheduler.list().length) consoleLogger.warn('no workflow in workflows/ has an enabled schedule; import one with a "schedule" (see README)');
