@@ -65,10 +65,16 @@ const IDLE_POLL_MS = 50;
 const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
-// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] member.
-// Returns 0 when a slot was taken, else the ms until one frees.
+// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] member,
+// ARGV[3] the limit this process last configured ('' when none). Returns 0 when a slot was taken,
+// else the ms until one frees. A limit missing from Redis (flushed, or restarted without
+// persistence) is written back from ARGV[3], so a lost hash never means "no limit".
 const ACQUIRE_LUA = `
 local limit = redis.call('HGET', KEYS[2], ARGV[1])
+if not limit and ARGV[3] ~= '' then
+  limit = ARGV[3]
+  redis.call('HSET', KEYS[2], ARGV[1], limit)
+end
 if not limit then return 0 end
 local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
 max = tonumber(max)
@@ -103,6 +109,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const queues = new Map<string, Queue>();
   const workers = new Map<string, Worker>();
   const concurrency = new Map<string, number>();
+  /** `max:intervalMs` of each queue configured in this process, to restore a flushed limit. */
+  const rateLimits = new Map<string, string>();
   const groups = new Map<string, Semaphore>();
   const running = new Map<string, { release: () => void }>();
   let handler: JobHandler | undefined;
@@ -141,7 +149,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
-    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member));
+    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member, rateLimits.get(queue) ?? ''));
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
@@ -268,6 +276,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       }
       if (limits.rateLimit !== undefined) {
         const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
+        rateLimits.set(name, `${max}:${intervalMs}`);
         await redis.hset(limitsKey, name, `${max}:${intervalMs}`);
       }
       await remember([name]);
