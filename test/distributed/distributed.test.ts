@@ -1,0 +1,226 @@
+/**
+ * Distributed mode end to end: real `topicflow worker` and `topicflow scheduler` processes on the
+ * local Redis (BullMQ) and PostgreSQL run the topic-research blueprint against the protocol fakes
+ * of Serper, a web site, OpenAI and Google Sheets. Workers are SIGKILLed and SIGTERMed mid-run,
+ * the queue is flushed mid-run, and schedules tick under two schedulers; every time, the outputs
+ * hold every item exactly once and no provider sees its rate limit exceeded.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openWorkflow } from '../../src/workflow.ts';
+import { openSheets } from '../../src/providers/sheets/open.ts';
+import { readRows } from '../../src/providers/sheets/ops.ts';
+import type { RunRecord } from '../../src/store/types.ts';
+import { generate } from '../fakes/openai.ts';
+import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
+import { startCluster, until, type Cluster, type Proc } from './cluster.ts';
+import { postgresProblem, redisProblem, requireServices } from './services.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+/** Organic results researched per keyword. */
+const RESULTS = 3;
+const SHEET = '1DistributedTopicResearchSheet0000000000000';
+/** Provider limits the workflow declares and the fakes enforce (the fakes count violations). */
+const LIMITS = {
+  serper: { perSecond: 5 },
+  openai: { perSecond: 10 },
+  sheets: { perMinute: 20 },
+};
+
+const enabled = requireServices('test/distributed', { redis: await redisProblem(), postgres: await postgresProblem() });
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let fx: TopicEnv;
+let openaiServed = 0;
+
+beforeAll(async () => {
+  if (!enabled) return;
+  fx = await startTopicEnv({
+    serper: { latencyMs: 150, rateLimit: { requests: LIMITS.serper.perSecond, perMs: 1000, retryAfter: '1' } },
+    site: { latencyMs: 20, pageBytes: 4000 },
+    openai: {
+      limits: { requestsPerMinute: LIMITS.openai.perSecond * 60 },
+      handler: async (req) => { openaiServed++; await sleep(60); return generate(req); },
+    },
+  });
+  fx.sheets.writesPerMinuteLimit = LIMITS.sheets.perMinute;
+});
+afterAll(async () => { if (enabled) await fx.close(); });
+
+/** topic-research with tight provider limits, as a user would write them in the blueprint. */
+function researchBlueprint(): Record<string, unknown> {
+  const bp = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as Record<string, unknown>;
+  delete bp.$schema;
+  bp.limits = {
+    providers: {
+      serper: { concurrency: 5, rate: { requests: LIMITS.serper.perSecond, per: '1s' } },
+      openai: { concurrency: 10, rate: { requests: LIMITS.openai.perSecond, per: '1s' } },
+      sheets: { concurrency: 1, rate: { requests: LIMITS.sheets.perMinute, per: '1m' } },
+    },
+  };
+  return bp;
+}
+
+async function cluster(env: Record<string, string> = {}): Promise<Cluster> {
+  const c = await startCluster({
+    env: {
+      ...fx.env,
+      // A SIGKILLed worker's jobs go back to the queue within ~2 × this.
+      TOPICFLOW_STALLED_MS: '2000',
+      TOPICFLOW_RECONCILE_MS: '1000',
+      TOPICFLOW_RELOAD_MS: '500',
+      // Three worker processes are the parallelism here; a thread pool each would only add
+      // start-up time on a small CI machine.
+      TOPICFLOW_EXTRACT_THREADS: '0',
+      ...env,
+    },
+  });
+  return c;
+}
+
+async function seedSheet(keywords: number, tag: string): Promise<string> {
+  const id = `${SHEET.slice(0, -tag.length)}${tag}`;
+  fx.sheets.addSpreadsheet(id, {});
+  await seedKeywords(id, Array.from({ length: keywords }, (_, i) => ({ keyword: `${tag} topic ${i + 1}` })), fx.env);
+  return id;
+}
+
+async function tab(spreadsheet: string, name: string) {
+  return (await readRows(openSheets(spreadsheet, { env: fx.env }), { tab: name })).rows;
+}
+
+async function importResearch(c: Cluster, spreadsheet: string, name = 'research'): Promise<void> {
+  c.writeJson('topic-research.json', researchBlueprint());
+  await c.exec(['import', 'topic-research.json', '--name', name, '--force',
+    '--set', `spreadsheet=${spreadsheet}`, '--set', 'allowPrivateNetwork=true', '--set', `results=${RESULTS}`]);
+}
+
+async function startResearch(c: Cluster, name = 'research'): Promise<RunRecord> {
+  const wf = await openWorkflow(join(c.dir, 'workflows', `${name}.json`));
+  return c.rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs: wf.inputs, trigger: 'test' });
+}
+
+function startWorkers(c: Cluster, n: number, args: string[] = []): Proc[] {
+  return Array.from({ length: n }, (_, i) => c.spawn(`worker${i + 1}`, ['worker', '--concurrency', '12', '--grace', '5', ...args]));
+}
+
+/** What a user checks after a run: every keyword researched once into every output. */
+async function expectResearchedOnce(c: Cluster, run: RunRecord, spreadsheet: string, keywords: number, results = RESULTS) {
+  const counts = await c.rt.store.stepCounts(run.id);
+  expect(counts.keyword).toEqual({ succeeded: keywords });
+  expect(counts.search).toEqual({ succeeded: keywords });
+  expect(counts.page).toEqual({ succeeded: keywords * results });
+  expect(counts.ideas).toEqual({ succeeded: keywords * results });
+  expect(counts.status).toEqual({ succeeded: 1 });
+
+  const serp = await tab(spreadsheet, 'SERP Results');
+  expect(serp).toHaveLength(keywords * results);
+  expect(new Set(serp.map((r) => `${r.keyword}|${r.link}`)).size).toBe(keywords * results);
+  expect(serp.every((r) => r.page_status === 'ok')).toBe(true);
+
+  const ideaOutputs = await c.rt.store.listStepRuns(run.id, { stepId: 'ideas', statuses: ['succeeded'] });
+  const ideasExpected = ideaOutputs.reduce((n, r) => n + ((r.output as { ideas: unknown[] }).ideas.length), 0);
+  const ideas = await tab(spreadsheet, 'Content Ideas');
+  expect(ideas).toHaveLength(ideasExpected);
+  expect(new Set(ideas.map((r) => `${r.keyword}|${r.url}|${r.idea}`)).size).toBe(ideasExpected);
+
+  const kw = await tab(spreadsheet, 'Keywords');
+  expect(kw).toHaveLength(keywords);
+  expect(kw.filter((r) => r.status === 'done')).toHaveLength(keywords);
+
+  // The data store is shared by the scenarios: count this run's keywords only.
+  const mine = new Set(kw.map((r) => String(r.keyword)));
+  const records = await c.rt.store.dsSearch('SERP_RESULTS', {}, { limit: 100_000 });
+  expect(records.filter((r) => mine.has(String(r.record.keyword)))).toHaveLength(keywords * results);
+  const history = await c.rt.store.historyQuery('SERP_RESULTS', {}, { limit: 100_000 });
+  expect(history.filter((o) => mine.has(String(o.record.keyword)))).toHaveLength(keywords * results);
+}
+
+/** No provider saw its limit exceeded: no 429 was ever sent, and no window held more than the limit. */
+function expectLimitsHeld() {
+  expect(fx.serper.violations).toBe(0);
+  expect(fx.serper.maxPerWindow(1000)).toBeLessThanOrEqual(LIMITS.serper.perSecond);
+  expect(fx.openai.requests.length - openaiServed).toBe(0);
+  expect(fx.openai.stats(1000).maxRequestsPerWindow).toBeLessThanOrEqual(LIMITS.openai.perSecond);
+  expect(fx.sheets.quotaViolations).toBe(0);
+}
+
+function resetFakes() {
+  fx.serper.reset();
+  fx.openai.requests.length = 0;
+  openaiServed = 0;
+  fx.sheets.resetQuota();
+}
+
+/** Runs per scheduled workflow, read from the store, oldest first, with the tick each was made for. */
+async function scheduledRuns(c: Cluster, workflow: string) {
+  const runs = await c.rt.store.listRuns({ workflow, limit: 1000 });
+  return runs.map((r) => ({ ...r, tick: Number(/_(\d+)$/.exec(r.id)?.[1]) })).sort((a, b) => a.tick - b.tick);
+}
+
+describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes)', () => {
+  // One cluster for the whole file (its own Redis prefix and PostgreSQL schema): starting five
+  // Node processes costs seconds, so the scenarios below share it, each with its own spreadsheet
+  // and keywords, in this order.
+  let c: Cluster;
+  let workers: Proc[];
+  let schedulers: Proc[];
+  let hits: Map<string, number>;
+  let tickServer: Server;
+  let tickBase = '';
+
+  beforeAll(async () => {
+    hits = new Map();
+    tickServer = createServer((req, res) => {
+      const path = req.url ?? '/';
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'), path.startsWith('/slow/') ? 3000 : 10);
+    });
+    await new Promise<void>((r) => tickServer.listen(0, '127.0.0.1', r));
+    tickBase = `http://127.0.0.1:${(tickServer.address() as AddressInfo).port}`;
+
+    c = await cluster();
+    workers = startWorkers(c, 3);
+    schedulers = [c.spawn('scheduler1', ['scheduler']), c.spawn('scheduler2', ['scheduler'])];
+    await Promise.all([...workers, ...schedulers].map((p) => p.waitForLog(/ started \(distributed mode/, 60_000)));
+  }, 90_000);
+  afterEach((ctx) => {
+    // The processes' own logs say what went wrong.
+    if (ctx.task.result?.state === 'fail') for (const p of c.procs) console.error(`--- ${p.name} ---\n${p.log().slice(-3000)}`);
+  });
+  afterAll(async () => {
+    await c?.close();
+    tickServer?.closeAllConnections();
+    await new Promise<void>((r) => (tickServer ? tickServer.close(() => r()) : r()));
+  });
+
+  it('three workers and two schedulers research 24 keywords; a worker SIGKILLed midway loses nothing, repeats nothing in the outputs, and no rate limit is exceeded', async () => {
+    const KEYWORDS = 24;
+    const sheet = await seedSheet(KEYWORDS, 'kill');
+    await importResearch(c, sheet);
+    resetFakes();
+    const t0 = Date.now();
+    const run = await startResearch(c);
+    await until('a third of the searches', 30_000, () => fx.serper.requests.length >= KEYWORDS / 3);
+    const running = await c.rt.store.countStepRuns(run.id, { statuses: ['running'] });
+    workers[0]!.child.kill('SIGKILL');
+    expect((await workers[0]!.exited).signal).toBe('SIGKILL');
+    // A replacement, as an orchestrator would start; it is not needed for this run to finish.
+    workers[0] = c.spawn('worker4', ['worker', '--concurrency', '12', '--grace', '5']);
+
+    const done = await c.rt.engine.waitForRun(run.id, 100);
+    const seconds = (Date.now() - t0) / 1000;
+    console.info(`distributed run: ${seconds.toFixed(1)} s for ${KEYWORDS} keywords; ${running} step runs running at the kill; serper peak ${fx.serper.maxPerWindow(1000)}/s, openai peak ${fx.openai.stats(1000).maxRequestsPerWindow}/s, sheets 429s ${fx.sheets.quotaViolations}`);
+    expect(done.status).toBe('succeeded');
+    await expectResearchedOnce(c, done, sheet, KEYWORDS);
+    expectLimitsHeld();
+    // The kill hit work in flight: step runs were taken again by another worker.
+    const retaken = (await c.rt.store.listStepRuns(run.id, {})).filter((r) => r.attempts > 1);
+    expect(running).toBeGreaterThan(0);
+    expect(retaken.length).toBeGreaterThan(0);
+  }, 120_000);
+});
