@@ -71,6 +71,8 @@ function redact(message: string): string {
 export function openaiError(err: InstanceType<typeof OpenAI.APIError>): TopicflowError;
 export function openaiError(err: unknown): unknown;
 export function openaiError(err: unknown): unknown {
+  // The SDK parses a 200 body with JSON.parse: a truncated body or a proxy's page throws a bare SyntaxError.
+  if (err instanceof SyntaxError) return transientError('openai.malformed', `OpenAI sent a reply that is not JSON (truncated, or not from OpenAI): ${err.message}`, { cause: err });
   if (!(err instanceof OpenAI.APIError)) return err;
   if (err instanceof OpenAI.APIUserAbortError) return transientError('openai.aborted', 'OpenAI request aborted', { cause: err });
   if (err instanceof OpenAI.APIConnectionTimeoutError) return transientError('openai.timeout', 'OpenAI request timed out', { cause: err });
