@@ -131,3 +131,17 @@ export function formatError(e: SerializedError): string {
   const msg = e.message.replace(/\s*\n\s*/g, ' ');
   return `${e.where ? `${e.where}: ` : ''}${msg} (${e.code})`;
 }
+
+/**
+ * Codes of errors that are about the account, not the item: a missing or rejected credential
+ * fails every item the same way, so, like a quota error, it stops the run (the item goes back to
+ * pending) and `topicflow resume` finishes it once the key is fixed.
+ */
+export const ACCOUNT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'serper.missing_key', 'serper.bad_key', 'openai.bad_key', 'sheets.no_credentials', 'sheets.bad_credentials',
+]);
+
+/** Whether an error stops the whole run (quota, or an account error) rather than failing its item. */
+export function stopsRun(error: Pick<SerializedError, 'code' | 'fault'>): boolean {
+  return error.fault === 'quota' || ACCOUNT_ERROR_CODES.has(error.code);
+}

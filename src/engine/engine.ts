@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { analyzeGraph, type StepGraph } from '../blueprint/graph.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { internalError, serializeError, userError, type SerializedError } from '../errors.ts';
+import { internalError, serializeError, stopsRun, userError, type SerializedError } from '../errors.ts';
 import { DEFAULT_RETRY, parseDuration, type RetryPolicy } from '../retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
 import { isFiltered, type StepContext } from '../steps/define.ts';
@@ -295,8 +295,8 @@ export class Engine {
         this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });
         throw Object.assign(new Error(e.message), { fault: e.fault, code: e.code, retryAfterMs: e.retryAfterMs });
       }
-      if (e.fault === 'quota') {
-        // Not the item's fault: it goes back to pending, and the run stops until credits are back.
+      if (stopsRun(e)) {
+        // Not the item's fault: it goes back to pending, and the run stops until credits or the key are back.
         await this.store.withRun(sr.runId, async (tx) => {
           await tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) });
           await tx.updateRun(sr.runId, { status: 'stopped', error: e, finishedAt: Date.now() });
