@@ -114,7 +114,8 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
 }
 
 /**
- * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL.
+ * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL,
+ * SERPER_TIMEOUT_MS (whole request, default 30000).
  * A missing key is a user error that says where to set it.
  */
 export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
@@ -123,7 +124,9 @@ export function serperClientFromEnv(env: Record<string, string | undefined>): Se
     throw userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
   }
   const baseUrl = env.SERPER_BASE_URL?.trim();
-  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
+  // A Serper that never answers holds a worker slot for the whole timeout; proxies and tests shorten it.
+  const timeoutMs = Number(env.SERPER_TIMEOUT_MS);
+  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}), ...(Number.isInteger(timeoutMs) && timeoutMs > 0 ? { timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) } : {}) });
 }
 
 const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as const;
