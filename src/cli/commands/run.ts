@@ -23,7 +23,19 @@ async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolea
   await progress.stop();
   const summary = await summarize(rt.store, done);
   process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-  return done.status === 'succeeded' ? 0 : 1;
+  if (done.status === 'succeeded') return 0;
+  return (await badInputOnly(rt, done)) ? 2 : 1;
+}
+
+/**
+ * A run that failed before producing anything, every failure a user error (a sheet with
+ * duplicate or missing headers, an input that does not parse): bad input, exit code 2.
+ */
+async function badInputOnly(rt: Runtime, run: RunRecord): Promise<boolean> {
+  if (run.status !== 'failed') return false;
+  if ((await rt.store.countStepRuns(run.id, { statuses: ['succeeded'] })) > 0) return false;
+  const failed = await rt.store.listStepRuns(run.id, { statuses: ['failed'] });
+  return failed.length > 0 && failed.every((r) => r.error?.fault === 'user');
 }
 
 export const runCommand: Command = {
