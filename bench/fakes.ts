@@ -1,0 +1,102 @@
+/**
+ * The providers of the topic-research benchmark, in their own process (so their CPU and memory
+ * are not the engine's): the Serper, topic web site, OpenAI and Google Sheets protocol fakes
+ * with the latencies and limits the benchmark passes in `argv[2]` (JSON {@link FakeConfig}).
+ * Talks to the parent over IPC: sends `{ ready, env, spreadsheet }`, answers `stats`.
+ */
+import { createHash } from 'node:crypto';
+import { startTopicEnv } from '../test/helpers/topic-env.ts';
+import { generate } from '../test/fakes/openai.ts';
+
+export interface FakeConfig {
+  serperLatencyMs: number;
+  serperPerSecond: number;
+  pageLatencyMs: [number, number];
+  pageBytes: number;
+  openaiLatencyMs: number;
+  openaiRpm: number;
+  openaiTpm: number;
+  sheetsWritesPerMinute: number;
+}
+
+export interface FakeStats {
+  serper: { requests: number; violations: number; maxPerSecond: number; first: number; last: number };
+  site: { pagesServed: number; notModified: number };
+  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number };
+  sheets: { writes: number; violations: number };
+  rssPeakMb: number;
+  cpuMs: number;
+}
+
+/** The page latency of a path: deterministic, uniform in [min, max]. */
+export function pageLatency(path: string, [min, max]: [number, number]): number {
+  return min + (createHash('sha1').update(path).digest().readUInt32LE(0) % (max - min + 1));
+}
+
+export const SPREADSHEET_ID = '1BenchTopicResearch0000000000000000000000000';
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2]!) as FakeConfig;
+  let openaiServed = 0;
+  const fx = await startTopicEnv({
+    serper: { latencyMs: config.serperLatencyMs, rateLimit: { requests: config.serperPerSecond, perMs: 1000, retryAfter: '1' } },
+    site: { latencyMs: (path) => (path === '/robots.txt' ? 0 : pageLatency(path, config.pageLatencyMs)), pageBytes: config.pageBytes },
+    openai: {
+      limits: { requestsPerMinute: config.openaiRpm, tokensPerMinute: config.openaiTpm },
+      handler: async (req) => {
+        openaiServed++;
+        const answer = generate(req);
+        await new Promise((r) => setTimeout(r, config.openaiLatencyMs));
+        return answer;
+      },
+    },
+  });
+  fx.sheets.writesPerMinuteLimit = config.sheetsWritesPerMinute;
+  fx.sheets.addSpreadsheet(SPREADSHEET_ID, {});
+  // Request bodies are kept by the fakes for assertions; the benchmark needs only counts.
+  const trim = setInterval(() => {
+    for (const r of fx.openai.requests) if (r.messages.length) { r.messages = []; r.body = {}; }
+    for (const r of fx.sheets.requests) r.body = undefined;
+  }, 2000);
+  process.on('message', (msg: { type: string; id?: string }) => {
+    if (msg.type === 'add-spreadsheet') {
+      fx.sheets.addSpreadsheet(msg.id!, {});
+      process.send!({ type: 'added' });
+    } else if (msg.type === 'page-latencies') {
+      // Latency of every page served, by keyword slug: the benchmark's lower bound uses them.
+      const bySlug: Record<string, number[]> = {};
+      for (const h of fx.site.hits) {
+        const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);
+        if (m && h.status === 200) (bySlug[m[1]!] ??= []).push(pageLatency(h.path, config.pageLatencyMs));
+      }
+      process.send!({ type: 'page-latencies', bySlug });
+    } else if (msg.type === 'stats') {
+      const s = fx.openai.stats(60_000);
+      const times = fx.openai.requests.map((r) => r.at);
+      const serperTimes = fx.serper.requests.map((r) => r.time);
+      const stats: FakeStats = {
+        serper: {
+          requests: fx.serper.requests.length, violations: fx.serper.violations, maxPerSecond: fx.serper.maxPerWindow(1000),
+          first: Math.min(...serperTimes), last: Math.max(...serperTimes),
+        },
+        site: { pagesServed: fx.site.pagesServed, notModified: fx.site.notModified },
+        openai: {
+          requests: s.requests, promptTokens: s.promptTokens, completionTokens: s.completionTokens,
+          maxRequestsPerMinute: s.maxRequestsPerWindow, maxTokensPerMinute: s.maxTokensPerWindow,
+          rejected: s.requests - openaiServed,
+          first: Math.min(...times), last: Math.max(...times),
+        },
+        sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
+        rssPeakMb: process.resourceUsage().maxRSS / 1024,
+        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      };
+      process.send!({ type: 'stats', stats });
+    } else if (msg.type === 'close') {
+      clearInterval(trim);
+      void fx.close().then(() => process.exit(0));
+    }
+  });
+  process.send!({ type: 'ready', env: fx.env, siteUrl: fx.site.url });
+}
+
+if (process.send) void main();

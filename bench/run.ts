@@ -1,0 +1,239 @@
+/**
+ * `npm run bench`: the topic-research blueprint on N keywords (10 organic results each) through
+ * the real engine against the protocol fakes (in their own process, bench/fakes.ts), with
+ * provider latencies and limits. Prints the wall time against the lower bound the providers'
+ * limits and the CPU allow, each provider's achieved rate, peak RSS, the same job run one item at
+ * a time (as Make runs bundles), and a cached re-run's provider calls.
+ *
+ * Lower bound = max(pipeline bound, token bound, CPU bound):
+ * - pipeline: an ideal engine with unlimited concurrency and free CPU: every Serper call starts as
+ *   early as its rate limit allows (sliding window), each page is fetched when its search answered
+ *   (with the very latency the fake gave that page), each OpenAI call starts as early as its page
+ *   and the RPM window allow; the run ends when the last OpenAI answer is in.
+ * - tokens: ceil(tokens used / TPM) - 1 full minutes.
+ * - CPU: measured extraction cost per page (this process, inline, before the run) x pages
+ *   extracted / cores. The engine's own CPU is not in the bound: it is what must stay out of the way.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Engine } from '../src/engine/engine.ts';
+import { createMemoryQueue } from '../src/queue/memory.ts';
+import type { QueueDriver } from '../src/queue/types.ts';
+import { openSqliteStore } from '../src/store/sqlite.ts';
+import { loadBlueprint } from '../src/workflow.ts';
+import type { Blueprint } from '../src/blueprint/schema.ts';
+import { extractPage } from '../src/extract/extract-page.ts';
+import { closeExtractPool } from '../src/extract/pool.ts';
+import { seedKeywords } from '../test/helpers/topic-env.ts';
+import { topicPage } from '../test/fakes/topic-site.ts';
+import { SPREADSHEET_ID, type FakeConfig, type FakeStats } from './fakes.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    driver: { type: 'string', default: 'memory' },
+    keywords: { type: 'string', default: '1000' },
+    json: { type: 'boolean', default: false },
+    'serper-latency': { type: 'string', default: '400' },
+    'serper-rate': { type: 'string', default: '20' },
+    'page-latency': { type: 'string', default: '200-800' },
+    'page-bytes': { type: 'string', default: '12000' },
+    'openai-latency': { type: 'string', default: '2000' },
+    'openai-rpm': { type: 'string', default: '5000' },
+    'openai-tpm': { type: 'string', default: '20000000' },
+    'sheets-wpm': { type: 'string', default: '60' },
+    concurrency: { type: 'string', default: '1200' },
+    'sequential-keywords': { type: 'string', default: '2' },
+    'cache-keywords': { type: 'string', default: '100' },
+  },
+});
+
+const N = Number(opt.keywords);
+const [pMin, pMax] = opt['page-latency'].split('-').map(Number) as [number, number];
+const fakeConfig: FakeConfig = {
+  serperLatencyMs: Number(opt['serper-latency']), serperPerSecond: Number(opt['serper-rate']),
+  pageLatencyMs: [pMin, pMax ?? pMin], pageBytes: Number(opt['page-bytes']),
+  openaiLatencyMs: Number(opt['openai-latency']), openaiRpm: Number(opt['openai-rpm']), openaiTpm: Number(opt['openai-tpm']),
+  sheetsWritesPerMinute: Number(opt['sheets-wpm']),
+};
+const cores = availableParallelism();
+const log = (s: string) => { if (!opt.json) process.stdout.write(`${s}\n`); };
+const mb = (bytes: number) => Math.round(bytes / 1048576);
+
+/** Blueprint limits for the benchmark: provider rates as the fakes enforce them, concurrency at rate x latency. */
+function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
+  const c = (n: number) => (sequential ? 1 : n);
+  const perSec = fakeConfig.openaiRpm / 60;
+  return {
+    ...bp,
+    limits: {
+      concurrency: c(Number(opt.concurrency)),
+      providers: {
+        serper: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * (fakeConfig.serperLatencyMs / 1000 + 1))), rate: { requests: fakeConfig.serperPerSecond, per: '1s' } },
+        // Bursts: a minute's window can start RPM calls at once as pages arrive; 2 s each.
+        openai: { concurrency: c(Math.ceil(Math.max(perSec * (fakeConfig.openaiLatencyMs / 1000 + 1), 1) * 4)), rate: { requests: fakeConfig.openaiRpm, per: '1m' } },
+        web: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * 10 * ((pMax ?? pMin) / 1000 + 0.5))) },
+        sheets: { concurrency: 1, rate: { requests: fakeConfig.sheetsWritesPerMinute, per: '1m' } },
+        default: { concurrency: c(64) },
+      },
+    },
+  };
+}
+
+function ask<T>(child: ChildProcess, msg: Record<string, unknown>, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: { type: string }) => { if (m.type === reply) { child.off('message', on); resolve(m as T); } };
+    child.on('message', on);
+    child.send(msg);
+  });
+}
+
+async function openQueue(prefix: string): Promise<{ queue: QueueDriver; redisPeakMb?: () => Promise<number> }> {
+  if (opt.driver === 'memory') return { queue: createMemoryQueue() };
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { createBullmqQueue } = await import('../src/queue/bullmq.ts');
+  const { Redis } = await import('ioredis');
+  return {
+    queue: createBullmqQueue({ connection: url, prefix }),
+    redisPeakMb: async () => {
+      const r = new Redis(url);
+      const info = await r.info('memory');
+      await r.quit();
+      return Number(/used_memory_peak:(\d+)/.exec(info)?.[1] ?? 0) / 1048576;
+    },
+  };
+}
+
+async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: Record<string, string>, prefix: string) {
+  const store = await openSqliteStore(dbPath);
+  const { queue, redisPeakMb } = await openQueue(prefix);
+  const engine = new Engine({ store, queue, env, concurrency: bp.limits?.concurrency ?? 32 });
+  await engine.startWorker();
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
+  const done = await engine.waitForRun(run.id, 250);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const counts = await store.stepCounts(run.id);
+  const usage = await store.runUsage(run.id);
+  const redis = redisPeakMb ? await redisPeakMb() : undefined;
+  await engine.close(5000);
+  await store.close();
+  return { seconds, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis };
+}
+
+/** Earliest start times of calls released at `releases` (sorted) under `max` per `intervalMs`. */
+function slidingStarts(releases: number[], max: number, intervalMs: number): number[] {
+  const starts: number[] = [];
+  for (const [k, r] of releases.entries()) starts.push(Math.max(r, k >= max ? starts[k - max]! + intervalMs : 0));
+  return starts;
+}
+
+function pipelineBoundMs(latenciesBySlug: Record<string, number[]>): number {
+  const slugs = Object.keys(latenciesBySlug).sort();
+  const serperStarts = slidingStarts(slugs.map(() => 0), fakeConfig.serperPerSecond, 1000);
+  const releases: number[] = [];
+  for (const [i, s] of slugs.entries()) {
+    for (const lat of latenciesBySlug[s]!) releases.push(serperStarts[i]! + fakeConfig.serperLatencyMs + lat);
+  }
+  releases.sort((a, b) => a - b);
+  const starts = slidingStarts(releases, fakeConfig.openaiRpm, 60_000);
+  return Math.max(0, ...starts) + fakeConfig.openaiLatencyMs;
+}
+
+function measureExtractionMs(): number {
+  const pages = Array.from({ length: 60 }, (_, i) => topicPage('www.example.com', `bench-keyword-${i}`, 1 + (i % 10), fakeConfig.pageBytes));
+  for (const p of pages.slice(0, 10)) extractPage(p, 'https://www.example.com/');
+  const t = performance.now();
+  for (const p of pages) extractPage(p, 'https://www.example.com/');
+  return (performance.now() - t) / pages.length;
+}
+
+async function main(): Promise<void> {
+  const load0 = loadavg()[0]!;
+  const child = fork(new URL('./fakes.ts', import.meta.url), [JSON.stringify(fakeConfig)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<{ env: Record<string, string> }>((resolve) => child.once('message', (m) => resolve(m as { env: Record<string, string> })));
+  const env = { ...ready.env, TOPICFLOW_LOG: 'silent' };
+  const dir = mkdtempSync(join(tmpdir(), 'topicflow-bench-'));
+  const blueprint = await loadBlueprint(join(import.meta.dirname, '../blueprints/topic-research.json'));
+  const bp = withLimits(blueprint, false);
+  const prefix = `bench-${Date.now()}`;
+  try {
+    const extractMs = measureExtractionMs();
+    log(`topic-research bench: ${N} keywords x 10 results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
+    log(`latencies: Serper ${fakeConfig.serperLatencyMs} ms, pages ${pMin}-${pMax} ms (${fakeConfig.pageBytes} B), OpenAI ${fakeConfig.openaiLatencyMs} ms`);
+    log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min`);
+    log(`queues: ${JSON.stringify(bp.limits)}`);
+
+    const keywords = Array.from({ length: N }, (_, i) => ({ keyword: `topic ${String(i).padStart(5, '0')} research` }));
+    await seedKeywords(SPREADSHEET_ID, keywords, env);
+    const main = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, prefix);
+    const engineRssMb = process.resourceUsage().maxRSS / 1024;
+    const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
+    const { bySlug } = await ask<{ bySlug: Record<string, number[]> }>(child, { type: 'page-latencies' }, 'page-latencies');
+    const pages = main.counts.page?.succeeded ?? 0;
+    const pipelineMs = pipelineBoundMs(bySlug);
+    const tokens = s1.openai.promptTokens + s1.openai.completionTokens;
+    const tokenMs = Math.max(0, Math.ceil(tokens / fakeConfig.openaiTpm) - 1) * 60_000;
+    const cpuMs = (extractMs * pages) / cores;
+    const boundSeconds = Math.max(pipelineMs, tokenMs, cpuMs) / 1000;
+    const serperSpan = (s1.serper.last - s1.serper.first) / 1000;
+    log(`\nrun: ${main.status} in ${main.seconds.toFixed(1)} s (engine process CPU ${main.cpuSeconds.toFixed(1)} s); steps ${JSON.stringify(Object.fromEntries(Object.entries(main.counts).map(([k, v]) => [k, v.succeeded ?? v])))}`);
+    log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
+    log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
+    log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
+    log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
+    log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
+    log(`pages: ${s1.site.pagesServed} downloaded`);
+    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
+
+    // Re-run inside the cache TTL: the first keywords pending again.
+    const C = Math.min(N, Number(opt['cache-keywords']));
+    await seedKeywords(SPREADSHEET_ID, keywords.slice(0, C).map((k) => ({ ...k, status: 'pending' })), env);
+    const again = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, `${prefix}-again`);
+    const s2 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
+    const cache = {
+      keywords: C, seconds: again.seconds,
+      serperCalls: s2.serper.requests - s1.serper.requests,
+      openaiCalls: s2.openai.requests - s1.openai.requests,
+      fullPageDownloads: s2.site.pagesServed - s1.site.pagesServed,
+      notModified: s2.site.notModified - s1.site.notModified,
+      cacheHits: again.usage.cacheHits ?? 0,
+    };
+    log(`\ncached re-run of ${C} keywords: ${again.status} in ${again.seconds.toFixed(1)} s; Serper calls ${cache.serperCalls}, OpenAI calls ${cache.openaiCalls}, full page downloads ${cache.fullPageDownloads}, 304 Not Modified ${cache.notModified}, cache hits ${cache.cacheHits}`);
+
+    // One item at a time through every step, as Make runs bundles: concurrency 1 everywhere.
+    const K = Math.min(N, Number(opt['sequential-keywords']));
+    const seqSheet = '1BenchSequential000000000000000000000000000000';
+    await ask(child, { type: 'add-spreadsheet', id: seqSheet }, 'added');
+    await seedKeywords(seqSheet, Array.from({ length: K }, (_, i) => ({ keyword: `sequential ${i} research` })), env);
+    const seq = await runJob(withLimits(blueprint, true), seqSheet, join(dir, 'seq.db'), env, `${prefix}-seq`);
+    const sequentialSeconds = (seq.seconds * N) / K;
+    log(`one item at a time: ${K} keywords in ${seq.seconds.toFixed(1)} s, scaled to ${N}: ${sequentialSeconds.toFixed(0)} s = ${(sequentialSeconds / main.seconds).toFixed(0)} x the parallel run`);
+
+    const out = {
+      driver: opt.driver, keywords: N, cores, loadAverageAtStart: load0, loadAverageAtEnd: loadavg()[0],
+      wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds,
+      bound: { pipelineSeconds: pipelineMs / 1000, tokenSeconds: tokenMs / 1000, cpuSeconds: cpuMs / 1000, extractMsPerPage: extractMs, pages },
+      sequentialSeconds, sequentialMeasured: { keywords: K, seconds: seq.seconds }, speedup: sequentialSeconds / main.seconds,
+      peakRssMb: engineRssMb, fakesPeakRssMb: s1.rssPeakMb, redisPeakMb: main.redisPeakMb ?? null,
+      engineCpuSeconds: main.cpuSeconds, status: main.status,
+      providers: {
+        serper: { requests: s1.serper.requests, perSecond: s1.serper.requests / Math.max(serperSpan, 1e-9), busiestSecond: s1.serper.maxPerSecond, limitPerSecond: fakeConfig.serperPerSecond, rejected: s1.serper.violations },
+        openai: { requests: s1.openai.requests, busiestMinuteRequests: s1.openai.maxRequestsPerMinute, rpm: fakeConfig.openaiRpm, busiestMinuteTokens: s1.openai.maxTokensPerMinute, tpm: fakeConfig.openaiTpm, rejected: s1.openai.rejected },
+        sheets: { writes: s1.sheets.writes, limitPerMinute: fakeConfig.sheetsWritesPerMinute, rejected: s1.sheets.violations },
+      },
+      cache,
+    };
+    if (opt.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } finally {
+    await closeExtractPool();
+    child.send({ type: 'close' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
