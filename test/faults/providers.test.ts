@@ -36,9 +36,9 @@ describe('transient provider faults at 20%', () => {
     const book = await keywordBook(dir, list);
     const file = writeBlueprint(dir, {
       retry: { attempts: 10, initialDelay: '20ms', maxDelay: '300ms' },
-      with: { ideas: { timeout: '1500ms' }, page: { timeoutMs: 1500 } },
+      with: { ideas: { timeout: '3s' }, page: { timeoutMs: 3000 } },
     });
-    const env = { ...fx.env, SERPER_BASE_URL: serper.url, SERPER_TIMEOUT_MS: '1500', OPENAI_BASE_URL: `${openai.url}/v1` };
+    const env = { ...fx.env, SERPER_BASE_URL: serper.url, SERPER_TIMEOUT_MS: '3000', OPENAI_BASE_URL: `${openai.url}/v1` };
     const t = await openTestEngine({ env });
     try {
       const blueprint = await loadBlueprint(file);
