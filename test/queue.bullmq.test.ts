@@ -53,6 +53,9 @@ afterAll(async () => {
 
 if (up) {
   describeQueueContract('bullmq', async () => open());
+} else if (process.env.TOPICFLOW_REQUIRE_SERVICES === '1') {
+  // CI (.ci/run) must not skip silently.
+  describe('bullmq', () => { it('needs Redis', () => { throw new Error(`Redis unreachable at ${REDIS_URL} and TOPICFLOW_REQUIRE_SERVICES=1`); }); });
 } else {
   describe.skip(`bullmq: Redis unreachable at ${REDIS_URL}`, () => { it('needs Redis', () => {}); });
 }

@@ -22,6 +22,8 @@ async function reachable(): Promise<string | undefined> {
 }
 
 const unreachable = await reachable();
+// CI (.ci/run) must not skip silently.
+if (unreachable && process.env.TOPICFLOW_REQUIRE_SERVICES === '1') throw new Error(`PostgreSQL at ${URL} is unreachable (${unreachable}) and TOPICFLOW_REQUIRE_SERVICES=1`);
 if (unreachable) console.warn(`store.postgres tests skipped: PostgreSQL at ${URL} is unreachable (${unreachable})`);
 
 afterAll(async () => {
