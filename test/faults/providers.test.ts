@@ -61,12 +61,11 @@ describe('transient provider faults at 20%', () => {
       const ideas = await tab(book, 'Content Ideas');
       expect(new Set(ideas.map((i) => i.source))).toEqual(new Set(['openai']));
       expect(new Set(ideas.map((i) => i.url)).size).toBe(90);
-      // Each proxy really injected a mix of kinds.
-      for (const [name, p, kinds] of [['serper', serper, ALL_KINDS], ['openai', openai, ALL_KINDS], ['site', site, PAGE_KINDS]] as const) {
-        const total = Object.values(p.injected).reduce((a, b) => a + b, 0);
-        expect(total, name).toBeGreaterThan(0);
-        expect(Object.keys(p.injected).length, `${name} kinds: ${JSON.stringify(p.injected)}`).toBeGreaterThanOrEqual(Math.min(kinds.length, 5));
+      // Each proxy injected faults, and together they injected every kind (the draws are seeded).
+      for (const [name, p] of [['serper', serper], ['openai', openai], ['site', site]] as const) {
+        expect(Object.values(p.injected).reduce((a, b) => a + b, 0), name).toBeGreaterThan(0);
       }
+      expect(new Set([serper, openai, site].flatMap((p) => Object.keys(p.injected)))).toEqual(new Set(ALL_KINDS));
       console.log(`[faults] providers: 30 keywords in ${(elapsed / 1000).toFixed(1)} s; injected serper ${JSON.stringify(serper.injected)} openai ${JSON.stringify(openai.injected)} site ${JSON.stringify(site.injected)}`);
     } finally {
       await t.close();
