@@ -2,7 +2,7 @@
  * Secrets: a full topic-research job run through the CLI with distinctive API keys (Serper,
  * OpenAI, a Google service account), plus runs with wrong keys, and then every output is
  * searched for the keys: CLI stdout/stderr, every table of the SQLite store, the workflow file,
- * the data directory, the sheets (Google fake and a local workbook) and worker logs.
+ * the data directory, the sheets (Google fake and a local workbook), with TOPICFLOW_DEBUG on too.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,7 +61,7 @@ function leaks(where: string, text: string): string[] {
 }
 
 describe('secrets never leave the environment', () => {
-  it('a full job (Google Sheets and .xlsx), wrong keys and a worker: no key in any output', async () => {
+  it('a full job (Google Sheets and .xlsx), wrong keys and debug mode: no key in any output', async () => {
     const dir = tempDir('secrets');
     const db = join(dir, 'data', 'topicflow.db');
     const env = { ...fx.env, TOPICFLOW_DB: db };
