@@ -96,7 +96,7 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   const stepId = node.step.id;
   const isEach = node.step.each !== undefined;
   if (isEach) {
-    if ((await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true })) > 0) return;
+    if ((await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true, limit: 1 })) > 0) return;
   } else if (await tx.findStepRun(run.id, stepId, key)) return;
 
   for (const d of node.deps) {
@@ -105,7 +105,8 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
     if (!dr || dr.status !== 'succeeded') return;
   }
   if (node.fanInWait.length > 0) {
-    const active = await tx.countStepRuns(run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES });
+    // "Any?", not "how many?": while the run is busy the first active row answers it.
+    const active = await tx.countStepRuns(run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES, limit: 1 });
     if (active > 0) return;
   }
 

@@ -225,13 +225,17 @@ class PostgresStore implements Store {
   async #listStepRuns(runId: string, filter: StepRunFilter = {}, c?: Queryable) {
     const params: unknown[] = [];
     const where = stepRunWhere(runId, filter, params);
-    return (await this.#q(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key`, params, c)).rows.map(toStepRun);
+    let limit = '';
+    if (filter.limit !== undefined) { params.push(filter.limit); limit = ` LIMIT $${params.length}`; }
+    return (await this.#q(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key${limit}`, params, c)).rows.map(toStepRun);
   }
 
   async #countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }, c?: Queryable) {
     const params: unknown[] = [];
     const where = stepRunWhere(runId, filter, params);
-    return Number((await this.#q(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params, c)).rows[0]?.n ?? 0);
+    if (filter.limit === undefined) return Number((await this.#q(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params, c)).rows[0]?.n ?? 0);
+    params.push(filter.limit);
+    return Number((await this.#q(`SELECT count(*) AS n FROM (SELECT 1 FROM step_runs WHERE ${where} LIMIT $${params.length}) t`, params, c)).rows[0]?.n ?? 0);
   }
 
   async #insertStepRuns(rows: readonly NewStepRun[], c?: Queryable, now = Date.now()): Promise<StepRunRecord[]> {

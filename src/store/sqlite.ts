@@ -83,10 +83,22 @@ const parse = (v: SQLOutputValue | undefined): unknown => (v === null || v === u
 const str = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 const num = (v: SQLOutputValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
 
+// A run's blueprint never changes and is read on every step run (~10 KB of JSON): parse it once.
+const blueprints = new Map<string, { raw: SQLOutputValue | undefined; value: unknown }>();
+function blueprintOf(r: Row): unknown {
+  const id = String(r.id);
+  const hit = blueprints.get(id);
+  if (hit && hit.raw === r.blueprint) return hit.value;
+  const value = parse(r.blueprint);
+  if (blueprints.size >= 64) blueprints.delete(blueprints.keys().next().value!);
+  blueprints.set(id, { raw: r.blueprint, value });
+  return value;
+}
+
 function toRun(r: Row): RunRecord {
   return {
     id: String(r.id), workflow: String(r.workflow), status: r.status as RunStatus,
-    blueprint: parse(r.blueprint), inputs: parse(r.inputs) as Record<string, unknown>,
+    blueprint: blueprintOf(r), inputs: parse(r.inputs) as Record<string, unknown>,
     options: parse(r.options) as Record<string, unknown>, error: parse(r.error) as RunRecord['error'],
     trigger: String(r.trigger), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
     finishedAt: num(r.finished_at),
@@ -94,12 +106,30 @@ function toRun(r: Row): RunRecord {
 }
 
 function toStepRun(r: Row): StepRunRecord {
-  return {
+  const record = {
     id: String(r.id), runId: String(r.run_id), stepId: String(r.step_id), itemKey: String(r.item_key),
-    status: r.status as StepRunStatus, attempts: Number(r.attempts), input: parse(r.input), output: parse(r.output),
+    status: r.status as StepRunStatus, attempts: Number(r.attempts),
     error: parse(r.error) as StepRunRecord['error'], usage: parse(r.usage) as Usage | null, queue: String(r.queue),
     createdAt: Number(r.created_at), startedAt: num(r.started_at), finishedAt: num(r.finished_at),
-  };
+  } as StepRunRecord;
+  // Input and output can be large (a page's text) and most reads only need the status: parse
+  // them on first access. Enumerable own accessors, so spreads and JSON see plain values.
+  lazyJson(record, 'input', r.input);
+  lazyJson(record, 'output', r.output);
+  return record;
+}
+
+function lazyJson(target: object, key: 'input' | 'output', raw: SQLOutputValue | undefined): void {
+  let value: unknown;
+  let parsed = false;
+  Object.defineProperty(target, key, {
+    enumerable: true, configurable: true,
+    get() {
+      if (!parsed) { value = parse(raw); parsed = true; raw = undefined; }
+      return value;
+    },
+    set(v: unknown) { value = v; parsed = true; raw = undefined; },
+  });
 }
 
 /** `$."field"`: a JSON path to one top-level field, bound as a parameter. */
@@ -291,13 +321,17 @@ class SqliteStore implements Store {
   #listStepRuns(runId: string, filter: StepRunFilter = {}): StepRunRecord[] {
     const params: SQLInputValue[] = [];
     const where = stepRunWhere(runId, filter, params);
-    return this.#all(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key`, params).map(toStepRun);
+    const limit = filter.limit === undefined ? '' : ' LIMIT ?';
+    if (filter.limit !== undefined) params.push(filter.limit);
+    return this.#all(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key${limit}`, params).map(toStepRun);
   }
 
   #countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }): number {
     const params: SQLInputValue[] = [];
     const where = stepRunWhere(runId, filter, params);
-    return Number(this.#get(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params)?.n ?? 0);
+    if (filter.limit === undefined) return Number(this.#get(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params)?.n ?? 0);
+    params.push(filter.limit);
+    return Number(this.#get(`SELECT count(*) AS n FROM (SELECT 1 FROM step_runs WHERE ${where} LIMIT ?)`, params)?.n ?? 0);
   }
 
   #insertStepRuns(rows: readonly NewStepRun[], now = Date.now()): StepRunRecord[] {

@@ -126,6 +126,11 @@ export interface StepRunFilter {
   statuses?: readonly StepRunStatus[];
   /** Only step runs strictly below the prefix (exclude the key itself). */
   strictlyBelow?: boolean;
+  /**
+   * Look at no more than this many step runs: a count stops there (`limit: 1` asks "is there
+   * any?" without scanning every match), a list returns the first ones. @default no limit
+   */
+  limit?: number;
 }
 
 /** Per step, per status, how many step runs there are. */
