@@ -16,6 +16,9 @@ import type { ExtractTask } from './worker.ts';
 /** Longest one page may take to extract before its worker is terminated. @default 20000 */
 export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
 
+/** Old-generation heap cap of each extraction thread, in MB. @default 256 */
+export const EXTRACT_THREAD_HEAP_MB = 256;
+
 export interface ExtractPoolOptions {
   /** Worker threads; 0 extracts inline on the calling thread. @default os.availableParallelism() */
   threads?: number;
@@ -46,6 +49,10 @@ function getPool(threads: number): Piscina<Task, PageExtract | null> {
     // that helps, and each thread holds its own DOM heap.
     concurrentTasksPerWorker: 1,
     idleTimeout: 30_000,
+    // A thread's heap is capped so a hostile page cannot take the machine's memory: the thread
+    // dies, its page is not readerable, and piscina starts a new thread. linkedom needs ~60 MB
+    // for a 2 MB page.
+    resourceLimits: { maxOldGenerationSizeMb: EXTRACT_THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
   });
   pool = p;
   void Promise.all(Array.from({ length: threads }, () => p.run({ ping: true }))).then(() => { if (pool === p) warm = true; }, () => {});
@@ -71,13 +78,13 @@ export async function extractPageOffThread(
     return (await p.run({ html, url }, { signal }))!;
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason ?? err;
-    if (cap.aborted) {
-      return {
-        status: 'not-readerable', reason: `extraction took longer than ${capMs} ms and was stopped (page too complex)`,
-        title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
-      };
-    }
-    throw err;
+    const reason = cap.aborted
+      ? `extraction took longer than ${capMs} ms and was stopped (page too complex)`
+      : `extraction failed: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`;
+    return {
+      status: 'not-readerable', reason,
+      title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
+    };
   }
 }
 
