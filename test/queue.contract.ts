@@ -215,6 +215,40 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(starts.at(-1)! - t0).toBeLessThan(1500);
     }, T);
 
+    it('acquire() grants at most rateLimit.max slots in any window, across concurrent callers', async () => {
+      const q = await driver();
+      await q.configureQueue('req', { rateLimit: { max: 3, intervalMs: 200 } });
+      const granted: number[] = [];
+      const t0 = clock();
+      await Promise.all(Array.from({ length: 12 }, async () => { await q.acquire('req'); granted.push(clock()); }));
+      granted.sort((a, b) => a - b);
+      for (let i = 3; i < granted.length; i++) expect(granted[i]! - granted[i - 3]!).toBeGreaterThanOrEqual(200 - TOL);
+      expect(clock() - t0).toBeGreaterThanOrEqual(3 * 200 - TOL);
+      // A queue without a rate limit grants at once.
+      const t1 = clock();
+      await Promise.all(Array.from({ length: 50 }, () => q.acquire('unlimited')));
+      expect(clock() - t1).toBeLessThan(500);
+    }, T);
+
+    it('starts self-throttled jobs without taking a rate slot; their acquire() calls take them', async () => {
+      const q = await driver();
+      await q.configureQueue('st', { rateLimit: { max: 2, intervalMs: 60_000 } });
+      const started: string[] = [];
+      const acquired: string[] = [];
+      await q.start(async (job) => {
+        started.push(job.id);
+        if (job.id === 'p0' || job.id === 'p1') { await q.acquire('st'); acquired.push(job.id); }
+      });
+      await q.enqueue(Array.from({ length: 5 }, (_, i) => spec(`p${i}`, 'st', { selfThrottled: true })));
+      await waitFor(() => started.length === 5 && acquired.length === 2, 'every self-throttled job', 5000);
+      // Both slots of the minute are used: a third acquire() waits, and gives up when aborted.
+      const ac = new AbortController();
+      const third = q.acquire('st', ac.signal);
+      await sleep(100);
+      ac.abort();
+      await expect(third).rejects.toThrow();
+    }, T);
+
     it('does not let a queue held by its rate limit block other queues', async () => {
       const q = await driver();
       await q.configureQueue('slow', { rateLimit: { max: 1, intervalMs: 5000 } });

@@ -129,6 +129,7 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
 
 async function send(client: OpenAI, ctx: StepContext, req: StructuredRequest, messages: ChatMessage[]) {
   try {
+    await ctx.throttle();
     return await client.chat.completions.create({
       model: req.model,
       messages,

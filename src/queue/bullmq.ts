@@ -23,6 +23,7 @@
  * - Crashes: a SIGKILLed worker's jobs stop having their lock renewed; after `lockDurationMs`
  *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
  */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatError, serializeError, transientError, userError } from '../errors.ts';
@@ -30,6 +31,8 @@ import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { validateRateLimit } from './rate-limiter.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+
+const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
 export interface BullmqQueueOptions {
   /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
@@ -56,6 +59,8 @@ interface JobData {
   /** Attempts made before this job was enqueued (from the store). */
   base: number;
   retry: RetryPolicy;
+  /** Takes its rate slots per request with `acquire`, not at its start. */
+  selfThrottled?: boolean;
 }
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
@@ -179,7 +184,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       }
       try {
         if (closing) throw Worker.RateLimitError();
-        const wait = await acquireRate(job.queue, bj.id ?? job.id);
+        const wait = bj.data.selfThrottled ? 0 : await acquireRate(job.queue, bj.id ?? job.id);
         if (wait > 0) {
           await queueOf(job.queue).rateLimit(wait);
           throw Worker.RateLimitError();
@@ -269,6 +274,16 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   return {
     kind: 'bullmq',
 
+    async acquire(queue: string, signal?: AbortSignal): Promise<void> {
+      for (;;) {
+        signal?.throwIfAborted();
+        const wait = await acquireRate(queue, 'request');
+        if (wait <= 0) return;
+        // The log frees a slot when its oldest entry leaves the window: `wait` says when.
+        await sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 20), signal);
+      }
+    },
+
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {
       const where = `queue ${name}`;
       if (limits.concurrency !== undefined) {
@@ -294,7 +309,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       await remember(byQueue.keys());
       await Promise.all([...byQueue].map(([name, list]) => queueOf(name).addBulk(list.map((s) => {
         const base = s.attemptsMade ?? 0;
-        const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry };
+        const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : {}) };
         if (s.group !== undefined) data.group = s.group;
         if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
         return {

@@ -7,6 +7,7 @@
  * never blocks the others. Inside a queue, jobs wait in one lane per group and the oldest job
  * whose group has room starts next; groups are step ids, so lanes are few.
  */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { serializeError, userError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
@@ -17,6 +18,8 @@ export interface MemoryQueueOptions {
   /** Monotonic clock in ms for delays and rate limits. @default performance.now */
   now?: () => number;
 }
+
+const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
 export const DEFAULT_MEMORY_CONCURRENCY = 32;
@@ -181,7 +184,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         if (q.waiting === 0 || q.running >= q.concurrency) continue;
         const key = pickLane(q);
         if (key === undefined) continue;
-        if (q.limiter) {
+        if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
           const wait = q.limiter.tryAcquire(now());
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
@@ -257,6 +260,16 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   return {
     kind: 'memory',
 
+    async acquire(queue: string, signal?: AbortSignal): Promise<void> {
+      for (;;) {
+        signal?.throwIfAborted();
+        const limiter = queues.get(queue)?.limiter;
+        const wait = limiter ? limiter.tryAcquire(now()) : 0;
+        if (wait <= 0) return;
+        await sleep(Math.min(wait, MAX_TIMER_MS), signal);
+      }
+    },
+
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {
       const q = queueOf(name);
       const where = `queue ${name}`;
@@ -284,6 +297,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
           retry: spec.retry,
           isLastAttempt: false,
           ...(spec.group === undefined ? {} : { group: spec.group }),
+          ...(spec.selfThrottled ? { selfThrottled: true } : {}),
         };
         const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t };
         entries.set(spec.id, e);

@@ -34,6 +34,12 @@ export interface JobSpec {
   /** Attempts already made (from the store, after a resume). @default 0 */
   attemptsMade?: number;
   retry: RetryPolicy;
+  /**
+   * The job takes its queue's rate slots itself, one per provider request, with `acquire`
+   * (a Serper search of 3 pages is 3 requests; a cached one is none). Its start takes none.
+   * @default false
+   */
+  selfThrottled?: boolean;
 }
 
 export interface Job {
@@ -45,6 +51,7 @@ export interface Job {
   retry: RetryPolicy;
   /** True when a failure of this attempt will not be retried by the driver. */
   isLastAttempt: boolean;
+  selfThrottled?: boolean;
 }
 
 /**
@@ -59,6 +66,12 @@ export interface QueueDriver {
   /** Sets concurrency and rate limit of a queue. Call before or after start. */
   configureQueue(queue: string, limits: QueueLimits): Promise<void>;
   enqueue(jobs: readonly JobSpec[]): Promise<void>;
+  /**
+   * Waits for one rate slot of `queue` (at once when it has no rate limit): what a provider
+   * client calls right before each request, so the limit holds at the provider, per request,
+   * across every worker. Rejects when `signal` aborts.
+   */
+  acquire(queue: string, signal?: AbortSignal): Promise<void>;
   /** Starts processing with `concurrency` jobs at most at once in this process. */
   start(handler: JobHandler, options?: { concurrency?: number; onFailed?: (job: Job, error: unknown) => void }): Promise<void>;
   /** Jobs waiting, delayed or running (in this process for memory; in Redis for bullmq). */

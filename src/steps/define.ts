@@ -36,6 +36,12 @@ export interface StepContext {
   usage(u: Usage): void;
   /** The store (cache, data stores). */
   store: Store;
+  /**
+   * Waits for a rate slot of this step's provider. Steps declared `throttle: 'per-request'`
+   * call it right before each provider request (not for cache hits), so a provider's limit holds
+   * per request, at the provider, across every worker.
+   */
+  throttle(): Promise<void>;
   cache: {
     get(namespace: string, key: string): Promise<CacheEntry | undefined>;
     set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
@@ -64,6 +70,12 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * by every step that uses the provider. @default 'default'
    */
   provider?: string;
+  /**
+   * How the provider's rate limit is taken: one slot when a step run starts ('per-run'), or one
+   * per request through `ctx.throttle()` ('per-request': several pages, retries, cache hits that
+   * take none). @default 'per-run'
+   */
+  throttle?: 'per-run' | 'per-request';
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

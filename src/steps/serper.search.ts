@@ -63,6 +63,8 @@ export const serperSearch = defineStep({
   version: 1,
   description: 'Google search results for a keyword through Serper: organic results (with domain), People Also Ask, related searches, knowledge graph, answer box. Fetches several pages as separate calls and caches each page.',
   provider: 'serper',
+  // One slot per page requested; a page from the cache takes none.
+  throttle: 'per-request',
   input,
   async run(args, ctx): Promise<SerperSearchOutput> {
     const ttlMs = parseDuration(args.cacheTtl);
@@ -91,6 +93,7 @@ export const serperSearch = defineStep({
         ctx.usage({ cacheHits: 1 });
       } else {
         client ??= serperClientFromEnv(ctx.env);
+        await ctx.throttle();
         const reply = await client.search(params, { signal: ctx.signal });
         raw = reply.raw;
         result = reply.result;

@@ -33,9 +33,11 @@ export const sheetsReadRows = defineStep({
   version: 1,
   description: 'Read the rows of a sheet tab as records keyed by the header row, with the sheet row number in `_row`; filter by column values and limit.',
   provider: 'sheets',
+  // Only Google write requests take quota slots; a local workbook takes none.
+  throttle: 'per-request',
   input,
   async run(args, ctx): Promise<ReadRowsResult> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal });
+    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
     return readRows(backend, {
       tab: args.tab,
       ...(args.where ? { where: args.where } : {}),

@@ -29,9 +29,11 @@ export const sheetsUpdateCells = defineStep({
   version: 1,
   description: 'Set columns of the sheet rows that match column values or a row number, in one batched write.',
   provider: 'sheets',
+  // Only Google write requests take quota slots; a local workbook takes none.
+  throttle: 'per-request',
   input,
   async run(args, ctx): Promise<UpdateCellsOutput> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal });
+    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
     let truncated = 0;
     const result = await updateCells(backend, { tab: args.tab, match: args.match, values: args.values }, () => { truncated++; });
     if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${MAX_CELL_CHARS} characters were truncated`, { tab: args.tab });

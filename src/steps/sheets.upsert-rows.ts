@@ -25,9 +25,11 @@ export const sheetsUpsertRows = defineStep({
   version: 1,
   description: 'Insert or update rows of a sheet tab by key columns, in one batched write; creates the tab, header row and missing columns. Values are written as data, never as formulas.',
   provider: 'sheets',
+  // Only Google write requests take quota slots; a local workbook takes none.
+  throttle: 'per-request',
   input,
   async run(args, ctx): Promise<UpsertRowsResult> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal });
+    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
     let truncated = 0;
     const result = await upsertRows(backend, {
       tab: args.tab,

@@ -31,6 +31,7 @@ export function makeStepContext(store: Store, options: {
   attempt?: number;
   isLastAttempt?: boolean;
   signal?: AbortSignal;
+  throttle?: () => Promise<void>;
 } = {}): TestContext {
   const usageLog: Usage[] = [];
   const logs: TestContext['logs'] = [];
@@ -49,6 +50,7 @@ export function makeStepContext(store: Store, options: {
       warn: (message, fields) => logs.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
     },
     usage: (u) => usageLog.push(u),
+    throttle: options.throttle ?? (async () => {}),
     store,
     cache: {
       get: (ns, key) => store.cacheGet(ns, key),

@@ -33,6 +33,11 @@ export interface GoogleSheetsOptions {
   env: Record<string, string | undefined>;
   /** Aborts in-flight requests (run stopped, shutdown). */
   signal?: AbortSignal;
+  /**
+   * Waits for a slot of the write quota (60 write requests a minute per user) before each write
+   * request; reads have a quota of their own and are not throttled here.
+   */
+  throttleWrites?: () => Promise<void>;
 }
 
 /**
@@ -224,6 +229,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
       if ((await tabs()).includes(tab)) return;
       const sheets = await client;
       try {
+        await options.throttleWrites?.();
         await sheets.spreadsheets.batchUpdate({ spreadsheetId, requestBody: { requests: [{ addSheet: { properties: { title: tab } } }] } }, reqOpts);
       } catch (err) {
         const e = sheetsError(err, ctx);
@@ -235,6 +241,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
     write: async (tab, batch: WriteBatch) => {
       const sheets = await client;
       if (batch.ranges.length > 0) {
+        await options.throttleWrites?.();
         await call(() => sheets.spreadsheets.values.batchUpdate({
           spreadsheetId,
           requestBody: {
@@ -253,6 +260,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
         // Google appends below the table that contains the given range, so start from the last
         // row we saw: rows another writer appended meanwhile are part of that table too.
         const from = Math.max(1, batch.lastRow);
+        await options.throttleWrites?.();
         await call(() => sheets.spreadsheets.values.append({
           spreadsheetId,
           range: `${quoteTab(tab)}!A${from}:${columnLetter(Math.max(1, width))}${from}`,

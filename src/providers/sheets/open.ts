@@ -27,11 +27,17 @@ export interface OpenSheetsOptions {
   /** Credentials and GOOGLE_SHEETS_ROOT_URL for Google; unused for .xlsx. */
   env: Record<string, string | undefined>;
   signal?: AbortSignal;
+  /** Waits for a write-quota slot before each Google write request (the step's ctx.throttle). */
+  throttleWrites?: () => Promise<void>;
 }
 
 /** Opens the backend the `spreadsheet` input names. */
 export function openSheets(spreadsheet: string, options: OpenSheetsOptions): SheetsBackend {
   const ref = parseSpreadsheetRef(spreadsheet);
   if (ref.kind === 'xlsx') return openXlsx(ref.path);
-  return openGoogleSheets(ref.id, { env: options.env, ...(options.signal ? { signal: options.signal } : {}) });
+  return openGoogleSheets(ref.id, {
+    env: options.env,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.throttleWrites ? { throttleWrites: options.throttleWrites } : {}),
+  });
 }
