@@ -240,6 +240,7 @@ export class Engine {
       const step = rc.graph.nodes.get(sr.stepId)?.step;
       const spec: JobSpec = { id: sr.id, queue: sr.queue, group: sr.stepId, attemptsMade: sr.attempts, retry: this.retryPolicy(rc, sr.stepId) };
       if (step?.concurrency !== undefined) spec.groupConcurrency = step.concurrency;
+      if (step && this.registry.get(step.uses)?.throttle === 'per-request') spec.selfThrottled = true;
       return spec;
     });
     await this.queue.enqueue(jobs);
@@ -325,6 +326,7 @@ export class Engine {
       signal, blueprint: rc.blueprint, env: this.env, store: this.store,
       log: { info: (m, f) => log.info(m, { ...fields, ...f }), warn: (m, f) => log.warn(m, { ...fields, ...f }) },
       usage: (u) => { Object.assign(usage, sumUsage(usage, u)); },
+      throttle: () => this.queue.acquire(sr.queue, signal),
       cache: {
         get: (ns, key) => this.store.cacheGet(ns, key),
         set: (ns, key, value, ttlMs) => this.store.cacheSet(ns, key, value, ttlMs),
