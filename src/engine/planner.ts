@@ -30,6 +30,24 @@ export interface PlanEnv {
   registry: StepRegistry;
 }
 
+const TERMINAL = new Set(['succeeded', 'failed', 'skipped', 'filtered']);
+const memos = new WeakMap<PlanEnv['tx'], Map<string, StepRunRecord>>();
+
+/**
+ * `findStepRun` inside one planning transaction, remembering terminal step runs (they cannot
+ * change in it): planning after one step run reads the same upstream rows for every candidate.
+ */
+async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: string): Promise<StepRunRecord | undefined> {
+  let memo = memos.get(env.tx);
+  if (!memo) memos.set(env.tx, (memo = new Map()));
+  const id = `${stepId}\u0000${key}`;
+  const hit = memo.get(id);
+  if (hit) return hit;
+  const r = await env.tx.findStepRun(env.run.id, stepId, key);
+  if (r && TERMINAL.has(r.status)) memo.set(id, r);
+  return r;
+}
+
 /** The provider queue of a step: a literal `with.provider` (http.request), else its type's. */
 export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string {
   const literal = node.step.with?.provider;
@@ -97,11 +115,11 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   const isEach = node.step.each !== undefined;
   if (isEach) {
     if ((await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true, limit: 1 })) > 0) return;
-  } else if (await tx.findStepRun(run.id, stepId, key)) return;
+  } else if (await findRun(env, stepId, key)) return;
 
   for (const d of node.deps) {
     const dn = env.graph.nodes.get(d)!;
-    const dr = await tx.findStepRun(run.id, d, keyPrefix(key, dn.depth));
+    const dr = await findRun(env, d, keyPrefix(key, dn.depth));
     if (!dr || dr.status !== 'succeeded') return;
   }
   if (node.fanInWait.length > 0) {
@@ -183,7 +201,7 @@ export async function buildScope(env: Pick<PlanEnv, 'tx' | 'run' | 'graph' | 'bl
   for (const id of node.referenced) {
     const n = graph.nodes.get(id)!;
     if (n.depth <= depth) {
-      const r = await tx.findStepRun(run.id, id, keyPrefix(key, n.depth));
+      const r = await findRun(env, id, keyPrefix(key, n.depth));
       steps[id] = r?.status === 'succeeded' ? r.output : undefined;
     } else {
       const runs = await tx.listStepRuns(run.id, { stepId: id, keyPrefix: key, strictlyBelow: true, statuses: ['succeeded'] });
@@ -193,7 +211,7 @@ export async function buildScope(env: Pick<PlanEnv, 'tx' | 'run' | 'graph' | 'bl
   const items: unknown[] = [];
   const levels = node.step.each !== undefined ? node.scope.slice(0, -1) : node.scope;
   for (const [j, fanOutStep] of levels.entries()) {
-    const r = await tx.findStepRun(run.id, fanOutStep, keyPrefix(key, j + 1));
+    const r = await findRun(env, fanOutStep, keyPrefix(key, j + 1));
     items.push((r?.input as StoredInput | null)?.item);
   }
   const scope: ExpressionScope = {

@@ -43,6 +43,8 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       db.exec('PRAGMA journal_mode = WAL');
       // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
       db.exec('PRAGMA synchronous = NORMAL');
+      // 64 MB of page cache (default 2 MB): a big run's recent step runs are read again by the planner.
+      db.exec('PRAGMA cache_size = -65536');
     }
     db.exec('PRAGMA foreign_keys = ON');
   } catch (err) {
@@ -165,12 +167,16 @@ function whereRecord(where: Record<string, unknown> | undefined, params: SQLInpu
   return clauses;
 }
 
+const inList = (n: number) => (n === 0 ? 'NULL' : Array.from({ length: n }, () => '?').join(', '));
+
 function stepRunWhere(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }, params: SQLInputValue[]): string {
   const clauses = ['run_id = ?'];
   params.push(runId);
   if (filter.stepId !== undefined) { clauses.push('step_id = ?'); params.push(filter.stepId); }
-  if (filter.stepIds !== undefined) { clauses.push('step_id IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.stepIds)); }
-  if (filter.statuses !== undefined) { clauses.push('status IN (SELECT value FROM json_each(?))'); params.push(JSON.stringify(filter.statuses)); }
+  // Literal IN lists (one placeholder per value): SQLite plans json_each subqueries with a bloom
+  // filter per statement, ~4x slower on the planner's hot "any active step run?" check.
+  if (filter.stepIds !== undefined) { clauses.push(`step_id IN (${inList(filter.stepIds.length)})`); params.push(...filter.stepIds); }
+  if (filter.statuses !== undefined) { clauses.push(`status IN (${inList(filter.statuses.length)})`); params.push(...filter.statuses); }
   if (filter.keyPrefix !== undefined) {
     if (filter.keyPrefix === '') {
       if (filter.strictlyBelow) clauses.push(`sort_key <> ''`);
