@@ -19,6 +19,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rng as seededRandom } from '../helpers/random.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/serper/', import.meta.url));
 
@@ -149,7 +150,7 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
   let fault: SerperFault | null = null;
   let faultLeft = Infinity;
   let faultRate = 1;
-  let rng = mulberry32(1);
+  let rng = seededRandom(1);
   let violations = 0;
   let creditsUsed = 0;
   let served: number[] = [];
@@ -317,7 +318,7 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
       fault = f === null ? null : typeof f === 'string' ? { kind: f } : f;
       faultLeft = schedule.times ?? Infinity;
       faultRate = schedule.rate ?? 1;
-      rng = mulberry32(schedule.seed ?? 1);
+      rng = seededRandom(schedule.seed ?? 1);
     },
     setResponse(q, body) { fixed.set(q, body); },
     setLatency(l) { latency = l ?? 0; },
@@ -365,13 +366,3 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rng } from '../helpers/random.ts';
 
 export interface TopicSiteOptions {
   /** Delay before answering each page, in ms (a function gets the path). @default 0 */
@@ -53,22 +54,11 @@ const SENTENCES = [
 const H2 = ['What is {kw}?', 'Why {kw} matters in {year}', 'How to get started with {kw}', 'Common {kw} mistakes', '{Kw}: tools and costs', 'Frequently asked questions about {kw}'];
 const H3 = ['A quick example', 'What the data says', 'Checklist', 'When to ask for help', 'Key takeaways'];
 
-function seeded(seed: string): () => number {
-  let a = createHash('sha256').update(seed).digest().readUInt32LE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** The page for one path: deterministic, about `bytes` long. */
 export function topicPage(host: string, slug: string, position: number, bytes = 12_000): string {
-  const rnd = seeded(`${host}/${slug}/${position}`);
+  const rnd = rng(`${host}/${slug}/${position}`);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const kw = slug.replace(/-/g, ' ');
   const Kw = kw.charAt(0).toUpperCase() + kw.slice(1);

@@ -11,21 +11,13 @@ import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';
 import type { Store } from '../../src/store/types.ts';
 import { seedKeywords } from '../helpers/topic-env.ts';
+import { rng } from '../helpers/random.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/topicflow.js');
 
-/** A seeded RNG (mulberry32): every "random" choice of the suite is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded RNG: every "random" choice of the suite is reproducible. */
+export { rng };
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `topicflow-faults-${prefix}-`));
