@@ -85,4 +85,12 @@ CREATE INDEX ds_history_key ON ds_history (datastore, key, observed_at);
 CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
 `,
   },
+  {
+    version: 2,
+    name: 'step runs by step and status',
+    // The planner asks "is any step run of these steps still pending or running?" after every
+    // step run of a fan-in's inputs: with this index that is a few seeks, not a scan of every
+    // active step run of the run (thousands while a rate-limited provider has a backlog).
+    sql: `CREATE INDEX step_runs_step_status ON step_runs (run_id, step_id, status, sort_key);`,
+  },
 ];
