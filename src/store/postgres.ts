@@ -24,6 +24,12 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
   /** Migrations to apply (tests). @default POSTGRES_MIGRATIONS */
   migrations?: readonly Migration[];
+  /**
+   * `application_name` of the pool's connections, as `pg_stat_activity` shows them: lets an
+   * operator (or a test) tell topicflow's connections of one schema apart.
+   * @default `topicflow/<schema>` (PostgreSQL cuts it at 63 bytes)
+   */
+  applicationName?: string;
 }
 
 /** Opens a pool on `url` (e.g. postgres://user@host:5432/db) and migrates unless `options.migrate` is false. */
@@ -32,9 +38,17 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
     throw userError('store.bad_schema', `PostgreSQL schema name ${JSON.stringify(schema)} must be an identifier (letters, digits, _)`);
   }
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, options: `-c search_path=${schema}` });
+  const pool = new pg.Pool({
+    connectionString: url, max: options.max ?? 10, options: `-c search_path=${schema}`,
+    application_name: options.applicationName ?? `topicflow/${schema}`,
+  });
   // An idle client's error (server restart) must not crash the process: the pool drops the client.
   pool.on('error', () => undefined);
+  // pg-pool stops listening for a client's 'error' while it is checked out, and an 'error' event
+  // nobody listens to kills the process. A connection cut mid-transaction (pg_terminate_backend,
+  // a server restart) emits one: the query in flight rejects (a transient store error) and the
+  // pool discards the client on release, so this listener only has to exist.
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   const store = new PostgresStore(pool, schema, options.migrations ?? POSTGRES_MIGRATIONS);
   if (options.migrate !== false) {
     try {
@@ -51,11 +65,23 @@ type Row = Record<string, unknown>;
 type Queryable = Pick<pg.PoolClient, 'query'>;
 interface TxState { client: pg.PoolClient; active: boolean }
 
+// SQLSTATE classes worth a retry: 08 connection exceptions, 40001 serialization failure, 40P01
+// deadlock, 53300 too many connections, 57P01-57P03 admin/crash shutdown and cannot connect now
+// (57P01 is what pg_terminate_backend sends).
+const TRANSIENT_SQLSTATE = /^(08...|40001|40P01|53300|57P0[1-3])$/;
+// Socket errors from Node, and what `pg` says about a connection that died without a SQLSTATE
+// ("Connection terminated unexpectedly", "Client has encountered a connection error and is not
+// queryable", a pool connect timeout).
+const TRANSIENT_NODE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TRANSIENT_MESSAGE = /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended/i;
+
 /** Connection failures and serialization/deadlock aborts are worth a retry. */
 function storeError(err: unknown): unknown {
+  if ((err as { fault?: unknown } | null)?.fault !== undefined) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (/^08/.test(code) || code === '40001' || code === '40P01' || code === '57P01' || code === '53300')) {
-    return transientError('store.unavailable', `PostgreSQL: ${(err as Error).message}`, { cause: err });
+  const message = err instanceof Error ? err.message : '';
+  if ((typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_NODE.has(code))) || TRANSIENT_MESSAGE.test(message)) {
+    return transientError('store.unavailable', `PostgreSQL: ${message}`, { cause: err });
   }
   return err;
 }
