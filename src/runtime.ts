@@ -79,8 +79,11 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   const env = options.env ?? process.env;
   const store = await openStore(env);
   const queue = await openQueue(env);
+  const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
   const engine = new Engine({
     store, queue, env,
+    // Twice a dead worker's bullmq recovery (lock + stalled check), so that path goes first.
+    ...(stalledMs !== undefined ? { lostAfterMs: 4 * stalledMs } : {}),
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),

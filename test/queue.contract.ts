@@ -129,6 +129,27 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect([c.of('w'), c.of('f')]).toEqual([2, 2]);
     }, T);
 
+    it('has() tells whether a job is waiting, delayed or running, and not once it finished or failed', async () => {
+      const q = await driver();
+      await q.configureQueue('a', { concurrency: 1 });
+      const running = gate();
+      const started: string[] = [];
+      await q.enqueue([spec('run'), spec('wait'), spec('later', 'a', { delayMs: 60_000 })]);
+      expect(await q.has('never', 'a')).toBe(false);
+      await q.start(async (job) => {
+        started.push(job.id);
+        if (job.id === 'run') await running.promise;
+        if (job.id === 'bad') throw userError('test.bad', 'bad input');
+      });
+      await waitFor(() => started.includes('run'), 'run to start');
+      expect([await q.has('run', 'a'), await q.has('wait', 'a'), await q.has('later', 'a')]).toEqual([true, true, true]);
+      await q.enqueue([spec('bad', 'b')]);
+      running.resolve();
+      await waitFor(() => started.includes('wait') && started.includes('bad'), 'wait and bad to run');
+      for (let i = 0; i < 200 && (await q.size()) > 1; i++) await sleep(10);
+      expect([await q.has('run', 'a'), await q.has('wait', 'a'), await q.has('bad', 'b'), await q.has('later', 'a')]).toEqual([false, false, false, true]);
+    }, T);
+
     it('takes jobs FIFO within a queue', async () => {
       const q = await driver();
       await q.configureQueue('a', { concurrency: 1 });

@@ -35,6 +35,15 @@ export interface EngineOptions {
   /** Step runs executing at once in this process. @default the blueprint's limits.concurrency, else 32 */
   concurrency?: number;
   logger?: EngineLogger;
+  /**
+   * How long a step run may be `running` with no job in the queue before the reconciler takes it
+   * for lost (its worker died and the queue lost its job too: Redis flushed or restarted) and
+   * makes it pending again. Longer than the queue's own recovery of a dead worker's job (bullmq:
+   * lock + stalled check), so that path goes first; a step that really is still running past it
+   * runs twice at worst (steps are idempotent).
+   * @default 60000
+   */
+  lostAfterMs?: number;
 }
 
 export interface StartRunOptions {
@@ -60,6 +69,7 @@ export class Engine {
   private readonly env: Record<string, string | undefined>;
   private readonly logger: EngineLogger;
   private readonly concurrency: number | undefined;
+  private readonly lostAfterMs: number;
   private readonly contexts = new Map<string, RunContext>();
   private readonly configured = new Set<string>();
   private readonly inflight = new Set<AbortController>();
@@ -72,6 +82,7 @@ export class Engine {
     this.env = options.env ?? process.env;
     this.logger = options.logger ?? silent;
     this.concurrency = options.concurrency;
+    this.lostAfterMs = options.lostAfterMs ?? 60_000;
     this.events.setMaxListeners(0);
   }
 
@@ -136,8 +147,10 @@ export class Engine {
 
   /**
    * The reconciler: for every running run, plans the start of runs that have no step runs yet (a
-   * process died between creating the run and planning it) and re-enqueues every pending step run
-   * (the queue lost it: Redis flushed, or a process died after the commit and before the enqueue).
+   * process died between creating the run and planning it), makes pending again the step runs that
+   * are running with no job in the queue for longer than `lostAfterMs` (their worker died and the
+   * queue lost their job), and re-enqueues every pending step run (the queue lost it: Redis
+   * flushed, or a process died after the commit and before the enqueue).
    */
   async reconcileAll(): Promise<number> {
     let n = 0;
@@ -155,9 +168,39 @@ export class Engine {
         });
         await this.enqueue(rc, created);
       }
+      await this.releaseLost(run.id);
       n += await this.reconcile(run.id);
     }
     return n;
+  }
+
+  /**
+   * Step runs of the run that the store holds as running since more than `lostAfterMs` ago and
+   * whose job the queue no longer holds go back to pending (for `reconcile` to enqueue). Each is
+   * released only if it is still the same claim (same start), under the run's lock, so a step run
+   * that finished or was claimed again meanwhile is left alone. Returns how many were released.
+   */
+  async releaseLost(runId: string): Promise<number> {
+    const before = Date.now() - this.lostAfterMs;
+    const running = await this.store.listStepRuns(runId, { statuses: ['running'] });
+    const lost: StepRunRecord[] = [];
+    for (const sr of running) {
+      if (sr.startedAt !== null && sr.startedAt > before) continue;
+      if (!(await this.queue.has(sr.id, sr.queue))) lost.push(sr);
+    }
+    if (!lost.length) return 0;
+    const released = await this.store.withRun(runId, async (tx) => {
+      let k = 0;
+      for (const sr of lost) {
+        const cur = await tx.getStepRun(sr.id);
+        if (cur?.status !== 'running' || cur.startedAt !== sr.startedAt) continue;
+        await tx.updateStepRun(sr.id, { status: 'pending' });
+        k++;
+      }
+      return k;
+    });
+    if (released) this.logger.warn(`reconciler: ${released} step run(s) of run ${runId} were running with no job in the queue (worker and job lost); pending again`);
+    return released;
   }
 
   /** Enqueues every pending step run of the run (ids already queued are ignored by the driver). */

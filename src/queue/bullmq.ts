@@ -345,6 +345,13 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
     size,
 
+    async has(id: string, queue: string): Promise<boolean> {
+      // Finished jobs are removed at once (removeOnComplete/removeOnFail): 'unknown' is a job that
+      // never was, finished, or was lost with Redis' data.
+      const state = await queueOf(queue).getJobState(toJobId(id));
+      return state !== 'unknown' && state !== 'completed' && state !== 'failed';
+    },
+
     async idle(): Promise<void> {
       while (!closing && (await size()) > 0) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
     },

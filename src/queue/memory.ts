@@ -325,6 +325,10 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       return entries.size;
     },
 
+    async has(id: string): Promise<boolean> {
+      return entries.has(id);
+    },
+
     idle(): Promise<void> {
       if (entries.size === 0 || closed) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));

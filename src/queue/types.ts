@@ -76,6 +76,13 @@ export interface QueueDriver {
   start(handler: JobHandler, options?: { concurrency?: number; onFailed?: (job: Job, error: unknown) => void }): Promise<void>;
   /** Jobs waiting, delayed or running (in this process for memory; in Redis for bullmq). */
   size(): Promise<number>;
+  /**
+   * Whether the job `id` of `queue` is waiting, delayed or running (in this process for memory;
+   * in Redis for bullmq, whichever worker runs it). The reconciler asks it about step runs the
+   * store holds as running: one whose job is gone (its worker died and Redis lost the job) would
+   * otherwise never run again.
+   */
+  has(id: string, queue: string): Promise<boolean>;
   /** Resolves when nothing is waiting, delayed or running. */
   idle(): Promise<void>;
   /**
