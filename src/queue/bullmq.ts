@@ -83,12 +83,12 @@ end
 if not limit then return 0 end
 local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
 max = tonumber(max)
--- The window is kept a margin longer than the limit (15% of it, at most 500 ms): a slot is taken
--- when the job starts, but the provider counts the request when it arrives, a variable time later
--- (store round trips, a busy event loop). Without it, starts admitted at the exact edge of a full
--- window reach the provider inside it.
+-- The window is kept a margin longer than the limit (15% of it, at least 250 ms, at most 500 ms):
+-- the provider counts a request when it arrives, a variable time after its slot was taken (a busy
+-- event loop, the network); that delay is absolute, not a share of the window. Without the
+-- margin, requests admitted at the exact edge of a full window reach the provider inside it.
 interval = tonumber(interval)
-interval = interval + math.min(interval * 0.15, 500)
+interval = interval + math.min(math.max(interval * 0.15, 250), 500)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
