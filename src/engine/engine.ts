@@ -125,15 +125,21 @@ export class Engine {
   }
 
   /**
-   * Resumes a run after a crash or a stop: step runs that were running go back to pending, and
-   * every pending step run is enqueued again. Completed step runs are left as they are.
+   * Resumes a run after a crash or a stop: step runs that were running in a dead process go back
+   * to pending, and every pending step run is enqueued again. Completed step runs are left as
+   * they are.
    */
   async resume(runId: string): Promise<RunRecord> {
     const rc = await this.runContext(runId);
     if (!rc) throw userError('run.not_found', `no run with id "${runId}" (see \`topicflow runs\`)`);
     await this.configureQueues(rc.blueprint);
     await this.store.withRun(runId, (tx) => tx.updateRun(runId, { status: 'running', error: null, finishedAt: null }));
-    await this.store.releaseRunning(runId);
+    // In-process queue: nothing of this run runs here yet, so whatever the store holds as running
+    // died with its process. BullMQ: a step run whose job is active in Redis is still running on
+    // a live worker (releasing it would throw its result away: its finish only saves a running
+    // step run) or comes back through the stalled check; only those with no job are lost.
+    if (this.queue.kind === 'memory') await this.store.releaseRunning(runId);
+    else await this.releaseLost(runId, 0);
     const created = await this.store.withRun(runId, async (tx) => {
       const env = this.planEnv(tx, rc);
       const c = (await tx.countStepRuns(runId, {})) === 0 ? await planStart(env) : [];
@@ -175,13 +181,14 @@ export class Engine {
   }
 
   /**
-   * Step runs of the run that the store holds as running since more than `lostAfterMs` ago and
+   * Step runs of the run that the store holds as running since more than `lostAfterMs` (default
+   * the engine's) ago and
    * whose job the queue no longer holds go back to pending (for `reconcile` to enqueue). Each is
    * released only if it is still the same claim (same start), under the run's lock, so a step run
    * that finished or was claimed again meanwhile is left alone. Returns how many were released.
    */
-  async releaseLost(runId: string): Promise<number> {
-    const before = Date.now() - this.lostAfterMs;
+  async releaseLost(runId: string, lostAfterMs = this.lostAfterMs): Promise<number> {
+    const before = Date.now() - lostAfterMs;
     const running = await this.store.listStepRuns(runId, { statuses: ['running'] });
     const lost: StepRunRecord[] = [];
     for (const sr of running) {
