@@ -19,7 +19,7 @@ function schedulerOptions(rt: Runtime): SchedulerOptions {
 import type { Command } from '../main.ts';
 
 /** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
-async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number): Promise<number> {
+async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
   consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.kind} queue); stop with Ctrl-C or SIGTERM`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -31,6 +31,7 @@ async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string
   });
   const hard = setTimeout(() => { consoleLogger.warn('shutdown took too long; exiting'); process.exit(1); }, graceMs + 5000);
   hard.unref();
+  for (const t of timers) clearInterval(t);
   await scheduler?.stop();
   await rt.close(graceMs);
   return 0;
@@ -60,7 +61,13 @@ export const workerCommand: Command = {
     if (rt.queue.kind === 'memory') consoleLogger.warn('REDIS_URL is not set: this worker only sees runs started in this process; use `topicflow start` for embedded mode');
     await rt.engine.startWorker(concurrency);
     await rt.engine.reconcileAll();
-    return serve(rt, undefined, 'worker', graceOf(values));
+    // Workers reconcile too, so that work the queue lost (Redis restarted without persistence)
+    // comes back even where no scheduler runs.
+    const every = msFromEnv(process.env, 'TOPICFLOW_RECONCILE_MS') ?? 30_000;
+    const timer = setInterval(() => {
+      rt.engine.reconcileAll().catch((err: unknown) => consoleLogger.warn(`reconcile: ${(err as Error).message}`));
+    }, every);
+    return serve(rt, undefined, 'worker', graceOf(values), [timer]);
   },
 };
 
