@@ -104,18 +104,19 @@ export function corpusPage(kind: PageKind, bytes: number): CorpusPage {
   const article = kind === 'shop'
     ? `<main><div class="product" itemscope><div class="gallery">${[0, 1, 2, 3].map((i) => `<img src="/p/main-${i}.jpg" alt="">`).join('')}</div><section class="product-description">${body.join('\n')}</section></div>`
     : `<main><article class="post">${body.join('\n')}</article>`;
-  const fixed = () => head.join('').length + top.join('').length + article.length + side.join('').length + bottom.join('').length + 200;
+  let size = head.join('').length + top.join('').length + article.length + bottom.join('').length + 200;
+  const add = (to: string[], part: string) => { to.push(part); size += part.length; };
 
   // Fill to the target size with the things real pages carry, in rough real-world proportions.
   let i = 0;
-  while (fixed() < bytes) {
+  while (size < bytes) {
     const pick = i % 6;
-    if (pick === 0) side.push(kind === 'shop' ? `<ul class="grid">${[0, 1, 2, 3].map((j) => productTile(r, i * 4 + j)).join('')}</ul>` : card(r, i));
-    else if (pick === 1) head.push(`<style>.c${i}{margin:${i}px;padding:0 ${i % 7}px}.c${i}:hover{color:#${(i * 7919 % 0xffffff).toString(16).padStart(6, '0')}}${'.x{display:none}'.repeat(20)}</style>`);
-    else if (pick === 2) bottom.push(`<script>window.__STATE_${i}__=${JSON.stringify({ items: Array.from({ length: 20 }, (_, k) => ({ id: k, t: sentence(r) })) })};</script>`);
-    else if (pick === 3) side.push(`<div class="promo" data-src="data:image/png;base64,${createHash('sha512').update(String(i)).digest('base64').repeat(60)}">${svgIcon(r)}<span>Ad</span></div>`);
-    else if (pick === 4) side.push(`<!-- tracking pixel ${i} ${'-'.repeat(80)} --><div class="related"><h3>${sentence(r).slice(0, 40)}</h3>${card(r, i + 1000)}</div>`);
-    else side.push(`<div class="comment" id="c${i}"><p class="comment__author">user${i}</p><p>${sentence(r)}</p></div>`);
+    if (pick === 0) add(side, kind === 'shop' ? `<ul class="grid">${[0, 1, 2, 3].map((j) => productTile(r, i * 4 + j)).join('')}</ul>` : card(r, i));
+    else if (pick === 1) add(head, `<style>.c${i}{margin:${i}px;padding:0 ${i % 7}px}.c${i}:hover{color:#${(i * 7919 % 0xffffff).toString(16).padStart(6, '0')}}${'.x{display:none}'.repeat(20)}</style>`);
+    else if (pick === 2) add(bottom, `<script>window.__STATE_${i}__=${JSON.stringify({ items: Array.from({ length: 20 }, (_, k) => ({ id: k, t: sentence(r) })) })};</script>`);
+    else if (pick === 3) add(side, `<div class="promo" data-src="data:image/png;base64,${createHash('sha512').update(String(i)).digest('base64').repeat(60)}">${svgIcon(r)}<span>Ad</span></div>`);
+    else if (pick === 4) add(side, `<!-- tracking pixel ${i} ${'-'.repeat(80)} --><div class="related"><h3>${sentence(r).slice(0, 40)}</h3>${card(r, i + 1000)}</div>`);
+    else add(side, `<div class="comment" id="c${i}"><p class="comment__author">user${i}</p><p>${sentence(r)}</p></div>`);
     i++;
   }
   const html = `<!doctype html>\n<html lang="en"><head>${head.join('\n')}</head><body class="page page--${kind}">${top.join('')}`

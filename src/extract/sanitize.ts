@@ -26,8 +26,8 @@ export interface Prepared {
 }
 
 /**
- * Removes what extraction never needs (comments, script and style bodies except JSON-LD, very
- * long attribute values), then measures nesting depth and element count.
+ * Removes what extraction never needs (comments, script and style bodies except JSON-LD, inline
+ * SVG bodies, very long attribute values), then measures nesting depth and element count.
  */
 export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElements?: number } = {}): Prepared {
   const maxDepth = limits.maxDepth ?? MAX_DEPTH;
@@ -41,6 +41,8 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
     .replace(/<script\b([^>]*)>[\s\S]*?(?:<\/script\s*>|$)/gi, (whole, attrs: string) =>
       /application\/ld\+json/i.test(attrs) ? whole : '')
     .replace(/<style\b[^>]*>[\s\S]*?(?:<\/style\s*>|$)/gi, '')
+    // Inline SVG (icons, charts) is often thousands of path nodes that no text is extracted from.
+    .replace(/<svg\b[^>]*>[\s\S]*?<\/svg\s*>/gi, '<svg></svg>')
     .replace(/<[a-zA-Z][^>]*>/g, (tag) => (tag.length <= MAX_ATTRIBUTE_CHARS ? tag
       : tag.replace(/=\s*"[^"]*"|=\s*'[^']*'/g, (v) => (v.length > MAX_ATTRIBUTE_CHARS ? '=""' : v))));
 
