@@ -172,6 +172,9 @@ async function main(): Promise<void> {
     await seedKeywords(SPREADSHEET_ID, keywords, env);
     const main = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, prefix);
     const engineRssMb = process.resourceUsage().maxRSS / 1024;
+    if (process.env.BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT);
+    const mem = process.memoryUsage();
+    log(`memory after the run: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB`);
     const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
     const { bySlug } = await ask<{ bySlug: Record<string, number[]> }>(child, { type: 'page-latencies' }, 'page-latencies');
     const pages = main.counts.page?.succeeded ?? 0;
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
 
     // Re-run inside the cache TTL: the first keywords pending again.
     const C = Math.min(N, Number(opt['cache-keywords']));
+    if (C === 0) return;
     await seedKeywords(SPREADSHEET_ID, keywords.slice(0, C).map((k) => ({ ...k, status: 'pending' })), env);
     const again = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, `${prefix}-again`);
     const s2 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
