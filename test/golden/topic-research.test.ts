@@ -107,7 +107,10 @@ describe('topic-research blueprint (golden)', () => {
       expect(fx.site.pagesServed).toBe(pagesBefore);
       expect(fx.site.notModified).toBeGreaterThanOrEqual(27);
       expect((await t.store.runUsage(second.id)).credits).toBe(0);
-      expect(await tab(book, 'SERP Results')).toHaveLength(30);
+      const again = await tab(book, 'SERP Results');
+      expect(again).toHaveLength(30);
+      // Unchanged pages (304) keep their extract and read as ok in the sheet.
+      expect(again.filter((r) => r.position !== 7).every((r) => /^ok: unchanged since .* \(HTTP 304\)/.test(String(r.page_status)))).toBe(true);
       expect((await tab(book, 'Content Ideas')).length).toBe(ideas.length);
       expect(await t.store.historyQuery('SERP_RESULTS', {}, { limit: 1000 })).toHaveLength(60);
     } finally {
