@@ -11,7 +11,7 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { serializeError, userError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
-import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, rateWindowMargin, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -279,7 +279,10 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         }
         q.concurrency = limits.concurrency;
       }
-      if (limits.rateLimit !== undefined) q.limiter = createRateLimiter(limits.rateLimit, where);
+      if (limits.rateLimit !== undefined) {
+        const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
+        q.limiter = createRateLimiter({ max, intervalMs: intervalMs + rateWindowMargin(intervalMs) }, where);
+      }
       pump();
     },
 

@@ -27,6 +27,16 @@ export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
   return limit;
 }
 
+/**
+ * How much longer than the provider's window the queues keep theirs: 15% of it, at least 250 ms,
+ * at most 500 ms. A provider counts a request when it arrives, some time after its slot was taken
+ * (a busy event loop, the network); that delay is absolute, not a share of the window. The bullmq
+ * driver's Lua script applies the same rule.
+ */
+export function rateWindowMargin(intervalMs: number): number {
+  return Math.min(Math.max(intervalMs * 0.15, 250), 500);
+}
+
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
   const { max, intervalMs } = validateRateLimit(limit, where);
   const starts = new Float64Array(max);
