@@ -6,6 +6,7 @@
  * has one main article whose expected text is known, so the benchmark can check extraction.
  */
 import { createHash } from 'node:crypto';
+import { rng } from '../test/helpers/random.ts';
 
 export type PageKind = 'news' | 'blog' | 'shop' | 'docs';
 
@@ -20,17 +21,6 @@ export interface CorpusPage {
 
 /** Target sizes in bytes: the corpus has one page per kind and size. @default 20 KB .. 2 MB */
 export const CORPUS_SIZES = [20_000, 50_000, 120_000, 300_000, 700_000, 2_000_000] as const;
-
-function rng(seed: string): () => number {
-  let a = createHash('sha256').update(seed).digest().readUInt32LE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ('the of and to in is for on that with as by it from at this be are an or was which have has can more new '
   + 'city council plan market price product guide install configure server request network data team report users growth '

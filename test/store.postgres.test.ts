@@ -4,24 +4,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../src/store/postgres.ts';
 import { POSTGRES_MIGRATIONS } from '../src/store/migrations/postgres.ts';
 import { describeStoreContract } from './store.contract.ts';
+import { postgresProblem } from './helpers/services.ts';
 
 const URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `tf_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return (err as Error).message || String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const unreachable = await reachable();
+const unreachable = await postgresProblem(URL);
 // CI (.ci/run) must not skip silently.
 if (unreachable && process.env.TOPICFLOW_REQUIRE_SERVICES === '1') throw new Error(`PostgreSQL at ${URL} is unreachable (${unreachable}) and TOPICFLOW_REQUIRE_SERVICES=1`);
 if (unreachable) console.warn(`store.postgres tests skipped: PostgreSQL at ${URL} is unreachable (${unreachable})`);

@@ -4,12 +4,13 @@
  * and a reason; nothing the page or its server does makes this throw.
  */
 import { safeFetch, type FetchedPage, type SafeFetchOptions } from '../providers/web/safe-fetch.ts';
-import type { Heading } from './extract-page.ts';
+import type { PageExtract } from './extract-page.ts';
 import { extractPageOffThread } from './pool.ts';
 
 export type PageStatus = 'ok' | 'not-readerable' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
 
-export interface PageResult {
+/** The extracted fields (empty when the page could not be fetched) and what the fetch gave. */
+export interface PageResult extends Omit<PageExtract, 'status' | 'reason'> {
   url: string;
   finalUrl: string;
   status: PageStatus;
@@ -20,14 +21,6 @@ export interface PageResult {
   lastModified: string | null;
   /** ISO time of the fetch. */
   fetchedAt: string;
-  title: string | null;
-  byline: string | null;
-  siteName: string | null;
-  publishedTime: string | null;
-  lang: string | null;
-  excerpt: string | null;
-  text: string;
-  headings: Heading[];
   /** Words in the whole main text, even when `text` was cut to `maxTextChars`. */
   wordCount: number;
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
-import { DATABASE_URL, REDIS_URL } from './services.ts';
+import { DATABASE_URL, REDIS_URL } from '../helpers/services.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/topicflow.js');

@@ -17,7 +17,7 @@ import type { RunRecord } from '../../src/store/types.ts';
 import { generate } from '../fakes/openai.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { startCluster, until, type Cluster, type Proc } from './cluster.ts';
-import { postgresProblem, redisProblem, requireServices } from './services.ts';
+import { postgresProblem, redisProblem, requireServices } from '../helpers/services.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** Organic results researched per keyword. */

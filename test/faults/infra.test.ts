@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/store/types.ts';
 import { openWorkflow } from '../../src/workflow.ts';
 import { startCluster, until, type Cluster, type Proc } from '../distributed/cluster.ts';
-import { DATABASE_URL, postgresProblem, redisProblem, requireServices } from '../distributed/services.ts';
+import { DATABASE_URL, postgresProblem, redisProblem, requireServices } from '../helpers/services.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { tab, topicBlueprint } from './harness.ts';
 
