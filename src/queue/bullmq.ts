@@ -26,9 +26,9 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatError, serializeError, transientError, userError } from '../errors.ts';
+import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
-import { validateRateLimit } from './rate-limiter.ts';
+import { validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -287,10 +287,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {
       const where = `queue ${name}`;
       if (limits.concurrency !== undefined) {
-        if (!(limits.concurrency >= 1)) {
-          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(limits.concurrency)}`, { where });
-        }
-        concurrency.set(name, limits.concurrency);
+        concurrency.set(name, validateConcurrency(limits.concurrency, where));
         const w = workers.get(name);
         if (w) w.concurrency = Math.min(limits.concurrency, global.limit);
       }
@@ -331,10 +328,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       handler = h;
       onFailed = opts.onFailed;
       if (opts.concurrency !== undefined) {
-        if (!(opts.concurrency >= 1)) {
-          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(opts.concurrency)}`, { where: 'queue start' });
-        }
-        global = new Semaphore(opts.concurrency);
+        global = new Semaphore(validateConcurrency(opts.concurrency, 'queue start'));
       }
       await scanQueues();
       for (const name of queues.keys()) ensureWorker(name);

@@ -8,10 +8,10 @@
  * whose group has room starts next; groups are step ids, so lanes are few.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { serializeError, userError } from '../errors.ts';
+import { serializeError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
-import { createRateLimiter, rateWindowMargin, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, rateWindowMargin, validateConcurrency, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -274,10 +274,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       const q = queueOf(name);
       const where = `queue ${name}`;
       if (limits.concurrency !== undefined) {
-        if (!(limits.concurrency >= 1)) {
-          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(limits.concurrency)}`, { where });
-        }
-        q.concurrency = limits.concurrency;
+        q.concurrency = validateConcurrency(limits.concurrency, where);
       }
       if (limits.rateLimit !== undefined) {
         const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
@@ -316,10 +313,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       handler = h;
       onFailed = opts.onFailed;
       if (opts.concurrency !== undefined) {
-        if (!(opts.concurrency >= 1)) {
-          throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(opts.concurrency)}`, { where: 'queue start' });
-        }
-        globalConcurrency = opts.concurrency;
+        globalConcurrency = validateConcurrency(opts.concurrency, 'queue start');
       }
       pump();
     },

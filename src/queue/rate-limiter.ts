@@ -16,6 +16,12 @@ export interface RateLimiter {
   tryAcquire(now: number): number;
 }
 
+/** Checks a concurrency (a queue's or a process's) and says where it is wrong. */
+export function validateConcurrency(n: number, where: string): number {
+  if (!(n >= 1)) throw userError('queue.bad_concurrency', `concurrency must be >= 1, got ${String(n)}`, { where });
+  return n;
+}
+
 /** Checks a rate limit and says where it is wrong. */
 export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
   if (!Number.isInteger(limit.max) || limit.max < 1) {
