@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { openSheets } from '../providers/sheets/open.ts';
+import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { readRows, type ReadRowsResult } from '../providers/sheets/ops.ts';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -37,7 +37,7 @@ export const sheetsReadRows = defineStep({
   throttle: 'per-request',
   input,
   async run(args, ctx): Promise<ReadRowsResult> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
+    const backend = openSheetsForStep(args.spreadsheet, ctx);
     return readRows(backend, {
       tab: args.tab,
       ...(args.where ? { where: args.where } : {}),

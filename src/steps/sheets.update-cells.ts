@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { sheetRef, whereSchema } from './sheets.read-rows.ts';
-import { openSheets } from '../providers/sheets/open.ts';
+import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { updateCells } from '../providers/sheets/ops.ts';
 import { MAX_CELL_CHARS } from '../providers/sheets/values.ts';
 
@@ -33,7 +33,7 @@ export const sheetsUpdateCells = defineStep({
   throttle: 'per-request',
   input,
   async run(args, ctx): Promise<UpdateCellsOutput> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
+    const backend = openSheetsForStep(args.spreadsheet, ctx);
     let truncated = 0;
     const result = await updateCells(backend, { tab: args.tab, match: args.match, values: args.values }, () => { truncated++; });
     if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${MAX_CELL_CHARS} characters were truncated`, { tab: args.tab });

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { sheetRef } from './sheets.read-rows.ts';
-import { openSheets } from '../providers/sheets/open.ts';
+import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
 import { MAX_CELL_CHARS } from '../providers/sheets/values.ts';
 
@@ -29,7 +29,7 @@ export const sheetsUpsertRows = defineStep({
   throttle: 'per-request',
   input,
   async run(args, ctx): Promise<UpsertRowsResult> {
-    const backend = openSheets(args.spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
+    const backend = openSheetsForStep(args.spreadsheet, ctx);
     let truncated = 0;
     const result = await upsertRows(backend, {
       tab: args.tab,

@@ -20,6 +20,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rng as seededRandom } from '../helpers/random.ts';
+import type { SerperSearchParams } from '../../src/providers/serper.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/serper/', import.meta.url));
 
@@ -78,14 +79,7 @@ export interface SerperFaultSchedule {
 }
 
 /** One request the fake received (faulted, rejected or served). */
-export interface SerperFakeRequest {
-  q: string;
-  gl?: string;
-  hl?: string;
-  num?: number;
-  page?: number;
-  location?: string;
-  tbs?: string;
+export interface SerperFakeRequest extends SerperSearchParams {
   /** Arrival time, ms since the epoch (fractional, from performance.timeOrigin). */
   time: number;
   /** Whether X-API-KEY matched. */
