@@ -293,15 +293,16 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
         failedAt.push(clock());
         throw transientError('test.flaky', 'upstream 503', { status: 503 });
       }, { onFailed: (job, error) => failures.push({ job, error }) });
-      await q.enqueue([spec('x', 'a', { retry: policy(4, 40, 10_000) })]);
+      // A 100 ms base: timer lag on a loaded machine (tens of ms) must not reorder the gaps.
+      await q.enqueue([spec('x', 'a', { retry: policy(4, 100, 10_000) })]);
       await waitFor(() => failures.length === 1, 'onFailed', 5000);
       await q.idle();
       expect(attempts.map((a) => [a.attemptsMade, a.isLastAttempt])).toEqual([[0, false], [1, false], [2, false], [3, true]]);
-      // Full jitter keeps each delay in [base/2, base]; base doubles from 40 ms.
+      // Full jitter keeps each delay in [base/2, base]; base doubles from 100 ms.
       const gaps = [1, 2, 3].map((i) => attempts[i]!.at - failedAt[i - 1]!);
-      expect(gaps[0]!).toBeGreaterThanOrEqual(20 - TOL);
-      expect(gaps[1]!).toBeGreaterThanOrEqual(40 - TOL);
-      expect(gaps[2]!).toBeGreaterThanOrEqual(80 - TOL);
+      expect(gaps[0]!).toBeGreaterThanOrEqual(50 - TOL);
+      expect(gaps[1]!).toBeGreaterThanOrEqual(100 - TOL);
+      expect(gaps[2]!).toBeGreaterThanOrEqual(200 - TOL);
       expect(gaps[2]!).toBeGreaterThan(gaps[0]!);
       expect(failures[0]!.job).toMatchObject({ id: 'x', attemptsMade: 3, isLastAttempt: true });
       expect(serializeError(failures[0]!.error)).toMatchObject({ code: 'test.flaky', fault: 'transient', status: 503 });
