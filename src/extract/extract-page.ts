@@ -1,7 +1,7 @@
 /**
  * Main-content extraction: Mozilla Readability (what Firefox Reader View runs) on a parsed page.
  * The page is parsed with linkedom by default: on our corpus Readability gives field-for-field
- * the same article as on jsdom, 3.3 x faster (bench/extract.ts measures both). jsdom stays
+ * the same article as on jsdom, 5.7 x faster (bench/extract.ts measures both). jsdom stays
  * available (`dom: 'jsdom'`): it is loaded on first use and parses with the DOMParser of a shared
  * window (no scripts, no resources, silent console) that is replaced after
  * {@link DOCS_PER_WINDOW} documents or 16 MB of HTML, because a window per page costs ~45 ms and
@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import type { JSDOM } from 'jsdom';
-import { DOMParser as LinkedomParser } from 'linkedom';
+import { DOMParser as LinkedomParser } from './linkedom.ts';
 import { Readability, isProbablyReaderable } from '@mozilla/readability';
 import { prepareHtml } from './sanitize.ts';
 import { textOf, countWords, normalizeSpace } from './text.ts';
@@ -52,7 +52,7 @@ let shared: { dom: JSDOM; docs: number; bytes: number } | undefined;
  * Which DOM parses pages: `linkedom` (default) or `jsdom`. Readability gives the same article on
  * both for our corpus (bench/extract.ts checks it); linkedom builds a plain tree without the
  * spec machinery jsdom keeps per node (wrapper objects, live collections, mutation bookkeeping),
- * measured ~3x faster per page on 20 KB - 2 MB pages.
+ * measured ~5.7x faster per page on 20 KB - 2 MB pages (bench:extract, with the fix in linkedom.ts).
  * @default 'linkedom'
  */
 export type DomKind = 'linkedom' | 'jsdom';
