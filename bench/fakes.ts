@@ -5,6 +5,7 @@
  * Talks to the parent over IPC: sends `{ ready, env, spreadsheet }`, answers `stats`.
  */
 import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { generate } from '../test/fakes/openai.ts';
 
@@ -20,11 +21,13 @@ export interface FakeConfig {
 }
 
 export interface FakeStats {
-  serper: { requests: number; violations: number; maxPerSecond: number; first: number; last: number };
+  serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number };
   site: { pagesServed: number; notModified: number };
   openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number };
   sheets: { writes: number; violations: number };
   rssPeakMb: number;
+  /** The fakes' own event-loop delay: they time-stamp a request when they get to it. */
+  eventLoopDelayMs: { p99: number; max: number };
   cpuMs: number;
 }
 
@@ -36,6 +39,8 @@ export function pageLatency(path: string, [min, max]: [number, number]): number 
 export const SPREADSHEET_ID = '1BenchTopicResearch0000000000000000000000000';
 
 async function main(): Promise<void> {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const config = JSON.parse(process.argv[2]!) as FakeConfig;
   let openaiServed = 0;
   const fx = await startTopicEnv({
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
       const stats: FakeStats = {
         serper: {
           requests: fx.serper.requests.length, violations: fx.serper.violations, maxPerSecond: fx.serper.maxPerWindow(1000),
+          busiestSecondAt: busiestWindowStart(serperTimes, 1000) - Math.min(...serperTimes),
           first: Math.min(...serperTimes), last: Math.max(...serperTimes),
         },
         site: { pagesServed: fx.site.pagesServed, notModified: fx.site.notModified },
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
         },
         sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
         rssPeakMb: process.resourceUsage().maxRSS / 1024,
+        eventLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
         cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       };
       process.send!({ type: 'stats', stats });
@@ -97,6 +104,18 @@ async function main(): Promise<void> {
     }
   });
   process.send!({ type: 'ready', env: fx.env, siteUrl: fx.site.url });
+}
+
+/** Start of the first `ms` window holding the most of `times`. */
+function busiestWindowStart(times: number[], ms: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let at = t[0] ?? 0;
+  for (let lo = 0, hi = 0; hi < t.length; hi++) {
+    while (t[hi]! - t[lo]! >= ms) lo++;
+    if (hi - lo + 1 > best) { best = hi - lo + 1; at = t[lo]!; }
+  }
+  return at;
 }
 
 if (process.send) void main();

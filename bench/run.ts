@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
@@ -111,18 +112,41 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const { queue, redisPeakMb } = await openQueue(prefix);
   const engine = new Engine({ store, queue, env, concurrency: bp.limits?.concurrency ?? 32 });
   await engine.startWorker();
+  // How long the engine's main thread kept its event loop from turning: rate-limit slots granted
+  // before a stall are sent after it, so long stalls show up as bursts at the providers.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const t0 = performance.now();
+  // RSS over the run, sampled 4 times a second, to tell when the peak happens (and so what causes it).
+  const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss / 1048576 > rss.peakMb) {
+      Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576 });
+    }
+  }, 250);
   const cpu0 = process.cpuUsage();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
   const done = await engine.waitForRun(run.id, 250);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  loop.disable();
+  clearInterval(sampler);
+  const eventLoop = { p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
   const counts = await store.stepCounts(run.id);
+  // Pages that came back without main content, by reason (their ideas are skipped).
+  const pageStatuses: Record<string, number> = {};
+  for (const sr of await store.listStepRuns(run.id, { stepId: 'page', statuses: ['succeeded'], withInput: false })) {
+    const o = sr.output as { status?: string; reason?: string | null } | null;
+    if (o?.status === 'ok' || o?.status === 'not-modified') continue;
+    const k = `${o?.status ?? '?'}${o?.reason ? `: ${o.reason.slice(0, 80)}` : ''}`;
+    pageStatuses[k] = (pageStatuses[k] ?? 0) + 1;
+  }
   const usage = await store.runUsage(run.id);
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis };
+  return { seconds, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses };
 }
 
 /** Earliest start times of calls released at `releases` (sorted) under `max` per `intervalMs`. */
@@ -184,14 +208,15 @@ async function main(): Promise<void> {
     const cpuMs = (extractMs * pages) / cores;
     const boundSeconds = Math.max(pipelineMs, tokenMs, cpuMs) / 1000;
     const serperSpan = (s1.serper.last - s1.serper.first) / 1000;
-    log(`\nrun: ${main.status} in ${main.seconds.toFixed(1)} s (engine process CPU ${main.cpuSeconds.toFixed(1)} s); steps ${JSON.stringify(Object.fromEntries(Object.entries(main.counts).map(([k, v]) => [k, v.succeeded ?? v])))}`);
+    log(`\nrun: ${main.status} in ${main.seconds.toFixed(1)} s (engine process CPU ${main.cpuSeconds.toFixed(1)} s; main-thread event loop delay p99 ${main.eventLoop.p99Ms.toFixed(0)} ms, max ${main.eventLoop.maxMs.toFixed(0)} ms); steps ${JSON.stringify(Object.fromEntries(Object.entries(main.counts).map(([k, v]) => [k, v.succeeded ?? v])))}`);
     log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
-    log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
+    log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
-    log(`pages: ${s1.site.pagesServed} downloaded`);
-    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
+    log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
+    log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them)`);
+    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
     // Re-run inside the cache TTL: the first keywords pending again.
     const C = Math.min(N, Number(opt['cache-keywords']));
@@ -224,7 +249,7 @@ async function main(): Promise<void> {
       bound: { pipelineSeconds: pipelineMs / 1000, tokenSeconds: tokenMs / 1000, cpuSeconds: cpuMs / 1000, extractMsPerPage: extractMs, pages },
       sequentialSeconds, sequentialMeasured: { keywords: K, seconds: seq.seconds }, speedup: sequentialSeconds / main.seconds,
       peakRssMb: engineRssMb, fakesPeakRssMb: s1.rssPeakMb, redisPeakMb: main.redisPeakMb ?? null,
-      engineCpuSeconds: main.cpuSeconds, status: main.status,
+      engineCpuSeconds: main.cpuSeconds, eventLoopDelayMs: main.eventLoop, status: main.status, pagesWithoutContent: main.pageStatuses,
       providers: {
         serper: { requests: s1.serper.requests, perSecond: s1.serper.requests / Math.max(serperSpan, 1e-9), busiestSecond: s1.serper.maxPerSecond, limitPerSecond: fakeConfig.serperPerSecond, rejected: s1.serper.violations },
         openai: { requests: s1.openai.requests, busiestMinuteRequests: s1.openai.maxRequestsPerMinute, rpm: fakeConfig.openaiRpm, busiestMinuteTokens: s1.openai.maxTokensPerMinute, tpm: fakeConfig.openaiTpm, rejected: s1.openai.rejected },

@@ -251,6 +251,21 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t1).toBeLessThan(500);
     }, T);
 
+    it('keeps its window longer after an event-loop stall, so slots granted before it cannot bunch after it', async () => {
+      const q = await driver();
+      await q.configureQueue('lag', { rateLimit: { max: 2, intervalMs: 1000 } });
+      await q.acquire('lag');
+      const t0 = clock();
+      // A 700 ms synchronous stall (a big plan, a huge page): requests granted before it leave after it.
+      while (clock() - t0 < 700) { /* busy */ }
+      await sleep(30);
+      await q.acquire('lag');
+      await q.acquire('lag');
+      // Without the stall the third slot frees 1000 ms + a 250 ms margin after the first.
+      expect(clock() - t0).toBeGreaterThanOrEqual(1000 + 650 - TOL);
+      expect(clock() - t0).toBeLessThan(4000);
+    }, T);
+
     it('starts self-throttled jobs without taking a rate slot; their acquire() calls take them', async () => {
       const q = await driver();
       await q.configureQueue('st', { rateLimit: { max: 2, intervalMs: 60_000 } });

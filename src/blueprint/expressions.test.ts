@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateMapping, expressionReferences, mappingReferences, ExpressionError, truthy } from './expressions.ts';
+import { evaluateExpression, evaluateMapping, expressionReferences, mappingReferences, normalize, ExpressionError, truthy } from './expressions.ts';
 
 const scope = { inputs: { country: 'us', n: 3 }, steps: { search: { organic: [{ link: 'a', position: 1 }, { link: 'b', position: 2 }] } }, item: { keyword: 'crm' }, index: 0 };
 
@@ -34,6 +34,22 @@ describe('expressions', () => {
     // $eval evaluates JSONata, not JavaScript; there are no prototypes to walk.
     await expect(evaluateMapping("{{ $eval('constructor.constructor(\"return process\")()') }}", scope)).resolves.toBeUndefined();
     expect(await evaluateMapping('{{ item.constructor }}', scope)).toBeUndefined();
+  });
+
+  it('gives back plain JSON, as JSON.stringify sees it, without copying what already is', async () => {
+    const rows = Array.from({ length: 3 }, (_, i) => ({ link: `l${i}`, tags: ['a', 'b'], meta: { n: i } }));
+    const collected = await evaluateExpression('[steps.rows]', { inputs: {}, steps: { rows } });
+    expect(collected).toEqual(rows);
+    expect(Object.keys(collected as object)).toEqual(['0', '1', '2']); // no JSONata sequence flags
+    expect((collected as unknown[])[1]).toBe(rows[1]); // shared, not copied
+    const odd = { a: undefined, f: () => 1, n: Number.NaN, list: [undefined, () => 2, Infinity, 1], d: new Date(0), nested: { keep: 'x', drop: undefined } };
+    const normalized = normalize(odd);
+    expect(normalized).toEqual(JSON.parse(JSON.stringify(odd)));
+    expect(Object.keys(normalized as object)).toEqual(['n', 'list', 'd', 'nested']);
+    expect(Object.keys((normalized as { nested: object }).nested)).toEqual(['keep']);
+    const seq = Object.assign([1, 2], { sequence: true });
+    expect(Object.keys(normalize(seq) as object)).toEqual(['0', '1']);
+    expect(normalize(undefined)).toBeUndefined();
   });
 
   it('treats "", 0, [], null and false as false', () => {

@@ -105,7 +105,7 @@ async function candidateKeys(env: PlanEnv, node: StepNode, r: StepRunRecord): Pr
   // The finished step is above this step's level: every item at this level under it is a candidate.
   const anchor = node.deps.map((d) => env.graph.nodes.get(d)!).find((d) => d.depth === bd);
   if (!anchor) return [];
-  const runs = await env.tx.listStepRuns(env.run.id, { stepId: anchor.step.id, keyPrefix: r.itemKey, strictlyBelow: true, statuses: ['succeeded'] });
+  const runs = await env.tx.listStepRuns(env.run.id, { stepId: anchor.step.id, keyPrefix: r.itemKey, strictlyBelow: true, statuses: ['succeeded'], withInput: false });
   return runs.filter((x) => keyDepth(x.itemKey) === bd).map((x) => x.itemKey);
 }
 
@@ -204,7 +204,7 @@ export async function buildScope(env: Pick<PlanEnv, 'tx' | 'run' | 'graph' | 'bl
       const r = await findRun(env, id, keyPrefix(key, n.depth));
       steps[id] = r?.status === 'succeeded' ? r.output : undefined;
     } else {
-      const runs = await tx.listStepRuns(run.id, { stepId: id, keyPrefix: key, strictlyBelow: true, statuses: ['succeeded'] });
+      const runs = await tx.listStepRuns(run.id, { stepId: id, keyPrefix: key, strictlyBelow: true, statuses: ['succeeded'], withInput: false });
       steps[id] = runs.map((r) => r.output);
     }
   }

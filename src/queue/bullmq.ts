@@ -29,6 +29,7 @@ import { Redis } from 'ioredis';
 import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { validateConcurrency, validateRateLimit } from './rate-limiter.ts';
+import { recentLoopLagMs } from './loop-lag.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -71,7 +72,8 @@ const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
 // Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] member,
-// ARGV[3] the limit this process last configured ('' when none). Returns 0 when a slot was taken,
+// ARGV[3] the limit this process last configured ('' when none), ARGV[4] this process's recent
+// event-loop delay in ms (see loop-lag.ts). Returns 0 when a slot was taken,
 // else the ms until one frees. A limit missing from Redis (flushed, or restarted without
 // persistence) is written back from ARGV[3], so a lost hash never means "no limit".
 const ACQUIRE_LUA = `
@@ -83,12 +85,13 @@ end
 if not limit then return 0 end
 local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
 max = tonumber(max)
--- The window is kept a margin longer than the limit (15% of it, at least 250 ms, at most 500 ms):
--- the provider counts a request when it arrives, a variable time after its slot was taken (a busy
--- event loop, the network); that delay is absolute, not a share of the window. Without the
--- margin, requests admitted at the exact edge of a full window reach the provider inside it.
+-- The window is kept a margin longer than the limit (15% of it, at least 250 ms, at most 500 ms,
+-- or the caller's recent event-loop delay when longer, up to one more window): the provider
+-- counts a request when it arrives, a variable time after its slot was taken (a busy event loop,
+-- the network); that delay is absolute, not a share of the window. Without the margin, requests
+-- admitted at the exact edge of a full window reach the provider inside it.
 interval = tonumber(interval)
-interval = interval + math.min(math.max(interval * 0.15, 250), 500)
+interval = interval + math.max(math.min(math.max(interval * 0.15, 250), 500), math.min(tonumber(ARGV[4]) or 0, interval))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
@@ -159,7 +162,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
-    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member, rateLimits.get(queue) ?? ''));
+    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {

@@ -12,6 +12,7 @@ import { serializeError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
 import { createRateLimiter, rateWindowMargin, validateConcurrency, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
+import { recentLoopLagMs } from './loop-lag.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -173,6 +174,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     return bestKey;
   }
 
+  const margin = (limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs());
+
   function pump(): void {
     if (!handler || closed) return;
     let soonestWake = Infinity;
@@ -185,7 +188,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         const key = pickLane(q);
         if (key === undefined) continue;
         if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
-          const wait = q.limiter.tryAcquire(now());
+          const wait = q.limiter.tryAcquire(now(), margin(q.limiter));
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
             continue;
@@ -264,7 +267,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       for (;;) {
         signal?.throwIfAborted();
         const limiter = queues.get(queue)?.limiter;
-        const wait = limiter ? limiter.tryAcquire(now()) : 0;
+        const wait = limiter ? limiter.tryAcquire(now(), margin(limiter)) : 0;
         if (wait <= 0) return;
         await sleep(Math.min(wait, MAX_TIMER_MS), signal);
       }
@@ -278,7 +281,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       }
       if (limits.rateLimit !== undefined) {
         const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
-        q.limiter = createRateLimiter({ max, intervalMs: intervalMs + rateWindowMargin(intervalMs) }, where);
+        q.limiter = createRateLimiter({ max, intervalMs }, where);
       }
       pump();
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, rateWindowMargin } from './rate-limiter.ts';
 import { serializeError } from '../errors.ts';
 
 /** Max acquisitions found in any window [t, t + interval). */
@@ -48,6 +48,23 @@ describe('createRateLimiter', () => {
     expect(maxInWindow(times, 50)).toBe(2);
     // Waiting exactly what it says is enough: no time wasted (2 per 50 ms).
     expect(times.at(-1)).toBe(450);
+  });
+
+  it('keeps the window longer by the margin it is given', () => {
+    const rl = createRateLimiter({ max: 1, intervalMs: 100 });
+    expect(rl.tryAcquire(0, 40)).toBe(0);
+    expect(rl.tryAcquire(100, 40)).toBe(40);
+    expect(rl.tryAcquire(140, 40)).toBe(0);
+  });
+
+  it('margin: 15% of the window within 250-500 ms, or the recent event-loop delay up to one window', () => {
+    expect(rateWindowMargin(1000)).toBe(250);
+    expect(rateWindowMargin(2000)).toBe(300);
+    expect(rateWindowMargin(60_000)).toBe(500);
+    expect(rateWindowMargin(1000, 100)).toBe(250);
+    expect(rateWindowMargin(1000, 800)).toBe(800);
+    expect(rateWindowMargin(1000, 5000)).toBe(1000);
+    expect(rateWindowMargin(60_000, 1200)).toBe(1200);
   });
 
   it('rejects a bad limit with a message that says where', () => {

@@ -11,9 +11,10 @@ export interface RateLimiter {
   readonly limit: RateLimit;
   /**
    * Takes one slot at time `now` when free and returns 0; otherwise takes nothing and returns
-   * the ms to wait before a slot frees up (always > 0).
+   * the ms to wait before a slot frees up (always > 0). `marginMs` keeps the window that much
+   * longer for this call (see {@link rateWindowMargin}).
    */
-  tryAcquire(now: number): number;
+  tryAcquire(now: number, marginMs?: number): number;
 }
 
 /** Checks a concurrency (a queue's or a process's) and says where it is wrong. */
@@ -35,12 +36,13 @@ export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
 
 /**
  * How much longer than the provider's window the queues keep theirs: 15% of it, at least 250 ms,
- * at most 500 ms. A provider counts a request when it arrives, some time after its slot was taken
- * (a busy event loop, the network); that delay is absolute, not a share of the window. The bullmq
- * driver's Lua script applies the same rule.
+ * at most 500 ms, or this thread's recent event-loop delay when that is longer (at most one more
+ * window). A provider counts a request when it arrives, some time after its slot was taken (a busy
+ * event loop, the network); that delay is absolute, not a share of the window. The bullmq
+ * driver's Lua script applies the same rule, with the lag its process sends.
  */
-export function rateWindowMargin(intervalMs: number): number {
-  return Math.min(Math.max(intervalMs * 0.15, 250), 500);
+export function rateWindowMargin(intervalMs: number, loopLagMs = 0): number {
+  return Math.max(Math.min(Math.max(intervalMs * 0.15, 250), 500), Math.min(loopLagMs, intervalMs));
 }
 
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
@@ -51,13 +53,13 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
   let head = 0;
   return {
     limit: { max, intervalMs },
-    tryAcquire(now) {
+    tryAcquire(now, marginMs = 0) {
       if (count < max) {
         starts[count++] = now;
         return 0;
       }
       const oldest = starts[head]!;
-      const wait = oldest + intervalMs - now;
+      const wait = oldest + intervalMs + marginMs - now;
       if (wait > 0) return wait;
       starts[head] = now;
       head = (head + 1) % max;

@@ -14,6 +14,7 @@ import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
 } from './types.ts';
+import { STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding topicflow's tables; created by `migrate`. @default 'public' */
@@ -253,7 +254,8 @@ class PostgresStore implements Store {
     const where = stepRunWhere(runId, filter, params);
     let limit = '';
     if (filter.limit !== undefined) { params.push(filter.limit); limit = ` LIMIT $${params.length}`; }
-    return (await this.#q(`SELECT * FROM step_runs WHERE ${where} ORDER BY step_id, sort_key${limit}`, params, c)).rows.map(toStepRun);
+    const columns = filter.withInput === false ? STEP_RUN_COLUMNS_WITHOUT_INPUT : '*';
+    return (await this.#q(`SELECT ${columns} FROM step_runs WHERE ${where} ORDER BY step_id, sort_key${limit}`, params, c)).rows.map(toStepRun);
   }
 
   async #countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }, c?: Queryable) {

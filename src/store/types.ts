@@ -31,6 +31,9 @@ export type StepRunStatus =
 export const TERMINAL_STEP_STATUSES: readonly StepRunStatus[] = ['succeeded', 'failed', 'skipped', 'filtered'];
 export const ACTIVE_STEP_STATUSES: readonly StepRunStatus[] = ['pending', 'running'];
 
+/** The step_runs columns a store reads into a record, with a null input (`StepRunFilter.withInput: false`). */
+export const STEP_RUN_COLUMNS_WITHOUT_INPUT = 'id, run_id, step_id, item_key, status, attempts, NULL AS input, output, error, usage, queue, created_at, started_at, finished_at';
+
 /** What steps report they spent. Summed per run. */
 export interface Usage {
   /** Provider credits (Serper: one per search page). */
@@ -126,6 +129,11 @@ export interface StepRunFilter {
   statuses?: readonly StepRunStatus[];
   /** Only step runs strictly below the prefix (exclude the key itself). */
   strictlyBelow?: boolean;
+  /**
+   * Lists only: false leaves each `input` null instead of reading it (a fan-in that collects
+   * 10,000 outputs need not read 10,000 inputs of the same size). @default true
+   */
+  withInput?: boolean;
   /**
    * Look at no more than this many step runs: a count stops there (`limit: 1` asks "is there
    * any?" without scanning every match), a list returns the first ones. @default no limit
