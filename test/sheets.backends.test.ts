@@ -1,6 +1,6 @@
 /**
  * One behaviour suite, run against both sheet backends through the real steps: Google Sheets
- * (googleapis against the protocol fake) and a local .xlsx workbook (exceljs on disk).
+ * (@googleapis/sheets against the protocol fake) and a local .xlsx workbook (exceljs on disk).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,12 +1,12 @@
 /**
- * Google Sheets specifics through googleapis against the protocol fake: error mapping (one
+ * Google Sheets specifics through @googleapis/sheets against the protocol fake: error mapping (one
  * request per failure, gaxios retries off), quota, batching, credentials.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { google } from 'googleapis';
+import * as google from '@googleapis/sheets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeError, type SerializedError } from '../src/errors.ts';
 import { retryDelay, DEFAULT_RETRY } from '../src/retry.ts';

@@ -1,6 +1,6 @@
 /**
  * A Google Sheets API v4 fake that speaks the real REST protocol on 127.0.0.1 (port 0), for the
- * real `googleapis` client: the OAuth token endpoint (JWT bearer grant, signature checked),
+ * real `@googleapis/sheets` client (googleapis' Sheets-only package): the OAuth token endpoint (JWT bearer grant, signature checked),
  * spreadsheets.get / batchUpdate(addSheet), values.get / batchGet / update / batchUpdate /
  * append. It honours valueInputOption (USER_ENTERED turns "=..." into a formula, RAW keeps
  * text), answers errors in Google's JSON shape and enforces a per-minute write quota.

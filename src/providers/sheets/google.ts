@@ -1,10 +1,12 @@
 /**
- * The Google Sheets backend: Sheets API v4 through `googleapis`, authenticated as a service
- * account. Every provider reply that is an error goes through {@link sheetsError}, the one
+ * The Google Sheets backend: Sheets API v4 through `@googleapis/sheets`, authenticated as a
+ * service account. That is the googleapis project's Sheets-only package: the same generated
+ * client as `googleapis`, which loads all of Google's APIs to offer one (measured on Node 24:
+ * 155 against 68 MB RSS and 654 against 79 ms to load and make a client). Every provider reply that is an error goes through {@link sheetsError}, the one
  * factory that turns it into a typed topicflow error.
  */
 import { readFileSync } from 'node:fs';
-import type { sheets_v4 } from 'googleapis';
+import type { sheets_v4 } from '@googleapis/sheets';
 import { TopicflowError, transientError, userError, internalError } from '../../errors.ts';
 import { parseRetryAfter } from '../../retry.ts';
 import { a1Range, columnLetter, quoteTab } from './a1.ts';
@@ -147,8 +149,8 @@ async function sheetsClient(key: ServiceAccountKey, rootUrl: string | undefined)
   const id = `${key.client_email}\n${key.token_uri ?? ''}\n${rootUrl ?? ''}\n${key.private_key}`;
   let client = clients.get(id);
   if (client) return client;
-  // googleapis takes seconds to load: only runs that use Google Sheets pay for it.
-  const { google } = await import('googleapis');
+  // Loaded on first use: only runs that use Google Sheets pay for it (~80 ms, 27 MB RSS).
+  const google = await import('@googleapis/sheets');
   const auth = new google.auth.JWT({ email: key.client_email, key: key.private_key, scopes: SCOPES });
   const tokenUri = key.token_uri;
   if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {

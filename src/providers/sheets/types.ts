@@ -1,6 +1,6 @@
 /**
  * One interface over the two places a topicflow sheet can live: a Google spreadsheet (through
- * googleapis, service account) and a local `.xlsx` workbook (exceljs, the embedded default).
+ * @googleapis/sheets, service account) and a local `.xlsx` workbook (exceljs, the embedded default).
  * Backends only move cell grids; headers, filters and upserts live in `table.ts` / `ops.ts` so
  * both backends behave the same.
  */
