@@ -55,13 +55,16 @@ export function describeStoreContract(
       expect(rows[1]?.error).toEqual({ code: 'x.y', fault: 'user', message: 'why' });
     });
 
-    it('lists step runs without reading their inputs when asked, the rest of each record unchanged', async () => {
+    it('lists and gets step runs without reading their inputs when asked, the rest of each record unchanged', async () => {
       const id = await newRun((r) => [step(r, 'read', ''), step(r, 'read', '1')]);
       const full = await store.listStepRuns(id);
       const lean = await store.listStepRuns(id, { withInput: false });
       expect(full.map((r) => r.input)).toEqual([{ key: '' }, { key: '1' }]);
       expect(lean.map((r) => r.input)).toEqual([null, null]);
       expect(lean).toEqual(full.map((r) => ({ ...r, input: null })));
+      expect(await store.getStepRun(full[1]!.id, { withInput: false })).toEqual({ ...full[1], input: null });
+      expect(await store.withRun(id, (tx) => tx.getStepRun(full[1]!.id, { withInput: false }))).toEqual({ ...full[1], input: null });
+      expect(await store.getStepRun(full[1]!.id)).toEqual(full[1]);
     });
 
     it('updates a run inside withRun and lists runs newest first by workflow and status', async () => {

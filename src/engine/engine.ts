@@ -199,7 +199,7 @@ export class Engine {
     const released = await this.store.withRun(runId, async (tx) => {
       let k = 0;
       for (const sr of lost) {
-        const cur = await tx.getStepRun(sr.id);
+        const cur = await tx.getStepRun(sr.id, { withInput: false });
         if (cur?.status !== 'running' || cur.startedAt !== sr.startedAt) continue;
         await tx.updateStepRun(sr.id, { status: 'pending' });
         k++;
@@ -297,14 +297,15 @@ export class Engine {
   }
 
   private async handle(job: Job): Promise<void> {
-    let pendingRun = await this.store.getStepRun(job.id);
+    // Status checks read no input: a per-run step's input can be every row of the run.
+    let pendingRun = await this.store.getStepRun(job.id, { withInput: false });
     if (pendingRun?.status === 'running' && this.queue.kind === 'bullmq') {
       // BullMQ hands a job to one worker at a time, so its step run already 'running' means the
       // worker that claimed it died: its lock expired and the stalled job came back. Take it over.
       await this.store.withRun(pendingRun.runId, async (tx) => {
-        if ((await tx.getStepRun(job.id))?.status === 'running') await tx.updateStepRun(job.id, { status: 'pending' });
+        if ((await tx.getStepRun(job.id, { withInput: false }))?.status === 'running') await tx.updateStepRun(job.id, { status: 'pending' });
       });
-      pendingRun = await this.store.getStepRun(job.id);
+      pendingRun = await this.store.getStepRun(job.id, { withInput: false });
     }
     if (!pendingRun || pendingRun.status !== 'pending') return;
     const rc = await this.runContext(pendingRun.runId);
@@ -390,7 +391,7 @@ export class Engine {
     usage: Usage, stopWith?: SerializedError,
   ): Promise<void> {
     const created = await this.store.withRun(sr.runId, async (tx) => {
-      const cur = await tx.getStepRun(sr.id);
+      const cur = await tx.getStepRun(sr.id, { withInput: false });
       if (!cur || cur.status !== 'running') return [];
       const finishedAt = Date.now();
       const total = sumUsage(cur.usage, usage);
@@ -406,7 +407,7 @@ export class Engine {
         await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
         return [];
       }
-      const updated: StepRunRecord = { ...cur, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
+      const updated: StepRunRecord = { ...cur, input: sr.input, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
       const c = await planAfter(env, [updated]);
       await this.maybeFinish(env);
       return c;

@@ -239,8 +239,9 @@ class PostgresStore implements Store {
     return r && toRun(r);
   }
 
-  async #getStepRun(id: string, c?: Queryable) {
-    const r = (await this.#q('SELECT * FROM step_runs WHERE id = $1', [id], c)).rows[0];
+  async #getStepRun(id: string, c?: Queryable, options?: { withInput?: boolean }) {
+    const columns = options?.withInput === false ? STEP_RUN_COLUMNS_WITHOUT_INPUT : '*';
+    const r = (await this.#q(`SELECT ${columns} FROM step_runs WHERE id = $1`, [id], c)).rows[0];
     return r && toStepRun(r);
   }
 
@@ -311,7 +312,7 @@ class PostgresStore implements Store {
   }
 
   getRun(runId: string) { return this.#getRun(runId); }
-  getStepRun(id: string) { return this.#getStepRun(id); }
+  getStepRun(id: string, options?: { withInput?: boolean }) { return this.#getStepRun(id, undefined, options); }
   findStepRun(runId: string, stepId: string, itemKey: string) { return this.#findStepRun(runId, stepId, itemKey); }
   listStepRuns(runId: string, filter?: StepRunFilter) { return this.#listStepRuns(runId, filter); }
   countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }) { return this.#countStepRuns(runId, filter); }
@@ -380,7 +381,7 @@ class PostgresStore implements Store {
     return {
       getRun: (runId) => live(() => this.#getRun(runId, c)),
       updateRun: (runId, patch) => live(() => this.#updateRun(runId, patch, c)),
-      getStepRun: (id) => live(() => this.#getStepRun(id, c)),
+      getStepRun: (id, options) => live(() => this.#getStepRun(id, c, options)),
       findStepRun: (runId, stepId, itemKey) => live(() => this.#findStepRun(runId, stepId, itemKey, c)),
       listStepRuns: (runId, filter) => live(() => this.#listStepRuns(runId, filter, c)),
       countStepRuns: (runId, filter) => live(() => this.#countStepRuns(runId, filter, c)),

@@ -316,8 +316,9 @@ class SqliteStore implements Store {
     return r && toRun(r);
   }
 
-  #getStepRun(id: string): StepRunRecord | undefined {
-    const r = this.#get('SELECT * FROM step_runs WHERE id = ?', [id]);
+  #getStepRun(id: string, options?: { withInput?: boolean }): StepRunRecord | undefined {
+    const columns = options?.withInput === false ? STEP_RUN_COLUMNS_WITHOUT_INPUT : '*';
+    const r = this.#get(`SELECT ${columns} FROM step_runs WHERE id = ?`, [id]);
     return r && toStepRun(r);
   }
 
@@ -378,7 +379,7 @@ class SqliteStore implements Store {
   }
 
   getRun(runId: string) { return this.#run(() => this.#getRun(runId)); }
-  getStepRun(id: string) { return this.#run(() => this.#getStepRun(id)); }
+  getStepRun(id: string, options?: { withInput?: boolean }) { return this.#run(() => this.#getStepRun(id, options)); }
   findStepRun(runId: string, stepId: string, itemKey: string) { return this.#run(() => this.#findStepRun(runId, stepId, itemKey)); }
   listStepRuns(runId: string, filter?: StepRunFilter) { return this.#run(() => this.#listStepRuns(runId, filter)); }
   countStepRuns(runId: string, filter: StepRunFilter & { stepIds?: readonly string[] }) {
@@ -454,7 +455,7 @@ class SqliteStore implements Store {
     return {
       getRun: (runId) => live(() => this.#getRun(runId)),
       updateRun: (runId, patch) => live(() => this.#updateRun(runId, patch)),
-      getStepRun: (id) => live(() => this.#getStepRun(id)),
+      getStepRun: (id, options) => live(() => this.#getStepRun(id, options)),
       findStepRun: (runId, stepId, itemKey) => live(() => this.#findStepRun(runId, stepId, itemKey)),
       listStepRuns: (runId, filter) => live(() => this.#listStepRuns(runId, filter)),
       countStepRuns: (runId, filter) => live(() => this.#countStepRuns(runId, filter)),

@@ -148,7 +148,8 @@ export type StepCounts = Record<string, Partial<Record<StepRunStatus, number>>>;
 export interface RunTx {
   getRun(runId: string): Promise<RunRecord | undefined>;
   updateRun(runId: string, patch: RunPatch): Promise<void>;
-  getStepRun(id: string): Promise<StepRunRecord | undefined>;
+  /** `withInput: false` leaves `input` null instead of reading it (a status check). @default true */
+  getStepRun(id: string, options?: { withInput?: boolean }): Promise<StepRunRecord | undefined>;
   findStepRun(runId: string, stepId: string, itemKey: string): Promise<StepRunRecord | undefined>;
   /** Ordered by step id, then item key in numeric segment order ('2' < '10', '1.2' < '1.10'). */
   listStepRuns(runId: string, filter?: StepRunFilter): Promise<StepRunRecord[]>;
