@@ -18,7 +18,7 @@ import { JSDOM, VirtualConsole } from 'jsdom';
 import { Readability } from '@mozilla/readability';
 import { extractPage, type DomKind } from '../src/extract/extract-page.ts';
 import { prepareHtml } from '../src/extract/sanitize.ts';
-import { closeExtractPool, extractPageOffThread } from '../src/extract/pool.ts';
+import { closeExtractPool, extractPageOffThread, extractPoolReady } from '../src/extract/pool.ts';
 import { linkedomPatched } from '../src/extract/linkedom.ts';
 import { buildCorpus, type CorpusPage } from './corpus.ts';
 
@@ -78,8 +78,7 @@ const PHASES: Record<string, () => Promise<Phase>> = {
   linkedom: () => phase('extractPage on linkedom, 1 thread', inline('linkedom')),
   pool: async () => {
     // Start the threads and let them load the parser, as a running engine has long done.
-    await extractPageOffThread('<p>warm</p>', 'https://warm.example/', { threads: cores });
-    await new Promise((r) => setTimeout(r, 1500));
+    await extractPoolReady(cores);
     const out = await phase(`extractPage on linkedom, pool of ${cores} threads`, async (p) => (await extractPageOffThread(p.html, p.url, { threads: cores })).text, true);
     await closeExtractPool();
     return out;

@@ -254,6 +254,7 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
     it('keeps its window longer after an event-loop stall, so slots granted before it cannot bunch after it', async () => {
       const q = await driver();
       await q.configureQueue('lag', { rateLimit: { max: 2, intervalMs: 1000 } });
+      await sleep(100); // the engine configures its queues long before the first request
       await q.acquire('lag');
       const t0 = clock();
       // A 700 ms synchronous stall (a big plan, a huge page): requests granted before it leave after it.

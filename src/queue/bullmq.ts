@@ -29,7 +29,7 @@ import { Redis } from 'ioredis';
 import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { validateConcurrency, validateRateLimit } from './rate-limiter.ts';
-import { recentLoopLagMs } from './loop-lag.ts';
+import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -297,6 +297,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       if (limits.rateLimit !== undefined) {
         const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
         rateLimits.set(name, `${max}:${intervalMs}`);
+        watchLoopLag();
         await redis.hset(limitsKey, name, `${max}:${intervalMs}`);
       }
       await remember([name]);

@@ -12,7 +12,7 @@ import { serializeError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
 import { createRateLimiter, rateWindowMargin, validateConcurrency, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
-import { recentLoopLagMs } from './loop-lag.ts';
+import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -282,6 +282,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       if (limits.rateLimit !== undefined) {
         const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
         q.limiter = createRateLimiter({ max, intervalMs }, where);
+        watchLoopLag();
       }
       pump();
     },

@@ -1,0 +1,33 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { corpusPage } from '../../bench/corpus.ts';
+import { closeExtractPool, extractPageOffThread, extractPoolReady } from './pool.ts';
+
+afterAll(() => closeExtractPool());
+
+describe('the extraction pool', () => {
+  it('stops a page that works longer than the time cap, and says so', async () => {
+    await extractPoolReady(1);
+    const big = corpusPage('news', 2_000_000);
+    const page = await extractPageOffThread(big.html, big.url, { threads: 1, timeCapMs: 5 });
+    expect(page.status).toBe('not-readerable');
+    expect(page.reason).toBe('extraction took longer than 5 ms and was stopped (page too complex)');
+    // The thread that was stopped is replaced: the next page is extracted.
+    const ok = await extractPageOffThread(big.html, big.url, { threads: 1 });
+    expect(ok.status).toBe('ok');
+  }, 30_000);
+
+  it('counts only the time a thread works on a page, not the time it waits in the queue', async () => {
+    await extractPoolReady(1);
+    const page = corpusPage('docs', 300_000);
+    const one = performance.now();
+    await extractPageOffThread(page.html, page.url, { threads: 1 });
+    const each = performance.now() - one;
+    // Enough pages on one thread that the last waits several caps' worth before it starts.
+    const cap = Math.max(200, each * 4);
+    const n = Math.ceil((cap * 4) / Math.max(each, 1)) + 5;
+    const t0 = performance.now();
+    const pages = await Promise.all(Array.from({ length: n }, () => extractPageOffThread(page.html, page.url, { threads: 1, timeCapMs: cap })));
+    expect(performance.now() - t0).toBeGreaterThan(cap * 2);
+    expect(pages.map((p) => p.status)).toEqual(pages.map(() => 'ok'));
+  }, 60_000);
+});
