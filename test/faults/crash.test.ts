@@ -24,7 +24,9 @@ describe('crash and resume (embedded, fast)', () => {
     const dir = tempDir('crash');
     const list = keywords(N);
     const book = await keywordBook(dir, list);
-    const file = writeBlueprint(dir);
+    // 4 searches a second: the run lasts past the three kills (each 0.3-1.5 s after a start)
+    // however fast the rest of it gets.
+    const file = writeBlueprint(dir, { serperPerSecond: 4 });
     const db = join(dir, 'topicflow.db');
     const result = await killAndResume({
       runArgs: ['run', file, '--set', `spreadsheet=${book}`, '--set', 'allowPrivateNetwork=true', '--set', `results=${RESULTS}`],

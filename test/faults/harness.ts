@@ -29,6 +29,8 @@ export interface BlueprintTweaks {
   /** Extra `with` fields per step id (e.g. a short OpenAI timeout). */
   with?: Record<string, Record<string, unknown>>;
   concurrency?: number;
+  /** Serper requests a second (the blueprint's provider limit), to make a run last. */
+  serperPerSecond?: number;
 }
 
 /** The shipped topic-research blueprint with short retry delays, as an object. */
@@ -41,7 +43,10 @@ export function topicBlueprint(tweaks: BlueprintTweaks = {}): Record<string, unk
     const extra = tweaks.with?.[String(step.id)];
     if (extra) step.with = { ...(step.with as object), ...extra };
   }
-  if (tweaks.concurrency) bp.limits = { concurrency: tweaks.concurrency };
+  const limits: Record<string, unknown> = {};
+  if (tweaks.concurrency) limits.concurrency = tweaks.concurrency;
+  if (tweaks.serperPerSecond) limits.providers = { serper: { rate: { requests: tweaks.serperPerSecond, per: '1s' } } };
+  if (Object.keys(limits).length) bp.limits = limits;
   return bp;
 }
 
