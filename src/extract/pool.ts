@@ -1,8 +1,9 @@
 /**
  * Page extraction off the main thread: a piscina pool of worker threads, one per core but the
  * one the engine's main thread needs, so that parsing and Readability (synchronous, ~2-60 ms a
- * page) never stall the engine's event loop. A page that takes longer than the time cap has its worker terminated
- * (nothing else can interrupt synchronous parsing) and comes back as not readerable.
+ * page) never stall the engine's event loop. A page that takes longer than the time cap has its
+ * worker terminated (nothing else can interrupt synchronous parsing) and comes back as not
+ * readerable.
  *
  * Until the threads are up (they load the parser first: ~0.3 s on an idle core), pages are
  * extracted inline, so a run of a few pages or a test does not wait for them.
