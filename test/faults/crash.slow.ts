@@ -35,7 +35,9 @@ describe('crash and resume, 200 keywords, 20 SIGKILLs', () => {
     const dir = tempDir('crash200');
     const list = keywords(N);
     const book = await keywordBook(dir, list);
-    const file = writeBlueprint(dir);
+    // 3 searches a second: 200 keywords take longer than 20 kills can (each 0.4-2.5 s after a
+    // start), however fast the rest of the run gets; unthrottled, it finished after 11 kills.
+    const file = writeBlueprint(dir, { serperPerSecond: 3 });
     const db = join(dir, 'topicflow.db');
     const started = Date.now();
     const result = await killAndResume({
