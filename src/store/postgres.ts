@@ -195,6 +195,14 @@ class PostgresStore implements Store {
   async #transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
     const tx = this.#inTx.getStore();
     if (tx?.active) return fn(tx.client);
+    return this.#ownTransaction(fn);
+  }
+
+  /**
+   * `fn` between BEGIN and COMMIT on a pooled client of its own, rolled back when it throws;
+   * `ended` runs once the transaction is over, before the client goes back to the pool.
+   */
+  async #ownTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>, ended?: () => void): Promise<T> {
     const client = await this.#pool.connect().catch((err: unknown) => { throw storeError(err); });
     try {
       await client.query('BEGIN');
@@ -205,6 +213,7 @@ class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => undefined);
       throw storeError(err);
     } finally {
+      ended?.();
       client.release();
     }
   }
@@ -341,21 +350,12 @@ class PostgresStore implements Store {
   async withRun<T>(runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
     const outer = this.#inTx.getStore();
     if (outer?.active) return this.#savepoint(outer, fn);
-    const client = await this.#pool.connect().catch((err: unknown) => { throw storeError(err); });
-    const state: TxState = { client, active: true };
-    try {
-      await client.query('BEGIN');
+    const state = { active: true } as TxState; // its client once connected
+    return this.#ownTransaction(async (client) => {
+      state.client = client;
       await client.query('SELECT id FROM runs WHERE id = $1 FOR UPDATE', [runId]);
-      const result = await this.#inTx.run(state, () => fn(this.#tx(state)));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw storeError(err);
-    } finally {
-      state.active = false;
-      client.release();
-    }
+      return this.#inTx.run(state, () => fn(this.#tx(state)));
+    }, () => { state.active = false; });
   }
 
   /** `withRun` called from inside a `withRun` callback: a savepoint in the same transaction. */
