@@ -38,10 +38,11 @@ export interface SqliteStoreOptions {
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const memory = path === ':memory:';
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
-  const db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000, enableForeignKeyConstraints: true });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+  const db = new DatabaseSync(path, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
   try {
     if (!memory) {
-      db.exec('PRAGMA journal_mode = WAL');
+      await enableWal(db, busyTimeoutMs);
       // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
       db.exec('PRAGMA synchronous = NORMAL');
       // 16 MB of page cache (default 2 MB): a big run's recent step runs are read again by the
@@ -56,6 +57,24 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
   const store = new SqliteStore(db, options.migrations ?? SQLITE_MIGRATIONS);
   if (options.migrate !== false) await store.migrate();
   return store;
+}
+
+/**
+ * `PRAGMA journal_mode = WAL`, retried while another process opening the same new file holds it:
+ * the switch needs the file to itself and SQLite answers "database is locked" at once instead of
+ * waiting out the busy timeout (seen in CI with 4 processes opening one new file together).
+ */
+async function enableWal(db: DatabaseSync, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= end) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+    }
+  }
 }
 
 type Row = Record<string, SQLOutputValue>;
@@ -74,10 +93,15 @@ class Mutex {
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
 
+/** SQLite "busy/locked": another connection holds the lock it needs. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { errcode?: unknown } | null)?.errcode;
+  return typeof code === 'number' && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED);
+}
+
 /** SQLite "busy/locked" (another process held the write lock past the timeout) is worth a retry. */
 function storeError(err: unknown): unknown {
-  const code = (err as { errcode?: unknown } | null)?.errcode;
-  if (typeof code === 'number' && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED)) {
+  if (isBusy(err)) {
     return transientError('store.busy', `the SQLite database is locked by another process: ${(err as Error).message}`, { cause: err });
   }
   return err;
