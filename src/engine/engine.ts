@@ -13,7 +13,7 @@ import type { Blueprint } from '../blueprint/schema.ts';
 import { internalError, serializeError, stopsRun, userError, type SerializedError } from '../errors.ts';
 import { DEFAULT_RETRY, parseDuration, type RetryPolicy } from '../retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
-import { isFiltered, type StepContext } from '../steps/define.ts';
+import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 import type { RunRecord, Store, StepRunRecord, Usage } from '../store/types.ts';
 import { providerLimits } from '../providers/limits.ts';
@@ -325,14 +325,9 @@ export class Engine {
       const def = node && this.registry.get(node.step.uses);
       if (!node || !def) throw internalError('step.unknown', `step type ${node?.step.uses ?? sr.stepId} is not registered`);
       const stored = (sr.input ?? { with: {} }) as StoredInput;
-      const parsed = def.input.safeParse(stored.with);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const path = issue.path.length ? `.${issue.path.map(String).join('.')}` : '';
-        throw userError('step.invalid_input', `input${path}: ${issue.message}`, { where });
-      }
+      const input = parseStepInput(def, stored.with, where);
       const ctx = this.stepContext(rc, sr, job, controller.signal, usage);
-      const result = await def.run(parsed.data, ctx);
+      const result = await def.run(input, ctx);
       if (isFiltered(result)) {
         await this.finish(rc, sr, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
       } else {

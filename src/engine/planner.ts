@@ -11,7 +11,8 @@
 import { evaluateExpression, evaluateMapping, ExpressionError, truthy, type ExpressionScope } from '../blueprint/expressions.ts';
 import { stripBraces, type StepGraph, type StepNode } from '../blueprint/graph.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { userError, serializeError, type SerializedError } from '../errors.ts';
+import { internalError, userError, serializeError, type SerializedError } from '../errors.ts';
+import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import type { StepRegistry } from '../steps/registry.ts';
 import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
 import { childKey, keyDepth, keyPrefix, newId } from './ids.ts';
@@ -59,38 +60,62 @@ export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string 
 export async function planStart(env: PlanEnv): Promise<StepRunRecord[]> {
   const created: StepRunRecord[] = [];
   const worklist: StepRunRecord[] = [];
+  const fanIns: { node: StepNode; key: string }[] = [];
   for (const id of env.graph.order) {
     const node = env.graph.nodes.get(id)!;
     if (node.deps.length === 0 && (node.depth === 0 || (node.depth === 1 && node.step.each !== undefined))) {
-      await tryCreate(env, node, '', created, worklist);
+      if (node.fanInWait.length > 0) fanIns.push({ node, key: '' });
+      else await tryCreate(env, node, '', created, worklist);
     }
   }
-  created.push(...(await planAfter(env, worklist)));
+  created.push(...(await plan(env, worklist, fanIns)));
   return created;
 }
 
-/** After `finished` became terminal: creates what is now ready. Returns the new pending step runs. */
-export async function planAfter(env: PlanEnv, finished: StepRunRecord[]): Promise<StepRunRecord[]> {
+/**
+ * After `finished` became terminal: creates what is now ready. Returns the new pending step runs.
+ *
+ * Steps that collect (fan-in) are checked last, once nothing else is left to plan in this pass:
+ * a pure step runs as it is created, so part of what a fan-in collects may still be about to be
+ * created in this same pass, with no pending row yet to hold the fan-in back. Checking each
+ * (step, key) once per pass also spares a readiness query per finished item.
+ */
+export function planAfter(env: PlanEnv, finished: StepRunRecord[]): Promise<StepRunRecord[]> {
+  return plan(env, finished, []);
+}
+
+async function plan(env: PlanEnv, finished: StepRunRecord[], fanInsFirst: { node: StepNode; key: string }[]): Promise<StepRunRecord[]> {
   const created: StepRunRecord[] = [];
   const worklist = [...finished];
-  while (worklist.length) {
-    const r = worklist.shift()!;
-    const candidates: { node: StepNode; key: string }[] = [];
-    if (r.status === 'succeeded') {
-      for (const t of env.graph.dependents.get(r.stepId) ?? []) {
-        const node = env.graph.nodes.get(t)!;
-        for (const key of await candidateKeys(env, node, r)) candidates.push({ node, key });
+  const fanIns = new Map<string, { node: StepNode; key: string }>();
+  const later = (node: StepNode, key: string) => { fanIns.set(`${node.step.id}\u0000${key}`, { node, key }); };
+  for (const c of fanInsFirst) later(c.node, c.key);
+  for (;;) {
+    while (worklist.length) {
+      const r = worklist.shift()!;
+      const candidates: { node: StepNode; key: string }[] = [];
+      if (r.status === 'succeeded') {
+        for (const t of env.graph.dependents.get(r.stepId) ?? []) {
+          const node = env.graph.nodes.get(t)!;
+          for (const key of await candidateKeys(env, node, r)) {
+            if (node.fanInWait.length > 0) later(node, key);
+            else candidates.push({ node, key });
+          }
+        }
       }
+      for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
+        const node = env.graph.nodes.get(t)!;
+        later(node, keyPrefix(r.itemKey, baseDepth(node)));
+      }
+      // Blueprint order: a fan-out expands before a later step that uses it.
+      candidates.sort((a, b) => a.node.rank - b.node.rank);
+      for (const c of candidates) await tryCreate(env, c.node, c.key, created, worklist);
     }
-    for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
-      const node = env.graph.nodes.get(t)!;
-      candidates.push({ node, key: keyPrefix(r.itemKey, baseDepth(node)) });
-    }
-    // Blueprint order: a fan-out expands before a later step that collects it checks readiness.
-    candidates.sort((a, b) => a.node.rank - b.node.rank);
-    for (const c of candidates) await tryCreate(env, c.node, c.key, created, worklist);
+    if (!fanIns.size) return created;
+    const ready = [...fanIns.values()].sort((a, b) => a.node.rank - b.node.rank);
+    fanIns.clear();
+    for (const c of ready) await tryCreate(env, c.node, c.key, created, worklist);
   }
-  return created;
 }
 
 function baseDepth(node: StepNode): number {
@@ -173,6 +198,10 @@ async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[]
   if (!rows.length) return;
   const inserted = await env.tx.insertStepRuns(rows);
   for (const r of inserted) (r.status === 'pending' ? created : worklist).push(r);
+  // A step whose error policy is `fail` stops the run when it fails here too (an expression or a
+  // pure step), as when it fails running.
+  const failed = inserted.find((r) => r.status === 'failed' && env.graph.nodes.get(r.stepId)?.step.onError === 'fail');
+  if (failed) await env.tx.updateRun(env.run.id, { status: 'stopped', error: failed.error, finishedAt: Date.now() });
 }
 
 async function makeRow(
@@ -187,10 +216,36 @@ async function makeRow(
     }
     const mapped = (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
     const input: StoredInput = item === undefined ? { with: mapped } : { with: mapped, item };
-    return { ...base, input };
+    const def = env.registry.get(node.step.uses);
+    if (!def?.pure) return { ...base, input };
+    try {
+      const where = `step "${node.step.id}"${key ? ` item ${key}` : ''}`;
+      const result = await def.run(parseStepInput(def, mapped, where), pureContext(env, node, base.id, key));
+      if (isFiltered(result)) return { ...base, input, status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } };
+      return { ...base, input, status: 'succeeded', output: result ?? null };
+    } catch (err) {
+      return { ...fail(key, err), id: base.id, input };
+    }
   } catch (err) {
     return fail(key, err);
   }
+}
+
+const neverAborted = new AbortController().signal;
+const noLog = { info() {}, warn() {} };
+
+/** What a pure step's `run` gets: the step run's identity; I/O fails (it is not pure after all). */
+function pureContext(env: Pick<PlanEnv, 'run' | 'blueprint'>, node: StepNode, stepRunId: string, itemKey: string): StepContext {
+  const impure = (what: string) => (): never => {
+    throw internalError('step.not_pure', `${node.step.uses} is declared pure but used ctx.${what}`);
+  };
+  return {
+    runId: env.run.id, stepRunId, stepId: node.step.id, itemKey, attempt: 1, isLastAttempt: true,
+    signal: neverAborted, blueprint: env.blueprint, env: {}, log: noLog, usage: impure('usage'),
+    get store(): never { return impure('store')(); },
+    throttle: impure('throttle'),
+    cache: { get: impure('cache'), set: impure('cache') },
+  };
 }
 
 /** The names an expression sees for step `node` at item `key` (its base key for `each` steps). */

@@ -9,6 +9,7 @@ import { defineStep } from './define.ts';
 export default defineStep({
   type: 'data.set',
   version: 1,
+  pure: true,
   description: 'Outputs its input mapping: build values and reshape data with expressions.',
   input: z.record(z.string(), z.unknown()).describe('Any fields; the output has the same fields.'),
   async run(input) {

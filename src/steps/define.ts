@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { CacheEntry, Store, Usage } from '../store/types.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
+import { userError } from '../errors.ts';
 
 export interface StepLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -76,8 +77,25 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * take none). @default 'per-run'
    */
   throttle?: 'per-run' | 'per-request';
+  /**
+   * The output depends only on the input, and `run` uses nothing of its context: no I/O, no
+   * cache, no store. The planner then runs the step as it creates the step run, in the same
+   * transaction, instead of sending it through a queue (a transform costs one row, not a job).
+   * A pure step that touches `ctx.store`, `ctx.cache` or `ctx.throttle` fails with an internal
+   * error. @default false
+   */
+  pure?: boolean;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
+}
+
+/** `def`'s input schema applied to an evaluated mapping; a mismatch is a user error that says where. */
+export function parseStepInput<S extends z.ZodType>(def: StepDefinition<S>, input: unknown, where: string): z.output<S> {
+  const parsed = def.input.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.length ? `.${issue.path.map(String).join('.')}` : '';
+  throw userError('step.invalid_input', `input${path}: ${issue.message}`, { where });
 }
 
 export function defineStep<S extends z.ZodType, O>(def: StepDefinition<S, O>): StepDefinition<S, O> {

@@ -9,6 +9,7 @@ import { truthy } from '../blueprint/expressions.ts';
 export default defineStep({
   type: 'flow.filter',
   version: 1,
+  pure: true,
   description: 'Lets the current item through only when a condition holds.',
   input: z.strictObject({
     condition: z.unknown().describe('Usually an expression, e.g. "{{ item.status = \'pending\' }}". Falsy values ("", 0, false, null, []) drop the item.'),

@@ -79,6 +79,8 @@ async function enableWal(db: DatabaseSync, timeoutMs: number): Promise<void> {
 
 type Row = Record<string, SQLOutputValue>;
 interface TxToken { active: boolean }
+/** An open group transaction; `committed` settles when it commits or fails. */
+interface Group { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
 
 /** Serializes async sections: each runs after the previous one settled. */
 class Mutex {
@@ -251,6 +253,7 @@ class SqliteStore implements Store {
   readonly #inTx = new AsyncLocalStorage<TxToken>();
   #cacheWrites = 0;
   #closed = false;
+  #group: Group | undefined;
 
   constructor(db: DatabaseSync, migrations: readonly Migration[]) {
     this.#db = db;
@@ -292,6 +295,75 @@ class SqliteStore implements Store {
     return this.#mutex.run(wrapped);
   }
 
+  /**
+   * A write: atomic (a savepoint) inside the open group transaction, and resolved once that group
+   * has committed. From inside a `withRun` callback it is part of that transaction instead.
+   */
+  async #write<T>(fn: () => T): Promise<T> {
+    if (this.#inTx.getStore()?.active) return this.#run(() => this.#atomic(fn));
+    const { result, group } = await this.#mutex.run(() => {
+      const group = this.#joinGroup();
+      return { result: this.#inGroup(group, () => this.#atomic(fn)), group };
+    });
+    await group.committed;
+    return result;
+  }
+
+  /**
+   * Group commit. Writes outside a transaction and `withRun` transactions do not commit one by
+   * one: the first opens a transaction (BEGIN IMMEDIATE), each later one joins it as a
+   * savepoint, and it commits once the operations already waiting for the connection have run
+   * (at the next turn of the event loop). Each caller's promise resolves only after that COMMIT,
+   * so what a caller was told is done is durable, as before. A COMMIT costs ~270 us in WAL mode
+   * (more when it checkpoints), a savepoint a few; the 1000-keyword bench made ~100,000 of them.
+   */
+  #joinGroup(): Group {
+    if (this.#closed) throw internalError('store.closed', 'the store is closed');
+    if (this.#group) return this.#group;
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw storeError(err);
+    }
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+    // Nobody may be waiting when the group fails (the failing operation was its only member).
+    committed.catch(() => undefined);
+    const group: Group = { committed, resolve, reject };
+    this.#group = group;
+    setImmediate(() => { void this.#mutex.run(() => this.#commitGroup(group)); });
+    return group;
+  }
+
+  /** Runs one member of `group`; when its error took the whole transaction down, fails the group. */
+  #inGroup<T>(group: Group, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (!this.#db.isTransaction) this.#failGroup(group, err);
+      throw storeError(err);
+    }
+  }
+
+  #commitGroup(group: Group): void {
+    if (this.#group !== group) return;
+    this.#group = undefined;
+    try {
+      this.#db.exec('COMMIT');
+      group.resolve();
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      group.reject(storeError(err));
+    }
+  }
+
+  #failGroup(group: Group, err: unknown): void {
+    if (this.#group === group) this.#group = undefined;
+    if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+    group.reject(storeError(err));
+  }
+
   /** `fn` atomically: its own IMMEDIATE transaction, or a savepoint inside the current one. */
   #atomic<T>(fn: () => T): T {
     const nested = this.#db.isTransaction;
@@ -301,14 +373,14 @@ class SqliteStore implements Store {
       this.#db.exec(nested ? 'RELEASE atomic' : 'COMMIT');
       return result;
     } catch (err) {
-      if (nested) this.#db.exec('ROLLBACK TO atomic; RELEASE atomic');
-      else if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      // Some errors (an I/O error, a full disk) roll the whole transaction back themselves.
+      if (this.#db.isTransaction) this.#db.exec(nested ? 'ROLLBACK TO atomic; RELEASE atomic' : 'ROLLBACK');
       throw err;
     }
   }
 
   migrate(): Promise<void> {
-    return this.#run(() => this.#atomic(() => {
+    return this.#write(() => {
       this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
       const applied = new Set(this.#all('SELECT version FROM schema_migrations', []).map((r) => Number(r.version)));
       const known = Math.max(0, ...this.#migrations.map((m) => m.version));
@@ -321,12 +393,13 @@ class SqliteStore implements Store {
         this.#db.exec(m.sql);
         this.#exec('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
       }
-    }));
+    });
   }
 
   close(): Promise<void> {
     return this.#mutex.run(() => {
       if (this.#closed) return;
+      if (this.#group) this.#commitGroup(this.#group);
       this.#closed = true;
       this.#statements.clear();
       this.#db.close();
@@ -370,17 +443,20 @@ class SqliteStore implements Store {
 
   #insertStepRuns(rows: readonly NewStepRun[], now = Date.now()): StepRunRecord[] {
     // Plain run() + changes: `RETURNING *` makes bulk inserts about 5x slower in node:sqlite.
-    const sql = `INSERT INTO step_runs (id, run_id, step_id, item_key, sort_key, status, attempts, input, error, queue, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+    const sql = `INSERT INTO step_runs (id, run_id, step_id, item_key, sort_key, status, attempts, input, output, error, queue, created_at, started_at, finished_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
     const inserted: StepRunRecord[] = [];
     for (const s of rows) {
       const input = str(s.input);
+      const output = str(s.output);
       const status = s.status ?? 'pending';
       const error = s.error ?? null;
-      if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, input, str(error), s.queue, now]) === 0) continue;
+      const ran = s.output !== undefined;
+      const finishedAt = status === 'pending' || status === 'running' ? null : now;
+      if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, ran ? 1 : 0, input, output, str(error), s.queue, now, ran ? now : null, finishedAt]) === 0) continue;
       inserted.push({
-        id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: 0, input: parse(input), output: null,
-        error, usage: null, queue: s.queue, createdAt: now, startedAt: null, finishedAt: null,
+        id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: ran ? 1 : 0, input: parse(input), output: parse(output),
+        error, usage: null, queue: s.queue, createdAt: now, startedAt: ran ? now : null, finishedAt,
       });
     }
     return inserted;
@@ -411,14 +487,14 @@ class SqliteStore implements Store {
   }
 
   createRun(run: NewRun, stepRuns: readonly NewStepRun[]): Promise<RunRecord> {
-    return this.#run(() => this.#atomic(() => {
+    return this.#write(() => {
       const now = Date.now();
       this.#exec(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, created_at, updated_at, finished_at)
         VALUES (?, ?, 'running', ?, ?, ?, NULL, ?, ?, ?, NULL)`,
       [run.id, run.workflow, str(run.blueprint) ?? 'null', str(run.inputs) ?? '{}', str(run.options ?? {}) ?? '{}', run.trigger ?? 'api', now, now]);
       this.#insertStepRuns(stepRuns, now);
       return this.#getRun(run.id)!;
-    }));
+    });
   }
 
   listRuns(options: { limit?: number; workflow?: string; statuses?: readonly RunStatus[] } = {}): Promise<RunRecord[]> {
@@ -433,28 +509,27 @@ class SqliteStore implements Store {
     });
   }
 
-  withRun<T>(runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
+  async withRun<T>(runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
     const outer = this.#inTx.getStore();
     if (outer?.active) return this.#nestedTx(outer, fn);
-    return this.#mutex.run(async () => {
-      if (this.#closed) throw internalError('store.closed', 'the store is closed');
-      try {
-        this.#db.exec('BEGIN IMMEDIATE');
-      } catch (err) {
-        throw storeError(err);
-      }
+    const { result, group } = await this.#mutex.run(async () => {
+      const group = this.#joinGroup();
+      this.#inGroup(group, () => this.#db.exec('SAVEPOINT run_tx'));
       const token: TxToken = { active: true };
       try {
         const result = await this.#inTx.run(token, () => fn(this.#tx(token)));
-        this.#db.exec('COMMIT');
-        return result;
+        this.#inGroup(group, () => this.#db.exec('RELEASE run_tx'));
+        return { result, group };
       } catch (err) {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+        if (this.#db.isTransaction) this.#db.exec('ROLLBACK TO run_tx; RELEASE run_tx');
+        else this.#failGroup(group, err);
         throw storeError(err);
       } finally {
         token.active = false;
       }
     });
+    await group.committed;
+    return result;
   }
 
   /** `withRun` called from inside a `withRun` callback: a savepoint in the same transaction. */
@@ -489,7 +564,7 @@ class SqliteStore implements Store {
   }
 
   claimStepRun(id: string, now = Date.now()): Promise<StepRunRecord | undefined> {
-    return this.#run(() => {
+    return this.#write(() => {
       const r = this.#get(`UPDATE step_runs SET status = 'running', attempts = attempts + 1, started_at = ?
         WHERE id = ? AND status = 'pending' RETURNING *`, [now, id]);
       return r && toStepRun(r);
@@ -497,7 +572,7 @@ class SqliteStore implements Store {
   }
 
   releaseRunning(runId: string): Promise<number> {
-    return this.#run(() => this.#exec(`UPDATE step_runs SET status = 'pending' WHERE run_id = ? AND status = 'running'`, [runId]));
+    return this.#write(() => this.#exec(`UPDATE step_runs SET status = 'pending' WHERE run_id = ? AND status = 'running'`, [runId]));
   }
 
   stepCounts(runId: string): Promise<StepCounts> {
@@ -530,7 +605,7 @@ class SqliteStore implements Store {
   }
 
   cacheSet(namespace: string, key: string, value: unknown, ttlMs: number, now = Date.now()): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#exec(`INSERT INTO cache (namespace, key, value, stored_at, expires_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, stored_at = excluded.stored_at, expires_at = excluded.expires_at`,
       [namespace, key, str(value) ?? 'null', now, now + ttlMs]);
@@ -539,7 +614,7 @@ class SqliteStore implements Store {
   }
 
   dsUpsert(datastore: string, key: string, record: Record<string, unknown>, now = Date.now()): Promise<{ created: boolean }> {
-    return this.#run(() => {
+    return this.#write(() => {
       const json = JSON.stringify(record);
       const created = this.#exec(`INSERT INTO ds_records (datastore, key, record, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO NOTHING`, [datastore, key, json, now, now]) === 1;
@@ -569,14 +644,14 @@ class SqliteStore implements Store {
   }
 
   historyAppend(datastore: string, observations: readonly Observation[]): Promise<number> {
-    return this.#run(() => this.#atomic(() => {
+    return this.#write(() => {
       let added = 0;
       for (const o of observations) {
         added += this.#exec(`INSERT INTO ds_history (datastore, id, key, record, observed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
           [datastore, o.id, o.key, JSON.stringify(o.record), o.observedAt]);
       }
       return added;
-    }));
+    });
   }
 
   historyQuery(datastore: string, where?: Record<string, unknown>, options: { limit?: number; since?: number } = {}): Promise<Observation[]> {

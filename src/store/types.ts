@@ -104,6 +104,11 @@ export interface NewStepRun {
   /** Created already terminal (e.g. 'skipped' with an error saying why). @default 'pending' */
   status?: StepRunStatus;
   error?: SerializedError | null;
+  /**
+   * The output of a step run that ran as it was created (a pure step, run by the planner): it is
+   * stored with one attempt, started and finished at the creation time.
+   */
+  output?: unknown;
 }
 
 export interface StepRunPatch {
