@@ -162,6 +162,16 @@ export function describeStoreContract(
       expect(await store.claimStepRun(uid())).toBeUndefined();
     });
 
+    it('claims no step run of a stopped run, and claims it again once the run is resumed', async () => {
+      const sr = step('', 's', '1');
+      const id = await newRun((r) => [{ ...sr, runId: r }]);
+      await store.withRun(id, (tx) => tx.updateRun(id, { status: 'stopped' }));
+      expect(await store.claimStepRun(sr.id)).toBeUndefined();
+      expect((await store.getStepRun(sr.id))?.status).toBe('pending');
+      await store.withRun(id, (tx) => tx.updateRun(id, { status: 'running' }));
+      expect(await store.claimStepRun(sr.id)).toMatchObject({ status: 'running', attempts: 1 });
+    });
+
     it('releases running step runs of one run back to pending after a crash', async () => {
       const mk = (r: string) => ['1', '2', '3'].map((k) => step(r, 's', k));
       const a = await newRun(mk);

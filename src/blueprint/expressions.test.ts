@@ -1,3 +1,4 @@
+import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
 import { evaluateExpression, evaluateMapping, expressionReferences, mappingReferences, normalize, ExpressionError, truthy } from './expressions.ts';
 
@@ -55,5 +56,27 @@ describe('expressions', () => {
   it('treats "", 0, [], null and false as false', () => {
     expect(['', 0, [], null, false, undefined].map(truthy)).toEqual([false, false, false, false, false, false]);
     expect(['x', 1, [0, 1], {}].map(truthy)).toEqual([true, true, true, true]);
+  });
+
+  it('answers plain paths as JSONata does, through objects, arrays, nulls and missing fields', async () => {
+    const doc = {
+      inputs: { model: 'm', n: 0, flag: false, empty: '' },
+      steps: {
+        page: { title: 'T', reason: null, headings: ['h1'], meta: { lang: 'en', tags: [] }, nested: { a: { b: { c: 5 } } } },
+        search: { organic: [{ link: 'a' }, { link: 'b' }], one: [{ link: 'only' }] },
+        nul: null, num: 3, str: 'text',
+      },
+      item: { keyword: 'crm', list: [1] }, items: [{ k: 1 }], index: 2,
+    };
+    const paths = [
+      'inputs.model', 'inputs.n', 'inputs.flag', 'inputs.empty', 'inputs.missing', 'item', 'item.keyword', 'item.list', 'items', 'index',
+      'steps.page', 'steps.page.title', 'steps.page.reason', 'steps.page.reason.x', 'steps.page.headings', 'steps.page.meta', 'steps.page.meta.tags',
+      'steps.page.nested.a.b.c', 'steps.page.nested.a.b.c.d', 'steps.search.organic.link', 'steps.search.one.link', 'steps.search.one',
+      'steps.nul', 'steps.nul.x', 'steps.num.x', 'steps.str.length', 'steps.nope.deeper', 'item.constructor', 'item.toString', 'true', 'null',
+    ];
+    for (const p of paths) {
+      const expected = normalize(await jsonata(p).evaluate(doc));
+      expect({ p, v: await evaluateExpression(p, doc) }).toEqual({ p, v: expected });
+    }
   });
 });

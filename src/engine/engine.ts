@@ -297,24 +297,23 @@ export class Engine {
   }
 
   private async handle(job: Job): Promise<void> {
-    // Status checks read no input: a per-run step's input can be every row of the run.
-    let pendingRun = await this.store.getStepRun(job.id, { withInput: false });
-    if (pendingRun?.status === 'running' && this.queue.kind === 'bullmq') {
+    // The claim takes only a pending step run of a running run: a stopped run keeps its pending
+    // step runs for `resume`, and a finished step run is never executed again.
+    let sr = await this.store.claimStepRun(job.id);
+    if (!sr && this.queue.kind === 'bullmq') {
       // BullMQ hands a job to one worker at a time, so its step run already 'running' means the
       // worker that claimed it died: its lock expired and the stalled job came back. Take it over.
-      await this.store.withRun(pendingRun.runId, async (tx) => {
+      // Status checks read no input: a per-run step's input can be every row of the run.
+      const cur = await this.store.getStepRun(job.id, { withInput: false });
+      if (cur?.status !== 'running') return;
+      await this.store.withRun(cur.runId, async (tx) => {
         if ((await tx.getStepRun(job.id, { withInput: false }))?.status === 'running') await tx.updateStepRun(job.id, { status: 'pending' });
       });
-      pendingRun = await this.store.getStepRun(job.id, { withInput: false });
+      sr = await this.store.claimStepRun(job.id);
     }
-    if (!pendingRun || pendingRun.status !== 'pending') return;
-    const rc = await this.runContext(pendingRun.runId);
-    if (!rc) return;
-    const run = await this.store.getRun(pendingRun.runId);
-    // A stopped run keeps its pending step runs for `resume`.
-    if (!run || run.status !== 'running') return;
-    const sr = await this.store.claimStepRun(job.id);
     if (!sr) return;
+    const rc = await this.runContext(sr.runId);
+    if (!rc) return;
     const node = rc.graph.nodes.get(sr.stepId);
     const where = `step "${sr.stepId}"${sr.itemKey ? ` item ${sr.itemKey}` : ''}`;
     const usage: Usage = {};
@@ -385,9 +384,9 @@ export class Engine {
     result: { status: 'succeeded' | 'failed' | 'filtered'; output?: unknown; error?: SerializedError },
     usage: Usage, stopWith?: SerializedError,
   ): Promise<void> {
-    const created = await this.store.withRun(sr.runId, async (tx) => {
+    const { created, ended } = await this.store.withRun(sr.runId, async (tx) => {
       const cur = await tx.getStepRun(sr.id, { withInput: false });
-      if (!cur || cur.status !== 'running') return [];
+      if (!cur || cur.status !== 'running') return { created: [], ended: false };
       const finishedAt = Date.now();
       const total = sumUsage(cur.usage, usage);
       await tx.updateStepRun(sr.id, {
@@ -400,27 +399,26 @@ export class Engine {
       const env = this.planEnv(tx, rc);
       if (stopWith) {
         await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
-        return [];
+        return { created: [], ended: true };
       }
       const updated: StepRunRecord = { ...cur, input: sr.input, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
       const c = await planAfter(env, [updated]);
-      await this.maybeFinish(env);
-      return c;
+      return { created: c, ended: !(await this.maybeFinish(env)) };
     });
     this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
     await this.enqueue(rc, created);
-    const run = await this.store.getRun(sr.runId);
-    if (run && run.status !== 'running') this.events.emit('run', sr.runId);
+    if (ended) this.events.emit('run', sr.runId);
   }
 
-  /** Marks the run finished when nothing is pending or running any more. */
-  private async maybeFinish(env: PlanEnv): Promise<void> {
+  /** Marks the run finished when nothing is pending or running any more. Returns whether the run is still running. */
+  private async maybeFinish(env: PlanEnv): Promise<boolean> {
     const run = await env.tx.getRun(env.run.id);
-    if (!run || run.status !== 'running') return;
+    if (!run || run.status !== 'running') return false;
     const active = await env.tx.countStepRuns(run.id, { statuses: ['pending', 'running'], limit: 1 });
-    if (active > 0) return;
+    if (active > 0) return true;
     const failed = await env.tx.countStepRuns(run.id, { statuses: ['failed'] });
     await env.tx.updateRun(run.id, { status: failed > 0 ? 'failed' : 'succeeded', finishedAt: Date.now() });
+    return false;
   }
 }
 

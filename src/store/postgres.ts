@@ -397,8 +397,9 @@ class PostgresStore implements Store {
   }
 
   async claimStepRun(id: string, now = Date.now()): Promise<StepRunRecord | undefined> {
-    const r = (await this.#q(`UPDATE step_runs SET status = 'running', attempts = attempts + 1, started_at = $1
-      WHERE id = $2 AND status = 'pending' RETURNING *`, [now, id])).rows[0];
+    const r = (await this.#q(`UPDATE step_runs s SET status = 'running', attempts = s.attempts + 1, started_at = $1
+      WHERE s.id = $2 AND s.status = 'pending' AND EXISTS (SELECT 1 FROM runs r WHERE r.id = s.run_id AND r.status = 'running')
+      RETURNING s.*`, [now, id])).rows[0];
     return r && toStepRun(r);
   }
 

@@ -566,7 +566,7 @@ class SqliteStore implements Store {
   claimStepRun(id: string, now = Date.now()): Promise<StepRunRecord | undefined> {
     return this.#write(() => {
       const r = this.#get(`UPDATE step_runs SET status = 'running', attempts = attempts + 1, started_at = ?
-        WHERE id = ? AND status = 'pending' RETURNING *`, [now, id]);
+        WHERE id = ? AND status = 'pending' AND (SELECT status FROM runs WHERE runs.id = step_runs.run_id) = 'running' RETURNING *`, [now, id]);
       return r && toStepRun(r);
     });
   }

@@ -184,8 +184,9 @@ export interface Store extends Omit<RunTx, 'updateRun' | 'updateStepRun' | 'inse
 
   /**
    * Atomically moves a step run from 'pending' to 'running', increments attempts and sets
-   * startedAt. Returns the updated record, or undefined when it was not pending (already taken,
-   * finished, or unknown): the caller must then not execute it.
+   * startedAt, if its run is 'running'. Returns the updated record, or undefined when it was not
+   * pending (already taken, finished, or unknown) or its run is stopped or done: the caller must
+   * then not execute it (a stopped run keeps its pending step runs for `resume`).
    */
   claimStepRun(id: string, now?: number): Promise<StepRunRecord | undefined>;
   /** Moves every 'running' step run of the run back to 'pending' (after a crash). Returns how many. */
