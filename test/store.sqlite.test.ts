@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -132,6 +132,43 @@ describe('sqlite store', () => {
     expect(db.prepare(`SELECT attempts FROM step_runs WHERE id = 'sr-1'`).get()?.attempts).toBe(1);
     db.close();
   }, 20_000);
+
+  it('commits concurrent writes together, each visible to another connection once it resolves, a failing one alone undone', async () => {
+    const path = join(tempDir(), 'group.db');
+    const store = await openSqliteStore(path);
+    await store.createRun({ id: 'r', workflow: 'wf', blueprint: {}, inputs: {} }, []);
+    const other = new DatabaseSync(path);
+    const seen = (key: string) => other.prepare('SELECT count(*) AS n FROM cache WHERE key = ?').get(key)?.n;
+    const writes = Array.from({ length: 50 }, (_, i) => store.cacheSet('ns', `k${i}`, i, 60_000).then(() => seen(`k${i}`)));
+    const failing = store.withRun('r', async (tx) => {
+      await tx.updateRun('r', { status: 'failed' });
+      throw new Error('undo this one');
+    });
+    const undone = expect(failing).rejects.toThrow('undo this one');
+    const more = store.cacheSet('ns', 'after', 1, 60_000).then(() => seen('after'));
+    expect(await Promise.all(writes)).toEqual(Array(50).fill(1));
+    await undone;
+    expect(await more).toBe(1);
+    expect(other.prepare(`SELECT status FROM runs WHERE id = 'r'`).get()?.status).toBe('running');
+    other.close();
+    await store.close();
+  });
+
+  it('moves committed pages into the database file from its own thread while the writer keeps writing', async () => {
+    const path = join(tempDir(), 'ckpt.db');
+    const store = await openSqliteStore(path);
+    const value = 'x'.repeat(100_000);
+    for (let i = 0; i < 100; i++) await store.cacheSet('big', String(i), value, 60_000); // ~10 MB
+    // The writer itself would checkpoint only at 64 MB of WAL: the pages reach the file through the thread.
+    const deadline = Date.now() + 5000;
+    while (statSync(path).size < 9_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(statSync(path).size).toBeGreaterThan(9_000_000);
+    await store.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const again = await openSqliteStore(path);
+    expect((await again.cacheGet('big', '99'))?.value).toBe(value);
+    await again.close();
+  }, 15_000);
 
   it('serves store calls made inside a withRun callback from the same transaction', async () => {
     const store = await openSqliteStore(':memory:');

@@ -13,6 +13,7 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSy
 import { internalError, transientError, userError } from '../errors.ts';
 import { itemSortKey, prefixRange } from './item-key.ts';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.ts';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
 import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
@@ -29,7 +30,15 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Migrations to apply (tests). @default SQLITE_MIGRATIONS */
   migrations?: readonly Migration[];
+  /**
+   * Checkpoint the WAL on a worker thread instead of in the writer's commits (file databases).
+   * @default true
+   */
+  checkpointThread?: boolean;
 }
+
+/** The writer's own automatic checkpoint when the checkpoint thread falls behind: 64 MB of WAL. */
+const BACKSTOP_CHECKPOINT_PAGES = 16_384;
 
 /**
  * Opens (creating it and its parent directories if needed) the SQLite store at `path`, or an
@@ -48,13 +57,16 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       // 16 MB of page cache (default 2 MB): a big run's recent step runs are read again by the
       // planner. More did not speed up the 1000-keyword bench and counted against its peak RSS.
       db.exec('PRAGMA cache_size = -16384');
+      // Checkpoints run on their own thread (see sqlite-checkpointer.ts); this is the backstop.
+      if (options.checkpointThread !== false) db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     }
     db.exec('PRAGMA foreign_keys = ON');
   } catch (err) {
     db.close();
     throw storeError(err);
   }
-  const store = new SqliteStore(db, options.migrations ?? SQLITE_MIGRATIONS);
+  const checkpointer = !memory && options.checkpointThread !== false ? startCheckpointer(path) : undefined;
+  const store = new SqliteStore(db, options.migrations ?? SQLITE_MIGRATIONS, checkpointer);
   if (options.migrate !== false) await store.migrate();
   return store;
 }
@@ -255,9 +267,12 @@ class SqliteStore implements Store {
   #closed = false;
   #group: Group | undefined;
 
-  constructor(db: DatabaseSync, migrations: readonly Migration[]) {
+  readonly #checkpointer: Checkpointer | undefined;
+
+  constructor(db: DatabaseSync, migrations: readonly Migration[], checkpointer?: Checkpointer) {
     this.#db = db;
     this.#migrations = migrations;
+    this.#checkpointer = checkpointer;
   }
 
   #stmt(sql: string): StatementSync {
@@ -396,14 +411,16 @@ class SqliteStore implements Store {
     });
   }
 
-  close(): Promise<void> {
-    return this.#mutex.run(() => {
-      if (this.#closed) return;
+  async close(): Promise<void> {
+    const closed = await this.#mutex.run(() => {
+      if (this.#closed) return false;
       if (this.#group) this.#commitGroup(this.#group);
       this.#closed = true;
       this.#statements.clear();
       this.#db.close();
+      return true;
     });
+    if (closed) await this.#checkpointer?.stop();
   }
 
   // Reads shared by Store and RunTx.

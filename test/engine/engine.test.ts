@@ -3,6 +3,9 @@
  * retries with Retry-After, quota stops and resume. Test step types are real step definitions
  * in a registry of their own, executed by the real engine, store and queue.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { validateBlueprint } from '../../src/blueprint/validate.ts';
@@ -11,6 +14,9 @@ import { quotaError, transientError, userError } from '../../src/errors.ts';
 import { defineStep, type StepDefinition } from '../../src/steps/define.ts';
 import { STEP_TYPES, createRegistry } from '../../src/steps/registry.ts';
 import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { createMemoryQueue } from '../../src/queue/memory.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
 
 /** Attempts per item seen by the `test.flaky` step, and when each started. */
 const attempts = new Map<string, number[]>();
@@ -41,7 +47,19 @@ const flaky = defineStep({
   },
 });
 
-const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition]);
+/** Declared pure but reads the cache: the planner must refuse it. */
+const impure = defineStep({
+  type: 'test.impure',
+  version: 1,
+  pure: true,
+  description: 'Claims to be pure, is not.',
+  input: z.object({ key: z.string() }),
+  async run(input, ctx) {
+    return { hit: (await ctx.cache.get('ns', input.key)) !== undefined };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition]);
 
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
@@ -83,6 +101,40 @@ describe('engine', () => {
       ],
     }]);
     expect((await r.out('word'))[1]).toEqual({ w: 'BETA', parent: 'alpha beta', i: 1 });
+  });
+
+  it('runs pure steps (data.set, flow.filter) as it plans them: a run of only those ends without a worker or a job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topicflow-pure-'));
+    const store = await openSqliteStore(join(dir, 'pure.db'));
+    const queue = createMemoryQueue();
+    const engine = new Engine({ store, queue, registry }); // no startWorker: nothing would run a job
+    try {
+      const started = await engine.startRun({
+        workflow: 'pure', inputs: {},
+        blueprint: bp({
+          version: 1, name: 'pure', inputs: kw,
+          steps: [
+            { id: 'kw', uses: 'data.set@1', each: 'inputs.keywords', with: { keyword: '{{ item }}' } },
+            { id: 'multi', uses: 'flow.filter@1', with: { condition: "{{ $contains(steps.kw.keyword, ' ') }}" } },
+            { id: 'all', uses: 'data.set@1', per: 'run', with: { ws: '{{ steps.multi[] }}', n: '{{ $count(steps.kw) }}' } },
+            { id: 'bad', uses: 'test.impure@1', with: { key: '{{ $string(steps.all.n) }}' } },
+          ],
+        }),
+      });
+      expect(await queue.size()).toBe(0);
+      const done = await store.getRun(started.id);
+      expect(done?.status).toBe('failed');
+      expect(await store.stepCounts(started.id)).toEqual({ kw: { succeeded: 3 }, multi: { succeeded: 2, filtered: 1 }, all: { succeeded: 1 }, bad: { failed: 1 } });
+      const [all] = await store.listStepRuns(started.id, { stepId: 'all' });
+      expect(all).toMatchObject({ output: { ws: [{ passed: true }, { passed: true }], n: 3 }, attempts: 1 });
+      expect(all!.finishedAt).not.toBeNull();
+      const [bad] = await store.listStepRuns(started.id, { stepId: 'bad' });
+      expect(bad?.error).toMatchObject({ code: 'step.not_pure', where: 'step "bad"' });
+      expect(bad?.error?.message).toMatch(/test\.impure@1 is declared pure but used ctx\.cache/);
+    } finally {
+      await engine.close(100);
+      await store.close();
+    }
   });
 
   it('runs a fan-in step with an empty list when the fan-out has no items', async () => {
