@@ -23,7 +23,7 @@ export interface FakeConfig {
 export interface FakeStats {
   serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number };
   site: { pagesServed: number; notModified: number };
-  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number };
+  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number };
   sheets: { writes: number; violations: number };
   rssPeakMb: number;
   /** The fakes' own event-loop delay: they time-stamp a request when they get to it. */
@@ -91,6 +91,9 @@ async function main(): Promise<void> {
           maxRequestsPerMinute: s.maxRequestsPerWindow, maxTokensPerMinute: s.maxTokensPerWindow,
           rejected: s.requests - openaiServed,
           first: Math.min(...times), last: Math.max(...times),
+          // When the request in the middle arrived: with a per-minute limit, the second half of the
+          // requests can start no earlier than a minute after the first half did.
+          middle: [...times].sort((a, b) => a - b)[Math.max(0, Math.floor(times.length / 2) - 1)] ?? 0,
         },
         sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
         rssPeakMb: process.resourceUsage().maxRSS / 1024,

@@ -126,6 +126,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     }
   }, 250);
   const cpu0 = process.cpuUsage();
+  const startedAt = Date.now();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
   const done = await engine.waitForRun(run.id, 250);
   const seconds = (performance.now() - t0) / 1000;
@@ -146,7 +147,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses };
+  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses };
 }
 
 /** Linux: resident anonymous memory (heaps, malloc) and file-backed memory (code, mapped files), in MB. */
@@ -224,6 +225,8 @@ async function main(): Promise<void> {
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
+    const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
+    log(`timeline: first Serper request ${at(s1.serper.first)}, last ${at(s1.serper.last)}; OpenAI request ${Math.floor(s1.openai.requests / 2)} ${at(s1.openai.middle)}, last ${at(s1.openai.last)}; run ended ${at(main.startedAt + main.seconds * 1000)}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them)`);

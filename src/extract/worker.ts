@@ -1,20 +1,30 @@
 /**
  * The extraction pool's worker thread: extracts one page per task (see `pool.ts`).
  */
-import type { MessagePort } from 'node:worker_threads';
+import { BroadcastChannel } from 'node:worker_threads';
 import { extractPage, type PageExtract } from './extract-page.ts';
+
+/** The channel on which a thread says which task it starts (see `pool.ts`). */
+export const STARTED_CHANNEL = 'topicflow:extract-started';
 
 export interface ExtractTask {
   html: string;
   url: string;
-  /** Told when this thread starts on the page, so the time cap counts work, not the queue. */
-  started?: MessagePort;
+  /** Said on {@link STARTED_CHANNEL} when this thread starts on the page, so the time cap counts work, not the queue. */
+  startedId?: number;
 }
+
+let started: BroadcastChannel | undefined;
 
 /** A task without html only answers, so the pool can tell when its threads are up. */
 export default function extract(task: ExtractTask | { ping: true }): PageExtract | null {
   if (!('html' in task)) return null;
-  task.started?.postMessage(null);
-  task.started?.close();
+  if (task.startedId !== undefined) {
+    if (!started) {
+      started = new BroadcastChannel(STARTED_CHANNEL);
+      started.unref();
+    }
+    started.postMessage(task.startedId);
+  }
   return extractPage(task.html, task.url);
 }
