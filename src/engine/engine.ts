@@ -15,11 +15,11 @@ import { DEFAULT_RETRY, parseDuration, type RetryPolicy } from '../retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
-import type { RunRecord, Store, StepRunRecord, Usage } from '../store/types.ts';
+import type { RunRecord, RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
 import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
-import { planAfter, planStart, type PlanEnv, type StoredInput } from './planner.ts';
+import { planAfter, planCommitted, planStart, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -384,7 +384,9 @@ export class Engine {
     result: { status: 'succeeded' | 'failed' | 'filtered'; output?: unknown; error?: SerializedError },
     usage: Usage, stopWith?: SerializedError,
   ): Promise<void> {
+    let planTx: RunTx | undefined;
     const { created, ended } = await this.store.withRun(sr.runId, async (tx) => {
+      planTx = tx;
       const cur = await tx.getStepRun(sr.id, { withInput: false });
       if (!cur || cur.status !== 'running') return { created: [], ended: false };
       const finishedAt = Date.now();
@@ -405,6 +407,7 @@ export class Engine {
       const c = await planAfter(env, [updated]);
       return { created: c, ended: !(await this.maybeFinish(env)) };
     });
+    if (planTx) planCommitted(planTx);
     this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
     await this.enqueue(rc, created);
     if (ended) this.events.emit('run', sr.runId);

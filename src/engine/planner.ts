@@ -32,17 +32,49 @@ export interface PlanEnv {
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped', 'filtered']);
-const memos = new WeakMap<PlanEnv['tx'], Map<string, StepRunRecord>>();
 
 /**
- * `findStepRun` inside one planning transaction, remembering terminal step runs (they cannot
- * change in it): planning after one step run reads the same upstream rows for every candidate.
+ * Terminal step runs recently planned with, per run, across transactions: a terminal step run
+ * never changes again (only pending and running ones do), and planning the steps of one item
+ * reads the same upstream rows (its keyword, its search, its page) in several transactions.
+ * Bounded, so that a big run's outputs do not pile up in memory. A transaction's rows join it
+ * only once it has committed ({@link planCommitted}): a rolled-back insert must not be seen.
  */
-async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: string): Promise<StepRunRecord | undefined> {
+const TERMINAL_CACHE_SIZE = 1024;
+const terminal = new WeakMap<RunRecord, Map<string, StepRunRecord>>();
+
+/** Per planning transaction: the terminal step runs it read or made. */
+const memos = new WeakMap<PlanEnv['tx'], { run: RunRecord; rows: Map<string, StepRunRecord> }>();
+
+function memoOf(env: Pick<PlanEnv, 'tx' | 'run'>): Map<string, StepRunRecord> {
   let memo = memos.get(env.tx);
-  if (!memo) memos.set(env.tx, (memo = new Map()));
+  if (!memo) memos.set(env.tx, (memo = { run: env.run, rows: new Map() }));
+  return memo.rows;
+}
+
+function remember(env: Pick<PlanEnv, 'tx' | 'run'>, r: StepRunRecord): void {
+  if (TERMINAL.has(r.status)) memoOf(env).set(`${r.stepId}\u0000${r.itemKey}`, r);
+}
+
+/** After the transaction `tx` planned in has committed: its terminal step runs may be reused. */
+export function planCommitted(tx: PlanEnv['tx']): void {
+  const memo = memos.get(tx);
+  if (!memo) return;
+  memos.delete(tx);
+  let cache = terminal.get(memo.run);
+  if (!cache) terminal.set(memo.run, (cache = new Map()));
+  for (const [id, r] of memo.rows) {
+    cache.delete(id);
+    cache.set(id, r);
+  }
+  while (cache.size > TERMINAL_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+}
+
+/** `findStepRun`, answering terminal step runs from this transaction's and the run's recent ones. */
+async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: string): Promise<StepRunRecord | undefined> {
+  const memo = memoOf(env);
   const id = `${stepId}\u0000${key}`;
-  const hit = memo.get(id);
+  const hit = memo.get(id) ?? terminal.get(env.run)?.get(id);
   if (hit) return hit;
   const r = await env.tx.findStepRun(env.run.id, stepId, key);
   if (r && TERMINAL.has(r.status)) memo.set(id, r);
@@ -85,6 +117,7 @@ export function planAfter(env: PlanEnv, finished: StepRunRecord[]): Promise<Step
 }
 
 async function plan(env: PlanEnv, finished: StepRunRecord[], fanInsFirst: { node: StepNode; key: string }[]): Promise<StepRunRecord[]> {
+  for (const r of finished) remember(env, r);
   const created: StepRunRecord[] = [];
   const worklist = [...finished];
   const fanIns = new Map<string, { node: StepNode; key: string }>();
@@ -197,7 +230,10 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
 async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[], worklist: StepRunRecord[]): Promise<void> {
   if (!rows.length) return;
   const inserted = await env.tx.insertStepRuns(rows);
-  for (const r of inserted) (r.status === 'pending' ? created : worklist).push(r);
+  for (const r of inserted) {
+    if (r.status === 'pending') created.push(r);
+    else { worklist.push(r); remember(env, r); }
+  }
   // A step whose error policy is `fail` stops the run when it fails here too (an expression or a
   // pure step), as when it fails running.
   const failed = inserted.find((r) => r.status === 'failed' && env.graph.nodes.get(r.stepId)?.step.onError === 'fail');

@@ -49,8 +49,12 @@ let ready: Promise<void> = Promise.resolve();
 export function extractThreads(env: Record<string, string | undefined> = process.env): number {
   const raw = env.TOPICFLOW_EXTRACT_THREADS;
   if (raw !== undefined && raw.trim() !== '' && Number.isInteger(Number(raw)) && Number(raw) >= 0) return Number(raw);
-  return Math.max(1, availableParallelism() - 1);
+  // Asked for every page: availableParallelism() is a system call, the core count does not change.
+  cores ??= availableParallelism();
+  return Math.max(1, cores - 1);
 }
+
+let cores: number | undefined;
 
 function getPool(threads: number): Piscina<Task, PageExtract | null> {
   if (pool && poolThreads === threads) return pool;
