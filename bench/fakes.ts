@@ -75,6 +75,10 @@ async function main(): Promise<void> {
         if (m && h.status === 200) (bySlug[m[1]!] ??= []).push(pageLatency(h.path, config.pageLatencyMs));
       }
       process.send!({ type: 'page-latencies', bySlug });
+    } else if (msg.type === 'reset-limits') {
+      // The next phase is another day's job: the providers' per-minute windows start empty.
+      fx.openai.resetLimits();
+      process.send!({ type: 'limits-reset' });
     } else if (msg.type === 'stats') {
       const s = fx.openai.stats(60_000);
       const times = fx.openai.requests.map((r) => r.at);

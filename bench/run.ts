@@ -253,9 +253,13 @@ async function main(): Promise<void> {
     const seqSheet = '1BenchSequential000000000000000000000000000000';
     await ask(child, { type: 'add-spreadsheet', id: seqSheet }, 'added');
     await seedKeywords(seqSheet, Array.from({ length: K }, (_, i) => ({ keyword: `sequential ${i} research` })), env);
+    // The main run may have used the OpenAI minute up (at 2,000 a minute it does): without a fresh
+    // window this run's requests met 429s, failed after their retries and made it look fast.
+    await ask(child, { type: 'reset-limits' }, 'limits-reset');
     const seq = await runJob(withLimits(blueprint, true), seqSheet, join(dir, 'seq.db'), env, `${prefix}-seq`);
     const sequentialSeconds = (seq.seconds * N) / K;
-    log(`one item at a time: ${K} keywords in ${seq.seconds.toFixed(1)} s, scaled to ${N}: ${sequentialSeconds.toFixed(0)} s = ${(sequentialSeconds / main.seconds).toFixed(0)} x the parallel run`);
+    const seqIdeas = seq.counts.ideas ?? {};
+    log(`one item at a time: ${K} keywords in ${seq.seconds.toFixed(1)} s (run ${seq.status}, ideas ${JSON.stringify(seqIdeas)}), scaled to ${N}: ${sequentialSeconds.toFixed(0)} s = ${(sequentialSeconds / main.seconds).toFixed(0)} x the parallel run`);
 
     const out = {
       driver: opt.driver, keywords: N, cores, loadAverageAtStart: load0, loadAverageAtEnd: loadavg()[0],

@@ -73,6 +73,8 @@ export interface OpenAIFake {
   /** Queues replies used, one per request, before the handler or generator. */
   script(...replies: ScriptedReply[]): void;
   stats(windowMs?: number): OpenAIFakeStats;
+  /** Forgets the requests of the current minute for the limits (a new day's quota); stats keep them. */
+  resetLimits(): void;
   close(): Promise<void>;
 }
 
@@ -218,6 +220,11 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     apiKey,
     requests,
     script: (...replies) => { scripted.push(...replies); },
+    resetLimits() {
+      minute.length = 0;
+      minuteHead = 0;
+      minuteTokens = 0;
+    },
     stats(windowMs = 60_000) {
       const times = requests.map((r) => r.at);
       return {
