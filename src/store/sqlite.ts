@@ -455,7 +455,14 @@ class SqliteStore implements Store {
     const where = stepRunWhere(runId, filter, params);
     if (filter.limit === undefined) return Number(this.#get(`SELECT count(*) AS n FROM step_runs WHERE ${where}`, params)?.n ?? 0);
     params.push(filter.limit);
-    return Number(this.#get(`SELECT count(*) AS n FROM (SELECT 1 FROM step_runs WHERE ${where} LIMIT ?)`, params)?.n ?? 0);
+    // "Is any step run of these steps, anywhere in the run, still active?" (a per-run fan-in,
+    // asked after every item): walking the run's active step runs answers at the first one while
+    // the run is busy (they nearly all belong to the steps it waits for), where seeking each
+    // (step, status) pair took ~100-170 us in the 1000-keyword bench.
+    const anyActiveInRun = filter.keyPrefix === '' && filter.stepIds !== undefined && filter.statuses !== undefined
+      && filter.statuses.every((st) => st === 'pending' || st === 'running');
+    const from = anyActiveInRun ? 'step_runs INDEXED BY step_runs_status' : 'step_runs';
+    return Number(this.#get(`SELECT count(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ?)`, params)?.n ?? 0);
   }
 
   #insertStepRuns(rows: readonly NewStepRun[], now = Date.now()): StepRunRecord[] {
@@ -471,10 +478,14 @@ class SqliteStore implements Store {
       const ran = s.output !== undefined;
       const finishedAt = status === 'pending' || status === 'running' ? null : now;
       if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, ran ? 1 : 0, input, output, str(error), s.queue, now, ran ? now : null, finishedAt]) === 0) continue;
-      inserted.push({
-        id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: ran ? 1 : 0, input: parse(input), output: parse(output),
+      const record = {
+        id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: ran ? 1 : 0,
         error, usage: null, queue: s.queue, createdAt: now, startedAt: ran ? now : null, finishedAt,
-      });
+      } as StepRunRecord;
+      // Copies of what was stored, parsed only if read (an ideas step's input holds a page's text).
+      lazyJson(record, 'input', input);
+      lazyJson(record, 'output', output);
+      inserted.push(record);
     }
     return inserted;
   }
