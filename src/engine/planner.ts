@@ -77,7 +77,7 @@ async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: st
   const hit = memo.get(id) ?? terminal.get(env.run)?.get(id);
   if (hit) return hit;
   const r = await env.tx.findStepRun(env.run.id, stepId, key);
-  if (r && TERMINAL.has(r.status)) memo.set(id, r);
+  if (r) remember(env, r);
   return r;
 }
 
@@ -219,10 +219,10 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
     for (const [i, item] of items.entries()) {
       const k = childKey(key, i);
       const itemScope: ExpressionScope = { ...scope, item, items: [...(scope.items ?? []), item], index: i };
-      rows.push(await makeRow(env, node, k, itemScope, queue, item, fail));
+      rows.push(await makeRow(env, node, k, itemScope, queue, item, fail, where));
     }
   } else {
-    rows.push(await makeRow(env, node, key, scope, queue, undefined, fail));
+    rows.push(await makeRow(env, node, key, scope, queue, undefined, fail, where));
   }
   return insert(env, rows, created, worklist);
 }
@@ -242,7 +242,7 @@ async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[]
 
 async function makeRow(
   env: PlanEnv, node: StepNode, key: string, scope: ExpressionScope, queue: string, item: unknown,
-  fail: (k: string, err: unknown) => NewStepRun,
+  fail: (k: string, err: unknown) => NewStepRun, where: (k: string) => string,
 ): Promise<NewStepRun> {
   const base = { id: newId('sr'), runId: env.run.id, stepId: node.step.id, itemKey: key, queue };
   try {
@@ -255,8 +255,7 @@ async function makeRow(
     const def = env.registry.get(node.step.uses);
     if (!def?.pure) return { ...base, input };
     try {
-      const where = `step "${node.step.id}"${key ? ` item ${key}` : ''}`;
-      const result = await def.run(parseStepInput(def, mapped, where), pureContext(env, node, base.id, key));
+      const result = await def.run(parseStepInput(def, mapped, where(key)), pureContext(env, node, base.id, key));
       if (isFiltered(result)) return { ...base, input, status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } };
       // Its output says what it made of its input: only the fan-out element is kept, which later
       // steps' `item` needs (serpRow and ideaRows each stored ~1.5 KB twice in the bench).
