@@ -14,7 +14,7 @@ import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
 } from './types.ts';
-import { STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
+import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding topicflow's tables; created by `migrate`. @default 'public' */
@@ -302,7 +302,7 @@ class PostgresStore implements Store {
           input: s.input === undefined ? null : JSON.parse(JSON.stringify(s.input)),
           output: ran ? JSON.parse(JSON.stringify(s.output)) : null, error: s.error ?? null, usage: null,
           queue: s.queue, createdAt: now, startedAt: ran ? now : null,
-          finishedAt: status === 'pending' || status === 'running' ? null : now,
+          finishedAt: ACTIVE_STEP_STATUSES.includes(status) ? null : now,
         });
       }
     }

@@ -18,7 +18,7 @@ import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
 } from './types.ts';
-import { STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
+import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
 
 export interface SqliteStoreOptions {
   /** Apply pending migrations on open. @default true */
@@ -368,8 +368,7 @@ class SqliteStore implements Store {
       this.#db.exec('COMMIT');
       group.resolve();
     } catch (err) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      group.reject(storeError(err));
+      this.#failGroup(group, err);
     }
   }
 
@@ -469,7 +468,7 @@ class SqliteStore implements Store {
       const status = s.status ?? 'pending';
       const error = s.error ?? null;
       const ran = s.output !== undefined;
-      const finishedAt = status === 'pending' || status === 'running' ? null : now;
+      const finishedAt = ACTIVE_STEP_STATUSES.includes(status) ? null : now;
       if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, ran ? 1 : 0, input, output, str(error), s.queue, now, ran ? now : null, finishedAt]) === 0) continue;
       const record = {
         id: s.id, runId: s.runId, stepId: s.stepId, itemKey: s.itemKey, status, attempts: ran ? 1 : 0,
