@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
-  deserializeError, formatError, internalError, isSerializedError, quotaError, serializeError, TopicflowError,
+  deserializeError, formatError, internalError, isRateLimited, isSerializedError, quotaError, serializeError, TopicflowError,
   transientError, userError, type SerializedError,
 } from './errors.ts';
 
@@ -92,5 +92,12 @@ describe('formatError', () => {
     const multi = formatError({ code: 'llm.bad_json', fault: 'transient', message: 'expected JSON\n  at line 3\r\n\n got text' });
     expect(multi).toBe('expected JSON at line 3 got text (llm.bad_json)');
     expect(multi).not.toMatch(/[\r\n]/);
+  });
+});
+
+describe('isRateLimited', () => {
+  it('is every provider\'s `<provider>.rate_limited` code, and nothing else', () => {
+    for (const code of ['serper.rate_limited', 'openai.rate_limited', 'sheets.rate_limited', 'http.rate_limited']) expect(isRateLimited({ code })).toBe(true);
+    for (const code of ['serper.server_error', 'openai.insufficient_quota', 'rate_limited', 'net.timeout']) expect(isRateLimited({ code })).toBe(false);
   });
 });

@@ -141,6 +141,15 @@ export const ACCOUNT_ERROR_CODES: ReadonlySet<string> = new Set([
   'serper.missing_key', 'serper.bad_key', 'openai.bad_key', 'sheets.no_credentials', 'sheets.bad_credentials',
 ]);
 
+/**
+ * Whether a provider said "too many requests" (HTTP 429, Sheets' RESOURCE_EXHAUSTED). By
+ * convention every provider client names that transient error `<provider>.rate_limited`
+ * (serper.rate_limited, openai.rate_limited, sheets.rate_limited, http.rate_limited).
+ */
+export function isRateLimited(error: Pick<SerializedError, 'code'>): boolean {
+  return error.code.endsWith('.rate_limited');
+}
+
 /** Whether an error stops the whole run (quota, or an account error) rather than failing its item. */
 export function stopsRun(error: Pick<SerializedError, 'code' | 'fault'>): boolean {
   return error.fault === 'quota' || ACCOUNT_ERROR_CODES.has(error.code);

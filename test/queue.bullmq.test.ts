@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
+import { RATE_CAUTION_MS, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { describeQueueContract } from './queue.contract.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -79,6 +80,35 @@ describe.skipIf(!up)('bullmq across workers', () => {
     expect(starts).toHaveLength(10);
     for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!).toBeGreaterThanOrEqual(90);
   }, 15_000);
+
+  it('shares the wider margin after a 429 with every worker, in Redis, for RATE_CAUTION_MS', async () => {
+    const prefix = newPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    // Configured by a only: b finds the limit (and the caution) in Redis.
+    await a.configureQueue('serper', { rateLimit: { max: 5, intervalMs: 200 } });
+    await a.configureQueue('minute', { rateLimit: { max: 60, intervalMs: 60_000 } });
+    await a.rateLimited('serper');
+    const t0 = performance.now();
+    for (let i = 0; i < 6; i++) await b.acquire('serper');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(200 + widenedMargin(200, 0) - 10);
+    // Each further 429, from any worker, doubles it; the key lives RATE_CAUTION_MS after the last.
+    const r = new Redis(REDIS_URL);
+    try {
+      await a.rateLimited('minute');
+      await b.rateLimited('minute');
+      await a.rateLimited('minute');
+      expect(Number(await r.get(`${prefix}:topicflow:caution:minute`))).toBe(2000);
+      const ttl = await r.pttl(`${prefix}:topicflow:caution:minute`);
+      expect(ttl).toBeGreaterThan(RATE_CAUTION_MS - 5000);
+      expect(ttl).toBeLessThanOrEqual(RATE_CAUTION_MS);
+      // No rate limit, nothing stored.
+      await b.rateLimited('unlimited');
+      expect(await r.exists(`${prefix}:topicflow:caution:unlimited`)).toBe(0);
+    } finally {
+      r.disconnect();
+    }
+  }, 10_000);
 
   it('keeps step-run ids with colons and digits as they are', async () => {
     const q = open();

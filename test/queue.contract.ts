@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { quotaError, serializeError, transientError, userError } from '../src/errors.ts';
 import type { RetryPolicy } from '../src/retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../src/queue/types.ts';
+import { rateWindowMargin, widenedMargin } from '../src/queue/rate-limiter.ts';
 
 /** Timer and clock granularity allowed on a lower bound (ms). */
 const TOL = 10;
@@ -251,6 +252,32 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t1).toBeLessThan(500);
     }, T);
 
+    it('keeps a small window margin until rateLimited() says the provider answered 429, then a wider one', async () => {
+      const q = await driver();
+      await q.configureQueue('rl', { rateLimit: { max: 5, intervalMs: 200 } });
+      await sleep(50); // the engine configures its queues long before the first request
+      /** ms from before the first of 6 slots to when the 6th is granted. */
+      const sixth = async () => {
+        const t0 = clock();
+        for (let i = 0; i < 6; i++) await q.acquire('rl');
+        return clock() - t0;
+      };
+      const small = await sixth();
+      // 200 ms + 50 ms (5% of the window, at least 50 ms); the old rule (+250 ms) took 450.
+      expect(small).toBeGreaterThanOrEqual(200 + rateWindowMargin(200) - TOL);
+      expect(small).toBeLessThan(200 + 250);
+      await q.rateLimited('rl');
+      await sleep(450); // every slot taken so far leaves even the widened window
+      const wide = await sixth();
+      expect(wide).toBeGreaterThanOrEqual(200 + widenedMargin(200, 0) - TOL);
+      expect(wide).toBeLessThan(3000);
+      // A queue without a rate limit has nothing to widen.
+      await q.rateLimited('unlimited');
+      const t1 = clock();
+      await Promise.all(Array.from({ length: 20 }, () => q.acquire('unlimited')));
+      expect(clock() - t1).toBeLessThan(500);
+    }, T);
+
     it('keeps its window longer after an event-loop stall, so slots granted before it cannot bunch after it', async () => {
       const q = await driver();
       await q.configureQueue('lag', { rateLimit: { max: 2, intervalMs: 1000 } });
@@ -262,7 +289,7 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       await sleep(30);
       await q.acquire('lag');
       await q.acquire('lag');
-      // Without the stall the third slot frees 1000 ms + a 250 ms margin after the first.
+      // Without the stall the third slot frees 1000 ms + a 50 ms margin after the first.
       expect(clock() - t0).toBeGreaterThanOrEqual(1000 + 650 - TOL);
       expect(clock() - t0).toBeLessThan(4000);
     }, T);

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { analyzeGraph, type StepGraph } from '../blueprint/graph.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { internalError, serializeError, stopsRun, userError, type SerializedError } from '../errors.ts';
+import { internalError, isRateLimited, serializeError, stopsRun, userError, type SerializedError } from '../errors.ts';
 import { DEFAULT_RETRY, parseDuration, type RetryPolicy } from '../retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
@@ -335,6 +335,15 @@ export class Engine {
     } catch (err) {
       const e: SerializedError = { ...serializeError(err) };
       e.where ??= where;
+      if (isRateLimited(e)) {
+        // The provider counted more than its limit: every worker keeps this queue's window wider
+        // for a while. Only a hint to the limiter; its failure must not change what happens here.
+        try {
+          await this.queue.rateLimited(sr.queue);
+        } catch (cause) {
+          this.logger.warn('could not widen the rate window after a 429', { queue: sr.queue, error: serializeError(cause).message });
+        }
+      }
       if (e.fault === 'transient' && !job.isLastAttempt) {
         // Back to pending with the error kept; the driver retries after its backoff.
         await this.store.withRun(sr.runId, (tx) => tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) }));

@@ -12,6 +12,7 @@
  *   `queue.rateLimit(ms)` + `RateLimitError`), which also parks every worker of that queue, on
  *   every machine, until the oldest start leaves the window: no polling, no job churn.
  *   The limit itself is stored in Redis, so the last `configureQueue` anywhere applies to all.
+ *   So is the wider margin after a 429 (`rateLimited`): any worker's 429 slows every worker.
  * - Concurrency (per queue and global from `start`) and group concurrency are per worker
  *   process. A job waiting for its group or the global limit has already been fetched: it holds
  *   a slot of its queue's worker in this process (its lock is kept fresh meanwhile).
@@ -28,7 +29,7 @@ import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
-import { validateConcurrency, validateRateLimit } from './rate-limiter.ts';
+import { RATE_CAUTION_MS, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
@@ -71,7 +72,8 @@ const IDLE_POLL_MS = 50;
 const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
-// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] member,
+// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash, KEYS[3] the queue's caution
+// margin in ms (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[2] member,
 // ARGV[3] the limit this process last configured ('' when none), ARGV[4] this process's recent
 // event-loop delay in ms (see loop-lag.ts). Returns 0 when a slot was taken,
 // else the ms until one frees. A limit missing from Redis (flushed, or restarted without
@@ -85,13 +87,14 @@ end
 if not limit then return 0 end
 local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
 max = tonumber(max)
--- The window is kept a margin longer than the limit (15% of it, at least 250 ms, at most 500 ms,
--- or the caller's recent event-loop delay when longer, up to one more window): the provider
--- counts a request when it arrives, a variable time after its slot was taken (a busy event loop,
--- the network); that delay is absolute, not a share of the window. Without the margin, requests
--- admitted at the exact edge of a full window reach the provider inside it.
+-- The window is kept a margin longer than the limit (rateWindowMargin in rate-limiter.ts): 5% of
+-- it, at least 50 ms, at most 500 ms; or the caution margin after the provider answered 429; or
+-- the caller's recent event-loop delay (up to one more window), whichever is longest. The provider
+-- counts a request when it arrives, a variable time after its slot was taken; without the margin,
+-- requests admitted at the exact edge of a full window reach the provider inside it.
 interval = tonumber(interval)
-interval = interval + math.max(math.min(math.max(interval * 0.15, 250), 500), math.min(tonumber(ARGV[4]) or 0, interval))
+local caution = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
@@ -102,6 +105,24 @@ if redis.call('ZCARD', KEYS[1]) < max then
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
+`;
+
+// Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does: read,
+// compute and write in one script, so 429s seen by several workers at once double it once each
+// and none is lost to a race (a GET then SET from each worker could overwrite a wider value).
+// KEYS[1] the caution key, KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] the limit this
+// process configured ('' when none), ARGV[3] how long it stays in force (ms). Returns the new
+// margin, or 0 (nothing written) when the queue has no rate limit.
+const CAUTION_LUA = `
+local limit = redis.call('HGET', KEYS[2], ARGV[1])
+if not limit and ARGV[2] ~= '' then limit = ARGV[2] end
+if not limit then return 0 end
+local interval = tonumber(string.match(limit, '^%d+:([%d.]+)$'))
+if not interval then return 0 end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local ms = math.min(interval, math.max(math.min(math.max(interval * 0.15, 250), 500), 2 * current))
+redis.call('SET', KEYS[1], tostring(ms), 'PX', ARGV[3])
+return ms
 `;
 
 /** BullMQ forbids ':' and all-digit custom ids. */
@@ -119,6 +140,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   redis.on('error', () => { /* reported through the commands that fail */ });
   const namesKey = `${prefix}:topicflow:queues`;
   const limitsKey = `${prefix}:topicflow:limits`;
+  const cautionKey = (queue: string) => `${prefix}:topicflow:caution:${queue}`;
   const queues = new Map<string, Queue>();
   const workers = new Map<string, Worker>();
   const concurrency = new Map<string, number>();
@@ -162,7 +184,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
-    return Number(await redis.eval(ACQUIRE_LUA, 2, `${prefix}:topicflow:rl:${queue}`, limitsKey, queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
+    return Number(await redis.eval(ACQUIRE_LUA, 3, `${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
@@ -285,6 +307,10 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
         // The log frees a slot when its oldest entry leaves the window: `wait` says when.
         await sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 20), signal);
       }
+    },
+
+    async rateLimited(queue: string): Promise<void> {
+      await redis.eval(CAUTION_LUA, 2, cautionKey(queue), limitsKey, queue, rateLimits.get(queue) ?? '', RATE_CAUTION_MS);
     },
 
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {

@@ -11,7 +11,7 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { serializeError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
-import { createRateLimiter, rateWindowMargin, validateConcurrency, validateRateLimit, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -44,6 +44,8 @@ interface QueueState {
   name: string;
   concurrency: number;
   limiter: RateLimiter | undefined;
+  /** The widened window margin after a 429 (see `rateLimited`), in force until `until`. */
+  caution: { ms: number; until: number };
   running: number;
   waiting: number;
   /** One FIFO per group ('' for jobs without a group). */
@@ -80,7 +82,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   function queueOf(name: string): QueueState {
     let q = queues.get(name);
     if (!q) {
-      q = { name, concurrency: Infinity, limiter: undefined, running: 0, waiting: 0, lanes: new Map() };
+      q = { name, concurrency: Infinity, limiter: undefined, caution: { ms: 0, until: 0 }, running: 0, waiting: 0, lanes: new Map() };
       queues.set(name, q);
       order.push(q);
     }
@@ -174,7 +176,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     return bestKey;
   }
 
-  const margin = (limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs());
+  const cautionMs = (q: QueueState) => (q.caution.until > now() ? q.caution.ms : 0);
+  const margin = (q: QueueState, limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs(), cautionMs(q));
 
   function pump(): void {
     if (!handler || closed) return;
@@ -188,7 +191,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         const key = pickLane(q);
         if (key === undefined) continue;
         if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
-          const wait = q.limiter.tryAcquire(now(), margin(q.limiter));
+          const wait = q.limiter.tryAcquire(now(), margin(q, q.limiter));
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
             continue;
@@ -270,11 +273,17 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     async acquire(queue: string, signal?: AbortSignal): Promise<void> {
       for (;;) {
         signal?.throwIfAborted();
-        const limiter = queues.get(queue)?.limiter;
-        const wait = limiter ? limiter.tryAcquire(now(), margin(limiter)) : 0;
+        const q = queues.get(queue);
+        const wait = q?.limiter ? q.limiter.tryAcquire(now(), margin(q, q.limiter)) : 0;
         if (wait <= 0) return;
         await sleep(Math.min(wait, MAX_TIMER_MS), signal);
       }
+    },
+
+    async rateLimited(queue: string): Promise<void> {
+      const q = queues.get(queue);
+      if (!q?.limiter) return;
+      q.caution = { ms: widenedMargin(q.limiter.limit.intervalMs, cautionMs(q)), until: now() + RATE_CAUTION_MS };
     },
 
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {

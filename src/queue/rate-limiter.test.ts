@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter, rateWindowMargin } from './rate-limiter.ts';
+import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, widenedMargin } from './rate-limiter.ts';
 import { serializeError } from '../errors.ts';
 
 /** Max acquisitions found in any window [t, t + interval). */
@@ -57,14 +57,34 @@ describe('createRateLimiter', () => {
     expect(rl.tryAcquire(140, 40)).toBe(0);
   });
 
-  it('margin: 15% of the window within 250-500 ms, or the recent event-loop delay up to one window', () => {
-    expect(rateWindowMargin(1000)).toBe(250);
-    expect(rateWindowMargin(2000)).toBe(300);
+  it('margin: 5% of the window within 50-500 ms, or the caution after a 429, or the recent event-loop delay up to one window', () => {
+    expect(rateWindowMargin(1000)).toBe(50);
+    expect(rateWindowMargin(200)).toBe(50);
+    expect(rateWindowMargin(2000)).toBe(100);
     expect(rateWindowMargin(60_000)).toBe(500);
-    expect(rateWindowMargin(1000, 100)).toBe(250);
+    expect(rateWindowMargin(1000, 30)).toBe(50);
     expect(rateWindowMargin(1000, 800)).toBe(800);
     expect(rateWindowMargin(1000, 5000)).toBe(1000);
     expect(rateWindowMargin(60_000, 1200)).toBe(1200);
+    expect(rateWindowMargin(1000, 0, 250)).toBe(250);
+    expect(rateWindowMargin(1000, 800, 250)).toBe(800);
+    expect(rateWindowMargin(1000, 100, 1000)).toBe(1000);
+  });
+
+  it('widened margin: the old 15% (250-500 ms) on the first 429, doubled on each further one, up to one window', () => {
+    const steps = (intervalMs: number, n: number) => {
+      const out: number[] = [];
+      for (let c = 0; out.length < n;) out.push(c = widenedMargin(intervalMs, c));
+      return out;
+    };
+    expect(steps(1000, 4)).toEqual([250, 500, 1000, 1000]);
+    expect(steps(2000, 4)).toEqual([300, 600, 1200, 2000]);
+    expect(steps(60_000, 9)).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+    // A window shorter than the old floor: one whole window at once.
+    expect(steps(200, 2)).toEqual([200, 200]);
+    // An expired caution counts as none.
+    expect(widenedMargin(1000, 0)).toBe(250);
+    expect(RATE_CAUTION_MS).toBe(300_000);
   });
 
   it('rejects a bad limit with a message that says where', () => {

@@ -35,15 +35,34 @@ export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
 }
 
 /**
- * How much longer than the provider's window the queues keep theirs: 15% of it, at least 250 ms,
- * at most 500 ms, or this thread's recent event-loop delay when that is longer (at most one more
- * window). A provider counts a request when it arrives, some time after its slot was taken (a busy
- * event loop, the network); that delay is absolute, not a share of the window. The bullmq
- * driver's Lua script applies the same rule, with the lag its process sends.
+ * How much longer than the provider's window the queues keep theirs. A provider counts a request
+ * when it arrives, some time after its slot was taken (connection setup, network jitter, the
+ * provider's own queueing); that delay is absolute, not a share of the window, and usually tens
+ * of ms. So the margin is 5% of the window, at least 50 ms, at most 500 ms; or `cautionMs` after
+ * the provider answered 429 (see {@link widenedMargin}); or this thread's recent event-loop delay
+ * (at most one more window), whichever is longest. A fixed 250 ms floor cost a 1 s window a fifth
+ * of its throughput all the time (16.3 requests/s against Serper's 20/s), while a request that
+ * arrives too early costs one 429 and one retried request, after which the margin widens: the
+ * limiter adapts to what the provider says, like the AWS SDK's adaptive retry mode (client-side
+ * throttling). The bullmq driver's Lua script applies the same rule, with the lag its process
+ * sends and the caution stored in Redis.
  */
-export function rateWindowMargin(intervalMs: number, loopLagMs = 0): number {
-  return Math.max(Math.min(Math.max(intervalMs * 0.15, 250), 500), Math.min(loopLagMs, intervalMs));
+export function rateWindowMargin(intervalMs: number, loopLagMs = 0, cautionMs = 0): number {
+  return Math.max(Math.min(Math.max(intervalMs * 0.05, 50), 500), cautionMs, Math.min(loopLagMs, intervalMs));
 }
+
+/**
+ * The caution margin after the provider behind a queue answered 429, given the one in force
+ * (0 when none): the first 429 brings back the old fixed margin (15% of the window, 250-500 ms),
+ * each further 429 while it is in force doubles it, up to one whole window. It stays in force
+ * for {@link RATE_CAUTION_MS} after the last 429.
+ */
+export function widenedMargin(intervalMs: number, currentCautionMs: number): number {
+  return Math.min(intervalMs, Math.max(Math.min(Math.max(intervalMs * 0.15, 250), 500), 2 * currentCautionMs));
+}
+
+/** How long a widened margin ({@link widenedMargin}) stays in force after the last 429 on its queue. */
+export const RATE_CAUTION_MS = 5 * 60_000;
 
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
   const { max, intervalMs } = validateRateLimit(limit, where);

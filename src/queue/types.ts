@@ -72,6 +72,12 @@ export interface QueueDriver {
    * across every worker. Rejects when `signal` aborts.
    */
   acquire(queue: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * The provider behind `queue` answered 429: keep its window wider (see `widenedMargin` in
+   * rate-limiter.ts) for `RATE_CAUTION_MS` after this call, across every worker for bullmq.
+   * A no-op for a queue without a rate limit.
+   */
+  rateLimited(queue: string): Promise<void>;
   /** Starts processing with `concurrency` jobs at most at once in this process. */
   start(handler: JobHandler, options?: { concurrency?: number; onFailed?: (job: Job, error: unknown) => void }): Promise<void>;
   /** Jobs waiting, delayed or running (in this process for memory; in Redis for bullmq). */

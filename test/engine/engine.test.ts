@@ -17,6 +17,9 @@ import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { startSerperFake } from '../fakes/serper.ts';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Attempts per item seen by the `test.flaky` step, and when each started. */
 const attempts = new Map<string, number[]>();
@@ -187,6 +190,34 @@ describe('engine', () => {
     expect(r.run.status).toBe('succeeded');
     const [a, b] = attempts.get('f:1')!;
     expect(b! - a!).toBeGreaterThanOrEqual(390);
+  });
+
+  it('retries a search Serper answered 429 and keeps the serper queue\'s window wider afterwards', async () => {
+    const serper = await startSerperFake();
+    try {
+      t = await openTestEngine({ registry, env: { SERPER_API_KEY: serper.apiKey, SERPER_BASE_URL: serper.url } });
+      serper.setFault('rate-limited', { times: 1 });
+      const started = await t.engine.startRun({
+        workflow: 'test',
+        blueprint: bp({
+          version: 1, name: 'search429',
+          limits: { providers: { serper: { rate: { requests: 5, per: '200ms' } } } },
+          steps: [{ id: 'search', uses: 'serper.search@1', retry: { initialDelay: '10ms' }, with: { q: 'alpha', cacheTtl: 0 } }],
+        }),
+      });
+      const done = await t.engine.waitForRun(started.id, 50);
+      expect(done.status).toBe('succeeded');
+      expect(serper.requests.map((r) => r.status)).toEqual([429, 200]);
+      const [search] = await t.store.listStepRuns(started.id, { stepId: 'search' });
+      expect(search).toMatchObject({ status: 'succeeded', attempts: 2 });
+      // The 429 widened the queue's margin from 50 ms to one 200 ms window: 6 slots take >= 400 ms.
+      await sleep(450);
+      const t0 = performance.now();
+      for (let i = 0; i < 6; i++) await t.engine.queue.acquire('serper');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(200 + 200 - 10);
+    } finally {
+      await serper.close();
+    }
   });
 
   it('with onError "skip" records the failed item with its reason and finishes the others', async () => {
