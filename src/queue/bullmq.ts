@@ -73,7 +73,7 @@ const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
 // Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash, KEYS[3] the queue's caution
-// margin in ms (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[2] member,
+// margin, 'ms:widenedAt' (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[2] member,
 // ARGV[3] the limit this process last configured ('' when none), ARGV[4] this process's recent
 // event-loop delay in ms (see loop-lag.ts). Returns 0 when a slot was taken,
 // else the ms until one frees. A limit missing from Redis (flushed, or restarted without
@@ -93,7 +93,7 @@ max = tonumber(max)
 -- counts a request when it arrives, a variable time after its slot was taken; without the margin,
 -- requests admitted at the exact edge of a full window reach the provider inside it.
 interval = tonumber(interval)
-local caution = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+local caution = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^([%d.]+)')) or 0
 interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -107,9 +107,10 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
 `;
 
-// Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does: read,
-// compute and write in one script, so 429s seen by several workers at once double it once each
-// and none is lost to a race (a GET then SET from each worker could overwrite a wider value).
+// Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does (at most
+// one doubling a window): read, compute and write in one script, so that 429s seen by several
+// workers at once are counted by the same rule and none is lost to a race (a GET then SET from
+// each worker could overwrite a wider value). The key holds 'ms:widenedAt' (Redis time, ms).
 // KEYS[1] the caution key, KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] the limit this
 // process configured ('' when none), ARGV[3] how long it stays in force (ms). Returns the new
 // margin, or 0 (nothing written) when the queue has no rate limit.
@@ -119,9 +120,17 @@ if not limit and ARGV[2] ~= '' then limit = ARGV[2] end
 if not limit then return 0 end
 local interval = tonumber(string.match(limit, '^%d+:([%d.]+)$'))
 if not interval then return 0 end
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-local ms = math.min(interval, math.max(math.min(math.max(interval * 0.15, 250), 500), 2 * current))
-redis.call('SET', KEYS[1], tostring(ms), 'PX', ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cur, at = string.match(redis.call('GET', KEYS[1]) or '', '^([%d.]+):(%d+)$')
+cur = tonumber(cur) or 0
+at = tonumber(at) or 0
+local ms = cur
+if cur == 0 or now - at >= interval then
+  ms = math.min(interval, math.max(math.min(math.max(interval * 0.15, 250), 500), 2 * cur))
+  at = now
+end
+redis.call('SET', KEYS[1], tostring(ms) .. ':' .. tostring(at), 'PX', ARGV[3])
 return ms
 `;
 

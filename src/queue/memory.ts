@@ -45,7 +45,7 @@ interface QueueState {
   concurrency: number;
   limiter: RateLimiter | undefined;
   /** The widened window margin after a 429 (see `rateLimited`), in force until `until`. */
-  caution: { ms: number; until: number };
+  caution: { ms: number; until: number; widenedAt: number };
   running: number;
   waiting: number;
   /** One FIFO per group ('' for jobs without a group). */
@@ -82,7 +82,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   function queueOf(name: string): QueueState {
     let q = queues.get(name);
     if (!q) {
-      q = { name, concurrency: Infinity, limiter: undefined, caution: { ms: 0, until: 0 }, running: 0, waiting: 0, lanes: new Map() };
+      q = { name, concurrency: Infinity, limiter: undefined, caution: { ms: 0, until: 0, widenedAt: 0 }, running: 0, waiting: 0, lanes: new Map() };
       queues.set(name, q);
       order.push(q);
     }
@@ -283,7 +283,10 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     async rateLimited(queue: string): Promise<void> {
       const q = queues.get(queue);
       if (!q?.limiter) return;
-      q.caution = { ms: widenedMargin(q.limiter.limit.intervalMs, cautionMs(q)), until: now() + RATE_CAUTION_MS };
+      const t = now();
+      const current = cautionMs(q);
+      const ms = widenedMargin(q.limiter.limit.intervalMs, current, t - q.caution.widenedAt);
+      q.caution = { ms, until: t + RATE_CAUTION_MS, widenedAt: ms === current ? q.caution.widenedAt : t };
     },
 
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {

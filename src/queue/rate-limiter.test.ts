@@ -84,6 +84,10 @@ describe('createRateLimiter', () => {
     expect(steps(200, 2)).toEqual([200, 200]);
     // An expired caution counts as none.
     expect(widenedMargin(1000, 0)).toBe(250);
+    // At most one doubling a window: 429s met together were all sent under the old margin.
+    expect(widenedMargin(1000, 250, 400)).toBe(250);
+    expect(widenedMargin(1000, 250, 1000)).toBe(500);
+    expect(widenedMargin(60_000, 500, 59_000)).toBe(500);
     expect(RATE_CAUTION_MS).toBe(300_000);
   });
 

@@ -53,11 +53,14 @@ export function rateWindowMargin(intervalMs: number, loopLagMs = 0, cautionMs = 
 
 /**
  * The caution margin after the provider behind a queue answered 429, given the one in force
- * (0 when none): the first 429 brings back the old fixed margin (15% of the window, 250-500 ms),
- * each further 429 while it is in force doubles it, up to one whole window. It stays in force
- * for {@link RATE_CAUTION_MS} after the last 429.
+ * (0 when none) and how long ago it was last widened: the first 429 brings back the old fixed
+ * margin (15% of the window, 250-500 ms); a 429 while it is in force doubles it, up to one whole
+ * window, but at most once a window: the requests that met 429 together were all sent under the
+ * old margin, and they must not double it once each. It stays in force for
+ * {@link RATE_CAUTION_MS} after the last 429.
  */
-export function widenedMargin(intervalMs: number, currentCautionMs: number): number {
+export function widenedMargin(intervalMs: number, currentCautionMs: number, sinceWidenedMs = Infinity): number {
+  if (currentCautionMs > 0 && sinceWidenedMs < intervalMs) return currentCautionMs;
   return Math.min(intervalMs, Math.max(Math.min(Math.max(intervalMs * 0.15, 250), 500), 2 * currentCautionMs));
 }
 
