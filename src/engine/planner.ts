@@ -81,6 +81,53 @@ async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: st
   return r;
 }
 
+/**
+ * Per run, per fan-in not yet ready (step and key): one step run it waits for, the newest this
+ * process created. While that one is still pending or running the fan-in cannot run, and reading
+ * one row by id says so: the planner asked "is any of these steps still active under this key?"
+ * after every finished item, a multi-step index probe. The newest is the witness because it
+ * stays active longest; the store is asked again only once it has finished. A hint, never
+ * trusted: it is read back in the planning transaction, and a row another process created is
+ * found by the full check. Bounded like {@link TERMINAL_CACHE_SIZE}.
+ */
+const WITNESS_CACHE_SIZE = 4096;
+const witnesses = new WeakMap<RunRecord, Map<string, string>>();
+const ACTIVE = new Set<string>(ACTIVE_STEP_STATUSES);
+
+function witnessesOf(run: RunRecord): Map<string, string> {
+  let w = witnesses.get(run);
+  if (!w) witnesses.set(run, (w = new Map()));
+  return w;
+}
+
+/** After `r` was created pending: the fan-ins that wait for its step now have it as a witness. */
+function witness(env: PlanEnv, r: StepRunRecord): void {
+  for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
+    const key = keyPrefix(r.itemKey, baseDepth(env.graph.nodes.get(t)!));
+    // Strictly below the fan-in's key, as its check counts.
+    if (r.itemKey === key) continue;
+    const w = witnessesOf(env.run);
+    const id = `${t}\u0000${key}`;
+    w.delete(id);
+    w.set(id, r.id);
+    if (w.size > WITNESS_CACHE_SIZE) w.delete(w.keys().next().value!);
+  }
+}
+
+/** Whether the fan-in `node` at `key` still waits for a pending or running step run. */
+async function stillWaiting(env: PlanEnv, node: StepNode, key: string): Promise<boolean> {
+  const w = witnessesOf(env.run);
+  const id = `${node.step.id}\u0000${key}`;
+  const known = w.get(id);
+  if (known !== undefined) {
+    const r = await env.tx.getStepRun(known, { withInput: false });
+    if (r && ACTIVE.has(r.status)) return true;
+    w.delete(id);
+  }
+  // "Any?", not "how many?": while the run is busy the first active row answers it.
+  return (await env.tx.countStepRuns(env.run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES, limit: 1 })) > 0;
+}
+
 /** The provider queue of a step: a literal `with.provider` (http.request), else its type's. */
 export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string {
   const literal = node.step.with?.provider;
@@ -180,11 +227,7 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
     const dr = await findRun(env, d, keyPrefix(key, dn.depth));
     if (!dr || dr.status !== 'succeeded') return;
   }
-  if (node.fanInWait.length > 0) {
-    // "Any?", not "how many?": while the run is busy the first active row answers it.
-    const active = await tx.countStepRuns(run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES, limit: 1 });
-    if (active > 0) return;
-  }
+  if (node.fanInWait.length > 0 && (await stillWaiting(env, node, key))) return;
 
   const queue = queueOf(env, node);
   const rows: NewStepRun[] = [];
@@ -231,7 +274,7 @@ async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[]
   if (!rows.length) return;
   const inserted = await env.tx.insertStepRuns(rows);
   for (const r of inserted) {
-    if (r.status === 'pending') created.push(r);
+    if (r.status === 'pending') { created.push(r); witness(env, r); }
     else { worklist.push(r); remember(env, r); }
   }
   // A step whose error policy is `fail` stops the run when it fails here too (an expression or a

@@ -62,7 +62,19 @@ const impure = defineStep({
   },
 });
 
-const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition]);
+/** Finishes after `ms`: items finish in the order their delays say, not the order they were made. */
+const sleepy = defineStep({
+  type: 'test.sleep',
+  version: 1,
+  description: 'Waits, then echoes its value.',
+  input: z.object({ value: z.unknown(), ms: z.number() }),
+  async run(input) {
+    await sleep(input.ms);
+    return { value: input.value, at: Date.now() };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition]);
 
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
@@ -104,6 +116,27 @@ describe('engine', () => {
       ],
     }]);
     expect((await r.out('word'))[1]).toEqual({ w: 'BETA', parent: 'alpha beta', i: 1 });
+  });
+
+  it('runs a fan-in once, after the last of its items, when the newest items finish first', async () => {
+    // The planner remembers the newest pending item as the one a fan-in waits for; here that one
+    // finishes first, and the fan-ins must still wait for the older ones.
+    const r = await run({
+      version: 1, name: 'late', inputs: { groups: { type: 'array', default: [[400, 250, 100, 0], [300, 0]] } },
+      steps: [
+        { id: 'group', uses: 'data.set@1', each: 'inputs.groups', with: { delays: '{{ item }}' } },
+        { id: 'wait', uses: 'test.sleep@1', each: 'steps.group.delays', with: { value: '{{ item }}', ms: '{{ item }}' } },
+        { id: 'perGroup', uses: 'data.set@1', per: 'group', with: { values: '{{ steps.wait.value[] }}', last: '{{ $max(steps.wait.at) }}' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { groups: '{{ [steps.perGroup] }}', at: '{{ $millis() }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    const [all] = (await r.out('all')) as { groups: { values: number[] }[]; at: number }[];
+    expect(all!.groups.map((g) => g.values)).toEqual([[400, 250, 100, 0], [300, 0]]);
+    const waits = (await r.out('wait')) as { at: number }[];
+    expect(all!.at).toBeGreaterThanOrEqual(Math.max(...waits.map((w) => w.at)));
+    expect(r.counts.perGroup).toEqual({ succeeded: 2 });
+    expect(r.counts.all).toEqual({ succeeded: 1 });
   });
 
   it('runs pure steps (data.set, flow.filter) as it plans them: a run of only those ends without a worker or a job', async () => {
