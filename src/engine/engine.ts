@@ -19,7 +19,7 @@ import type { RunRecord, RunTx, Store, StepRunRecord, Usage } from '../store/typ
 import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
-import { planAfter, planCommitted, planStart, type PlanEnv, type StoredInput } from './planner.ts';
+import { planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -414,7 +414,7 @@ export class Engine {
       }
       const updated: StepRunRecord = { ...cur, input: sr.input, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
       const c = await planAfter(env, [updated]);
-      return { created: c, ended: !(await this.maybeFinish(env)) };
+      return { created: c, ended: !(await this.maybeFinish(env, c.length)) };
     });
     if (planTx) planCommitted(planTx);
     this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
@@ -422,12 +422,14 @@ export class Engine {
     if (ended) this.events.emit('run', sr.runId);
   }
 
-  /** Marks the run finished when nothing is pending or running any more. Returns whether the run is still running. */
-  private async maybeFinish(env: PlanEnv): Promise<boolean> {
+  /**
+   * Marks the run finished when nothing is pending or running any more. Returns whether the run
+   * is still running. `justCreated`: pending step runs this transaction made (then it goes on).
+   */
+  private async maybeFinish(env: PlanEnv, justCreated = 0): Promise<boolean> {
     const run = await env.tx.getRun(env.run.id);
     if (!run || run.status !== 'running') return false;
-    const active = await env.tx.countStepRuns(run.id, { statuses: ['pending', 'running'], limit: 1 });
-    if (active > 0) return true;
+    if (justCreated > 0 || (await runStillActive(env))) return true;
     const failed = await env.tx.countStepRuns(run.id, { statuses: ['failed'] });
     await env.tx.updateRun(run.id, { status: failed > 0 ? 'failed' : 'succeeded', finishedAt: Date.now() });
     return false;

@@ -100,8 +100,12 @@ function witnessesOf(run: RunRecord): Map<string, string> {
   return w;
 }
 
-/** After `r` was created pending: the fan-ins that wait for its step now have it as a witness. */
+/** Witness key of the run as a whole: it cannot end while this one is active. */
+const RUN_WITNESS = '\u0000run';
+
+/** After `r` was created pending: the run, and the fan-ins that wait for its step, have it as a witness. */
 function witness(env: PlanEnv, r: StepRunRecord): void {
+  witnessesOf(env.run).set(RUN_WITNESS, r.id);
   for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
     const key = keyPrefix(r.itemKey, baseDepth(env.graph.nodes.get(t)!));
     // Strictly below the fan-in's key, as its check counts.
@@ -114,18 +118,28 @@ function witness(env: PlanEnv, r: StepRunRecord): void {
   }
 }
 
+/** Whether the witness `id` is still pending or running (false, and forgotten, when not). */
+async function witnessActive(env: Pick<PlanEnv, 'tx' | 'run'>, id: string): Promise<boolean> {
+  const w = witnessesOf(env.run);
+  const known = w.get(id);
+  if (known === undefined) return false;
+  const r = await env.tx.getStepRun(known, { withInput: false });
+  if (r && ACTIVE.has(r.status)) return true;
+  w.delete(id);
+  return false;
+}
+
 /** Whether the fan-in `node` at `key` still waits for a pending or running step run. */
 async function stillWaiting(env: PlanEnv, node: StepNode, key: string): Promise<boolean> {
-  const w = witnessesOf(env.run);
-  const id = `${node.step.id}\u0000${key}`;
-  const known = w.get(id);
-  if (known !== undefined) {
-    const r = await env.tx.getStepRun(known, { withInput: false });
-    if (r && ACTIVE.has(r.status)) return true;
-    w.delete(id);
-  }
+  if (await witnessActive(env, `${node.step.id}\u0000${key}`)) return true;
   // "Any?", not "how many?": while the run is busy the first active row answers it.
   return (await env.tx.countStepRuns(env.run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES, limit: 1 })) > 0;
+}
+
+/** Whether any step run of the run is still pending or running (see the witnesses above). */
+export async function runStillActive(env: Pick<PlanEnv, 'tx' | 'run'>): Promise<boolean> {
+  if (await witnessActive(env, RUN_WITNESS)) return true;
+  return (await env.tx.countStepRuns(env.run.id, { statuses: ACTIVE_STEP_STATUSES, limit: 1 })) > 0;
 }
 
 /** The provider queue of a step: a literal `with.provider` (http.request), else its type's. */
