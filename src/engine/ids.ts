@@ -1,8 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * Random bytes for ids, drawn 4 KB at a time: one `randomBytes(5)` per id was a system call per
+ * step run (~1% of the main thread in the bench). Ids are unique, not secret.
+ */
+const pool = Buffer.allocUnsafe(4096);
+let used = pool.length;
 
 /** Sortable, readable ids: time in base 36, then random. `run_lq3k9x2a_7f3c`. */
 export function newId(prefix: string): string {
-  return `${prefix}_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+  if (used + 5 > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  const random = pool.toString('hex', used, used + 5);
+  used += 5;
+  return `${prefix}_${Date.now().toString(36)}${random}`;
 }
 
 /** The first `depth` segments of an item key ('' is the root). */

@@ -28,6 +28,18 @@ describe('assertions', () => {
     expect(quoteInSource('', src)).toBe(false);
   });
 
+  it('normalizes a text exactly as the step-by-step rules say (quotes, dashes, spaces, case), in one pass', () => {
+    const reference = (t: string) => t.normalize('NFKC').replace(/[‘’‚‛′`]/g, "'").replace(/[“”„‟″«»]/g, '"')
+      .replace(/[‐‑‒–—―]/g, '-').replace(/\s+/g, ' ').toLowerCase().trim();
+    const parts = [...'‘’‚‛′`“”„‟″«»‐‑‒–—―', ' ', '\n', '\t', '\u00a0', '\u2003', 'Ａ', 'ﬁ', 'É', 'x', 'Word', '  \n '];
+    let seed = 7;
+    for (let i = 0; i < 300; i++) {
+      let s = '';
+      for (let j = 0; j < 12; j++) { seed = (seed * 48271) % 2147483647; s += parts[seed % parts.length]; }
+      expect(normalizeQuoteText(s)).toBe(reference(s));
+    }
+  });
+
   it('a JSONata check must be truthy over output; a broken one is refused when the input is parsed', async () => {
     const ok = await checkAssertions({ n: 3 }, [a('output.n > 2')]);
     const bad = await checkAssertions({ n: 1 }, [a('output.n > 2', false)]);
