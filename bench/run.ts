@@ -125,6 +125,15 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
       Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, ...rssKinds() });
     }
   }, 250);
+  // When each step that runs once per run (the sheet writes) started and ended: the run's tail.
+  const perRunSteps = new Set(bp.steps.filter((s) => s.per === 'run').map((s) => s.id));
+  const perRun: Record<string, { startMs?: number; endMs?: number }> = {};
+  engine.events.on('step', (e: { stepId: string; status: string }) => {
+    if (!perRunSteps.has(e.stepId)) return;
+    const p = (perRun[e.stepId] ??= {});
+    if (e.status === 'running') p.startMs ??= Date.now();
+    else if (e.status !== 'retrying') p.endMs = Date.now();
+  });
   const cpu0 = process.cpuUsage();
   const startedAt = Date.now();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
@@ -147,7 +156,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses };
+  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun };
 }
 
 /** Linux: resident anonymous memory (heaps, malloc) and file-backed memory (code, mapped files), in MB. */
@@ -227,6 +236,7 @@ async function main(): Promise<void> {
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
     log(`timeline: first Serper request ${at(s1.serper.first)}, last ${at(s1.serper.last)}; OpenAI request ${Math.floor(s1.openai.requests / 2)} ${at(s1.openai.middle)}, last ${at(s1.openai.last)}; run ended ${at(main.startedAt + main.seconds * 1000)}`);
+    log(`per-run steps: ${Object.entries(main.perRun).map(([id, p]) => `${id} ${p.startMs ? at(p.startMs) : '?'} to ${p.endMs ? at(p.endMs) : '?'}`).join(', ')}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
