@@ -427,9 +427,12 @@ export class Engine {
    * is still running. `justCreated`: pending step runs this transaction made (then it goes on).
    */
   private async maybeFinish(env: PlanEnv, justCreated = 0): Promise<boolean> {
+    // Pending step runs made in this very transaction: not finished, whatever else happened to
+    // the run (a stop has announced itself).
+    if (justCreated > 0) return true;
     const run = await env.tx.getRun(env.run.id);
     if (!run || run.status !== 'running') return false;
-    if (justCreated > 0 || (await runStillActive(env))) return true;
+    if (await runStillActive(env)) return true;
     const failed = await env.tx.countStepRuns(run.id, { statuses: ['failed'] });
     await env.tx.updateRun(run.id, { status: failed > 0 ? 'failed' : 'succeeded', finishedAt: Date.now() });
     return false;

@@ -134,6 +134,12 @@ redis.call('SET', KEYS[1], tostring(ms) .. ':' .. tostring(at), 'PX', ARGV[3])
 return ms
 `;
 
+/** The scripts above, as commands of the driver's own connection (see `defineCommand`). */
+interface Scripts {
+  topicflowAcquire(...args: (string | number)[]): Promise<number>;
+  topicflowCaution(...args: (string | number)[]): Promise<number>;
+}
+
 /** BullMQ forbids ':' and all-digit custom ids. */
 const toJobId = (id: string) => `sr-${id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'))}`;
 
@@ -145,8 +151,12 @@ interface Tagged { retryDelayMs?: number; final?: { job: Job; error: unknown } }
 export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const prefix = options.prefix ?? 'topicflow';
   const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }) as Redis & Scripts;
   redis.on('error', () => { /* reported through the commands that fail */ });
+  // Sent by SHA (EVALSHA; ioredis loads a script Redis does not have yet): EVAL sent the whole
+  // script with every rate slot, one per OpenAI request and per Serper search.
+  redis.defineCommand('topicflowAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
+  redis.defineCommand('topicflowCaution', { numberOfKeys: 2, lua: CAUTION_LUA });
   const namesKey = `${prefix}:topicflow:queues`;
   const limitsKey = `${prefix}:topicflow:limits`;
   const cautionKey = (queue: string) => `${prefix}:topicflow:caution:${queue}`;
@@ -193,7 +203,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
-    return Number(await redis.eval(ACQUIRE_LUA, 3, `${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
+    return Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
@@ -319,7 +329,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     },
 
     async rateLimited(queue: string): Promise<void> {
-      await redis.eval(CAUTION_LUA, 2, cautionKey(queue), limitsKey, queue, rateLimits.get(queue) ?? '', RATE_CAUTION_MS);
+      await redis.topicflowCaution(cautionKey(queue), limitsKey, queue, rateLimits.get(queue) ?? '', RATE_CAUTION_MS);
     },
 
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {
