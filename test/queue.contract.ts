@@ -252,6 +252,15 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t1).toBeLessThan(500);
     }, T);
 
+    it('serves acquire() callers waiting on a full window in the order they came', async () => {
+      const q = await driver();
+      await q.configureQueue('line', { rateLimit: { max: 3, intervalMs: 150 } });
+      await sleep(50);
+      const order: number[] = [];
+      await Promise.all(Array.from({ length: 10 }, (_, i) => q.acquire('line').then(() => { order.push(i); })));
+      expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }, T);
+
     it('keeps a small window margin until rateLimited() says the provider answered 429, then a wider one', async () => {
       const q = await driver();
       await q.configureQueue('rl', { rateLimit: { max: 5, intervalMs: 200 } });

@@ -31,6 +31,7 @@ import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { RATE_CAUTION_MS, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
+import { createRateGate, type RateGate } from './rate-gate.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -166,6 +167,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   /** `max:intervalMs` of each queue configured in this process, to restore a flushed limit. */
   const rateLimits = new Map<string, string>();
   const groups = new Map<string, Semaphore>();
+  /** Per queue, this process's callers of `acquire` in line: one asks Redis at a time. */
+  const gates = new Map<string, RateGate>();
   const running = new Map<string, { release: () => void }>();
   let handler: JobHandler | undefined;
   let onFailed: ((job: Job, error: unknown) => void) | undefined;
@@ -319,13 +322,18 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     kind: 'bullmq',
 
     async acquire(queue: string, signal?: AbortSignal): Promise<void> {
-      for (;;) {
-        signal?.throwIfAborted();
-        const wait = await acquireRate(queue, 'request');
-        if (wait <= 0) return;
-        // The log frees a slot when its oldest entry leaves the window: `wait` says when.
-        await sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 20), signal);
+      signal?.throwIfAborted();
+      let gate = gates.get(queue);
+      if (!gate) {
+        gate = createRateGate(
+          () => acquireRate(queue, 'request'),
+          // The log frees a slot when its oldest entry leaves the window: `wait` says when (other
+          // workers may take it first, so ask again at least once a second).
+          (ms) => sleep(Math.min(ms, 1000) + Math.floor(Math.random() * 20)),
+        );
+        gates.set(queue, gate);
       }
+      await gate.acquire(signal);
     },
 
     async rateLimited(queue: string): Promise<void> {

@@ -13,6 +13,7 @@ import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
+import { createRateGate, type RateGate } from './rate-gate.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -44,6 +45,8 @@ interface QueueState {
   name: string;
   concurrency: number;
   limiter: RateLimiter | undefined;
+  /** Callers of `acquire` waiting for a slot, in order (made on first use). */
+  gate?: RateGate;
   /** The widened window margin after a 429 (see `rateLimited`), in force until `until`. */
   caution: { ms: number; until: number; widenedAt: number };
   running: number;
@@ -271,13 +274,14 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     kind: 'memory',
 
     async acquire(queue: string, signal?: AbortSignal): Promise<void> {
-      for (;;) {
-        signal?.throwIfAborted();
-        const q = queues.get(queue);
-        const wait = q?.limiter ? q.limiter.tryAcquire(now(), margin(q, q.limiter)) : 0;
-        if (wait <= 0) return;
-        await sleep(Math.min(wait, MAX_TIMER_MS), signal);
-      }
+      signal?.throwIfAborted();
+      const q = queues.get(queue);
+      if (!q?.limiter) return;
+      q.gate ??= createRateGate(
+        () => (q.limiter ? q.limiter.tryAcquire(now(), margin(q, q.limiter)) : 0),
+        (ms) => sleep(Math.min(ms, MAX_TIMER_MS)),
+      );
+      await q.gate.acquire(signal);
     },
 
     async rateLimited(queue: string): Promise<void> {

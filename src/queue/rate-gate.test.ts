@@ -1,0 +1,62 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { createRateGate } from './rate-gate.ts';
+import { createRateLimiter } from './rate-limiter.ts';
+
+/** A gate over a real sliding-log limiter, counting how often the limiter is asked. */
+function gateOf(max: number, intervalMs: number) {
+  const limiter = createRateLimiter({ max, intervalMs });
+  let asked = 0;
+  const gate = createRateGate(() => { asked++; return limiter.tryAcquire(performance.now()); }, (ms) => sleep(ms));
+  return { gate, asked: () => asked };
+}
+
+describe('rate gate', () => {
+  it('serves waiting callers in the order they came, at the limiter\'s pace', async () => {
+    const { gate } = gateOf(2, 60);
+    const order: number[] = [];
+    const t0 = performance.now();
+    const times: number[] = [];
+    await Promise.all(Array.from({ length: 8 }, (_, i) => gate.acquire().then(() => { order.push(i); times.push(performance.now() - t0); })));
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // 2 per 60 ms: the 7th and 8th slots open after three windows.
+    expect(times[7]!).toBeGreaterThanOrEqual(175);
+    expect(gate.waiting).toBe(0);
+  });
+
+  it('asks the limiter about once per freed slot, however many callers wait', async () => {
+    const { gate, asked } = gateOf(10, 50);
+    await Promise.all(Array.from({ length: 300 }, () => gate.acquire()));
+    // 300 slots in 30 windows: each caller asked once when served, plus one ask per wait. Each
+    // caller sleeping on its own would ask ~30 times each (9,000).
+    expect(asked()).toBeLessThan(300 + 2 * 30 + 10);
+  });
+
+  it('drops a caller whose signal aborts, with the reason, and serves the others', async () => {
+    const { gate } = gateOf(1, 40);
+    await gate.acquire();
+    const ac = new AbortController();
+    const served: string[] = [];
+    const a = gate.acquire().then(() => served.push('a'));
+    const b = gate.acquire(ac.signal).then(() => served.push('b'), (e: unknown) => served.push(`b: ${String(e)}`));
+    const c = gate.acquire().then(() => served.push('c'));
+    ac.abort('gave up');
+    await Promise.all([a, b, c]);
+    expect(served).toEqual(['b: gave up', 'a', 'c']);
+    // An aborted signal is refused at once.
+    await expect(gate.acquire(AbortSignal.abort('late'))).rejects.toBe('late');
+  });
+
+  it('gives a limiter failure to the caller first in line; the next one is served', async () => {
+    let calls = 0;
+    const gate = createRateGate(() => {
+      calls++;
+      if (calls === 1) return 20;
+      if (calls === 2) throw new Error('Redis is down');
+      return 0;
+    }, (ms) => sleep(ms));
+    const results = await Promise.allSettled([gate.acquire(), gate.acquire()]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { message: 'Redis is down' } });
+    expect(results[1]).toMatchObject({ status: 'fulfilled' });
+  });
+});
