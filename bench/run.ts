@@ -135,11 +135,16 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     else if (e.status !== 'retrying') p.endMs = Date.now();
   });
   const cpu0 = process.cpuUsage();
+  // Linux: how much of the run the main thread spent on a core, and waiting for one (runnable,
+  // not running: the other threads and processes on the same cores had them).
+  const sched0 = schedStat();
   const startedAt = Date.now();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
   const done = await engine.waitForRun(run.id, 250);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const sched1 = schedStat();
+  const mainThread = sched0 && sched1 ? { onCpu: (sched1.onCpuMs - sched0.onCpuMs) / (seconds * 1000), waiting: (sched1.waitingMs - sched0.waitingMs) / (seconds * 1000) } : undefined;
   loop.disable();
   clearInterval(sampler);
   const eventLoop = { p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
@@ -156,7 +161,17 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun };
+  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread };
+}
+
+/** Linux: this thread's time on a core and waiting in the run queue, in ms. */
+function schedStat(): { onCpuMs: number; waitingMs: number } | undefined {
+  try {
+    const [onCpu, waiting] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(' ').map(Number);
+    return { onCpuMs: onCpu! / 1e6, waitingMs: waiting! / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Linux: resident anonymous memory (heaps, malloc) and file-backed memory (code, mapped files), in MB. */
@@ -239,6 +254,7 @@ async function main(): Promise<void> {
     log(`per-run steps: ${Object.entries(main.perRun).map(([id, p]) => `${id} ${p.startMs ? at(p.startMs) : '?'} to ${p.endMs ? at(p.endMs) : '?'}`).join(', ')}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
+    if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
     log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
