@@ -19,6 +19,7 @@ import type { RunRecord, RunTx, Store, StepRunRecord, Usage } from '../store/typ
 import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
+import { IdleGate } from './idle-gate.ts';
 import { planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
@@ -61,6 +62,8 @@ interface RunContext { run: RunRecord; blueprint: Blueprint; graph: StepGraph }
 
 const silent: EngineLogger = { info() {}, warn() {} };
 
+const backgroundSteps = new WeakMap<StepGraph, Set<string>>();
+
 export class Engine {
   readonly store: Store;
   readonly queue: QueueDriver;
@@ -73,6 +76,8 @@ export class Engine {
   private readonly contexts = new Map<string, RunContext>();
   private readonly configured = new Set<string>();
   private readonly inflight = new Set<AbortController>();
+  private readonly idle = new IdleGate();
+  private readonly deferred = new Set<Promise<void>>();
   private started = false;
 
   constructor(options: EngineOptions) {
@@ -245,6 +250,39 @@ export class Engine {
   async close(timeoutMs = 10_000): Promise<void> {
     const t = setTimeout(() => { for (const c of this.inflight) c.abort(new Error('shutting down')); }, timeoutMs);
     try { await this.queue.close({ timeoutMs }); } finally { clearTimeout(t); }
+    // Finishes still waiting for a quiet moment are done now, before the store closes.
+    this.idle.release();
+    await Promise.allSettled([...this.deferred]);
+  }
+
+  /**
+   * Steps of the run whose successful results only pure steps and collecting (fan-in) steps use,
+   * directly or through pure steps: nothing downstream waits for them to send a request, so their
+   * finishing can wait for a quiet moment of the event loop when the step also cached its result
+   * (`cachesResult`: the ideas of each page). Computed once per blueprint graph.
+   */
+  private background(rc: RunContext): ReadonlySet<string> {
+    let set = backgroundSteps.get(rc.graph);
+    if (set) return set;
+    const pure = (id: string) => this.registry.get(rc.graph.nodes.get(id)!.step.uses)?.pure === true;
+    const consumers = (id: string) => [...(rc.graph.dependents.get(id) ?? []), ...(rc.graph.fanInWatchers.get(id) ?? [])];
+    const quietOnly = (id: string, seen: Set<string>): boolean => consumers(id).every((c) => {
+      if (rc.graph.nodes.get(c)!.fanIn.length > 0) return true;
+      if (!pure(c) || seen.has(c)) return false;
+      seen.add(c);
+      return quietOnly(c, seen);
+    });
+    set = new Set([...rc.graph.nodes.keys()].filter((id) => !pure(id) && rc.graph.nodes.get(id)!.fanIn.length === 0 && quietOnly(id, new Set())));
+    backgroundSteps.set(rc.graph, set);
+    return set;
+  }
+
+  /** Runs `finish` once the event loop has a moment (see IdleGate); a failure is logged, the step run stays running for the reconciler. */
+  private later(stepId: string, finish: () => Promise<void>): void {
+    const p: Promise<void> = this.idle.wait().then(finish).catch((err: unknown) => {
+      this.logger.warn('could not record a finished step run; it will be run again', { step: stepId, error: serializeError(err).message });
+    }).finally(() => { this.deferred.delete(p); });
+    this.deferred.add(p);
   }
 
   private planEnv(tx: PlanEnv['tx'], rc: RunContext): PlanEnv {
@@ -329,6 +367,13 @@ export class Engine {
       const result = await def.run(input, ctx);
       if (isFiltered(result)) {
         await this.finish(rc, sr, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
+      } else if (this.background(rc).has(sr.stepId) && def.cachesResult?.(input) === true) {
+        // Only pure and collecting steps use this result: finish it when the loop has a moment,
+        // and give the queue its slot back now (see IdleGate). Meanwhile only the fan-out item of
+        // its input is kept (see finish), not the rest (a page's text).
+        const item = stored.item;
+        sr.input = { with: {}, ...(item === undefined ? {} : { item }) };
+        this.later(sr.stepId, () => this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage));
       } else {
         await this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage);
       }
@@ -412,7 +457,11 @@ export class Engine {
         await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
         return { created: [], ended: true };
       }
-      const updated: StepRunRecord = { ...cur, input: sr.input, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
+      // Planning reads a finished step run's output and, for a fan-out step, its item; not the
+      // rest of its input (a page's text, for the ideas of a page), which the planner's cache of
+      // finished step runs would otherwise keep.
+      const item = (sr.input as StoredInput | null)?.item;
+      const updated: StepRunRecord = { ...cur, input: { with: {}, ...(item === undefined ? {} : { item }) }, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
       const c = await planAfter(env, [updated]);
       return { created: c, ended: !(await this.maybeFinish(env, c.length)) };
     });

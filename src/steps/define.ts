@@ -85,6 +85,13 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * error. @default false
    */
   pure?: boolean;
+  /**
+   * Whether `run` stores its result in the cache before it returns, so that running it again
+   * (after a crash, before its finish was recorded) makes no provider call. Only such steps may
+   * have their finish wait for a quiet moment of the event loop (see the engine's IdleGate); the
+   * others record it at once, so that a crash repeats no more than the calls in flight.
+   */
+  cachesResult?(input: z.output<S>): boolean;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

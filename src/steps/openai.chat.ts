@@ -46,6 +46,7 @@ export const openaiChat = defineStep({
   description: 'Asks an OpenAI (or compatible) chat model for a JSON answer matching a JSON Schema, with checks and cached answers.',
   input: chatInput,
   provider: 'openai',
+  cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
   async run(input, ctx): Promise<ChatOutput> {

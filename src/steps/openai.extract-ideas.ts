@@ -114,6 +114,7 @@ export const openaiExtractIdeas = defineStep({
   description: 'Extracts content ideas (title, angle, format, quote) from one ranking page with an OpenAI model, checked by assertions.',
   input: extractIdeasInput,
   provider: 'openai',
+  cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
   async run(input, ctx): Promise<ExtractIdeasOutput> {

@@ -74,7 +74,22 @@ const sleepy = defineStep({
   },
 });
 
-const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition]);
+/** Returns after a short wait and says its result is cached (like the OpenAI steps), recording when. */
+const returned: number[] = [];
+const cachedStep = defineStep({
+  type: 'test.cached',
+  version: 1,
+  description: 'Echoes its value; claims a cached result.',
+  input: z.object({ value: z.unknown() }),
+  cachesResult: () => true,
+  async run(input) {
+    await sleep(10);
+    returned.push(Date.now());
+    return { value: input.value };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition]);
 
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
@@ -137,6 +152,39 @@ describe('engine', () => {
     expect(all!.at).toBeGreaterThanOrEqual(Math.max(...waits.map((w) => w.at)));
     expect(r.counts.perGroup).toEqual({ succeeded: 2 });
     expect(r.counts.all).toEqual({ succeeded: 1 });
+  });
+
+  it('finishes a cached step that only a fan-in uses once the event loop is quiet, and frees its queue slot at once', async () => {
+    returned.length = 0;
+    t ??= await openTestEngine({ registry });
+    const started = await t.engine.startRun({ workflow: 'test', blueprint: bp({
+      version: 1, name: 'quiet', inputs: { n: { type: 'array', default: [1, 2, 3, 4, 5, 6] } },
+      steps: [
+        { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { v: '{{ item }}' } },
+        { id: 'echo', uses: 'test.cached@1', concurrency: 1, with: { value: '{{ steps.each.v }}' } },
+        { id: 'all', uses: 'data.set@1', per: 'run', with: { values: '{{ steps.echo.value[] }}' } },
+      ],
+    }) });
+    // Keep the loop ~90% busy for 600 ms: 18 ms of work every 20 ms.
+    const busyUntil = Date.now() + 600;
+    await new Promise<void>((resolve) => {
+      const spin = () => {
+        const until = Math.min(Date.now() + 18, busyUntil);
+        while (Date.now() < until) { /* busy */ }
+        if (Date.now() >= busyUntil) resolve(); else setTimeout(spin, 2);
+      };
+      spin();
+    });
+    const done = await t.engine.waitForRun(started.id, 50);
+    expect(done.status).toBe('succeeded');
+    const echo = await t.store.listStepRuns(started.id, { stepId: 'echo' });
+    // With a queue slot of 1, all six ran while the loop was busy: a finish waiting for a quiet
+    // moment does not hold its slot.
+    expect(returned).toHaveLength(6);
+    expect(Math.max(...returned)).toBeLessThan(busyUntil);
+    // Their finishes waited for the quiet moment after it.
+    for (const r of echo) expect(r.finishedAt!).toBeGreaterThanOrEqual(busyUntil - 30);
+    expect((await t.store.listStepRuns(started.id, { stepId: 'all' }))[0]!.output).toEqual({ values: [1, 2, 3, 4, 5, 6] });
   });
 
   it('runs pure steps (data.set, flow.filter) as it plans them: a run of only those ends without a worker or a job', async () => {
