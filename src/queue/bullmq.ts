@@ -204,9 +204,15 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     };
   }
 
+  /** The window of `queue` as this process configured it (else undefined: the whole lag history). */
+  function intervalOf(queue: string): number | undefined {
+    const limit = rateLimits.get(queue);
+    return limit === undefined ? undefined : Number(limit.split(':')[1]);
+  }
+
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
-    return Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs())));
+    return Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))));
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {

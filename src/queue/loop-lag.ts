@@ -7,15 +7,19 @@
  * the slots granted right after the stall go out with it: in the 1000-keyword bench, a 1.2 s
  * turn of the event loop at the start of the run (since split up by the memory queue) put 40
  * Serper requests into one second against a limit of 20. The limiters therefore keep their
- * window longer by at least the worst delay of the last {@link LAG_WINDOW_S} seconds (see
- * `rateWindowMargin`). Stalls are kept short where they come from; this covers what is left.
+ * window longer by at least the worst delay that can still matter to it (see
+ * {@link recentLoopLagMs} and `rateWindowMargin`). Stalls are kept short where they come from;
+ * this covers what is left.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 
-/** Seconds of history the lag is the maximum of. @default 10 */
-export const LAG_WINDOW_S = 10;
+/**
+ * Seconds of history kept: a stall matters to a limiter for its window plus the stall (see
+ * {@link recentLoopLagMs}), and the longest windows are a minute.
+ */
+export const LAG_HISTORY_S = 125;
 
 let histogram: IntervalHistogram | undefined;
 const maxima: number[] = [];
@@ -25,7 +29,7 @@ function start(): IntervalHistogram {
   h.enable();
   setInterval(() => {
     maxima.push(h.max / 1e6);
-    if (maxima.length > LAG_WINDOW_S) maxima.shift();
+    if (maxima.length > LAG_HISTORY_S) maxima.shift();
     h.reset();
   }, 1000).unref();
   return h;
@@ -41,9 +45,25 @@ export function watchLoopLag(): void {
   histogram ??= start();
 }
 
-/** The longest event-loop delay of this thread in about the last {@link LAG_WINDOW_S} seconds, in ms. */
-export function recentLoopLagMs(): number {
+/**
+ * The longest event-loop delay of this thread that still matters to a limiter whose window is
+ * `windowMs`, in ms. A stall of S ms sends the requests granted before it S ms late, so the
+ * provider counts them until S + window after they were granted: a stall is remembered for that
+ * long, and no longer. (A fixed 10 s memory held a 1 s window's margin at a start-up stall of
+ * ~270 ms for 10 s, Serper at 15.8/s instead of 19; and forgot a stall a minute window still
+ * needed.) Without `windowMs`, the whole history.
+ */
+export function recentLoopLagMs(windowMs = LAG_HISTORY_S * 1000): number {
   histogram ??= start();
-  const now = histogram.count > 0 ? histogram.max / 1e6 : 0;
-  return Math.max(now, ...maxima);
+  let lag = histogram.count > 0 ? histogram.max / 1e6 : 0;
+  // maxima[last] is the second that just ended: its stall ended at most ~1 s ago.
+  for (let i = maxima.length - 1, ageS = 0; i >= 0; i--, ageS++) {
+    const m = maxima[i]!;
+    if (ageS * 1000 <= windowMs + m) lag = Math.max(lag, m);
+    else if (ageS * 1000 > windowMs + LAG_CAP_MS) break;
+  }
+  return lag;
 }
+
+/** No stall older than window + this is looked at (a stall longer than this is capped anyway). */
+const LAG_CAP_MS = 60_000;

@@ -180,7 +180,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   }
 
   const cautionMs = (q: QueueState) => (q.caution.until > now() ? q.caution.ms : 0);
-  const margin = (q: QueueState, limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs(), cautionMs(q));
+  const margin = (q: QueueState, limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs(limiter.limit.intervalMs), cautionMs(q));
 
   function pump(): void {
     if (!handler || closed) return;
