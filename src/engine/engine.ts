@@ -76,7 +76,10 @@ export class Engine {
   private readonly contexts = new Map<string, RunContext>();
   private readonly configured = new Set<string>();
   private readonly inflight = new Set<AbortController>();
-  private readonly idle = new IdleGate();
+  /** When the last step handler of this process returned (see `idle`). */
+  private lastHandledAt = 0;
+  // Drained: no step has run in this process for 100 ms (the end of a run, not a gap between two jobs).
+  private readonly idle = new IdleGate({ drained: () => this.inflight.size === 0 && performance.now() - this.lastHandledAt > 100 });
   private readonly deferred = new Set<Promise<void>>();
   private started = false;
 
@@ -407,6 +410,7 @@ export class Engine {
       await this.finish(rc, sr, { status: 'failed', error: e }, usage, node?.step.onError === 'fail' ? e : undefined);
     } finally {
       this.inflight.delete(controller);
+      this.lastHandledAt = performance.now();
     }
   }
 

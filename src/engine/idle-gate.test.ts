@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IdleGate } from './idle-gate.ts';
 
 /** Keeps the event loop ~90% busy for `ms`: 18 ms of spinning every 20 ms. */
@@ -46,6 +47,21 @@ describe('IdleGate', () => {
     await busy;
     expect(waited).toBeGreaterThanOrEqual(150);
     expect(waited).toBeLessThan(600);
+  });
+
+  it('lets everything through once nothing else is left to do, busy or not', async () => {
+    let others = 1;
+    const gate = new IdleGate({ tickMs: 20, busyAbove: 0.6, maxWaitMs: 60_000, batch: 1, drained: () => others === 0 });
+    const busy = keepBusy(500);
+    const all = Promise.all(Array.from({ length: 50 }, () => gate.wait()));
+    await sleep(100);
+    expect(gate.waiting).toBe(50);
+    others = 0;
+    const t0 = performance.now();
+    await all;
+    await busy;
+    // One tick, not 50 (a batch of 1 a quiet tick).
+    expect(performance.now() - t0).toBeLessThan(500);
   });
 
   it('release() lets everything through at once', async () => {

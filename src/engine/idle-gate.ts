@@ -21,6 +21,12 @@ export interface IdleGateOptions {
   tickMs?: number;
   /** Waiters let through per quiet tick. @default 32 */
   batch?: number;
+  /**
+   * True when nothing else is left to do (no step running in this process): everything waiting
+   * goes through at once. The work let through keeps the loop busy by itself, and at the end of
+   * a run, batch by batch, that made the last finishes wait ~2 s.
+   */
+  drained?: () => boolean;
 }
 
 export class IdleGate {
@@ -29,6 +35,7 @@ export class IdleGate {
   readonly #maxWaitMs: number;
   readonly #tickMs: number;
   readonly #batch: number;
+  readonly #drained: () => boolean;
   #timer: NodeJS.Timeout | undefined;
   #mark: EventLoopUtilization | undefined;
 
@@ -37,6 +44,7 @@ export class IdleGate {
     this.#maxWaitMs = options.maxWaitMs ?? 30_000;
     this.#tickMs = options.tickMs ?? 25;
     this.#batch = options.batch ?? 32;
+    this.#drained = options.drained ?? (() => false);
   }
 
   /** Waiting work (tests, progress). */
@@ -71,7 +79,7 @@ export class IdleGate {
     const busy = performance.eventLoopUtilization(now, this.#mark).utilization > this.#busyAbove;
     this.#mark = now;
     const t = performance.now();
-    let quota = busy ? 0 : this.#batch;
+    let quota = this.#drained() ? Infinity : busy ? 0 : this.#batch;
     for (let w = this.#waiters.peek(); w; w = this.#waiters.peek()) {
       if (quota <= 0 && t - w.since < this.#maxWaitMs) break;
       this.#waiters.shift();

@@ -160,6 +160,8 @@ describe('engine', () => {
     const started = await t.engine.startRun({ workflow: 'test', blueprint: bp({
       version: 1, name: 'quiet', inputs: { n: { type: 'array', default: [1, 2, 3, 4, 5, 6] } },
       steps: [
+        // Keeps a step running through the busy period: the engine is not idle, only its loop busy.
+        { id: 'slow', uses: 'test.sleep@1', with: { value: 0, ms: 900 } },
         { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { v: '{{ item }}' } },
         { id: 'echo', uses: 'test.cached@1', concurrency: 1, with: { value: '{{ steps.each.v }}' } },
         { id: 'all', uses: 'data.set@1', per: 'run', with: { values: '{{ steps.echo.value[] }}' } },
