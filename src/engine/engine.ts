@@ -64,6 +64,9 @@ const silent: EngineLogger = { info() {}, warn() {} };
 
 const backgroundSteps = new WeakMap<StepGraph, Set<string>>();
 
+/** Longest a finish waits for a quiet moment (see IdleGate). */
+const IDLE_MAX_WAIT_MS = 30_000;
+
 export class Engine {
   readonly store: Store;
   readonly queue: QueueDriver;
@@ -79,7 +82,7 @@ export class Engine {
   /** When the last step handler of this process returned (see `idle`). */
   private lastHandledAt = 0;
   // Drained: no step has run in this process for 100 ms (the end of a run, not a gap between two jobs).
-  private readonly idle = new IdleGate({ drained: () => this.inflight.size === 0 && performance.now() - this.lastHandledAt > 100 });
+  private readonly idle = new IdleGate({ maxWaitMs: IDLE_MAX_WAIT_MS, drained: () => this.inflight.size === 0 && performance.now() - this.lastHandledAt > 100 });
   private readonly deferred = new Set<Promise<void>>();
   private started = false;
 
@@ -280,6 +283,15 @@ export class Engine {
     return set;
   }
 
+  /**
+   * Whether the finish of `sr` may wait for the IdleGate: only when it will still be recorded well
+   * before `lostAfterMs` from its claim. Its job is done for the queue, so past that age a
+   * reconciler would take the step run for lost and run it again.
+   */
+  private mayDefer(sr: StepRunRecord): boolean {
+    return sr.startedAt !== null && Date.now() - sr.startedAt <= this.lostAfterMs - IDLE_MAX_WAIT_MS - 10_000;
+  }
+
   /** Runs `finish` once the event loop has a moment (see IdleGate); a failure is logged, the step run stays running for the reconciler. */
   private later(stepId: string, finish: () => Promise<void>): void {
     const p: Promise<void> = this.idle.wait().then(finish).catch((err: unknown) => {
@@ -370,7 +382,7 @@ export class Engine {
       const result = await def.run(input, ctx);
       if (isFiltered(result)) {
         await this.finish(rc, sr, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
-      } else if (this.background(rc).has(sr.stepId) && def.cachesResult?.(input) === true) {
+      } else if (this.background(rc).has(sr.stepId) && def.cachesResult?.(input) === true && this.mayDefer(sr)) {
         // Only pure and collecting steps use this result: finish it when the loop has a moment,
         // and give the queue its slot back now (see IdleGate). Meanwhile only the fan-out item of
         // its input is kept (see finish), not the rest (a page's text).

@@ -110,6 +110,35 @@ async function run(doc: unknown, inputs: Record<string, unknown> = {}, limit?: n
 
 const kw = { keywords: { type: 'array', default: ['alpha beta', 'gamma', 'delta epsilon zeta'] } };
 
+/** Runs six cached items (a queue slot of 1) into a fan-in while the test keeps the event loop ~90% busy for 600 ms. */
+async function busyRun(lostAfterMs?: number) {
+  returned.length = 0;
+  t ??= await openTestEngine({ registry, ...(lostAfterMs !== undefined ? { lostAfterMs } : {}) });
+  const started = await t.engine.startRun({ workflow: 'test', blueprint: bp({
+    version: 1, name: 'quiet', inputs: { n: { type: 'array', default: [1, 2, 3, 4, 5, 6] } },
+    steps: [
+      // Keeps a step running through the busy period: the engine is not idle, only its loop busy.
+      { id: 'slow', uses: 'test.sleep@1', with: { value: 0, ms: 900 } },
+      { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { v: '{{ item }}' } },
+      { id: 'echo', uses: 'test.cached@1', concurrency: 1, with: { value: '{{ steps.each.v }}' } },
+      { id: 'all', uses: 'data.set@1', per: 'run', with: { values: '{{ steps.echo.value[] }}' } },
+    ],
+  }) });
+  // Keep the loop ~90% busy for 600 ms: 18 ms of work every 20 ms.
+  const busyUntil = Date.now() + 600;
+  await new Promise<void>((resolve) => {
+    const spin = () => {
+      const until = Math.min(Date.now() + 18, busyUntil);
+      while (Date.now() < until) { /* busy */ }
+      if (Date.now() >= busyUntil) resolve(); else setTimeout(spin, 2);
+    };
+    spin();
+  });
+  const done = await t.engine.waitForRun(started.id, 50);
+  const echo = await t.store.listStepRuns(started.id, { stepId: 'echo' });
+  return { done, echo, busyUntil, all: (await t.store.listStepRuns(started.id, { stepId: 'all' }))[0]!.output };
+}
+
 describe('engine', () => {
   it('fans out per item, keeps item order, and collects per parent item (fan-in)', async () => {
     const r = await run({
@@ -155,38 +184,22 @@ describe('engine', () => {
   });
 
   it('finishes a cached step that only a fan-in uses once the event loop is quiet, and frees its queue slot at once', async () => {
-    returned.length = 0;
-    t ??= await openTestEngine({ registry });
-    const started = await t.engine.startRun({ workflow: 'test', blueprint: bp({
-      version: 1, name: 'quiet', inputs: { n: { type: 'array', default: [1, 2, 3, 4, 5, 6] } },
-      steps: [
-        // Keeps a step running through the busy period: the engine is not idle, only its loop busy.
-        { id: 'slow', uses: 'test.sleep@1', with: { value: 0, ms: 900 } },
-        { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { v: '{{ item }}' } },
-        { id: 'echo', uses: 'test.cached@1', concurrency: 1, with: { value: '{{ steps.each.v }}' } },
-        { id: 'all', uses: 'data.set@1', per: 'run', with: { values: '{{ steps.echo.value[] }}' } },
-      ],
-    }) });
-    // Keep the loop ~90% busy for 600 ms: 18 ms of work every 20 ms.
-    const busyUntil = Date.now() + 600;
-    await new Promise<void>((resolve) => {
-      const spin = () => {
-        const until = Math.min(Date.now() + 18, busyUntil);
-        while (Date.now() < until) { /* busy */ }
-        if (Date.now() >= busyUntil) resolve(); else setTimeout(spin, 2);
-      };
-      spin();
-    });
-    const done = await t.engine.waitForRun(started.id, 50);
+    const { done, echo, busyUntil, all } = await busyRun();
     expect(done.status).toBe('succeeded');
-    const echo = await t.store.listStepRuns(started.id, { stepId: 'echo' });
     // With a queue slot of 1, all six ran while the loop was busy: a finish waiting for a quiet
     // moment does not hold its slot.
     expect(returned).toHaveLength(6);
     expect(Math.max(...returned)).toBeLessThan(busyUntil);
     // Their finishes waited for the quiet moment after it.
     for (const r of echo) expect(r.finishedAt!).toBeGreaterThanOrEqual(busyUntil - 30);
-    expect((await t.store.listStepRuns(started.id, { stepId: 'all' }))[0]!.output).toEqual({ values: [1, 2, 3, 4, 5, 6] });
+    expect(all).toEqual({ values: [1, 2, 3, 4, 5, 6] });
+  });
+
+  it('records such a finish at once when waiting could outlive lostAfterMs (a reconciler would take the step for lost)', async () => {
+    const { done, echo, busyUntil, all } = await busyRun(20_000);
+    expect(done.status).toBe('succeeded');
+    expect(Math.min(...echo.map((r) => r.finishedAt!))).toBeLessThan(busyUntil - 100);
+    expect(all).toEqual({ values: [1, 2, 3, 4, 5, 6] });
   });
 
   it('runs pure steps (data.set, flow.filter) as it plans them: a run of only those ends without a worker or a job', async () => {

@@ -12,7 +12,7 @@ import type { Store } from '../../src/store/types.ts';
 
 export interface TestEngine { engine: Engine; store: Store; dbPath: string; close(): Promise<void> }
 
-export async function openTestEngine(options: { registry?: StepRegistry; env?: Record<string, string | undefined>; concurrency?: number; dbPath?: string } = {}): Promise<TestEngine> {
+export async function openTestEngine(options: { registry?: StepRegistry; env?: Record<string, string | undefined>; concurrency?: number; dbPath?: string; lostAfterMs?: number } = {}): Promise<TestEngine> {
   const dbPath = options.dbPath ?? join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db');
   const store = await openSqliteStore(dbPath);
   await store.migrate();
@@ -20,6 +20,7 @@ export async function openTestEngine(options: { registry?: StepRegistry; env?: R
     store, queue: createMemoryQueue(), env: options.env ?? {},
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.lostAfterMs !== undefined ? { lostAfterMs: options.lostAfterMs } : {}),
   });
   await engine.startWorker();
   return {
