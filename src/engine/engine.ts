@@ -20,7 +20,7 @@ import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
 import { IdleGate } from './idle-gate.ts';
-import { planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
+import { itemOnly, planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -385,9 +385,8 @@ export class Engine {
       } else if (this.background(rc).has(sr.stepId) && def.cachesResult?.(input) === true && this.mayDefer(sr)) {
         // Only pure and collecting steps use this result: finish it when the loop has a moment,
         // and give the queue its slot back now (see IdleGate). Meanwhile only the fan-out item of
-        // its input is kept (see finish), not the rest (a page's text).
-        const item = stored.item;
-        sr.input = { with: {}, ...(item === undefined ? {} : { item }) };
+        // its input is kept, not the rest (a page's text).
+        sr.input = itemOnly(stored.item);
         this.later(sr.stepId, () => this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage));
       } else {
         await this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage);
@@ -473,11 +472,8 @@ export class Engine {
         await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
         return { created: [], ended: true };
       }
-      // Planning reads a finished step run's output and, for a fan-out step, its item; not the
-      // rest of its input (a page's text, for the ideas of a page), which the planner's cache of
-      // finished step runs would otherwise keep.
-      const item = (sr.input as StoredInput | null)?.item;
-      const updated: StepRunRecord = { ...cur, input: { with: {}, ...(item === undefined ? {} : { item }) }, status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
+      // The planner's cache of finished step runs keeps only what planning reads (see itemOnly).
+      const updated: StepRunRecord = { ...cur, input: itemOnly((sr.input as StoredInput | null)?.item), status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
       const c = await planAfter(env, [updated]);
       return { created: c, ended: !(await this.maybeFinish(env, c.length)) };
     });

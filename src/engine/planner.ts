@@ -23,6 +23,15 @@ export interface StoredInput {
   item?: unknown;
 }
 
+/**
+ * What planning needs of a finished step run's input: its fan-out item (null when it has none).
+ * The rest (a page's text, for the ideas of a page) is what its output already says, or nothing
+ * later steps read.
+ */
+export function itemOnly(item: unknown): StoredInput | null {
+  return item === undefined ? null : { with: {}, item };
+}
+
 export interface PlanEnv {
   tx: RunTx;
   run: RunRecord;
@@ -305,7 +314,7 @@ async function makeRow(
   try {
     if (node.step.when !== undefined && !truthy(await evaluateExpression(stripBraces(node.step.when), scope))) {
       const skipped: SerializedError = { code: 'step.condition_false', fault: 'user', message: `condition is false: ${node.step.when}` };
-      return { ...base, input: item === undefined ? null : { with: {}, item }, status: 'skipped', error: skipped };
+      return { ...base, input: itemOnly(item), status: 'skipped', error: skipped };
     }
     const mapped = (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
     const input: StoredInput = item === undefined ? { with: mapped } : { with: mapped, item };
@@ -316,7 +325,7 @@ async function makeRow(
       if (isFiltered(result)) return { ...base, input, status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } };
       // Its output says what it made of its input: only the fan-out element is kept, which later
       // steps' `item` needs (serpRow and ideaRows each stored ~1.5 KB twice in the bench).
-      return { ...base, input: item === undefined ? null : { with: {}, item }, status: 'succeeded', output: result ?? null };
+      return { ...base, input: itemOnly(item), status: 'succeeded', output: result ?? null };
     } catch (err) {
       return { ...fail(key, err), id: base.id, input };
     }
