@@ -52,7 +52,7 @@ export class IdleGate {
     return this.#waiters.length;
   }
 
-  /** Resolves at once while the loop is not busy, else once it is (or after `maxWaitMs`). */
+  /** Resolves at the next tick when the loop was not busy over it, else at a later quiet tick (or after `maxWaitMs`). */
   wait(): Promise<void> {
     return new Promise((resolve) => {
       this.#waiters.push({ resolve, since: performance.now() });

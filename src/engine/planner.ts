@@ -42,6 +42,9 @@ export interface PlanEnv {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped', 'filtered']);
 
+/** One step at one item key, as a map key (the caches, witnesses and fan-in sets below). */
+const slot = (stepId: string, key: string) => `${stepId}\u0000${key}`;
+
 /**
  * Terminal step runs recently planned with, per run, across transactions: a terminal step run
  * never changes again (only pending and running ones do), and planning the steps of one item
@@ -62,7 +65,7 @@ function memoOf(env: Pick<PlanEnv, 'tx' | 'run'>): Map<string, StepRunRecord> {
 }
 
 function remember(env: Pick<PlanEnv, 'tx' | 'run'>, r: StepRunRecord): void {
-  if (TERMINAL.has(r.status)) memoOf(env).set(`${r.stepId}\u0000${r.itemKey}`, r);
+  if (TERMINAL.has(r.status)) memoOf(env).set(slot(r.stepId, r.itemKey), r);
 }
 
 /** After the transaction `tx` planned in has committed: its terminal step runs may be reused. */
@@ -82,7 +85,7 @@ export function planCommitted(tx: PlanEnv['tx']): void {
 /** `findStepRun`, answering terminal step runs from this transaction's and the run's recent ones. */
 async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: string): Promise<StepRunRecord | undefined> {
   const memo = memoOf(env);
-  const id = `${stepId}\u0000${key}`;
+  const id = slot(stepId, key);
   const hit = memo.get(id) ?? terminal.get(env.run)?.get(id);
   if (hit) return hit;
   const r = await env.tx.findStepRun(env.run.id, stepId, key);
@@ -114,13 +117,13 @@ const RUN_WITNESS = '\u0000run';
 
 /** After `r` was created pending: the run, and the fan-ins that wait for its step, have it as a witness. */
 function witness(env: PlanEnv, r: StepRunRecord): void {
-  witnessesOf(env.run).set(RUN_WITNESS, r.id);
+  const w = witnessesOf(env.run);
+  w.set(RUN_WITNESS, r.id);
   for (const t of env.graph.fanInWatchers.get(r.stepId) ?? []) {
     const key = keyPrefix(r.itemKey, baseDepth(env.graph.nodes.get(t)!));
     // Strictly below the fan-in's key, as its check counts.
     if (r.itemKey === key) continue;
-    const w = witnessesOf(env.run);
-    const id = `${t}\u0000${key}`;
+    const id = slot(t, key);
     w.delete(id);
     w.set(id, r.id);
     if (w.size > WITNESS_CACHE_SIZE) w.delete(w.keys().next().value!);
@@ -140,7 +143,7 @@ async function witnessActive(env: Pick<PlanEnv, 'tx' | 'run'>, id: string): Prom
 
 /** Whether the fan-in `node` at `key` still waits for a pending or running step run. */
 async function stillWaiting(env: PlanEnv, node: StepNode, key: string): Promise<boolean> {
-  if (await witnessActive(env, `${node.step.id}\u0000${key}`)) return true;
+  if (await witnessActive(env, slot(node.step.id, key))) return true;
   // "Any?", not "how many?": while the run is busy the first active row answers it.
   return (await env.tx.countStepRuns(env.run.id, { stepIds: node.fanInWait, keyPrefix: key, strictlyBelow: true, statuses: ACTIVE_STEP_STATUSES, limit: 1 })) > 0;
 }
@@ -191,7 +194,7 @@ async function plan(env: PlanEnv, finished: StepRunRecord[], fanInsFirst: { node
   const created: StepRunRecord[] = [];
   const worklist = [...finished];
   const fanIns = new Map<string, { node: StepNode; key: string }>();
-  const later = (node: StepNode, key: string) => { fanIns.set(`${node.step.id}\u0000${key}`, { node, key }); };
+  const later = (node: StepNode, key: string) => { fanIns.set(slot(node.step.id, key), { node, key }); };
   for (const c of fanInsFirst) later(c.node, c.key);
   for (;;) {
     while (worklist.length) {
