@@ -20,6 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { formatError } from '../src/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
@@ -157,11 +158,14 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     const k = `${o?.status ?? '?'}${o?.reason ? `: ${o.reason.slice(0, 80)}` : ''}`;
     pageStatuses[k] = (pageStatuses[k] ?? 0) + 1;
   }
+  // A failed step's error, one line each, so a failed run says why.
+  const failures = (await store.listStepRuns(run.id, { statuses: ['failed'], withInput: false }))
+    .slice(0, 5).map((sr) => `${sr.stepId}${sr.itemKey ? ` [${sr.itemKey}]` : ''}: ${sr.error ? formatError(sr.error) : '?'}`);
   const usage = await store.runUsage(run.id);
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, startedAt, status: done.status, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread };
+  return { seconds, startedAt, status: done.status, failures, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread };
 }
 
 /** Linux: this thread's time on a core and waiting in the run queue, in ms. */
@@ -245,6 +249,7 @@ async function main(): Promise<void> {
     const boundSeconds = Math.max(pipelineMs, tokenMs, cpuMs) / 1000;
     const serperSpan = (s1.serper.last - s1.serper.first) / 1000;
     log(`\nrun: ${main.status} in ${main.seconds.toFixed(1)} s (engine process CPU ${main.cpuSeconds.toFixed(1)} s; main-thread event loop delay p99 ${main.eventLoop.p99Ms.toFixed(0)} ms, max ${main.eventLoop.maxMs.toFixed(0)} ms); steps ${JSON.stringify(Object.fromEntries(Object.entries(main.counts).map(([k, v]) => [k, v.succeeded ?? v])))}`);
+    for (const f of main.failures) log(`  failed: ${f}`);
     log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);

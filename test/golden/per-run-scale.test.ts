@@ -1,0 +1,46 @@
+/**
+ * The blueprints' per-run steps collect every keyword's results in one expression. An expression
+ * that looks each keyword up in a list of all of them (`keyword in steps.search.q`) is quadratic:
+ * at 1000 keywords it took ~0.7 s of the evaluator's 1 s limit, and a busy machine failed the run's
+ * last step. These evaluate the shipped mappings at 5,000 keywords, where a quadratic one needs
+ * ~25 × that, through the same evaluator (and limit) the engine uses.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { evaluateMapping } from '../../src/blueprint/expressions.ts';
+import { loadBlueprint } from '../../src/workflow.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const N = 5000;
+const keywords = Array.from({ length: N }, (_, i) => ({ keyword: `keyword ${i}`, country: 'us', language: 'en' }));
+// Every 10th keyword's search failed: it has no search output.
+const searches = keywords.filter((_, i) => i % 10 !== 0).map((k) => ({ q: k.keyword, organic: [] }));
+const run = { id: 'r1', startedAt: '2026-11-26T00:00:00.000Z' };
+
+async function stepWith(file: string, id: string) {
+  const bp = await loadBlueprint(join(ROOT, 'blueprints', file));
+  const step = bp.steps.find((s) => s.id === id);
+  if (!step) throw new Error(`${file} has no step ${id}`);
+  return step.with;
+}
+
+describe('per-run steps at 5,000 keywords', () => {
+  it('topic-research marks each keyword done, or error where its search failed', async () => {
+    const out = await evaluateMapping(await stepWith('topic-research.json', 'status'), { inputs: {}, steps: { keyword: keywords, search: searches }, run }) as { rows: { keyword: string; status: string }[] };
+    expect(out.rows).toHaveLength(N);
+    expect(out.rows.filter((r) => r.status === 'error').map((r) => r.keyword)).toEqual(keywords.filter((_, i) => i % 10 === 0).map((k) => k.keyword));
+    expect(out.rows[1]).toEqual({ keyword: 'keyword 1', status: 'done', last_run: run.startedAt });
+  });
+
+  it('rank-tracking adds a "search failed" row per domain for each keyword whose search failed', async () => {
+    const rows = [{ keyword: 'keyword 1', domain: 'example.com', status: 'ranked' }];
+    const out = await evaluateMapping(await stepWith('rank-tracking.json', 'write'), { inputs: { domains: ['www.Example.com', 'other.org'] }, steps: { keyword: keywords, search: searches, row: rows }, run }) as { rows: { keyword: string; domain: string; status: string }[] };
+    const failed = out.rows.filter((r) => r.status === 'search failed');
+    expect(failed).toHaveLength((N / 10) * 2);
+    expect(failed.slice(0, 2)).toEqual([
+      { keyword: 'keyword 0', domain: 'example.com', status: 'search failed', checked_at: run.startedAt },
+      { keyword: 'keyword 0', domain: 'other.org', status: 'search failed', checked_at: run.startedAt },
+    ]);
+    expect(out.rows[0]).toEqual(rows[0]);
+  });
+});
