@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type OpenAI from 'openai';
 import { transientError, userError } from '../errors.ts';
 import { ExpressionError } from '../blueprint/expressions.ts';
 import type { StepContext } from '../steps/define.ts';
-import { costUsd, createOpenAIClient, maxTokensField, modelPrice, openaiError } from '../providers/openai.ts';
+import { costUsd, maxTokensField, modelPrice, requireOpenAIKey } from '../providers/openai.ts';
+import { createChatCompletion } from '../providers/openai-thread.ts';
 import { checkAssertions, type Assertion, type AssertionContext } from './assertions.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
@@ -72,7 +72,7 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
       return { ...value, usage: { promptTokens: 0, completionTokens: 0 }, costUsd: 0, attempts: 0, cached: true };
     }
   }
-  const client = createOpenAIClient(ctx.env, req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs });
+  requireOpenAIKey(ctx.env);
   const validator = req.validator ?? z.fromJSONSchema(req.jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
   const maxRetries = req.maxRetries ?? 2;
   const messages = [...req.messages];
@@ -82,7 +82,7 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
   if (!modelPrice(req.model)) warnings.push(`no price known for model ${req.model}: its cost is counted as 0`);
 
   for (let attempt = 1; ; attempt++) {
-    const reply = await send(client, ctx, req, messages);
+    const reply = await send(ctx, req, messages);
     model = reply.model || model;
     const promptTokens = reply.usage?.prompt_tokens ?? 0;
     const completionTokens = reply.usage?.completion_tokens ?? 0;
@@ -127,19 +127,19 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
   }
 }
 
-async function send(client: OpenAI, ctx: StepContext, req: StructuredRequest, messages: ChatMessage[]) {
-  try {
-    await ctx.throttle();
-    return await client.chat.completions.create({
+/** One request, on the OpenAI request thread (see openai-thread.ts); failures come back typed. */
+async function send(ctx: StepContext, req: StructuredRequest, messages: ChatMessage[]) {
+  await ctx.throttle();
+  return createChatCompletion(ctx.env, {
+    params: {
       model: req.model,
       messages,
       response_format: { type: 'json_schema', json_schema: { name: req.schemaName, schema: req.jsonSchema, strict: true } },
       ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
       ...(req.maxOutputTokens === undefined ? {} : { [maxTokensField(ctx.env)]: req.maxOutputTokens }),
-    }, { signal: ctx.signal });
-  } catch (err) {
-    throw openaiError(err);
-  }
+    },
+    ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs }),
+  }, ctx.signal);
 }
 
 /** Parses, validates and asserts one reply. */

@@ -31,6 +31,13 @@ export function maxTokensField(env: Record<string, string | undefined>): 'max_co
   }
 }
 
+/** The configured API key; a user error when none is set. */
+export function requireOpenAIKey(env: Record<string, string | undefined>): string {
+  const apiKey = env.OPENAI_API_KEY?.trim();
+  if (!apiKey) throw userError('openai.no_key', 'OPENAI_API_KEY is not set (any non-empty value works for local servers such as Ollama)');
+  return apiKey;
+}
+
 const clients = new Map<string, OpenAI>();
 
 /**
@@ -40,8 +47,7 @@ const clients = new Map<string, OpenAI>();
  * Clients are reused per configuration so their connection pools are shared.
  */
 export function createOpenAIClient(env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): OpenAI {
-  const apiKey = env.OPENAI_API_KEY?.trim();
-  if (!apiKey) throw userError('openai.no_key', 'OPENAI_API_KEY is not set (any non-empty value works for local servers such as Ollama)');
+  const apiKey = requireOpenAIKey(env);
   const baseURL = env.OPENAI_BASE_URL?.trim() || DEFAULT_OPENAI_BASE_URL;
   const timeout = options.timeoutMs ?? DEFAULT_OPENAI_TIMEOUT_MS;
   const organization = env.OPENAI_ORG_ID?.trim() || null;

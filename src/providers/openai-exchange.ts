@@ -1,0 +1,27 @@
+/**
+ * One chat completion through the official SDK, as the request thread (openai-thread.ts) and the
+ * inline fallback both make it: the client for the given settings, the SDK's failures typed by
+ * `openaiError`.
+ */
+import type OpenAI from 'openai';
+import { createOpenAIClient, openaiError } from './openai.ts';
+
+/** The settings a request needs, and all it is given of the environment. */
+export const OPENAI_ENV_KEYS = ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID'] as const;
+
+export interface ChatRequest {
+  params: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+  timeoutMs?: number;
+}
+
+/** A request posted to the request thread. */
+export interface ChatTask { id: number; env: Record<string, string>; request: ChatRequest }
+
+export async function chatCompletion(env: Record<string, string>, request: ChatRequest, signal?: AbortSignal): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+  try {
+    const client = createOpenAIClient(env, request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs });
+    return await client.chat.completions.create(request.params, signal ? { signal } : {});
+  } catch (err) {
+    throw openaiError(err);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The OpenAI request thread (see openai-thread.ts): makes each posted chat completion, any number
+ * at once, and posts back the reply or the typed failure, serialized.
+ */
+import { parentPort } from 'node:worker_threads';
+import { serializeError } from '../errors.ts';
+import { chatCompletion, type ChatTask } from './openai-exchange.ts';
+import type { ThreadReply } from './openai-thread.ts';
+
+const port = parentPort!;
+const aborts = new Map<number, AbortController>();
+
+port.on('message', (m: ChatTask | { abort: number }) => {
+  if ('abort' in m) {
+    aborts.get(m.abort)?.abort();
+    return;
+  }
+  const ac = new AbortController();
+  aborts.set(m.id, ac);
+  chatCompletion(m.env, m.request, ac.signal).then(
+    (reply) => {
+      // The reply as the SDK parsed it from JSON: plain data, which a structured clone keeps.
+      const out: ThreadReply = { id: m.id, reply };
+      port.postMessage(out);
+    },
+    (err: unknown) => {
+      const out: ThreadReply = { id: m.id, error: serializeError(err) };
+      port.postMessage(out);
+    },
+  ).finally(() => aborts.delete(m.id));
+});
