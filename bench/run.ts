@@ -15,7 +15,7 @@
  *   extracted / cores. The engine's own CPU is not in the bound: it is what must stay out of the way.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -139,12 +139,14 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   // Linux: how much of the run the main thread spent on a core, and waiting for one (runnable,
   // not running: the other threads and processes on the same cores had them).
   const sched0 = schedStat();
+  const threads0 = threadCpu();
   const startedAt = Date.now();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
   const done = await engine.waitForRun(run.id, 250);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const sched1 = schedStat();
+  const threadSeconds = threadCpuSince(threads0);
   const mainThread = sched0 && sched1 ? { onCpu: (sched1.onCpuMs - sched0.onCpuMs) / (seconds * 1000), waiting: (sched1.waitingMs - sched0.waitingMs) / (seconds * 1000) } : undefined;
   loop.disable();
   clearInterval(sampler);
@@ -165,7 +167,40 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, startedAt, status: done.status, failures, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread };
+  return { seconds, startedAt, status: done.status, failures, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread, threadSeconds };
+}
+
+/** Linux: CPU ms of each of this process's threads, by thread id, with its name. */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const close = stat.lastIndexOf(')');
+        const name = stat.slice(stat.indexOf('(') + 1, close);
+        const f = stat.slice(close + 2).split(' ');
+        // utime and stime (fields 14 and 15 of stat) in clock ticks, 100 a second on Linux.
+        out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+      } catch {
+        // The thread ended.
+      }
+    }
+  } catch {
+    // Not Linux.
+  }
+  return out;
+}
+
+/** CPU seconds per thread name since `before` (threads that ended meanwhile are not counted). */
+function threadCpuSince(before: Map<string, { name: string; ms: number }>): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const [tid, t] of threadCpu()) {
+    // The main thread is named after the process; V8 and libuv threads by role.
+    const name = tid === String(process.pid) ? 'main' : t.name.replace(/\d+$/, '#').trim();
+    by[name] = (by[name] ?? 0) + (t.ms - (before.get(tid)?.ms ?? 0)) / 1000;
+  }
+  return by;
 }
 
 /** Linux: this thread's time on a core and waiting in the run queue, in ms. */
@@ -259,6 +294,7 @@ async function main(): Promise<void> {
     log(`per-run steps: ${Object.entries(main.perRun).map(([id, p]) => `${id} ${p.startMs ? at(p.startMs) : '?'} to ${p.endMs ? at(p.endMs) : '?'}`).join(', ')}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
+    if (Object.keys(main.threadSeconds).length) log(`engine threads, CPU s: ${Object.entries(main.threadSeconds).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
     log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);

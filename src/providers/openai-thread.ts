@@ -28,6 +28,7 @@ let nextId = 1;
 
 function startWorker(): Worker {
   const w = new Worker(new URL('./openai-worker.ts', import.meta.url), {
+    name: 'openai-requests',
     // Its garbage is request and reply bodies: a small young generation keeps its RSS small.
     resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
   });

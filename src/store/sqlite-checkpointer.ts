@@ -27,6 +27,7 @@ export function startCheckpointer(path: string, options: CheckpointerOptions = {
   // way ~13 MB.
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
+    name: 'sqlite-checkpoint',
     workerData: { path, intervalMs: options.intervalMs ?? 500 },
     // Its own small heap: it holds a connection and nothing else.
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
