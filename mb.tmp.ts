@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import OpenAI from 'openai';
+import { leanFetch } from './src/providers/lean-fetch.ts';
 const srv = fork('/tmp/mb/server.mjs');
 const port: number = await new Promise((r) => srv.once('message', r as any));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -43,8 +44,8 @@ function duckFetch(input: any, init: any = {}): Promise<any> {
   });
 }
 const prompt = 'x '.repeat(6000);
-for (const mode of ['undici', 'http', 'duck', 'undici', 'http', 'duck']) {
-  const client = new OpenAI({ apiKey: 'k', baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, ...(mode === 'http' ? { fetch: httpFetch as any } : mode === 'duck' ? { fetch: duckFetch as any } : {}) });
+for (const mode of ['undici', 'lean', 'duck', 'undici', 'lean', 'duck', 'undici', 'lean']) {
+  const client = new OpenAI({ apiKey: 'k', baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, ...(mode === 'http' ? { fetch: httpFetch as any } : mode === 'duck' ? { fetch: duckFetch as any } : mode === 'lean' ? { fetch: leanFetch as any } : {}) });
   const N = 3000, C = 200; let next = 0;
   const cpu0 = process.cpuUsage(); const t0 = performance.now();
   await Promise.all(Array.from({ length: C }, async () => { while (next < N) { next++; const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: prompt }] }); if (!r.choices[0]) throw new Error('x'); } }));

@@ -4,6 +4,7 @@
  * failures into typed errors, and the model price table used to count cost.
  */
 import OpenAI from 'openai';
+import { leanFetch } from './lean-fetch.ts';
 import { quotaError, transientError, userError, type TopicflowError } from '../errors.ts';
 import { parseRetryAfter } from '../retry.ts';
 
@@ -56,7 +57,8 @@ export function createOpenAIClient(env: Record<string, string | undefined>, opti
   let client = clients.get(id);
   if (!client) {
     if (clients.size > 50) clients.clear();
-    client = new OpenAI({ apiKey, baseURL, organization, project, timeout, maxRetries: 0 });
+    // leanFetch: half the CPU of Node's fetch per request (see lean-fetch.ts); nothing here streams.
+    client = new OpenAI({ apiKey, baseURL, organization, project, timeout, maxRetries: 0, fetch: leanFetch });
     clients.set(id, client);
   }
   return client;
