@@ -160,6 +160,24 @@ describe('Google Sheets batching', () => {
     expect(fake.cells(id, 'SERP Results')).toHaveLength(251);
   });
 
+  it('sends a write over Google\'s 10 MB request limit in parts of about 2 MB, in order, and a re-run adds nothing', async () => {
+    const id = sheet({ Ideas: [['keyword', 'idea', 'quote']] });
+    // ~13 MB of values: one request would be refused ("Request payload size exceeds the limit").
+    const quote = 'A sentence quoted from the page, long enough to count · '.repeat(4);
+    const rows = Array.from({ length: 50_000 }, (_, i) => ({ keyword: `k${i % 500}`, idea: `idea ${i}`, quote }));
+    const first = await apiRequests(() => run(sheetsUpsertRows, { spreadsheet: id, tab: 'Ideas', key: ['keyword', 'idea'], rows }));
+    const writes = first.filter((r) => r.kind === 'write');
+    expect(writes.length).toBeGreaterThanOrEqual(6);
+    expect(writes.length).toBeLessThanOrEqual(8);
+    expect(writes.every((r) => r.path.endsWith(':append'))).toBe(true);
+    expect(Math.max(...writes.map((r) => JSON.stringify(r.body).length))).toBeLessThan(2.5 * 1024 * 1024);
+    const cells = fake.cells(id, 'Ideas')!;
+    expect(cells).toHaveLength(50_001);
+    expect(cells.slice(1).map((r) => r[1])).toEqual(rows.map((r) => r.idea));
+    const again = await apiRequests(() => run(sheetsUpsertRows, { spreadsheet: id, tab: 'Ideas', key: ['keyword', 'idea'], rows }));
+    expect(again.filter((r) => r.kind === 'write')).toHaveLength(0);
+  }, 60_000);
+
   it('reuses one access token across step runs', async () => {
     const id = sheet();
     const before = fake.requests.filter((r) => r.kind === 'token').length;

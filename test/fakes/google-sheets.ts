@@ -67,6 +67,9 @@ function googleError(status: number, message?: string): { error: Record<string, 
   return { error };
 }
 
+/** Google refuses a request body over 10 MB. */
+const REQUEST_BODY_LIMIT = 10_485_760;
+
 class HttpError extends Error {
   status: number;
   constructor(status: number, message?: string) { super(message ?? ''); this.status = status; }
@@ -254,6 +257,8 @@ export async function startSheetsFake(): Promise<SheetsFake> {
         send(status, googleError(status), retryAfter ? { 'retry-after': retryAfter } : {});
         return;
       }
+      // Google's limit on a request body, with its message.
+      if (Buffer.byteLength(raw) > REQUEST_BODY_LIMIT) throw new HttpError(400, `Request payload size exceeds the limit: ${REQUEST_BODY_LIMIT} bytes.`);
       if (isWrite) {
         const now = Date.now();
         while (writes.length > 0 && writes[0]! <= now - 60_000) writes.shift();

@@ -22,6 +22,40 @@ const REQUEST_TIMEOUT_MS = 60_000;
  * waiting for the window to pass is the only thing that helps.
  */
 const QUOTA_WINDOW_MS = 60_000;
+/**
+ * Most bytes of cell values in one write request. Google refuses a request body over 10 MB
+ * ("Request payload size exceeds the limit: 10485760 bytes") and recommends at most 2 MB; the
+ * Content Ideas write of a 1000-keyword run is ~19 MB. Each part is one write request (the quota
+ * is 60 a minute), sent in order; a part that fails leaves the earlier ones written, and the
+ * step's retry upserts by key, so nothing is written twice.
+ */
+export const WRITE_PART_BYTES = 2 * 1024 * 1024;
+
+/** About the bytes `values` take in a request's JSON: UTF-8 text plus quotes and commas. */
+function valuesBytes(values: readonly Cell[]): number {
+  let n = 2;
+  for (const v of values) n += (typeof v === 'string' ? Buffer.byteLength(v) : String(v).length) + 3;
+  return n;
+}
+
+/** `items` in consecutive parts of at most `maxBytes` each (by `size`); an item larger than that is a part of its own. */
+export function splitBySize<T>(items: readonly T[], size: (item: T) => number, maxBytes = WRITE_PART_BYTES): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const b = size(item);
+    if (part.length > 0 && bytes + b > maxBytes) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += b;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
 
 /** The fields of a service account key file that we use. */
 export interface ServiceAccountKey {
@@ -242,14 +276,14 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
     },
     write: async (tab, batch: WriteBatch) => {
       const sheets = await client;
-      if (batch.ranges.length > 0) {
+      for (const part of splitBySize(batch.ranges, (r) => r.values.reduce((n, row) => n + valuesBytes(row), 64))) {
         await options.throttleWrites?.();
         await call(() => sheets.spreadsheets.values.batchUpdate({
           spreadsheetId,
           requestBody: {
             // RAW: values are stored as typed, so "=IMPORTXML(...)" stays text, never a formula.
             valueInputOption: 'RAW',
-            data: batch.ranges.map((r) => ({
+            data: part.map((r) => ({
               range: a1Range(tab, r.row, r.column, r.values.length, Math.max(...r.values.map((v) => v.length))),
               majorDimension: 'ROWS',
               values: r.values,
@@ -260,16 +294,19 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
       if (batch.append.length > 0) {
         const width = Math.max(...batch.append.map((v) => v.length));
         // Google appends below the table that contains the given range, so start from the last
-        // row we saw: rows another writer appended meanwhile are part of that table too.
+        // row we saw: rows another writer appended meanwhile are part of that table too, and so
+        // are the parts of this append already sent.
         const from = Math.max(1, batch.lastRow);
-        await options.throttleWrites?.();
-        await call(() => sheets.spreadsheets.values.append({
-          spreadsheetId,
-          range: `${quoteTab(tab)}!A${from}:${columnLetter(Math.max(1, width))}${from}`,
-          valueInputOption: 'RAW',
-          insertDataOption: 'INSERT_ROWS',
-          requestBody: { majorDimension: 'ROWS', values: batch.append },
-        }, reqOpts));
+        for (const part of splitBySize(batch.append, valuesBytes)) {
+          await options.throttleWrites?.();
+          await call(() => sheets.spreadsheets.values.append({
+            spreadsheetId,
+            range: `${quoteTab(tab)}!A${from}:${columnLetter(Math.max(1, width))}${from}`,
+            valueInputOption: 'RAW',
+            insertDataOption: 'INSERT_ROWS',
+            requestBody: { majorDimension: 'ROWS', values: part },
+          }, reqOpts));
+        }
       }
     },
   };
