@@ -81,6 +81,25 @@ describe.skipIf(!up)('bullmq across workers', () => {
     for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!).toBeGreaterThanOrEqual(90);
   }, 15_000);
 
+  it('holds the limit in a worker that started before the queue had one (the job says so)', async () => {
+    const prefix = newPrefix();
+    const worker = open({ prefix });
+    const starts: number[] = [];
+    // It already serves the queue, and its last look at Redis found no limit for it.
+    let first!: () => void;
+    const firstDone = new Promise<void>((r) => { first = r; });
+    await worker.start(async (job) => { if (job.id === 'before') first(); else starts.push(performance.now()); }, { concurrency: 5 });
+    await worker.enqueue([{ id: 'before', queue: 'serper', retry }]);
+    await firstDone;
+    const enqueuer = open({ prefix });
+    await enqueuer.configureQueue('serper', { rateLimit: { max: 2, intervalMs: 100 } });
+    await enqueuer.enqueue(Array.from({ length: 8 }, (_, i) => ({ id: `j${i}`, queue: 'serper', retry })));
+    await enqueuer.idle();
+    starts.sort((x, y) => x - y);
+    expect(starts).toHaveLength(8);
+    for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!).toBeGreaterThanOrEqual(90);
+  }, 15_000);
+
   it('shares the wider margin after a 429 with every worker, in Redis, for RATE_CAUTION_MS', async () => {
     const prefix = newPrefix();
     const a = open({ prefix });

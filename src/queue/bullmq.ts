@@ -11,7 +11,8 @@
  *   When the log is full the job goes back to the head of `wait` (BullMQ's manual rate limit:
  *   `queue.rateLimit(ms)` + `RateLimitError`), which also parks every worker of that queue, on
  *   every machine, until the oldest start leaves the window: no polling, no job churn.
- *   The limit itself is stored in Redis, so the last `configureQueue` anywhere applies to all.
+ *   The limit itself is stored in Redis, so the last `configureQueue` anywhere applies to all
+ *   (to a queue this process has no limit for, from its next scan of Redis: see `needsSlot`).
  *   So is the wider margin after a 429 (`rateLimited`): any worker's 429 slows every worker.
  * - Concurrency (per queue and global from `start`) and group concurrency are per worker
  *   process. A job waiting for its group or the global limit has already been fetched: it holds
@@ -64,6 +65,8 @@ interface JobData {
   retry: RetryPolicy;
   /** Takes its rate slots per request with `acquire`, not at its start. */
   selfThrottled?: boolean;
+  /** The enqueuing process had a rate limit for the queue (see `needsSlot`). */
+  limited?: boolean;
 }
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
@@ -166,6 +169,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const concurrency = new Map<string, number>();
   /** `max:intervalMs` of each queue configured in this process, to restore a flushed limit. */
   const rateLimits = new Map<string, string>();
+  /** The limits hash as last read from Redis (every QUEUE_SCAN_MS), for queues set up elsewhere. */
+  let sharedLimits = new Set<string>();
   const groups = new Map<string, Semaphore>();
   /** Per queue, this process's callers of `acquire` in line: one asks Redis at a time. */
   const gates = new Map<string, RateGate>();
@@ -215,6 +220,18 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     return Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))));
   }
 
+  /**
+   * Whether a job must take a rate slot when it starts. Asking Redis costs a round trip per job,
+   * and most jobs are of queues with no limit (the 10,000 page downloads of the 1000-keyword
+   * bench), so it is asked only when the enqueuing process had a limit for the queue, this one
+   * has, or Redis had one at the last scan. A limit another process set on a queue that neither
+   * knows of applies here from the next scan, within QUEUE_SCAN_MS.
+   */
+  function needsSlot(d: JobData): boolean {
+    if (d.selfThrottled) return false;
+    return d.limited === true || rateLimits.has(d.queue) || sharedLimits.has(d.queue);
+  }
+
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
     if (closing) throw Worker.RateLimitError();
     const job = toJob(bj);
@@ -237,7 +254,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       }
       try {
         if (closing) throw Worker.RateLimitError();
-        const wait = bj.data.selfThrottled ? 0 : await acquireRate(job.queue, bj.id ?? job.id);
+        const wait = needsSlot(bj.data) ? await acquireRate(job.queue, bj.id ?? job.id) : 0;
         if (wait > 0) {
           await queueOf(job.queue).rateLimit(wait);
           throw Worker.RateLimitError();
@@ -321,7 +338,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     await remember(byQueue.keys());
     await Promise.all([...byQueue].map(([name, list]) => queueOf(name).addBulk(list.map((s) => {
       const base = s.attemptsMade ?? 0;
-      const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : {}) };
+      const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : rateLimits.has(s.queue) ? { limited: true } : {}) };
       if (s.group !== undefined) data.group = s.group;
       if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
       return {
@@ -340,7 +357,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   }
 
   async function scanQueues(): Promise<void> {
-    await remember(await redis.smembers(namesKey));
+    const [names, limited] = await Promise.all([redis.smembers(namesKey), redis.hkeys(limitsKey)]);
+    sharedLimits = new Set(limited);
+    await remember(names);
   }
 
   async function size(): Promise<number> {
