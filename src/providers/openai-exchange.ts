@@ -14,8 +14,11 @@ export interface ChatRequest {
   timeoutMs?: number;
 }
 
-/** A request posted to the request thread. */
-export interface ChatTask { id: number; env: Record<string, string>; request: ChatRequest }
+/** A request posted to the request thread; `postedAt` is wall-clock ms (timeOrigin + now). */
+export interface ChatTask { id: number; env: Record<string, string>; request: ChatRequest; postedAt: number }
+
+/** Wall-clock ms with sub-ms precision, comparable between the threads of a process. */
+export const clockMs = () => performance.timeOrigin + performance.now();
 
 export async function chatCompletion(env: Record<string, string>, request: ChatRequest, signal?: AbortSignal): Promise<OpenAI.Chat.Completions.ChatCompletion> {
   try {

@@ -15,12 +15,14 @@
 import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../errors.ts';
-import { chatCompletion, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './openai-exchange.ts';
+import { noteDispatchDelay } from '../queue/loop-lag.ts';
+import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './openai-exchange.ts';
 
 type ChatReply = OpenAI.Chat.Completions.ChatCompletion;
 
 interface Pending { resolve: (reply: ChatReply) => void; reject: (err: unknown) => void }
-export type ThreadReply = { id: number; reply: ChatReply } | { id: number; error: SerializedError };
+/** `delayMs`: how long the request waited for the thread (the rate limiters count it as a stall). */
+export type ThreadReply = { id: number; delayMs: number; reply: ChatReply } | { id: number; delayMs: number; error: SerializedError };
 
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
@@ -33,6 +35,7 @@ function startWorker(): Worker {
     resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
   });
   w.on('message', (m: ThreadReply) => {
+    noteDispatchDelay(m.delayMs);
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
@@ -76,7 +79,7 @@ export function createChatCompletion(env: Record<string, string | undefined>, re
     const done = () => signal?.removeEventListener('abort', onAbort);
     pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
     if (pending.size === 1) w.ref();
-    const task: ChatTask = { id, env: settings, request };
+    const task: ChatTask = { id, env: settings, request, postedAt: clockMs() };
     w.postMessage(task);
   });
 }

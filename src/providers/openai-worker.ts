@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { serializeError } from '../errors.ts';
-import { chatCompletion, type ChatTask } from './openai-exchange.ts';
+import { chatCompletion, clockMs, type ChatTask } from './openai-exchange.ts';
 import type { ThreadReply } from './openai-thread.ts';
 
 const port = parentPort!;
@@ -15,16 +15,18 @@ port.on('message', (m: ChatTask | { abort: number }) => {
     aborts.get(m.abort)?.abort();
     return;
   }
+  // How long the request waited for this thread after its rate slot was granted.
+  const delayMs = Math.max(0, clockMs() - m.postedAt);
   const ac = new AbortController();
   aborts.set(m.id, ac);
   chatCompletion(m.env, m.request, ac.signal).then(
     (reply) => {
       // The reply as the SDK parsed it from JSON: plain data, which a structured clone keeps.
-      const out: ThreadReply = { id: m.id, reply };
+      const out: ThreadReply = { id: m.id, delayMs, reply };
       port.postMessage(out);
     },
     (err: unknown) => {
-      const out: ThreadReply = { id: m.id, error: serializeError(err) };
+      const out: ThreadReply = { id: m.id, delayMs, error: serializeError(err) };
       port.postMessage(out);
     },
   ).finally(() => aborts.delete(m.id));

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
+import { noteDispatchDelay, recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 
 describe('recentLoopLagMs', () => {
   it('remembers a stall for one window plus its length: a 1 s window forgets it in seconds, a minute window keeps it', async () => {
@@ -16,5 +16,13 @@ describe('recentLoopLagMs', () => {
     expect(recentLoopLagMs(1000)).toBeLessThan(280);
     expect(recentLoopLagMs(60_000)).toBeGreaterThanOrEqual(280);
     expect(recentLoopLagMs()).toBeGreaterThanOrEqual(280);
+  }, 10_000);
+
+  it('counts a request that waited for another thread like a stall of that length', async () => {
+    noteDispatchDelay(700);
+    expect(recentLoopLagMs(1000)).toBeGreaterThanOrEqual(700);
+    await sleep(3900);
+    expect(recentLoopLagMs(1000)).toBeLessThan(700);
+    expect(recentLoopLagMs(60_000)).toBeGreaterThanOrEqual(700);
   }, 10_000);
 });

@@ -23,16 +23,29 @@ export const LAG_HISTORY_S = 125;
 
 let histogram: IntervalHistogram | undefined;
 const maxima: number[] = [];
+/** The longest delay noted by {@link noteDispatchDelay} in the current second. */
+let noted = 0;
 
 function start(): IntervalHistogram {
   const h = monitorEventLoopDelay({ resolution: 20 });
   h.enable();
   setInterval(() => {
-    maxima.push(h.max / 1e6);
+    maxima.push(Math.max(h.max / 1e6, noted));
     if (maxima.length > LAG_HISTORY_S) maxima.shift();
     h.reset();
+    noted = 0;
   }, 1000).unref();
   return h;
+}
+
+/**
+ * A request that left `ms` after its rate slot was granted, for a reason this thread's event loop
+ * does not see: it waited for another thread (the OpenAI request thread, see openai-thread.ts).
+ * Counted like a stall of that length.
+ */
+export function noteDispatchDelay(ms: number): void {
+  histogram ??= start();
+  if (ms > noted) noted = ms;
 }
 
 /**
@@ -55,7 +68,7 @@ export function watchLoopLag(): void {
  */
 export function recentLoopLagMs(windowMs = LAG_HISTORY_S * 1000): number {
   histogram ??= start();
-  let lag = histogram.count > 0 ? histogram.max / 1e6 : 0;
+  let lag = Math.max(histogram.count > 0 ? histogram.max / 1e6 : 0, noted);
   // maxima[last] is the second that just ended: its stall ended at most ~1 s ago.
   for (let i = maxima.length - 1, ageS = 0; i >= 0; i--, ageS++) {
     const m = maxima[i]!;
