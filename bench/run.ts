@@ -255,7 +255,9 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   const child = fork(new URL('./fakes.ts', import.meta.url), [JSON.stringify(fakeConfig)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ready = await new Promise<{ env: Record<string, string> }>((resolve) => child.once('message', (m) => resolve(m as { env: Record<string, string> })));
-  const env = { ...ready.env, TOPICFLOW_LOG: 'silent' };
+  // The engine's own settings (TOPICFLOW_EXTRACT_THREADS, TOPICFLOW_OPENAI_THREAD, ...) pass through.
+  const own = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('TOPICFLOW_') && e[1] !== undefined));
+  const env = { ...own, ...ready.env, TOPICFLOW_LOG: 'silent' };
   const dir = mkdtempSync(join(tmpdir(), 'topicflow-bench-'));
   const blueprint = await loadBlueprint(join(import.meta.dirname, '../blueprints/topic-research.json'));
   const bp = withLimits(blueprint, false);

@@ -1,8 +1,8 @@
 /**
- * Chat completions go through a worker thread (src/providers/openai-thread.ts) with the real SDK
- * inside, against the fake OpenAI server: replies and typed failures come back as the inline path
- * gives them, an abort does not wait for the server, and a thread that dies fails only the
- * requests it had in flight.
+ * With TOPICFLOW_OPENAI_THREAD=1, chat completions go through a worker thread
+ * (src/providers/openai-thread.ts) with the real SDK inside, against the fake OpenAI server:
+ * replies and typed failures come back as the inline path gives them, an abort does not wait for
+ * the server, and a thread that dies fails only the requests it had in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeError } from '../src/errors.ts';
@@ -13,7 +13,7 @@ let fake: OpenAIFake;
 beforeAll(async () => { fake = await startOpenAIFake({ handler: (req) => ({ echo: req.messages[0]?.content }) }); });
 afterAll(async () => { await closeOpenAIThread(); await fake.close(); });
 
-const env = (extra: Record<string, string> = {}) => ({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, UNRELATED_SECRET: 'x', ...extra });
+const env = (extra: Record<string, string> = {}) => ({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, TOPICFLOW_OPENAI_THREAD: '1', UNRELATED_SECRET: 'x', ...extra });
 const params = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }] });
 
 async function failure(p: Promise<unknown>) {

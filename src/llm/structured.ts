@@ -127,7 +127,7 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
   }
 }
 
-/** One request, on the OpenAI request thread (see openai-thread.ts); failures come back typed. */
+/** One request (on the OpenAI request thread when it is on: see openai-thread.ts); failures come back typed. */
 async function send(ctx: StepContext, req: StructuredRequest, messages: ChatMessage[]) {
   await ctx.throttle();
   return createChatCompletion(ctx.env, {

@@ -1,16 +1,19 @@
 /**
- * OpenAI chat completions on a thread of their own. The official SDK spends ~1 ms of CPU per
- * request (building it, undici's fetch and web streams, parsing the reply). The engine's main
- * thread is what bounds a big run (it plans, stores and dispatches every step run), and in the
- * 1000-keyword bench those 10,000 requests were ~10% of it. Here one worker thread holds the SDK
- * clients and their connection pools; the main thread posts a request's parameters (a structured
- * clone, ~30 us for a 12 KB prompt) and gets back the reply, or the failure already typed by
+ * OpenAI chat completions on a thread of their own, when `TOPICFLOW_OPENAI_THREAD=1`. The SDK
+ * spends CPU on every request (building it, sending it, parsing the reply: ~0.5 ms with leanFetch),
+ * and the engine's main thread is what bounds a big run (it plans, stores and dispatches every
+ * step run). Here one worker thread holds the SDK clients and their connection pools; the main
+ * thread posts a request's parameters and gets back the reply, or the failure already typed by
  * `openaiError` and serialized.
+ *
+ * Off by default: in the 1000-keyword bench on a 2-core machine it took 4.7 s of CPU off the main
+ * thread but cost 8 s more CPU in all and ~80 MB more peak RSS (614 against 534 MB), for a wall
+ * time within the noise (125.2 against 127.6 s, one run each). It is for machines whose main
+ * thread is the bottleneck with cores and memory to spare.
  *
  * The thread is started on the first request and does not keep the process alive while no request
  * is in flight. If it dies, the requests in flight fail as transient (the queue retries them) and
- * the next request starts a new one. `TOPICFLOW_OPENAI_THREAD=0` makes requests on the calling
- * thread instead.
+ * the next request starts a new one.
  */
 import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
@@ -56,14 +59,15 @@ function startWorker(): Worker {
 }
 
 /**
- * One chat completion with the SDK client for `env`'s OpenAI settings, on the request thread.
+ * One chat completion with the SDK client for `env`'s OpenAI settings, on the request thread when
+ * `TOPICFLOW_OPENAI_THREAD=1`, else on this one.
  * Rejects with the typed error `openaiError` makes of a failure (`openai.*` codes); an abort of
  * `signal` rejects at once with `openai.aborted`.
  */
 export function createChatCompletion(env: Record<string, string | undefined>, request: ChatRequest, signal?: AbortSignal): Promise<ChatReply> {
   const settings: Record<string, string> = {};
   for (const k of OPENAI_ENV_KEYS) if (env[k] !== undefined) settings[k] = env[k];
-  if (env.TOPICFLOW_OPENAI_THREAD === '0') return chatCompletion(settings, request, signal);
+  if (env.TOPICFLOW_OPENAI_THREAD !== '1') return chatCompletion(settings, request, signal);
   if (signal?.aborted) return Promise.reject(transientError('openai.aborted', 'OpenAI request aborted'));
   worker ??= startWorker();
   const w = worker;
