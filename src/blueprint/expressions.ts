@@ -15,6 +15,7 @@
  *   run             { id, startedAt }
  */
 import jsonata from 'jsonata';
+import { BAIL, compileFast, type FastExpr } from './fast-eval.ts';
 
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const WHOLE = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
@@ -41,6 +42,18 @@ export class ExpressionError extends Error {
 }
 
 const compiled = new Map<string, jsonata.Expression>();
+const fastCompiled = new Map<string, FastExpr | null>();
+
+/** The native evaluator of `source` (see fast-eval.ts), or null when it is not one of its shapes. */
+function fastOf(source: string, expr: jsonata.Expression): FastExpr | null {
+  let fast = fastCompiled.get(source);
+  if (fast === undefined) {
+    fast = compileFast(expr.ast()) ?? null;
+    if (fastCompiled.size > 5000) fastCompiled.clear();
+    fastCompiled.set(source, fast);
+  }
+  return fast;
+}
 
 function compile(source: string): jsonata.Expression {
   let expr = compiled.get(source);
@@ -167,6 +180,15 @@ export async function evaluateExpression(source: string, scope: ExpressionScope)
     if (value !== NOT_PLAIN) return normalize(value);
   }
   const expr = compile(source);
+  const fast = fastOf(source, expr);
+  if (fast) {
+    try {
+      const v = fast(scope);
+      if (v !== BAIL) return normalize(v);
+    } catch {
+      // JSONata meets the same value below and says what is wrong with it.
+    }
+  }
   try {
     return normalize(await expr.evaluate(scope));
   } catch (err) {
