@@ -66,6 +66,24 @@ describe('sqlite store', () => {
     db.close();
   });
 
+  it('keeps the cache of a database made before it became a rowid table, and upserts into it', async () => {
+    const path = join(tempDir(), 'v2.db');
+    const older = await openSqliteStore(path, { migrations: SQLITE_MIGRATIONS.filter((m) => m.version <= 2) });
+    await older.cacheSet('page', 'https://a.example/', { text: 'kept' }, 60_000);
+    await older.cacheSet('llm', 'expired', 'old', -1);
+    await older.close();
+    const store = await openSqliteStore(path);
+    expect((await store.cacheGet('page', 'https://a.example/'))?.value).toEqual({ text: 'kept' });
+    expect(await store.cacheGet('llm', 'expired')).toBeUndefined();
+    await store.cacheSet('page', 'https://a.example/', { text: 'new' }, 60_000);
+    expect((await store.cacheGet('page', 'https://a.example/'))?.value).toEqual({ text: 'new' });
+    await store.close();
+    const db = new DatabaseSync(path);
+    expect(db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'cache'`).get()?.sql).not.toMatch(/WITHOUT ROWID/i);
+    expect(db.prepare('SELECT count(*) AS n FROM cache').get()?.n).toBe(2);
+    db.close();
+  });
+
   it('refuses a database migrated by a newer topicflow', async () => {
     const path = join(tempDir(), 'new.db');
     await (await openSqliteStore(path)).close();

@@ -93,4 +93,25 @@ CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
     // active step run of the run (thousands while a rate-limited provider has a backlog).
     sql: `CREATE INDEX step_runs_step_status ON step_runs (run_id, step_id, status, sort_key);`,
   },
+  {
+    version: 3,
+    name: 'cache as a rowid table',
+    // WITHOUT ROWID keeps whole rows in the key's B-tree, which SQLite advises only for rows under
+    // ~1/20 of a page; a cached page is ~12 KB. As a rowid table with a unique index, a lookup
+    // took 2-3 us instead of 18-20 and an upsert 9-11 us instead of 26-27 (6,000 12 KB entries).
+    sql: `
+CREATE TABLE cache_new (
+  namespace TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+INSERT INTO cache_new (namespace, key, value, stored_at, expires_at) SELECT namespace, key, value, stored_at, expires_at FROM cache;
+DROP TABLE cache;
+ALTER TABLE cache_new RENAME TO cache;
+CREATE UNIQUE INDEX cache_key ON cache (namespace, key);
+CREATE INDEX cache_expires ON cache (expires_at);
+`,
+  },
 ];
