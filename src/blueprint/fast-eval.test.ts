@@ -45,6 +45,7 @@ const EXPRESSIONS = [
   'a', 'a.b', 'a.b.c', 'list.x', 'a.list.x.y', '$.a.b', '$$.a.b', 'a.constructor', "$map(a, function($v) { { 'p': $v.toString } })[]",
   "$join(a.b, ', ')", "$join(list.(x & '-' & $string(level)), ' | ')", "$join(a.list.text, '')",
   '$string(a.b)', "a.b & '/' & a.c", "'H' & $string(level) & ' ' & text",
+  "a = 's1' ? 'one' : a", "a.b in ['s1', 's2', 3]", 'a and b', 'a or b.c', 'a.b[]', 'list.x[]', 'a[]', 'a ? a : b', "a != 's2'", 'a.b ? a.c', "(a.x = 's1' ? 'ok' : a.x) & (a.y ? ': ' & a.y : '')",
   "$map(a.list, function($v) { { 'k': $v.x, 'r': a.b, 'lit': 'L', 'n': 3, 'deep': $v.y.z } })[]",
   "$map(a.list, function($v) { { 'k': $v.x, 'r': a.b } })",
   "$map(a, function($v) { { 'v': $v } })",
@@ -72,7 +73,7 @@ describe('fast-eval', () => {
   it('compiles the shipped per-item shapes (the $map rows, the headings join) and leaves the rest to JSONata', () => {
     const compiled = (src: string) => compileFast(jsonata(src).ast()) !== undefined;
     expect(shipped.filter((s) => s.startsWith('$map') || s.startsWith('$join')).every(compiled)).toBe(true);
-    for (const other of ["steps.page.status in ['ok', 'not-modified']", 'a[x > 1]', 'a{x: y}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a ? b : c', "a.b[]", "$map(a, function($v) { { $v.k: 1 } })"]) {
+    for (const other of ['a[x > 1]', 'a{x: y}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]']) {
       expect(compiled(other), other).toBe(false);
     }
   });
@@ -87,7 +88,9 @@ describe('fast-eval', () => {
       for (let i = 0; i < 400; i++) {
         const root = value(r, 5, i % 2 ? KEYS : names);
         const scope = root !== null && typeof root === 'object' && !Array.isArray(root) ? root : { a: root };
-        const [expected, actual] = await Promise.all([viaJsonata(src, scope), viaEngine(src, scope)]);
+        // Each on its own copy: JSONata marks arrays of its input (`keepSingleton`) as it goes.
+        const expected = await viaJsonata(src, structuredClone(scope));
+        const actual = await viaEngine(src, structuredClone(scope));
         expect(actual, `${src} on ${JSON.stringify(scope)}`).toEqual(expected);
         if (fast && fast(scope) !== BAIL) fastAnswers++;
       }

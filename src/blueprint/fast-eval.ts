@@ -1,7 +1,8 @@
 /**
  * Native evaluation of a few JSONata shapes that the shipped blueprints evaluate for every item,
- * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules),
- * string and number literals, `&`, `$string`, `$join`, and `$map(path, function($v) { {...} })`
+ * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules,
+ * `path[]`), string and number literals, `&`, `? :`, `=` and `!=` on scalars, `in` a list of
+ * literals, `and`, `or`, `( )`, `$string`, `$join`, and `$map(path, function($v) { {...} })`
  * building one object per element. In the 1000-keyword bench those cost 0.3-0.7 ms an item in
  * JSONata's evaluator (async at every node, an object constructor is a group-by), ~10% of the
  * engine's main thread and the largest share of its garbage; here a few microseconds.
@@ -76,9 +77,28 @@ function lookup(input: unknown, key: string): unknown {
 }
 
 function plainNode(n: Node, extra: readonly string[] = []): boolean {
-  for (const k of Object.keys(n)) if (!KNOWN.has(k) || (k === 'keepArray' && !extra.includes(k))) return false;
+  for (const k of Object.keys(n)) {
+    if (extra.includes(k)) continue;
+    if (!KNOWN.has(k) || k === 'keepArray') return false;
+  }
   return true;
 }
+
+/** JSONata's `$boolean` (undefined stays undefined, which is false where it counts). */
+function truthy(v: unknown): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) {
+    if (v.length === 1) return truthy(v[0]);
+    return v.length > 1 && v.some((x) => truthy(x));
+  }
+  if (typeof v === 'string') return v.length > 0;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'boolean') return v;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length > 0;
+  return false;
+}
+
+const isScalar = (v: unknown) => v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
 /** One step of a path, as `evaluateStep` does it over the input sequence. */
 function step(fn: Fn, input: unknown[], ctx: Ctx, last: boolean): unknown[] | typeof BAIL {
@@ -99,13 +119,16 @@ function step(fn: Fn, input: unknown[], ctx: Ctx, last: boolean): unknown[] | ty
 
 function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined {
   const steps = node.steps ?? [];
-  if (steps.length === 0 || !plainNode(node)) return undefined;
+  // `path[]`: the path keeps a single result as an array (keepSingletonArray), its last step too.
+  const keepSingleton = (node as { keepSingletonArray?: boolean }).keepSingletonArray === true;
+  if (steps.length === 0 || !plainNode(node, keepSingleton ? ['keepSingletonArray'] : [])) return undefined;
   const fns: Fn[] = [];
   for (const [i, s] of steps.entries()) {
-    if (!plainNode(s)) return undefined;
+    const keepStep = keepSingleton && i === steps.length - 1 && s.keepArray === true;
+    if (!plainNode(s, keepStep ? ['keepArray'] : [])) return undefined;
     if (s.type === 'name' && typeof s.value === 'string') {
       const key = s.value;
-      fns.push((item) => unwrap(lookup(item, key)));
+      fns.push((item) => unwrap(lookup(item, key), keepStep));
     } else if (i === 0 && s.type === 'variable') {
       const v = compileVariable(s, lambdaVar);
       if (!v) return undefined;
@@ -133,8 +156,10 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
       if (result.length === 0) break;
       seqIn = result;
     }
+    if (keepSingleton && isSeq(result)) return result.length === 0 ? undefined : result;
     return unwrap(result);
   };
+  if (keepSingleton) return general;
   // Names through objects only (the usual case) are plain property access: the same result as
   // the steps above, which are needed only where an array is on the way.
   const names = steps.slice(firstIsVariable ? 1 : 0).map((s) => s.value);
@@ -263,14 +288,68 @@ function compile(node: Node, lambdaVar: string | undefined, top = false): Fn | u
     case 'variable':
       return plainNode(node) ? compileVariable(node, lambdaVar) : undefined;
     case 'binary': {
-      if (node.value !== '&' || !plainNode(node) || !node.rhs || !node.lhs || Array.isArray(node.lhs)) return undefined;
+      if (!plainNode(node) || !node.rhs || !node.lhs || Array.isArray(node.lhs)) return undefined;
       const l = compile(node.lhs, lambdaVar);
-      const r = compile(node.rhs, lambdaVar);
+      const r = node.value === 'in' ? compileList(node.rhs) : compile(node.rhs, lambdaVar);
       if (!l || !r) return undefined;
+      switch (node.value) {
+        case '&':
+          return (input, ctx) => {
+            const a = asText(l(input, ctx));
+            const b = asText(r(input, ctx));
+            return a === BAIL || b === BAIL ? BAIL : a + b;
+          };
+        case '=':
+        case '!=': {
+          const equal = node.value === '=';
+          // Scalars only: objects and arrays compare deeply in JSONata.
+          return (input, ctx) => {
+            const a = l(input, ctx);
+            const b = r(input, ctx);
+            if (a === BAIL || b === BAIL || !isScalar(a) || !isScalar(b)) return BAIL;
+            if (a === undefined || b === undefined) return false;
+            return (a === b) === equal;
+          };
+        }
+        case 'in':
+          return (input, ctx) => {
+            const a = l(input, ctx);
+            const list = r(input, ctx) as unknown[];
+            if (a === BAIL) return BAIL;
+            if (a === undefined) return false;
+            return list.includes(a) && (a === a);
+          };
+        case 'and':
+        case 'or': {
+          const and = node.value === 'and';
+          return (input, ctx) => {
+            const a = l(input, ctx);
+            if (a === BAIL) return BAIL;
+            const left = truthy(a) === true;
+            if (and ? !left : left) return left;
+            const b = r(input, ctx);
+            return b === BAIL ? BAIL : truthy(b) === true;
+          };
+        }
+        default:
+          return undefined;
+      }
+    }
+    case 'block':
+      // `( expr )`: a block of one expression (no variable of its own to bind).
+      return plainNode(node) && node.expressions?.length === 1 ? compile(node.expressions[0]!, lambdaVar) : undefined;
+    case 'condition': {
+      const n = node as Node & { condition?: Node; then?: Node; else?: Node };
+      for (const k of Object.keys(n)) if (!['type', 'position', 'condition', 'then', 'else'].includes(k)) return undefined;
+      const c = n.condition && compile(n.condition, lambdaVar);
+      const t = n.then && compile(n.then, lambdaVar);
+      const e = n.else === undefined ? undefined : compile(n.else, lambdaVar);
+      if (!c || !t || (n.else !== undefined && !e)) return undefined;
       return (input, ctx) => {
-        const a = asText(l(input, ctx));
-        const b = asText(r(input, ctx));
-        return a === BAIL || b === BAIL ? BAIL : a + b;
+        const v = c(input, ctx);
+        if (v === BAIL) return BAIL;
+        if (truthy(v)) return t(input, ctx);
+        return e ? e(input, ctx) : undefined;
       };
     }
     case 'function':
@@ -278,6 +357,16 @@ function compile(node: Node, lambdaVar: string | undefined, top = false): Fn | u
     default:
       return undefined;
   }
+}
+
+/** `['a', 'b', 1]`: an array constructor of string and number literals, as the list of `in`. */
+function compileList(node: Node): Fn | undefined {
+  const items = node.expressions;
+  if (node.type !== 'unary' || node.value !== '[' || !Array.isArray(items)) return undefined;
+  for (const k of Object.keys(node)) if (!['type', 'value', 'position', 'expressions', 'consarray'].includes(k)) return undefined;
+  if (!items.every((x) => (x.type === 'string' || x.type === 'number') && plainNode(x))) return undefined;
+  const list = items.map((x) => x.value);
+  return () => list;
 }
 
 /** A native evaluator for JSONata's `ast`, or undefined when the expression is not one of these shapes. */
