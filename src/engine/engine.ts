@@ -78,6 +78,8 @@ export class Engine {
   private readonly lostAfterMs: number;
   private readonly contexts = new Map<string, RunContext>();
   private readonly configured = new Set<string>();
+  /** Step types whose `warm` has been called. */
+  private readonly warmed = new Set<string>();
   private readonly inflight = new Set<AbortController>();
   /** When the last step handler of this process returned (see `idle`). */
   private lastHandledAt = 0;
@@ -320,6 +322,11 @@ export class Engine {
   }
 
   private async configureQueues(bp: Blueprint): Promise<void> {
+    for (const step of bp.steps) {
+      if (this.warmed.has(step.uses)) continue;
+      this.warmed.add(step.uses);
+      this.registry.get(step.uses)?.warm?.();
+    }
     for (const [name, limits] of Object.entries(providerLimits(bp))) {
       const key = `${name}:${JSON.stringify(limits)}`;
       if (this.configured.has(key)) continue;

@@ -92,6 +92,12 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * others record it at once, so that a crash repeats no more than the calls in flight.
    */
   cachesResult?(input: z.output<S>): boolean;
+  /**
+   * Called once per process when a run that uses this step type starts or is first met, before
+   * its first step run: starts what the step needs and takes long to start (page.extract's
+   * extraction threads), so the first items do not wait for it or do without it. Never awaited.
+   */
+  warm?(): void;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { fetchAndExtractDetailed, type PageResult } from '../extract/fetch-and-extract.ts';
+import { extractPoolReady } from '../extract/pool.ts';
 import { webError, DEFAULT_MAX_BYTES } from '../providers/web/safe-fetch.ts';
 
 /** Cached extracts are kept this long; revalidated with a conditional request on every use. */
@@ -31,6 +32,11 @@ export const pageExtract = defineStep({
     allowPrivate: z.boolean().default(false).describe('Allow private and loopback addresses (cloud metadata stays blocked).'),
     maxTextChars: z.number().int().positive().default(100_000).describe('Cap of the text kept in the output.'),
   }),
+  warm() {
+    // The threads load the parser first (~0.3 s on an idle core, seconds on a busy one); until
+    // they are up, pages are extracted on the engine's main thread.
+    void extractPoolReady();
+  },
   async run(input, ctx): Promise<PageResult> {
     const entry = await ctx.cache.get('page', input.url);
     const cached = entry?.value as CachedPage | undefined;

@@ -89,7 +89,21 @@ const cachedStep = defineStep({
   },
 });
 
-const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition]);
+/** Records when it was warmed and when it ran. */
+const warmLog: string[] = [];
+const warmable = defineStep({
+  type: 'test.warmable',
+  version: 1,
+  description: 'Echoes its value; has something to start first.',
+  input: z.object({ value: z.unknown() }),
+  warm() { warmLog.push('warm'); },
+  async run(input) {
+    warmLog.push('run');
+    return { value: input.value };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition, warmable as StepDefinition]);
 
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
@@ -234,6 +248,19 @@ describe('engine', () => {
       await engine.close(100);
       await store.close();
     }
+  });
+
+  it('warms a step type once per process, before the first run that uses it, and not for runs that do not', async () => {
+    warmLog.length = 0;
+    await run({ version: 1, name: 'plain', steps: [{ id: 'a', uses: 'data.set@1', with: { v: 1 } }] });
+    expect(warmLog).toEqual([]);
+    const doc = { version: 1, name: 'w', inputs: kw, steps: [
+      { id: 'each', uses: 'data.set@1', each: 'inputs.keywords', with: { k: '{{ item }}' } },
+      { id: 'echo', uses: 'test.warmable@1', with: { value: '{{ steps.each.k }}' } },
+    ] };
+    expect((await run(doc)).run.status).toBe('succeeded');
+    expect((await run(doc)).run.status).toBe('succeeded');
+    expect(warmLog).toEqual(['warm', ...Array(6).fill('run')]);
   });
 
   it('runs a fan-in step with an empty list when the fan-out has no items', async () => {
