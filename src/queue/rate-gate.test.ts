@@ -27,9 +27,11 @@ describe('rate gate', () => {
   it('asks the limiter about once per freed slot, however many callers wait', async () => {
     const { gate, asked } = gateOf(10, 50);
     await Promise.all(Array.from({ length: 300 }, () => gate.acquire()));
-    // 300 slots in 30 windows: each caller asked once when served, plus one ask per wait. Each
+    // 300 slots in 30 windows: each caller asked once when served, plus an ask or a few per wait
+    // (a timer can fire a little early by the limiter's clock: Node rounds to whole ms and starts
+    // it from the event loop's cached time, which lags under load; CI saw ~3.5 a window). Each
     // caller sleeping on its own would ask ~30 times each (9,000).
-    expect(asked()).toBeLessThan(300 + 2 * 30 + 10);
+    expect(asked()).toBeLessThan(300 + 8 * 30);
   });
 
   it('drops a caller whose signal aborts, with the reason, and serves the others', async () => {
