@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { itemSortKey } from '../src/store/item-key.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import { SQLITE_MIGRATIONS } from '../src/store/migrations/sqlite.ts';
 import { describeStoreContract } from './store.contract.ts';
@@ -81,6 +82,48 @@ describe('sqlite store', () => {
     const db = new DatabaseSync(path);
     expect(db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'cache'`).get()?.sql).not.toMatch(/WITHOUT ROWID/i);
     expect(db.prepare('SELECT count(*) AS n FROM cache').get()?.n).toBe(2);
+    db.close();
+  });
+
+  it('keeps step run inputs across the move to a table of their own, writes each input once, and deletes it with its run', async () => {
+    const path = join(tempDir(), 'v3.db');
+    const text = 'a page of text. '.repeat(800);
+    // A version-3 database with two step runs, written as version 3 wrote them.
+    await (await openSqliteStore(path, { migrations: SQLITE_MIGRATIONS.filter((m) => m.version <= 3) })).close();
+    const v3 = new DatabaseSync(path);
+    v3.exec(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, trigger, created_at, updated_at) VALUES ('r1', 'wf', 'running', '{"steps":[]}', '{}', '{}', 'api', 1, 1)`);
+    const row = v3.prepare(`INSERT INTO step_runs (id, run_id, step_id, item_key, sort_key, status, input, queue, created_at) VALUES (?, 'r1', ?, ?, ?, 'pending', ?, 'q', 1)`);
+    row.run('old-ideas', 'ideas', '0', itemSortKey('0'), JSON.stringify({ with: { text } }));
+    row.run('old-none', 'read', '', '', 'null');
+    v3.close();
+
+    const store = await openSqliteStore(path);
+    expect((await store.findStepRun('r1', 'ideas', '0'))?.input).toEqual({ with: { text } });
+    expect((await store.getStepRun('old-none'))?.input).toBeNull();
+    // A claim returns the input; a claim and a finish leave it as it was.
+    expect((await store.claimStepRun('old-ideas'))?.input).toEqual({ with: { text } });
+    await store.withRun('r1', (tx) => tx.updateStepRun('old-ideas', { status: 'succeeded', output: { ideas: 1 }, finishedAt: 1 }));
+    expect(await store.getStepRun('old-ideas')).toMatchObject({ status: 'succeeded', input: { with: { text } }, output: { ideas: 1 } });
+    expect((await store.listStepRuns('r1', { stepId: 'ideas' }))[0]?.input).toEqual({ with: { text } });
+    expect((await store.listStepRuns('r1', { stepId: 'ideas', withInput: false }))[0]?.input).toBeNull();
+
+    // New step runs, one of them planned twice (another process got there first): one input each.
+    await store.withRun('r1', (tx) => tx.insertStepRuns([{ id: 'new-1', runId: 'r1', stepId: 'ideas', itemKey: '1', input: { with: { text: 'one' } }, queue: 'openai' }]));
+    const again = await store.withRun('r1', (tx) => tx.insertStepRuns([{ id: 'new-2', runId: 'r1', stepId: 'ideas', itemKey: '1', input: { with: { text: 'two' } }, queue: 'openai' }]));
+    expect(again).toEqual([]);
+    expect((await store.findStepRun('r1', 'ideas', '1'))?.input).toEqual({ with: { text: 'one' } });
+    await store.close();
+
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA foreign_keys = ON');
+    const inputs = () => Number(db.prepare('SELECT count(*) AS n FROM step_run_inputs').get()?.n);
+    // 'old-ideas' and 'new-1'; none for the null input, none left by the conflicting insert.
+    expect(inputs()).toBe(2);
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('step_runs')`).all().map((r) => r.name);
+    expect(columns).not.toContain('input');
+    db.prepare(`DELETE FROM runs WHERE id = 'r1'`).run();
+    expect(Number(db.prepare('SELECT count(*) AS n FROM step_runs').get()?.n)).toBe(0);
+    expect(inputs()).toBe(0);
     db.close();
   });
 

