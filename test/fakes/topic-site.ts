@@ -70,7 +70,8 @@ export function topicPage(host: string, slug: string, position: number, bytes = 
   const parts: string[] = [`<h1>${esc(title)}</h1>`, `<p class="byline">By <span class="author">${esc(author)}</span> · <time datetime="${date}">${date.slice(0, 10)}</time></p>`];
   parts.push(`<p>${esc(fill(pick(OPENERS)))} ${esc(fill(pick(SENTENCES)))} ${esc(fill(pick(SENTENCES)))}</p>`);
   let section = 0;
-  while (parts.join('').length < bytes - 1500) {
+  const size = () => parts.reduce((n, p) => n + p.length, 0);
+  while (size() < bytes - 1500) {
     parts.push(`<h2>${esc(fill(H2[section % H2.length]!))}${section >= H2.length ? ` (part ${Math.floor(section / H2.length) + 1})` : ''}</h2>`);
     for (let p = 0; p < 3; p++) parts.push(`<p>${[0, 1, 2, 3].map(() => esc(fill(pick(SENTENCES)))).join(' ')}</p>`);
     if (section % 2 === 1) {
