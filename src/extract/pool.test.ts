@@ -16,6 +16,32 @@ describe('the extraction pool', () => {
     expect(ok.status).toBe('ok');
   }, 30_000);
 
+  it('gives back the other pages a thread held when it is stopped at one page\'s cap, and extracts them', async () => {
+    await extractPoolReady(1);
+    const big = corpusPage('news', 2_000_000);
+    const small = corpusPage('blog', 40_000);
+    // One thread holds several pages at once: the big one first, the small ones queued behind it.
+    const pages = await Promise.all([
+      extractPageOffThread(big.html, big.url, { threads: 1, timeCapMs: 5 }),
+      ...Array.from({ length: 5 }, () => extractPageOffThread(small.html, small.url, { threads: 1, timeCapMs: 10_000 })),
+    ]);
+    expect(pages[0]!.reason).toBe('extraction took longer than 5 ms and was stopped (page too complex)');
+    expect(pages.slice(1).map((p) => p.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(new Set(pages.slice(1).map((p) => p.text)).size).toBe(1);
+  }, 30_000);
+
+  it('answers a caller that gives up at once, with its reason, and still extracts the pages behind it', async () => {
+    await extractPoolReady(1);
+    const page = corpusPage('docs', 300_000);
+    const ac = new AbortController();
+    const first = Array.from({ length: 10 }, () => extractPageOffThread(page.html, page.url, { threads: 1 }));
+    const given = extractPageOffThread(page.html, page.url, { threads: 1, signal: ac.signal });
+    const after = extractPageOffThread(page.html, page.url, { threads: 1 });
+    ac.abort(new Error('run cancelled'));
+    await expect(given).rejects.toThrow('run cancelled');
+    expect((await Promise.all([...first, after])).map((p) => p.status)).toEqual(Array.from({ length: 11 }, () => 'ok'));
+  }, 30_000);
+
   it('counts only the time a thread works on a page, not the time it waits in the queue', async () => {
     await extractPoolReady(1);
     const page = corpusPage('docs', 300_000);

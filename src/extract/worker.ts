@@ -1,7 +1,7 @@
 /**
  * The extraction pool's worker thread: extracts one page per task (see `pool.ts`).
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { extractPage, type PageExtract } from './extract-page.ts';
 
 /** The channel on which a thread says which task it starts (see `pool.ts`). */
@@ -10,7 +10,12 @@ export const STARTED_CHANNEL = 'topicflow:extract-started';
 export interface ExtractTask {
   html: string;
   url: string;
-  /** Said on {@link STARTED_CHANNEL} when this thread starts on the page, so the time cap counts work, not the queue. */
+  /**
+   * Said on {@link STARTED_CHANNEL} as `[startedId, threadId, 0]` when this thread starts on the
+   * page and `[startedId, threadId, 1]` when it is done with it: the time cap counts the work,
+   * not the queue nor the answer's wait behind the thread's next pages, and it stops the thread
+   * that works on the page.
+   */
   startedId?: number;
 }
 
@@ -24,7 +29,12 @@ export default function extract(task: ExtractTask | { ping: true }): PageExtract
       started = new BroadcastChannel(STARTED_CHANNEL);
       started.unref();
     }
-    started.postMessage(task.startedId);
+    started.postMessage([task.startedId, threadId, 0]);
+    try {
+      return extractPage(task.html, task.url);
+    } finally {
+      started.postMessage([task.startedId, threadId, 1]);
+    }
   }
   return extractPage(task.html, task.url);
 }

@@ -20,6 +20,12 @@ export class Fifo<T> {
     return this.#items[this.#head];
   }
 
+  /** Puts `item` first in line. */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];
