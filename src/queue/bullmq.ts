@@ -32,7 +32,7 @@ import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { RATE_CAUTION_MS, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
-import { createRateGate, type RateGate } from './rate-gate.ts';
+import { createRateGate, type RateGate, type Taken } from './rate-gate.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
@@ -79,16 +79,22 @@ const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children']
 // Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash, KEYS[3] the queue's caution
 // margin, 'ms:widenedAt' (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[2] member,
 // ARGV[3] the limit this process last configured ('' when none), ARGV[4] this process's recent
-// event-loop delay in ms (see loop-lag.ts). Returns 0 when a slot was taken,
-// else the ms until one frees. A limit missing from Redis (flushed, or restarted without
-// persistence) is written back from ARGV[3], so a lost hash never means "no limit".
+// event-loop delay in ms (see loop-lag.ts), ARGV[5] (optional) how many slots to take at most.
+// Without ARGV[5] it returns 0 when a slot was taken, else the ms until one frees; with it,
+// {slots taken, ms until the next frees (0 when all were taken)}. A limit missing from Redis
+// (flushed, or restarted without persistence) is written back from ARGV[3], so a lost hash
+// never means "no limit".
 const ACQUIRE_LUA = `
 local limit = redis.call('HGET', KEYS[2], ARGV[1])
 if not limit and ARGV[3] ~= '' then
   limit = ARGV[3]
   redis.call('HSET', KEYS[2], ARGV[1], limit)
 end
-if not limit then return 0 end
+local want = tonumber(ARGV[5])
+if not limit then
+  if want then return {want, 0} end
+  return 0
+end
 local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
 max = tonumber(max)
 -- The window is kept a margin longer than the limit (rateWindowMargin in rate-limiter.ts): 5% of
@@ -102,13 +108,17 @@ interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), cau
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
-if redis.call('ZCARD', KEYS[1]) < max then
-  redis.call('ZADD', KEYS[1], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(interval))
-  return 0
+local free = max - redis.call('ZCARD', KEYS[1])
+local take = math.min(math.max(free, 0), want or 1)
+for i = 1, take do redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. i) end
+if take > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(interval)) end
+local wait = 0
+if take < (want or 1) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
+if want then return {take, wait} end
+return wait
 `;
 
 // Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does (at most
@@ -140,7 +150,7 @@ return ms
 
 /** The scripts above, as commands of the driver's own connection (see `defineCommand`). */
 interface Scripts {
-  topicflowAcquire(...args: (string | number)[]): Promise<number>;
+  topicflowAcquire(...args: (string | number)[]): Promise<number | [number, number]>;
   topicflowCaution(...args: (string | number)[]): Promise<number>;
 }
 
@@ -218,6 +228,13 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   async function acquireRate(queue: string, jobId: string): Promise<number> {
     const member = `${jobId}:${process.pid}:${seq++}`;
     return Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))));
+  }
+
+  /** Up to `want` slots of `queue` in one round trip (see `TakeMany`). */
+  async function acquireRates(queue: string, want: number): Promise<Taken> {
+    const member = `request:${process.pid}:${seq++}`;
+    const [taken, waitMs] = (await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue))), want)) as [number, number];
+    return { taken: Number(taken), waitMs: Number(waitMs) };
   }
 
   /**
@@ -380,6 +397,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
           // The log frees a slot when its oldest entry leaves the window: `wait` says when (other
           // workers may take it first, so ask again at least once a second).
           (ms) => sleep(Math.min(ms, 1000) + Math.floor(Math.random() * 20)),
+          (want) => acquireRates(queue, want),
         );
         gates.set(queue, gate);
       }

@@ -25,11 +25,23 @@ export interface RateGate {
   readonly waiting: number;
 }
 
+/** What {@link TakeMany} took: `taken` slots, and when fewer than asked, the ms until the next may be free. */
+export interface Taken { taken: number; waitMs: number }
+
+/** Takes up to `want` slots at once (one round trip to a shared limiter for several callers). */
+export type TakeMany = (want: number) => Promise<Taken>;
+
+/** Slots asked for at once by {@link TakeMany}. */
+export const MAX_TAKE_MANY = 64;
+
 /**
  * `take` takes one slot and returns 0, or takes nothing and returns the ms until one may be
- * free; `sleep` waits that long.
+ * free; `sleep` waits that long. With `takeMany` (a limiter in Redis), the first in line asks
+ * for a slot for everyone waiting, up to {@link MAX_TAKE_MANY}: one slot per round trip and wake-up
+ * served the bullmq bench's second minute of OpenAI requests at ~60 a second against the 83 a
+ * second that were freeing, 24 s late in all.
  */
-export function createRateGate(take: () => number | Promise<number>, sleep: (ms: number) => Promise<void>): RateGate {
+export function createRateGate(take: () => number | Promise<number>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany): RateGate {
   const waiters = new Fifo<Waiter>();
   let live = 0;
   let polling = false;
@@ -47,6 +59,28 @@ export function createRateGate(take: () => number | Promise<number>, sleep: (ms:
         let head = waiters.peek();
         while (head?.done) { waiters.shift(); head = waiters.peek(); }
         if (!head) return;
+        if (takeMany && live > 1) {
+          let got: Taken;
+          try {
+            got = await takeMany(Math.min(live, MAX_TAKE_MANY));
+          } catch (err) {
+            waiters.shift();
+            if (!head.done) { settle(head); head.reject(err); }
+            continue;
+          }
+          // Each slot to the next caller still waiting, in order (one that gave up meanwhile is
+          // passed over); slots left over, when every caller gave up, go unused.
+          for (let n = got.taken; n > 0;) {
+            const w = waiters.shift();
+            if (!w) break;
+            if (w.done) continue;
+            settle(w);
+            w.resolve();
+            n--;
+          }
+          if (got.waitMs > 0 && waiters.length > 0) await sleep(got.waitMs);
+          continue;
+        }
         let wait: number;
         try {
           wait = await take();
