@@ -259,6 +259,10 @@ export async function startSheetsFake(): Promise<SheetsFake> {
       }
       // Google's limit on a request body, with its message.
       if (Buffer.byteLength(raw) > REQUEST_BODY_LIMIT) throw new HttpError(400, `Request payload size exceeds the limit: ${REQUEST_BODY_LIMIT} bytes.`);
+      // Google reads a body as JSON only when it says so (else as form fields, and refuses it).
+      if (raw && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        throw new HttpError(400, `Invalid JSON payload received. Unknown name "${raw.slice(0, 20)}": Cannot bind query parameter.`);
+      }
       if (isWrite) {
         const now = Date.now();
         while (writes.length > 0 && writes[0]! <= now - 60_000) writes.shift();

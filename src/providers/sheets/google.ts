@@ -215,6 +215,11 @@ function fromGoogle(value: unknown): Cell {
   return value === null || value === undefined ? '' : String(value);
 }
 
+/** A request body as JSON text, typed as the object it stands for (gaxios sends strings as they are). */
+function asJson<T>(body: T): T {
+  return JSON.stringify(body) as unknown as T;
+}
+
 /** Opens spreadsheet `spreadsheetId` with the service account from `options.env`. */
 export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOptions): SheetsBackend {
   const key = loadServiceAccountKey(options.env);
@@ -222,6 +227,9 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
   client.catch(() => undefined);
   const ctx: ErrorContext = { spreadsheetId, email: key.client_email, ...(key.token_uri ? { tokenUri: key.token_uri } : {}) };
   const reqOpts = options.signal ? { signal: options.signal } : {};
+  // Write bodies go as JSON text: given an object, gaxios deep-copies it before serializing it
+  // (~0.35 s and a second copy in memory for the 19 MB of a 1000-keyword run's ideas).
+  const writeOpts = { ...reqOpts, headers: { 'content-type': 'application/json' } };
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -280,7 +288,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
         await options.throttleWrites?.();
         await call(() => sheets.spreadsheets.values.batchUpdate({
           spreadsheetId,
-          requestBody: {
+          requestBody: asJson({
             // RAW: values are stored as typed, so "=IMPORTXML(...)" stays text, never a formula.
             valueInputOption: 'RAW',
             data: part.map((r) => ({
@@ -288,8 +296,8 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
               majorDimension: 'ROWS',
               values: r.values,
             })),
-          },
-        }, reqOpts));
+          }),
+        }, writeOpts));
       }
       if (batch.append.length > 0) {
         const width = Math.max(...batch.append.map((v) => v.length));
@@ -304,8 +312,8 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
             range: `${quoteTab(tab)}!A${from}:${columnLetter(Math.max(1, width))}${from}`,
             valueInputOption: 'RAW',
             insertDataOption: 'INSERT_ROWS',
-            requestBody: { majorDimension: 'ROWS', values: part },
-          }, reqOpts));
+            requestBody: asJson({ majorDimension: 'ROWS', values: part }),
+          }, writeOpts));
         }
       }
     },
