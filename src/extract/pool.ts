@@ -1,9 +1,10 @@
 /**
  * Page extraction off the main thread: a piscina pool of worker threads, one per core but the
  * one the engine's main thread needs, so that parsing and Readability (synchronous, ~2-60 ms a
- * page) never stall the engine's event loop. A page that takes longer than the time cap has its
- * worker terminated (nothing else can interrupt synchronous parsing) and comes back as not
- * readerable.
+ * page) never stall the engine's event loop. Each thread holds a few pages at once
+ * ({@link PAGES_PER_THREAD}); the rest wait in a backlog here. A page that takes longer than the
+ * time cap has its thread terminated (nothing else can interrupt synchronous parsing) and comes
+ * back as not readerable; the other pages that thread held go back to the front of the backlog.
  *
  * Until the threads are up (they load the parser first: ~0.3 s on an idle core), pages are
  * extracted inline, so a run of a few pages or a test does not wait for them.
@@ -23,10 +24,11 @@ export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
  * Pages handed to a thread at once. A thread given one page at a time waited for the main thread
  * between pages (to hear that the page was done and send the next): in the 300-keyword bench the
  * one thread worked 55-70% of the time with ~200 pages queued, and extracted ~115 pages/s where
- * it can do ~200; the page jobs waiting on it held all 260 slots of the web queue.
- * Held pages cost only their HTML.
+ * it can do ~200; the page jobs waiting on it held all 260 slots of the web queue. More pages
+ * per thread balance worse when sizes differ: bench:extract's pool of 2 did 46.5 pages/s with
+ * 8, 54.8 with 4, 51.1 with 2 (one run each); the 300-keyword bench could not tell 4 from 8.
  */
-export const PAGES_PER_THREAD = 8;
+export const PAGES_PER_THREAD = 4;
 
 /** Old-generation heap cap of each extraction thread, in MB. @default 256 */
 export const EXTRACT_THREAD_HEAP_MB = 256;
