@@ -42,6 +42,17 @@ describe('the extraction pool', () => {
     expect((await Promise.all([...first, after])).map((p) => p.status)).toEqual(Array.from({ length: 11 }, () => 'ok'));
   }, 30_000);
 
+  it('fails the pages still waiting when the pool closes with a transient error, so they are retried', async () => {
+    await extractPoolReady(1);
+    const page = corpusPage('docs', 300_000);
+    const pages = Array.from({ length: 12 }, () => extractPageOffThread(page.html, page.url, { threads: 1 }).then(
+      (p) => p.status, (e: unknown) => (e as { fault?: string; code?: string }).code + ' ' + (e as { fault?: string }).fault));
+    await closeExtractPool();
+    const outcomes = await Promise.all(pages);
+    // 4 were held by the thread (the pool stops them as before); the 8 behind them were waiting.
+    expect(outcomes.filter((o) => o === 'extract.pool_closed transient')).toHaveLength(8);
+  }, 30_000);
+
   it('counts only the time a thread works on a page, not the time it waits in the queue', async () => {
     await extractPoolReady(1);
     const page = corpusPage('docs', 300_000);

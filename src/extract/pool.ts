@@ -13,6 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { transientError } from '../errors.ts';
 import { Fifo } from '../queue/collections.ts';
 import { extractPage, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
@@ -259,8 +260,10 @@ export async function closeExtractPool(): Promise<void> {
   const p = pool;
   pool = undefined;
   warm = false;
+  // Pages still waiting were not extracted because of the shutdown, not because of the page:
+  // a transient error, so that a step retries them later.
   for (let job = backlog.shift(); job; job = backlog.shift()) {
-    if (!job.settled) { job.settled = true; job.reject(new Error('the extraction pool was closed')); }
+    if (!job.settled) { job.settled = true; job.reject(transientError('extract.pool_closed', 'the extraction pool was closed before the page was extracted')); }
   }
   await p?.destroy();
 }
