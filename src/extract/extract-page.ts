@@ -79,6 +79,11 @@ const EMPTY: Omit<PageExtract, 'status' | 'reason'> = {
   title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
 };
 
+/** A page without main content, and why. */
+export function notReaderable(reason: string): PageExtract {
+  return { status: 'not-readerable', reason, ...EMPTY, headings: [] };
+}
+
 /** Lets the event loop turn so jsdom can free closed windows: call between pages in a loop. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -88,7 +93,7 @@ export function yieldToEventLoop(): Promise<void> {
 export function extractPage(html: string, url: string, options: { dom?: DomKind } = {}): PageExtract {
   void url; // links are not extracted, so relative URLs need no base
   const prepared = prepareHtml(html);
-  if (prepared.refused) return { status: 'not-readerable', reason: prepared.refused, ...EMPTY };
+  if (prepared.refused) return notReaderable(prepared.refused);
 
   let failed = false;
   try {
@@ -126,7 +131,7 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   } catch (err) {
     failed = true;
     const message = err instanceof Error ? err.message : String(err);
-    return { status: 'not-readerable', reason: `could not parse: ${message.slice(0, 200)}`, ...EMPTY };
+    return notReaderable(`could not parse: ${message.slice(0, 200)}`);
   } finally {
     if (failed || (shared && (shared.docs >= DOCS_PER_WINDOW || shared.bytes >= BYTES_PER_WINDOW))) closeParserWindow();
   }

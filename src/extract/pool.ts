@@ -15,7 +15,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { transientError } from '../errors.ts';
 import { Fifo } from '../queue/collections.ts';
-import { extractPage, type PageExtract } from './extract-page.ts';
+import { extractPage, notReaderable, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 
 /** Longest one page may take to extract before its worker is terminated. @default 20000 */
@@ -144,13 +144,6 @@ let inFlight = 0;
 const working = new Map<number, Pending>();
 /** A page comes back to the backlog at most this often. */
 const MAX_RETURNS = 3;
-
-function notReaderable(reason: string): PageExtract {
-  return {
-    status: 'not-readerable', reason,
-    title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null, text: '', headings: [], wordCount: 0,
-  };
-}
 
 /** Hands waiting pages to the threads while they have room. */
 function pump(): void {
