@@ -17,11 +17,33 @@ import type { StepRegistry } from '../steps/registry.ts';
 import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
 import { childKey, keyDepth, keyPrefix, newId } from './ids.ts';
 
-/** What a step run stores as input: the evaluated mapping, and the fan-out element for `each` steps. */
+/**
+ * What a step run stores as input: the evaluated mapping, and the fan-out element for `each` steps.
+ * `atRun`: the mapping is evaluated when the step runs instead (see {@link evaluatedAtRun}); `with`
+ * is then empty.
+ */
 export interface StoredInput {
   with: Record<string, unknown>;
   item?: unknown;
+  atRun?: true;
 }
+
+/**
+ * Whether a step's mapping is evaluated when it runs rather than when it is planned: a step that
+ * collects what the items below its level made (a per-run sheet write, whose rows are every item's)
+ * and that is not pure. Everything it reads is final once it is ready: the step runs it collects
+ * have all finished, and a finished step run never changes. So evaluating it later gives the same
+ * input, and the store does not hold a second copy of every row (19 MB for the 1000-keyword bench's
+ * ideas), written once and read back once, at the end of the run when nothing else is left to do.
+ */
+export function evaluatedAtRun(env: Pick<PlanEnv, 'registry'>, node: StepNode): boolean {
+  return node.fanIn.length > 0 && node.step.each === undefined && env.registry.get(node.step.uses)?.pure !== true;
+}
+
+const AT_RUN: StoredInput = { with: {}, atRun: true };
+
+/** What building an expression scope reads: a run transaction, or the store itself. */
+export type ScopeReader = Pick<RunTx, 'findStepRun' | 'listStepRuns'>;
 
 /**
  * What planning needs of a finished step run's input: its fan-out item (null when it has none).
@@ -56,15 +78,15 @@ const TERMINAL_CACHE_SIZE = 1024;
 const terminal = new WeakMap<RunRecord, Map<string, StepRunRecord>>();
 
 /** Per planning transaction: the terminal step runs it read or made. */
-const memos = new WeakMap<PlanEnv['tx'], { run: RunRecord; rows: Map<string, StepRunRecord> }>();
+const memos = new WeakMap<ScopeReader, { run: RunRecord; rows: Map<string, StepRunRecord> }>();
 
-function memoOf(env: Pick<PlanEnv, 'tx' | 'run'>): Map<string, StepRunRecord> {
+function memoOf(env: { tx: ScopeReader; run: RunRecord }): Map<string, StepRunRecord> {
   let memo = memos.get(env.tx);
   if (!memo) memos.set(env.tx, (memo = { run: env.run, rows: new Map() }));
   return memo.rows;
 }
 
-function remember(env: Pick<PlanEnv, 'tx' | 'run'>, r: StepRunRecord): void {
+function remember(env: { tx: ScopeReader; run: RunRecord }, r: StepRunRecord): void {
   if (TERMINAL.has(r.status)) memoOf(env).set(slot(r.stepId, r.itemKey), r);
 }
 
@@ -83,7 +105,7 @@ export function planCommitted(tx: PlanEnv['tx']): void {
 }
 
 /** `findStepRun`, answering terminal step runs from this transaction's and the run's recent ones. */
-async function findRun(env: Pick<PlanEnv, 'tx' | 'run'>, stepId: string, key: string): Promise<StepRunRecord | undefined> {
+async function findRun(env: { tx: ScopeReader; run: RunRecord }, stepId: string, key: string): Promise<StepRunRecord | undefined> {
   const memo = memoOf(env);
   const id = slot(stepId, key);
   const hit = memo.get(id) ?? terminal.get(env.run)?.get(id);
@@ -265,6 +287,12 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
     return { id: newId('sr'), runId: run.id, stepId, itemKey: k, input: null, queue, status: 'failed', error: e };
   };
 
+  if (evaluatedAtRun(env, node) && node.step.when === undefined) {
+    // Nothing to evaluate now (see evaluatedAtRun): its upstream rows are read once, when it runs.
+    rows.push({ id: newId('sr'), runId: run.id, stepId, itemKey: key, input: AT_RUN, queue });
+    return insert(env, rows, created, worklist);
+  }
+
   let scope: ExpressionScope;
   try {
     scope = await buildScope(env, node, key);
@@ -319,6 +347,7 @@ async function makeRow(
       const skipped: SerializedError = { code: 'step.condition_false', fault: 'user', message: `condition is false: ${node.step.when}` };
       return { ...base, input: itemOnly(item), status: 'skipped', error: skipped };
     }
+    if (evaluatedAtRun(env, node)) return { ...base, input: AT_RUN };
     const mapped = (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
     const input: StoredInput = item === undefined ? { with: mapped } : { with: mapped, item };
     const def = env.registry.get(node.step.uses);
@@ -354,8 +383,27 @@ function pureContext(env: Pick<PlanEnv, 'run' | 'blueprint'>, node: StepNode, st
   };
 }
 
+/**
+ * The mapping of a step whose input is evaluated when it runs ({@link evaluatedAtRun}), read
+ * through `reader` (the store: what it reads has all finished). An expression that fails is the
+ * user error planning would have recorded, at `where`.
+ */
+export async function mappingAtRun(
+  reader: ScopeReader, env: Pick<PlanEnv, 'run' | 'graph' | 'blueprint'>, node: StepNode, key: string, where: string,
+): Promise<Record<string, unknown>> {
+  try {
+    // A reader of its own: the rows read here join no transaction's memo, and none of the caches.
+    const own: ScopeReader = { findStepRun: (...a) => reader.findStepRun(...a), listStepRuns: (...a) => reader.listStepRuns(...a) };
+    const scope = await buildScope({ ...env, tx: own }, node, key);
+    return (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof ExpressionError) throw userError('expression.failed', `{{ ${err.expression} }}: ${err.message}`, { where });
+    throw err;
+  }
+}
+
 /** The names an expression sees for step `node` at item `key` (its base key for `each` steps). */
-export async function buildScope(env: Pick<PlanEnv, 'tx' | 'run' | 'graph' | 'blueprint'>, node: StepNode, key: string): Promise<ExpressionScope> {
+export async function buildScope(env: Pick<PlanEnv, 'run' | 'graph' | 'blueprint'> & { tx: ScopeReader }, node: StepNode, key: string): Promise<ExpressionScope> {
   const { tx, run, graph } = env;
   const depth = keyDepth(key);
   const steps: Record<string, unknown> = {};

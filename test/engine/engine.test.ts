@@ -411,6 +411,40 @@ describe('engine', () => {
     expect(failed[0]!.error!.message).toContain('$number(item)');
   });
 
+  it('gives a step that collects every item (not pure) the items as they finished, and stores no second copy of them', async () => {
+    const words = Array.from({ length: 40 }, (_, i) => `word-${i}-${'x'.repeat(200)}`);
+    const r = await run({
+      version: 1, name: 'collect', inputs: { words: { type: 'array', default: words } },
+      steps: [
+        { id: 'w', uses: 'data.set@1', each: 'inputs.words', with: { word: '{{ item }}' } },
+        { id: 'f', uses: 'test.flaky@1', with: { value: '{{ steps.w.word }}', failTimes: "{{ $contains(steps.w.word, 'word-3-') ? 1 : 0 }}" } },
+        { id: 'all', uses: 'test.warmable@1', per: 'run', with: { value: '{{ [steps.f.value] }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    // Every item, in item order, including the one that finished last (after a retry).
+    expect(await r.out('all')).toEqual([{ value: words }]);
+    // The rows are in the items' own outputs; the collecting step's stored input does not repeat them.
+    const [all] = await r.store.listStepRuns(r.run.id, { stepId: 'all' });
+    expect(JSON.stringify(all!.input)).not.toContain('word-');
+    expect(JSON.stringify(all!.output)).toContain('word-39-');
+  });
+
+  it('fails a collecting step whose mapping cannot be evaluated, saying which step and expression', async () => {
+    const r = await run({
+      version: 1, name: 'collectbad', inputs: kw,
+      steps: [
+        { id: 'f', uses: 'test.flaky@1', each: 'inputs.keywords', with: { value: '{{ item }}' } },
+        { id: 'all', uses: 'test.warmable@1', per: 'run', with: { value: '{{ $number(steps.f.value[0]) }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('failed');
+    expect(r.counts).toEqual({ f: { succeeded: 3 }, all: { failed: 1 } });
+    const [failed] = await r.store.listStepRuns(r.run.id, { stepId: 'all' });
+    expect(failed!.error).toMatchObject({ code: 'expression.failed', fault: 'user', where: 'step "all"' });
+    expect(failed!.error!.message).toContain('$number(steps.f.value[0])');
+  });
+
   it('rejects step input that fails the step schema at run time as a user error', async () => {
     const r = await run({
       version: 1, name: 'schema', inputs: kw,
