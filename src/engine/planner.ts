@@ -29,15 +29,18 @@ export interface StoredInput {
 }
 
 /**
- * Whether a step's mapping is evaluated when it runs rather than when it is planned: a step that
- * collects what the items below its level made (a per-run sheet write, whose rows are every item's)
- * and that is not pure. Everything it reads is final once it is ready: the step runs it collects
- * have all finished, and a finished step run never changes. So evaluating it later gives the same
- * input, and the store does not hold a second copy of every row (19 MB for the 1000-keyword bench's
- * ideas), written once and read back once, at the end of the run when nothing else is left to do.
+ * Whether a step's mapping is evaluated when it runs rather than when it is planned: every step
+ * that is not pure and does not fan out (pure steps run as they are planned; a fan-out's items are
+ * what it stores). Everything a mapping reads is final once its step is ready: the step runs it
+ * reads have finished (all of them, for a step that collects items), and a finished step run never
+ * changes; the run's inputs and start time do not change either. So evaluating it when it runs
+ * gives the input planning would have stored, and the store keeps no second copy of what upstream
+ * steps already hold: a page's text in the ideas step's input (12 KB a page, written and read back
+ * once per page), every row of a run in a per-run sheet write's (19 MB for the 1000-keyword bench's
+ * ideas). Time functions (`$now()`) give the time of the attempt.
  */
 export function evaluatedAtRun(env: Pick<PlanEnv, 'registry'>, node: StepNode): boolean {
-  return node.fanIn.length > 0 && node.step.each === undefined && env.registry.get(node.step.uses)?.pure !== true;
+  return node.step.each === undefined && env.registry.get(node.step.uses)?.pure !== true;
 }
 
 const AT_RUN: StoredInput = { with: {}, atRun: true };
