@@ -325,7 +325,7 @@ export class Engine {
     for (const step of bp.steps) {
       if (this.warmed.has(step.uses)) continue;
       this.warmed.add(step.uses);
-      this.registry.get(step.uses)?.warm?.();
+      this.registry.get(step.uses)?.warm?.(this.env);
     }
     for (const [name, limits] of Object.entries(providerLimits(bp))) {
       const key = `${name}:${JSON.stringify(limits)}`;

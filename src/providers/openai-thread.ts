@@ -1,20 +1,22 @@
 /**
- * OpenAI chat completions on a thread of their own, when `TOPICFLOW_OPENAI_THREAD=1`. The SDK
- * spends CPU on every request (building it, sending it, parsing the reply: ~0.5 ms with leanFetch),
- * and the engine's main thread is what bounds a big run (it plans, stores and dispatches every
- * step run). Here one worker thread holds the SDK clients and their connection pools; the main
- * thread posts a request's parameters and gets back the reply, or the failure already typed by
- * `openaiError` and serialized.
+ * OpenAI chat completions on a thread of their own: by default on a machine with 2 cores or more,
+ * `TOPICFLOW_OPENAI_THREAD=1` always, `=0` never. The SDK spends CPU on every request (building it,
+ * sending it, parsing the reply: ~0.5 ms with leanFetch, plus the socket work), and the engine's
+ * main thread is what bounds a big run (it plans, stores and dispatches every step run). Here one
+ * worker thread holds the SDK clients and their connection pools; the main thread posts a
+ * request's parameters and gets back the reply, or the failure already typed by `openaiError` and
+ * serialized.
  *
- * Off by default: in the 1000-keyword bench on a 2-core machine it took 4.7 s of CPU off the main
- * thread but cost 8 s more CPU in all and ~80 MB more peak RSS (614 against 534 MB), for a wall
- * time within the noise (125.2 against 127.6 s, one run each). It is for machines whose main
- * thread is the bottleneck with cores and memory to spare.
+ * In the 1000-keyword bench on 2 cores it takes 7-9 s of CPU off the main thread (42-47 against
+ * 50-53 s) for ~60 MB more peak RSS (the thread's heap holds the ~300 requests in flight). Once the
+ * extraction pool stopped waiting for the main thread, the main thread was the bottleneck there,
+ * so this is on by default. On one core it would only add the hand-over.
  *
  * The thread is started on the first request and does not keep the process alive while no request
  * is in flight. If it dies, the requests in flight fail as transient (the queue retries them) and
  * the next request starts a new one.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../errors.ts';
@@ -58,16 +60,26 @@ function startWorker(): Worker {
   return w;
 }
 
+let cores: number | undefined;
+
+/** `TOPICFLOW_OPENAI_THREAD` 1 or 0, else whether the machine has a core for the thread besides the main one. */
+export function useOpenAIThread(env: Record<string, string | undefined>): boolean {
+  const v = env.TOPICFLOW_OPENAI_THREAD;
+  if (v === '1' || v === '0') return v === '1';
+  cores ??= availableParallelism();
+  return cores >= 2;
+}
+
 /**
  * One chat completion with the SDK client for `env`'s OpenAI settings, on the request thread when
- * `TOPICFLOW_OPENAI_THREAD=1`, else on this one.
+ * {@link useOpenAIThread}, else on this one.
  * Rejects with the typed error `openaiError` makes of a failure (`openai.*` codes); an abort of
  * `signal` rejects at once with `openai.aborted`.
  */
 export function createChatCompletion(env: Record<string, string | undefined>, request: ChatRequest, signal?: AbortSignal): Promise<ChatReply> {
   const settings: Record<string, string> = {};
   for (const k of OPENAI_ENV_KEYS) if (env[k] !== undefined) settings[k] = env[k];
-  if (env.TOPICFLOW_OPENAI_THREAD !== '1') return chatCompletion(settings, request, signal);
+  if (!useOpenAIThread(env)) return chatCompletion(settings, request, signal);
   if (signal?.aborted) return Promise.reject(transientError('openai.aborted', 'OpenAI request aborted'));
   worker ??= startWorker();
   const w = worker;
@@ -86,6 +98,17 @@ export function createChatCompletion(env: Record<string, string | undefined>, re
     const task: ChatTask = { id, env: settings, request, postedAt: clockMs() };
     w.postMessage(task);
   });
+}
+
+/**
+ * Starts the request thread ahead of the first request when requests will use it ({@link
+ * useOpenAIThread}). Its start (loading the SDK, ~0.2-0.5 s on a busy machine) otherwise delays the
+ * run's first requests after their rate slots were granted: the provider then counts them later
+ * than the limiter did, and a minute later the limiter's window has moved on before the
+ * provider's has (the bench's first window ended in 429s).
+ */
+export function warmOpenAIThread(env: Record<string, string | undefined>): void {
+  if (useOpenAIThread(env)) worker ??= startWorker();
 }
 
 /** Stops the request thread; requests in flight fail as transient. The next request starts a new one. */

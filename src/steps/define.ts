@@ -95,9 +95,10 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
   /**
    * Called once per process when a run that uses this step type starts or is first met, before
    * its first step run: starts what the step needs and takes long to start (page.extract's
-   * extraction threads), so the first items do not wait for it or do without it. Never awaited.
+   * extraction threads, the OpenAI request thread), so the first items do not wait for it or do
+   * without it. `env` is the engine's (credentials, settings). Never awaited.
    */
-  warm?(): void;
+  warm?(env: Record<string, string | undefined>): void;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
+import { hasOpenAIKey } from '../providers/openai.ts';
+import { warmOpenAIThread } from '../providers/openai-thread.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from '../llm/inputs.ts';
 import { assertionSchema, isBuiltin } from '../llm/assertions.ts';
 import { structuredCall, type ChatMessage, type StructuredResult } from '../llm/structured.ts';
@@ -49,6 +51,9 @@ export const openaiChat = defineStep({
   cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
+  warm(env) {
+    if (hasOpenAIKey(env)) warmOpenAIThread(env);
+  },
   async run(input, ctx): Promise<ChatOutput> {
     const messages: ChatMessage[] = [];
     if (input.system) messages.push({ role: 'system', content: input.system });

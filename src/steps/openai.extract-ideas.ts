@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { hasOpenAIKey } from '../providers/openai.ts';
+import { warmOpenAIThread } from '../providers/openai-thread.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from '../llm/inputs.ts';
@@ -117,6 +118,9 @@ export const openaiExtractIdeas = defineStep({
   cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
+  warm(env) {
+    if (hasOpenAIKey(env)) warmOpenAIThread(env);
+  },
   async run(input, ctx): Promise<ExtractIdeasOutput> {
     const warnings: string[] = [];
     if (!hasOpenAIKey(ctx.env)) {
