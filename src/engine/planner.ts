@@ -395,7 +395,8 @@ export async function mappingAtRun(
   reader: ScopeReader, env: Pick<PlanEnv, 'run' | 'graph' | 'blueprint'>, node: StepNode, key: string, where: string,
 ): Promise<Record<string, unknown>> {
   try {
-    // A reader of its own: the rows read here join no transaction's memo, and none of the caches.
+    // A reader of its own: the rows read here join no transaction's memo and are not added to the
+    // run's cache of finished step runs (they are looked up in it).
     const own: ScopeReader = { findStepRun: (...a) => reader.findStepRun(...a), listStepRuns: (...a) => reader.listStepRuns(...a) };
     const scope = await buildScope({ ...env, tx: own }, node, key);
     return (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;

@@ -12,8 +12,8 @@
  * extraction pool stopped waiting for the main thread, the main thread was the bottleneck there,
  * so this is on by default. On one core it would only add the hand-over.
  *
- * The thread is started on the first request and does not keep the process alive while no request
- * is in flight. If it dies, the requests in flight fail as transient (the queue retries them) and
+ * The thread is started when a run that uses an OpenAI step starts ({@link warmOpenAIThread}), else
+ * on the first request, and does not keep the process alive while no request is in flight. If it dies, the requests in flight fail as transient (the queue retries them) and
  * the next request starts a new one.
  */
 import { availableParallelism } from 'node:os';
