@@ -23,7 +23,7 @@ export interface FakeConfig {
 export interface FakeStats {
   serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number };
   site: { pagesServed: number; notModified: number };
-  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number };
+  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number; arrivals: number[] };
   sheets: { writes: number; violations: number };
   rssPeakMb: number;
   /** The fakes' own event-loop delay: they time-stamp a request when they get to it. */
@@ -98,6 +98,8 @@ async function main(): Promise<void> {
           // When the request in the middle arrived: with a per-minute limit, the second half of the
           // requests can start no earlier than a minute after the first half did.
           middle: [...times].sort((a, b) => a - b)[Math.max(0, Math.floor(times.length / 2) - 1)] ?? 0,
+          // Wall-clock arrival times (ms), for the bench to bin against the run's start.
+          arrivals: times,
         },
         sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
         rssPeakMb: process.resourceUsage().maxRSS / 1024,

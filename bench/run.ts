@@ -304,6 +304,15 @@ async function main(): Promise<void> {
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
+    // OpenAI requests per 5 s of the run: shows whether a late "middle" request came from a slow
+    // first minute or from a gap.
+    const bins: number[] = [];
+    for (const t of s1.openai.arrivals) {
+      const i = Math.max(0, Math.floor((t - main.startedAt) / 5000));
+      while (bins.length <= i) bins.push(0);
+      bins[i]!++;
+    }
+    log(`OpenAI requests per 5 s from the start: ${bins.join(' ')}`);
     log(`timeline: first Serper request ${at(s1.serper.first)}, last ${at(s1.serper.last)}; OpenAI request ${Math.floor(s1.openai.requests / 2)} ${at(s1.openai.middle)}, last ${at(s1.openai.last)}; run ended ${at(main.startedAt + main.seconds * 1000)}`);
     log(`per-run steps: ${Object.entries(main.perRun).map(([id, p]) => `${id} ${p.startMs ? at(p.startMs) : '?'} to ${p.endMs ? at(p.endMs) : '?'}`).join(', ')}`);
     log(`Sheets: ${s1.sheets.writes} writes (limit ${fakeConfig.sheetsWritesPerMinute}/min); quota 429s ${s1.sheets.violations}`);
