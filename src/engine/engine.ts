@@ -20,7 +20,7 @@ import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
 import { IdleGate } from './idle-gate.ts';
-import { itemOnly, mappingAtRun, planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
+import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -383,8 +383,10 @@ export class Engine {
     try {
       const def = node && this.registry.get(node.step.uses);
       if (!node || !def) throw internalError('step.unknown', `step type ${node?.step.uses ?? sr.stepId} is not registered`);
+      // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run planned by
+      // an earlier version of topicflow has its evaluated mapping stored.
       const stored = (sr.input ?? { with: {} }) as StoredInput;
-      const mapping = stored.atRun ? await mappingAtRun(this.store, rc, node, sr.itemKey, where) : stored.with;
+      const mapping = sr.input === null && evaluatedAtRun(this, node) ? await mappingAtRun(this.store, rc, node, sr.itemKey, where) : stored.with;
       const input = parseStepInput(def, mapping, where);
       const ctx = this.stepContext(rc, sr, job, controller.signal, usage);
       const result = await def.run(input, ctx);
