@@ -21,7 +21,7 @@ export interface FakeConfig {
 }
 
 export interface FakeStats {
-  serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number };
+  serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number; aroundBusiest: number[] };
   site: { pagesServed: number; notModified: number };
   openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number; arrivals: number[] };
   sheets: { writes: number; violations: number };
@@ -87,6 +87,8 @@ async function main(): Promise<void> {
         serper: {
           requests: fx.serper.requests.length, violations: fx.serper.violations, maxPerSecond: fx.serper.maxPerWindow(1000),
           busiestSecondAt: busiestWindowStart(serperTimes, 1000) - Math.min(...serperTimes),
+          // Requests per 100 ms from 1 s before the busiest second to 1 s after it: how a burst formed.
+          aroundBusiest: perTenth(serperTimes, busiestWindowStart(serperTimes, 1000) - 1000, 30),
           first: Math.min(...serperTimes), last: Math.max(...serperTimes),
         },
         site: { pagesServed: fx.site.pagesServed, notModified: fx.site.notModified },
@@ -113,6 +115,16 @@ async function main(): Promise<void> {
     }
   });
   process.send!({ type: 'ready', env: fx.env, siteUrl: fx.site.url });
+}
+
+/** How many of `times` fall in each of `n` 100 ms bins from `from`. */
+function perTenth(times: number[], from: number, n: number): number[] {
+  const bins = Array.from({ length: n }, () => 0);
+  for (const t of times) {
+    const i = Math.floor((t - from) / 100);
+    if (i >= 0 && i < n) bins[i]!++;
+  }
+  return bins;
 }
 
 /** Start of the first `ms` window holding the most of `times`. */

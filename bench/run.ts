@@ -302,6 +302,7 @@ async function main(): Promise<void> {
     log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
+    if (s1.serper.maxPerSecond > fakeConfig.serperPerSecond) log(`Serper requests per 100 ms from 1 s before the busiest second: ${s1.serper.aroundBusiest.join(' ')}`);
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
     // OpenAI requests per 5 s of the run: shows whether a late "middle" request came from a slow
