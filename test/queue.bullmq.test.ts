@@ -81,6 +81,45 @@ describe.skipIf(!up)('bullmq across workers', () => {
     for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2]! - starts[i]!).toBeGreaterThanOrEqual(90);
   }, 15_000);
 
+  it('stamps slots again when a stalled worker got them late, so another worker keeps a window from when they were sent', async () => {
+    const prefix = newPrefix();
+    const a = open({ prefix });
+    await a.configureQueue('serper', { rateLimit: { max: 10, intervalMs: 500 } });
+    await a.configureQueue('warmup', { rateLimit: { max: 100, intervalMs: 500 } });
+    await a.acquire('warmup');
+    // The other worker is a process of its own: its event loop knows nothing of this one's stall.
+    const fixture = fileURLToPath(new URL('./fixtures/bullmq-rate-taker.ts', import.meta.url));
+    const child = spawn(process.execPath, [fixture, REDIS_URL, prefix, '10'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      const t0 = performance.now();
+      while (!out.includes('ready')) {
+        if (performance.now() - t0 > 10_000) throw new Error(`the other worker did not start: ${out}`);
+        await sleep(20);
+      }
+      const sent: number[] = [];
+      const asks = Array.from({ length: 10 }, () => a.acquire('serper').then(() => { sent.push(Date.now()); }));
+      // The asks are on the wire; Redis grants them while this thread is busy for 400 ms, so they
+      // are sent 400 ms after Redis counted them.
+      const until = performance.now() + 400;
+      while (performance.now() < until) { /* a long synchronous stretch */ }
+      await Promise.all(asks);
+      child.stdin.write('go\n');
+      while (!out.includes('times')) {
+        if (performance.now() - t0 > 15_000) throw new Error(`the other worker did not finish: ${out}`);
+        await sleep(20);
+      }
+      const theirs = JSON.parse(/times (.*)/.exec(out)![1]!) as number[];
+      // The provider counts on arrival: the other worker's first request comes a window after the
+      // last of these.
+      expect(sent).toHaveLength(10);
+      expect(Math.min(...theirs) - Math.max(...sent)).toBeGreaterThanOrEqual(500);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
   it('holds the limit in a worker that started before the queue had one (the job says so)', async () => {
     const prefix = newPrefix();
     const worker = open({ prefix });
