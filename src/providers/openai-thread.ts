@@ -13,14 +13,16 @@
  * so this is on by default. On one core it would only add the hand-over.
  *
  * The thread is started when a run that uses an OpenAI step starts ({@link warmOpenAIThread}), else
- * on the first request, and does not keep the process alive while no request is in flight. If it dies, the requests in flight fail as transient (the queue retries them) and
- * the next request starts a new one.
+ * on the first request, and does not keep the process alive while no request is in flight. If it
+ * dies, the requests in flight fail as transient (the queue retries them) and the next request
+ * starts a new one.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../errors.ts';
 import { noteDispatchDelay } from '../queue/loop-lag.ts';
+import { hasOpenAIKey } from './openai.ts';
 import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './openai-exchange.ts';
 
 type ChatReply = OpenAI.Chat.Completions.ChatCompletion;
@@ -102,13 +104,14 @@ export function createChatCompletion(env: Record<string, string | undefined>, re
 
 /**
  * Starts the request thread ahead of the first request when requests will use it ({@link
- * useOpenAIThread}). Its start (loading the SDK, ~0.2-0.5 s on a busy machine) otherwise delays the
+ * useOpenAIThread}) and there will be requests (an API key is set: without one the steps make
+ * heuristic ideas). Its start (loading the SDK, ~0.2-0.5 s on a busy machine) otherwise delays the
  * run's first requests after their rate slots were granted: the provider then counts them later
  * than the limiter did, and a minute later the limiter's window has moved on before the
  * provider's has (the bench's first window ended in 429s).
  */
 export function warmOpenAIThread(env: Record<string, string | undefined>): void {
-  if (useOpenAIThread(env)) worker ??= startWorker();
+  if (hasOpenAIKey(env) && useOpenAIThread(env)) worker ??= startWorker();
 }
 
 /** Stops the request thread; requests in flight fail as transient. The next request starts a new one. */

@@ -30,7 +30,7 @@ import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatError, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
-import { RATE_CAUTION_MS, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
+import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { createRateGate, type RateGate, type Taken } from './rate-gate.ts';
 import { Semaphore } from './semaphore.ts';
@@ -159,15 +159,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
-/**
- * A slot whose answer reached this thread later than this after it was asked for is moved to
- * the time it is used (see `restampIfLate`): half the smallest margin a window keeps (50 ms, or
- * 5% of the window up to 500 ms; see ACQUIRE_LUA).
- */
-export function lateGrantMs(intervalMs: number | undefined): number {
-  return Math.min(Math.max((intervalMs ?? 0) * 0.05, 50), 500) / 2;
-}
-
 /** The scripts above, as commands of the driver's own connection (see `defineCommand`). */
 interface Scripts {
   topicflowRestamp(...args: (string | number)[]): Promise<number>;
@@ -277,7 +268,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
    * whose clock is not the sender's.
    */
   async function restampIfLate(queue: string, askedAt: number, members: string[]): Promise<void> {
-    if (performance.now() - askedAt <= lateGrantMs(intervalOf(queue))) return;
+    // Late: past half the smallest margin the window keeps (rateWindowMargin without lag or caution).
+    if (performance.now() - askedAt <= rateWindowMargin(intervalOf(queue) ?? 0) / 2) return;
     const interval = intervalOf(queue) ?? 60_000;
     await redis.topicflowRestamp(`${prefix}:topicflow:rl:${queue}`, Math.ceil(2 * interval + 1000), ...members);
   }

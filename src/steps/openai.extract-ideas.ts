@@ -118,9 +118,7 @@ export const openaiExtractIdeas = defineStep({
   cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
-  warm(env) {
-    if (hasOpenAIKey(env)) warmOpenAIThread(env);
-  },
+  warm: warmOpenAIThread,
   async run(input, ctx): Promise<ExtractIdeasOutput> {
     const warnings: string[] = [];
     if (!hasOpenAIKey(ctx.env)) {
