@@ -176,13 +176,7 @@ interface Tagged { retryDelayMs?: number; final?: { job: Job; error: unknown } }
 
 export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const prefix = options.prefix ?? 'topicflow';
-  // Auto-pipelining (ioredis): the commands issued in one turn of the event loop leave in one
-  // socket write. Each job is two scripts on a worker's connection (moveToActive, moveToFinished),
-  // ~20,000 jobs a 1000-keyword run, and one write per script was ~8 s of the main thread there
-  // (ratio 1.22 -> 1.14). Operations that must stay together use BullMQ's own MULTI or
-  // pipeline, and it awaits each command of a job before the next, so sending one at the end of
-  // the turn reorders nothing it relies on (the queue, distributed and crash tests pass with it).
-  const connection = { url: options.connection, maxRetriesPerRequest: null, enableAutoPipelining: true };
+  const connection = { url: options.connection, maxRetriesPerRequest: null };
   const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }) as Redis & Scripts;
   redis.on('error', () => { /* reported through the commands that fail */ });
   // Sent by SHA (EVALSHA; ioredis loads a script Redis does not have yet): EVAL sent the whole
