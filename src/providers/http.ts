@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, AxiosHeaders } from 'axios';
+import { deadline } from './deadline.ts';
 
 /** Keep-alive agents shared by every client in the process: Serper calls reuse connections. */
 const httpAgent = new http.Agent({ keepAlive: true });
@@ -68,8 +69,8 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
-  const total = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;
+  const total = deadline(timeoutMs, options.signal);
+  const signal = total.signal;
   const started = performance.now();
   try {
     const res = await axios.request<Buffer>({
@@ -100,8 +101,10 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
     };
   } catch (err) {
     if (options.signal?.aborted) return { kind: 'failure', reason: 'aborted', detail: 'request aborted' };
-    if (total.aborted) return { kind: 'failure', reason: 'timeout', code: 'ETIMEDOUT', detail: `no complete answer within ${timeoutMs} ms`, limit: timeoutMs };
+    if (total.timedOut) return { kind: 'failure', reason: 'timeout', code: 'ETIMEDOUT', detail: `no complete answer within ${timeoutMs} ms`, limit: timeoutMs };
     return classifyTransportError(err, { connectTimeoutMs, maxBytes });
+  } finally {
+    total.clear();
   }
 }
 

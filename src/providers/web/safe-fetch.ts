@@ -18,6 +18,7 @@ import zlib from 'node:zlib';
 import { pipeline, type Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { transientError, type TopicflowError } from '../../errors.ts';
+import { deadline } from '../deadline.ts';
 import { parseRetryAfter } from '../../retry.ts';
 import { createGuard, guardedLookup, type Guard, type GuardOptions } from './guard.ts';
 import { robotsAllows, type RobotsFetch } from './robots.ts';
@@ -112,8 +113,8 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
     httpStatus: null, contentType: null, etag: null, lastModified: null, charset: null, html: null,
     redirects: [], notes: [], fetchedAt: new Date().toISOString(),
   };
-  const timeout = AbortSignal.timeout(o.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const limit = deadline(o.timeoutMs, options.signal);
+  const signal = limit.signal;
   const fail = (status: FetchStatus, code: string, reason: string, transient = false): FetchedPage =>
     Object.assign(page, { status, code, reason, transient, html: null });
 
@@ -163,8 +164,10 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
     return page;
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
-    if (timeout.aborted) return fail('timeout', 'web.timeout', `timed out after ${o.timeoutMs} ms`, true);
+    if (limit.timedOut) return fail('timeout', 'web.timeout', `timed out after ${o.timeoutMs} ms`, true);
     return failFromError(err, o, fail);
+  } finally {
+    limit.clear();
   }
 }
 
