@@ -3,7 +3,9 @@
  * The fake lives on 127.0.0.1, so tests allow exactly that address; everything else private
  * stays blocked, which is what the redirect tests check.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -194,6 +196,29 @@ describe('hostile and failing responses', () => {
       const r = await fetchPath(path, { timeoutMs: 400 });
       expect(r).toMatchObject({ status: 'timeout', reason: 'timed out after 400 ms', transient: true });
       expect(Date.now() - started).toBeLessThan(1500);
+    }
+  });
+
+  it('closes at once the connection of an error or a redirect whose endless body it does not read', async () => {
+    let open = 0;
+    const server = http.createServer((req, res) => {
+      if (req.url === '/ok') { res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><p>Fine.</p></body></html>'); return; }
+      res.writeHead(req.url === '/redirect' ? 302 : 500, { location: '/ok', 'content-type': 'text/html' });
+      const drip = setInterval(() => res.write('x'.repeat(1024)), 5);
+      res.on('close', () => clearInterval(drip));
+    });
+    server.on('connection', (socket) => { open++; socket.on('close', () => open--); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      // A 10 s limit: the connections must not be left to it.
+      const o = { ...loopback, timeoutMs: 10_000, respectRobots: false };
+      expect(await safeFetch(`${base}/error`, o)).toMatchObject({ status: 'http-error', code: 'web.http_500' });
+      expect(await safeFetch(`${base}/redirect`, o)).toMatchObject({ status: 'ok', finalUrl: `${base}/ok` });
+      await vi.waitFor(() => expect(open).toBe(0), { timeout: 1000, interval: 20 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 

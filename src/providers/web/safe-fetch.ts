@@ -129,12 +129,14 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
     page.lastModified = header(res, 'last-modified');
     const status = res.statusCode ?? 0;
 
+    // Bodies we do not read are destroyed, not drained: the deadline ends when this returns, and
+    // a server could keep one coming for ever (no socket is reused: agent false).
     if (status === 304) {
-      res.resume();
+      res.destroy();
       return fail('not-modified', 'web.not_modified', 'not modified since the cached copy (304)');
     }
     if (status < 200 || status >= 300) {
-      res.resume();
+      res.destroy();
       const transient = status === 408 || status === 425 || status === 429 || status >= 500;
       const retryAfterMs = parseRetryAfter(res.headers as Record<string, unknown>);
       if (retryAfterMs !== undefined) page.retryAfterMs = retryAfterMs;
@@ -199,7 +201,7 @@ async function follow(
     const res = await request(url, o, signal, isPage);
     const location = header(res, 'location');
     if (!REDIRECTS.has(res.statusCode ?? 0) || !location) return { res, url };
-    res.resume();
+    res.destroy();
     let next: URL;
     try {
       next = new URL(location, url);
@@ -220,7 +222,7 @@ async function fetchRobots(robotsUrl: string, o: Resolved, signal: AbortSignal):
     if ('fail' in got) return { status: 404, body: '', reason: got.fail.reason };
     const status = got.res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
-      got.res.resume();
+      got.res.destroy();
       return { status, body: '' };
     }
     const body = await readBody(got.res, ROBOTS_MAX_BYTES);
