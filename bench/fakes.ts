@@ -88,7 +88,7 @@ async function main(): Promise<void> {
           requests: fx.serper.requests.length, violations: fx.serper.violations, maxPerSecond: fx.serper.maxPerWindow(1000),
           busiestSecondAt: busiestWindowStart(serperTimes, 1000) - Math.min(...serperTimes),
           // Requests per 100 ms from 1 s before the busiest second to 1 s after it: how a burst formed.
-          aroundBusiest: perTenth(serperTimes, busiestWindowStart(serperTimes, 1000) - 1000, 30),
+          aroundBusiest: countPerBin(serperTimes, busiestWindowStart(serperTimes, 1000) - 1000, 100, 30),
           first: Math.min(...serperTimes), last: Math.max(...serperTimes),
         },
         site: { pagesServed: fx.site.pagesServed, notModified: fx.site.notModified },
@@ -117,11 +117,11 @@ async function main(): Promise<void> {
   process.send!({ type: 'ready', env: fx.env, siteUrl: fx.site.url });
 }
 
-/** How many of `times` fall in each of `n` 100 ms bins from `from`. */
-function perTenth(times: number[], from: number, n: number): number[] {
+/** How many of `times` fall in each of `n` bins of `widthMs` from `from` (times outside are not counted). */
+export function countPerBin(times: readonly number[], from: number, widthMs: number, n: number): number[] {
   const bins = Array.from({ length: n }, () => 0);
   for (const t of times) {
-    const i = Math.floor((t - from) / 100);
+    const i = Math.floor((t - from) / widthMs);
     if (i >= 0 && i < n) bins[i]!++;
   }
   return bins;

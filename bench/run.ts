@@ -31,7 +31,7 @@ import { extractPage } from '../src/extract/extract-page.ts';
 import { closeExtractPool } from '../src/extract/pool.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
 import { topicPage } from '../test/fakes/topic-site.ts';
-import { SPREADSHEET_ID, type FakeConfig, type FakeStats } from './fakes.ts';
+import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats } from './fakes.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -305,14 +305,9 @@ async function main(): Promise<void> {
     if (s1.serper.maxPerSecond > fakeConfig.serperPerSecond) log(`Serper requests per 100 ms from 1 s before the busiest second: ${s1.serper.aroundBusiest.join(' ')}`);
     log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
-    // OpenAI requests per 5 s of the run: shows whether a late "middle" request came from a slow
-    // first minute or from a gap.
-    const bins: number[] = [];
-    for (const t of s1.openai.arrivals) {
-      const i = Math.max(0, Math.floor((t - main.startedAt) / 5000));
-      while (bins.length <= i) bins.push(0);
-      bins[i]!++;
-    }
+    // OpenAI requests per 5 s of the run (none arrive before its start): shows whether a late
+    // "middle" request came from a slow first minute or from a gap.
+    const bins = countPerBin(s1.openai.arrivals, main.startedAt, 5000, Math.max(0, Math.floor((s1.openai.last - main.startedAt) / 5000) + 1));
     log(`OpenAI requests per 5 s from the start: ${bins.join(' ')}`);
     log(`timeline: first Serper request ${at(s1.serper.first)}, last ${at(s1.serper.last)}; OpenAI request ${Math.floor(s1.openai.requests / 2)} ${at(s1.openai.middle)}, last ${at(s1.openai.last)}; run ended ${at(main.startedAt + main.seconds * 1000)}`);
     log(`per-run steps: ${Object.entries(main.perRun).map(([id, p]) => `${id} ${p.startMs ? at(p.startMs) : '?'} to ${p.endMs ? at(p.endMs) : '?'}`).join(', ')}`);

@@ -109,7 +109,7 @@ export function planCommitted(tx: PlanEnv['tx']): void {
   while (cache.size > TERMINAL_CACHE_SIZE) cache.delete(cache.keys().next().value!);
 }
 
-/** `findStepRun`, answering terminal step runs from this transaction's and the run's recent ones. */
+/** `findStepRun`, answering from this transaction's memo (terminal rows, and pending ones it made) and the run's recent terminal ones. */
 async function findRun(env: { tx: ScopeReader; run: RunRecord }, stepId: string, key: string): Promise<StepRunRecord | undefined> {
   const memo = txMemo(env);
   const id = slot(stepId, key);
