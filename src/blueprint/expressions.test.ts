@@ -21,6 +21,65 @@ describe('expressions', () => {
     expect(expressionReferences('item.keyword').usesItem).toBe(true);
   });
 
+  describe('scope names read as fields of an element (what JSONata itself does decides)', () => {
+    // Every element of `rows` also holds fields named like the scope (inputs, run, ...): an
+    // expression whose answer changes when they are there reads them instead of the root's.
+    const scopeWith = (elementFields: boolean) => {
+      const el = (k: number, x: string) => (elementFields ? { k, inputs: { x }, run: { startedAt: x }, steps: { s: x }, item: x, items: [x], index: x } : { k });
+      return { inputs: { x: 'root' }, run: { startedAt: 'root' }, steps: { s: 'root' }, item: 'root', items: ['root'], index: 0, rows: [el(1, 'elemB'), el(2, 'elemA')] };
+    };
+    const readsElements = async (src: string) =>
+      JSON.stringify(await jsonata(src).evaluate(scopeWith(true))) !== JSON.stringify(await jsonata(src).evaluate(scopeWith(false)));
+    const CASES: [string, string | undefined][] = [
+      ['inputs.x', undefined],
+      ["rows[inputs.x = 'elemA'].k", 'inside a filter [...]'],
+      ["rows[k > 1 and run.startedAt = 'elemA'].k", 'inside a filter [...]'],
+      ['rows.(inputs.x)', 'in a later step of a path'],
+      ['rows.$string(inputs.x)', 'in a later step of a path'],
+      ["rows.{ 'v': inputs.x }", 'in a later step of a path'],
+      ['rows#$i.(inputs.x)', 'in a later step of a path'],
+      ['rows^(inputs.x).k', 'in a sort term ^(...)'],
+      ['rows{ inputs.x: k }', 'in a group-by {...}'],
+      ["rows{ 'a': item }", 'in a group-by {...}'],
+      ["rows#$i[inputs.x = 'elemA'].k", 'inside a filter [...]'],
+      ["(rows)[steps.s = 'elemA'].k", 'inside a filter [...]'],
+      ["($x := rows; $x[inputs.x = 'elemA'].k)", 'inside a filter [...]'],
+      ["$ ~> | rows | { 'v': inputs.x } |", 'in a transform |...|...|'],
+      ["rows@$r.rows[inputs.x = 'elemA'].k", 'inside a filter [...]'],
+      // A lambda's body sees the context it is written in: the root here, an element in a filter.
+      ['$map(rows, function($r) { inputs.x })', undefined],
+      ["$map(rows, function($r) { $r.k & run.startedAt & item & $string(index) })", undefined],
+      ['rows ~> $map(function($r) { inputs.x })', undefined],
+      ["$filter(rows, function($r) { $r.k > 1 and inputs.x = 'root' }).k", undefined],
+      ["rows[$map([1], function($v) { inputs.x }) = 'elemA'].k", 'inside a filter [...]'],
+      ["$map(rows, function($r) { rows[inputs.x = 'elemA'].k })", 'inside a filter [...]'],
+      // `$$` is always the root; `$` is the current context; `@$v` keeps the context; `%` is the parent.
+      ["rows[k > 1 and $$.inputs.x = 'root'].k", undefined],
+      ['rows[k = 1].($$.run.startedAt)', undefined],
+      ["$$[inputs.x = 'root'].inputs.x", undefined],
+      ['$.inputs.x', undefined],
+      ['rows@$r.(inputs.x)', undefined],
+      ['rows.(%.inputs.x)', undefined],
+      ["inputs.x ? rows.k : [rows.k, steps.s, item, items, index]", undefined],
+    ];
+    for (const [src, context] of CASES) {
+      it(src, async () => {
+        const refs = expressionReferences(src);
+        expect(refs.misplaced.map((m) => m.context)).toEqual(context ? [context] : []);
+        expect(await readsElements(src)).toBe(context !== undefined);
+      });
+    }
+
+    it('names the path as written; a field of each element written as `$.run` or `rows.run` is not reported', async () => {
+      expect(expressionReferences("rows[$toMillis(last_run) < $toMillis(run.startedAt) - inputs.refreshDays * 86400000]").misplaced)
+        .toEqual([{ name: 'run', path: 'run.startedAt', context: 'inside a filter [...]' }, { name: 'inputs', path: 'inputs.refreshDays', context: 'inside a filter [...]' }]);
+      expect(expressionReferences("rows[$.run.startedAt = 'elemA'].k").misplaced).toEqual([]);
+      expect(expressionReferences('rows.inputs.x').misplaced).toEqual([]);
+      // `$.steps.x` in a filter is an element's field, not a step reference.
+      expect([...expressionReferences('rows[$.steps.nope = 1]').steps]).toEqual([]);
+    });
+  });
+
   it('reports a syntax error with its position', () => {
     expect(() => expressionReferences('item.')).toThrow(ExpressionError);
     expect(() => expressionReferences('item.')).toThrow(/at character 5/);

@@ -84,23 +84,42 @@ export function templateExpressions(value: string): string[] {
   return [...value.matchAll(TEMPLATE)].map((m) => m[1]!.trim());
 }
 
+/** The names every expression sees at its root (see the top of this file). */
+export const SCOPE_NAMES: ReadonlySet<string> = new Set(['inputs', 'steps', 'run', 'item', 'items', 'index']);
+
+/**
+ * A scope name (`run.startedAt`) at the head of a path that JSONata evaluates against an element
+ * of a list, not the root: inside a filter `rows[...]`, a later step `rows.(...)`, a sort term or a
+ * group-by. JSONata then reads the element's field of that name, which is almost never meant.
+ */
+export interface MisplacedName {
+  /** The scope name (`run`). */
+  name: string;
+  /** The dotted path as written (`run.startedAt`). */
+  path: string;
+  /** Where it stands, e.g. `inside a filter [...]`. */
+  context: string;
+}
+
 /** What an expression refers to: `steps.<id>` and `inputs.<name>` names, and parse errors. */
 export interface References {
   steps: Set<string>;
   inputs: Set<string>;
   /** Uses item/items/index. */
   usesItem: boolean;
+  /** Scope names read as fields of a list's elements (see {@link MisplacedName}). */
+  misplaced: MisplacedName[];
 }
 
 /** Parses an expression and collects its references. Throws ExpressionError when it does not parse. */
 export function expressionReferences(source: string, into: References = emptyReferences()): References {
   const ast = compile(source).ast();
-  walk(ast as unknown as Node, into);
+  walk(ast as unknown as Node, into, ROOT);
   return into;
 }
 
 export function emptyReferences(): References {
-  return { steps: new Set(), inputs: new Set(), usesItem: false };
+  return { steps: new Set(), inputs: new Set(), usesItem: false, misplaced: [] };
 }
 
 /** Collects references from every template in a mapping (any JSON value). */
@@ -115,28 +134,81 @@ export function mappingReferences(value: unknown, into: References = emptyRefere
   return into;
 }
 
-interface Node { type?: string; value?: unknown; steps?: Node[]; [k: string]: unknown }
+interface Node { type?: string; value?: unknown; steps?: Node[]; focus?: unknown; [k: string]: unknown }
 
-function walk(node: unknown, refs: References): void {
-  if (Array.isArray(node)) { for (const n of node) walk(n, refs); return; }
+/**
+ * The context an AST node is evaluated against: the root (the expression scope), or, with the
+ * reason, an element of some list. Rules of jsonata 2.x's evaluator, checked against it in
+ * expressions.test.ts: a path's later steps, filters (`stages`, `predicate`), group-by and sort
+ * terms and transforms see elements; a function's arguments and a lambda's body see the context
+ * where they are written (a lambda is evaluated against the input it was defined with); `$$` is
+ * always the root, `$` is the current context; a step bound with `@$v` leaves the context as it was.
+ */
+type Context = null | string;
+const ROOT: Context = null;
+const IN_FILTER = 'inside a filter [...]';
+
+/** AST fields that hold no expression to walk. */
+const SKIP = new Set(['type', 'value', 'position', 'name', 'ancestor', 'slot', 'seekingParent', 'tuple', 'focus', 'index', 'keepArray', 'keepSingletonArray', 'consarray', 'signature', 'thunk', 'descending']);
+
+/** The context of a node's result elements: `$$` is the root, `$` the context it is in. */
+function resultContext(n: Node, ctx: Context, otherwise: string): Context {
+  if (n.type === 'variable' && n.value === '$') return ROOT;
+  if (n.type === 'variable' && n.value === '') return ctx;
+  return otherwise;
+}
+
+function walk(node: unknown, refs: References, ctx: Context): void {
+  if (Array.isArray(node)) { for (const n of node) walk(n, refs, ctx); return; }
   if (!node || typeof node !== 'object') return;
   const n = node as Node;
+  if (n.type === 'name' && typeof n.value === 'string' && (n.value === 'item' || n.value === 'items' || n.value === 'index')) refs.usesItem = true;
   if (n.type === 'path' && Array.isArray(n.steps) && n.steps.length > 0) {
-    // `$$.steps.x` and `$.steps.x` (the root, e.g. inside a filter) name the same as `steps.x`.
-    const rooted = n.steps[0]?.type === 'variable' && (n.steps[0].value === '$' || n.steps[0].value === '');
-    const [first, second] = rooted ? n.steps.slice(1) : n.steps;
-    if (first?.type === 'name') {
-      if (first.value === 'steps' && second?.type === 'name' && typeof second.value === 'string') refs.steps.add(second.value);
-      if (first.value === 'inputs' && second?.type === 'name' && typeof second.value === 'string') refs.inputs.add(second.value);
-      if (first.value === 'item' || first.value === 'items' || first.value === 'index') refs.usesItem = true;
-    }
-  } else if (n.type === 'name' && (n.value === 'item' || n.value === 'items' || n.value === 'index')) {
-    refs.usesItem = true;
+    walkPath(n, refs, ctx);
+    return;
   }
+  walkChildren(n, refs, ctx, resultContext(n, ctx, IN_FILTER));
+}
+
+/** Walks a node's own expressions in `ctx`, and its filters and group-by in `elements`. */
+function walkChildren(n: Node, refs: References, ctx: Context, elements: Context): void {
   for (const [k, v] of Object.entries(n)) {
-    if (k === 'value' && n.type !== 'lambda') continue;
-    if (v && typeof v === 'object') walk(v, refs);
+    if (SKIP.has(k) || !v || typeof v !== 'object') continue;
+    if (k === 'predicate' || k === 'stages') walk((v as { expr?: unknown }[]).map((f) => f.expr), refs, elements);
+    else if (k === 'group') walk((v as { lhs?: unknown }).lhs, refs, elements === ROOT ? ROOT : 'in a group-by {...}');
+    else if (k === 'terms') walk((v as { expression?: unknown }[]).map((t) => t.expression), refs, ctx === ROOT ? ROOT : 'in a sort term ^(...)');
+    else if (n.type === 'transform') walk(v, refs, 'in a transform |...|...|');
+    else walk(v, refs, ctx);
   }
+}
+
+function walkPath(path: Node, refs: References, ctx: Context): void {
+  const steps = path.steps!;
+  const first = steps[0]!;
+  // `$$.steps.x` always, and `$.steps.x` at the root, name the same as `steps.x`.
+  const rooted = first.type === 'variable' && (first.value === '$' || (first.value === '' && ctx === ROOT));
+  const [head, second] = rooted ? steps.slice(1) : steps;
+  if (head?.type === 'name' && second?.type === 'name' && typeof second.value === 'string') {
+    if (head.value === 'steps') refs.steps.add(second.value);
+    if (head.value === 'inputs') refs.inputs.add(second.value);
+  }
+  if (first.type === 'name' && typeof first.value === 'string' && SCOPE_NAMES.has(first.value) && ctx !== null) {
+    let text = first.value;
+    for (const s of steps.slice(1)) {
+      if (s.type !== 'name' || typeof s.value !== 'string') break;
+      text += `.${s.value}`;
+    }
+    refs.misplaced.push({ name: first.value, path: text, context: ctx });
+  }
+  let stepCtx = ctx;
+  for (const [i, s] of steps.entries()) {
+    if (s.type === 'name' && (s.value === 'item' || s.value === 'items' || s.value === 'index')) refs.usesItem = true;
+    const after = s.type === 'variable' ? resultContext(s, stepCtx, 'in a later step of a path') : 'in a later step of a path';
+    walkChildren(s, refs, stepCtx, after === ROOT ? ROOT : IN_FILTER);
+    // A step bound with `@$v` leaves the context of the next step as it was.
+    if (s.focus === undefined || i === steps.length - 1) stepCtx = after;
+  }
+  walkChildren({ ...path, steps: undefined }, refs, ctx, stepCtx === ROOT ? ROOT : IN_FILTER);
 }
 
 /** Evaluates one expression. JSONata's `undefined` (no match) stays undefined. */

@@ -38,8 +38,10 @@ function value(r: () => number, depth: number, keys: readonly string[] = KEYS): 
   return o;
 }
 
-const blueprint = JSON.parse(readFileSync(join(import.meta.dirname, '../../blueprints/topic-research.json'), 'utf8')) as { steps: { with?: Record<string, unknown> }[] };
+const blueprint = JSON.parse(readFileSync(join(import.meta.dirname, '../../blueprints/topic-research.json'), 'utf8')) as { steps: { with?: Record<string, unknown>; each?: string; when?: string }[] };
 const shipped = blueprint.steps.flatMap((s) => Object.values(s.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])));
+/** The fan-outs and conditions too (the keyword filter reads `$$.run` and `$$.inputs` inside `rows[...]`). */
+const shippedEachWhen = blueprint.steps.flatMap((s) => [s.each, s.when].filter((e): e is string => e !== undefined));
 
 const EXPRESSIONS = [
   'a', 'a.b', 'a.b.c', 'list.x', 'a.list.x.y', '$.a.b', '$$.a.b', 'a.constructor', "$map(a, function($v) { { 'p': $v.toString } })[]",
@@ -51,6 +53,7 @@ const EXPRESSIONS = [
   "$map(a, function($v) { { 'v': $v } })",
   "$map(list.x, function($v) { { 'v': $v, 'b': b, 'self': $v.a } })[]",
   ...shipped,
+  ...shippedEachWhen,
 ];
 
 async function viaJsonata(src: string, scope: unknown): Promise<{ ok: unknown } | { error: true }> {

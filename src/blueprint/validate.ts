@@ -4,9 +4,9 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { blueprintSchema, type Blueprint, type BlueprintInput } from './schema.ts';
+import { blueprintSchema, type Blueprint, type BlueprintInput, type BlueprintStep } from './schema.ts';
 import { analyzeGraph, stripBraces } from './graph.ts';
-import { hasTemplate, ExpressionError, expressionReferences } from './expressions.ts';
+import { hasTemplate, ExpressionError, emptyReferences, expressionReferences, mappingReferences, type References } from './expressions.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 
 export interface Problem {
@@ -142,14 +142,7 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
     } else {
       problems.push(...checkMapping(def.input, step.with ?? {}, `${at}.with`, step.id));
     }
-    for (const field of ['each', 'when'] as const) {
-      const src = step[field];
-      if (src === undefined) continue;
-      try { expressionReferences(stripBraces(src)); } catch (err) {
-        if (!(err instanceof ExpressionError)) throw err;
-        // reported by the graph analysis below
-      }
-    }
+    problems.push(...misplacedScopeNames(step, at));
     const datastore = (step.with as { datastore?: unknown } | undefined)?.datastore;
     if (step.uses.startsWith('datastore.') && typeof datastore === 'string' && !hasTemplate(datastore) && !(bp.datastores && datastore in bp.datastores)) {
       problems.push({ path: `${at}.with.datastore`, stepId: step.id, message: `unknown data store "${datastore}"${bp.datastores ? ` (declared: ${Object.keys(bp.datastores).join(', ')})` : ' (declare it under "datastores")'}` });
@@ -178,6 +171,41 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
   }
 
   return problems.length ? { ok: false, problems } : { ok: true, blueprint: bp, problems: [] };
+}
+
+const SCOPE_MEANING: Record<string, string> = {
+  inputs: 'the workflow\'s inputs', steps: 'the steps\' outputs', run: 'the run', item: 'the fan-out item', items: 'the fan-out items', index: 'the fan-out index',
+};
+
+/**
+ * Scope names (`run.startedAt`, `inputs.x`) that JSONata reads as fields of a list's elements
+ * (inside `rows[...]`, `rows.(...)`, ...), each with the line to write instead. Expressions that
+ * do not parse are reported by the graph analysis.
+ */
+function misplacedScopeNames(step: BlueprintStep, at: string): Problem[] {
+  const fields: [string, (into: References) => void][] = Object.entries(step.with ?? {}).map(([k, v]) => [`with.${k}`, (into) => mappingReferences(v, into)]);
+  for (const field of ['each', 'when'] as const) {
+    const src = step[field];
+    if (src !== undefined) fields.push([field, (into) => expressionReferences(stripBraces(src), into)]);
+  }
+  const problems: Problem[] = [];
+  for (const [field, collect] of fields) {
+    const refs = emptyReferences();
+    try { collect(refs); } catch (err) {
+      if (!(err instanceof ExpressionError)) throw err;
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const m of refs.misplaced) {
+      if (seen.has(`${m.path} ${m.context}`)) continue;
+      seen.add(`${m.path} ${m.context}`);
+      problems.push({
+        path: `${at}.${field}`, stepId: step.id,
+        message: `"${m.path}" ${m.context} is read as a field of each element, not ${SCOPE_MEANING[m.name]}: write $$.${m.path} (or $.${m.path} if a field of each element was meant)`,
+      });
+    }
+  }
+  return problems;
 }
 
 function suggest(type: string, registry: StepRegistry): string {

@@ -2,11 +2,13 @@
  * Golden end-to-end test of `blueprints/topic-research.json` through the real engine, store,
  * queue and step types, against protocol fakes of Serper, a web site, OpenAI and Google Sheets.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBlueprint } from '../../src/workflow.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Cron } from 'croner';
+import { importBlueprint, loadBlueprint } from '../../src/workflow.ts';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
@@ -28,10 +30,12 @@ async function tab(spreadsheet: string, name: string) {
   return (await readRows(openSheets(spreadsheet, { env: fx.env }), { tab: name })).rows;
 }
 
-async function runOnce(t: TestEngine, spreadsheet: string) {
-  const run = await t.engine.startRun({ workflow: 'topic-research', blueprint, inputs: { spreadsheet, allowPrivateNetwork: true } });
+async function runOnce(t: TestEngine, spreadsheet: string, inputs: Record<string, unknown> = {}) {
+  const run = await t.engine.startRun({ workflow: 'topic-research', blueprint, inputs: { spreadsheet, allowPrivateNetwork: true, ...inputs } });
   return t.engine.waitForRun(run.id, 50);
 }
+
+const DAY = 24 * 3600_000;
 
 const recent = new Date(Date.now() - 24 * 3600_000).toISOString();
 const KEYWORDS = [
@@ -143,4 +147,87 @@ describe('topic-research blueprint (golden)', () => {
       await t.close();
     }
   }, 60_000);
+
+  it('researches done keywords again once they are older than refreshDays, and every done one with refreshDays 0', async () => {
+    const book = join(mkdtempSync(join(tmpdir(), 'topicflow-refresh-')), 'topics.xlsx');
+    const fresh = new Date(Date.now() - DAY).toISOString();
+    await seedKeywords(book, [
+      { keyword: 'stale keyword', status: 'done', last_run: new Date(Date.now() - 8 * DAY).toISOString() },
+      { keyword: 'fresh keyword', status: 'done', last_run: fresh },
+      { keyword: 'never run keyword' },
+      { keyword: 'failed keyword', status: 'error', last_run: fresh },
+    ]);
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const before = fx.serper.requests.length;
+      const run = await runOnce(t, book);
+      expect(run.status).toBe('succeeded');
+      expect(fx.serper.requests.slice(before).map((r) => r.q).sort()).toEqual(['failed keyword', 'never run keyword', 'stale keyword']);
+      const startedAt = new Date(run.createdAt).toISOString();
+      expect((await tab(book, 'Keywords')).map((r) => [r.keyword, r.status, r.last_run])).toEqual([
+        ['stale keyword', 'done', startedAt], ['fresh keyword', 'done', fresh], ['never run keyword', 'done', startedAt], ['failed keyword', 'done', startedAt],
+      ]);
+
+      // refreshDays 0: every done keyword is due, the one done a second ago too.
+      const again = await runOnce(t, book, { refreshDays: 0 });
+      expect(again.status).toBe('succeeded');
+      expect((await t.store.stepCounts(again.id)).search).toEqual({ succeeded: 4 });
+      const startedAgain = new Date(again.createdAt).toISOString();
+      expect((await tab(book, 'Keywords')).map((r) => r.last_run)).toEqual([startedAgain, startedAgain, startedAgain, startedAgain]);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('the weekly schedule, a week later, researches the done keywords again and the rank history grows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'topicflow-weekly-'));
+    const book = join(dir, 'topics.xlsx');
+    await seedKeywords(book, [{ keyword: 'weekly one' }, { keyword: 'weekly two', country: 'gb' }]);
+    // The shipped blueprint with its weekly schedule turned on, imported as a workflow.
+    const doc = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as { schedule: { enabled: boolean; cron: string } };
+    doc.schedule.enabled = true;
+    writeFileSync(join(dir, 'weekly.json'), JSON.stringify(doc));
+    const workflows = join(dir, 'workflows');
+    await importBlueprint(join(dir, 'weekly.json'), { name: 'weekly', dir: workflows, sets: [`spreadsheet=${book}`, 'allowPrivateNetwork=true'] });
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const first = await runOnce(t, book);
+      expect(first.status).toBe('succeeded');
+      expect((await tab(book, 'Keywords')).map((r) => r.status)).toEqual(['done', 'done']);
+      const observed = (await t.store.historyQuery('SERP_RESULTS', {}, { limit: 1000 })).length;
+      expect(observed).toBe(20);
+
+      // A week later, one second before the schedule's next tick (Monday 06:00 UTC): the clock
+      // moves on by itself from there, and the real scheduler starts the run of that tick.
+      const tick = new Cron(doc.schedule.cron, { paused: true, timezone: 'UTC' }).nextRun(new Date(first.createdAt + 7 * DAY + 3600_000))!.getTime();
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+      vi.setSystemTime(tick - 1000);
+      const scheduler = new Scheduler({ engine: t.engine, dir: workflows, now: () => Date.now() });
+      const before = fx.serper.requests.length;
+      let done;
+      try {
+        await scheduler.start();
+        const scheduled = await vi.waitFor(async () => {
+          const runs = await t.store.listRuns({ workflow: 'weekly' });
+          if (runs.length === 0) throw new Error('no scheduled run yet');
+          return runs[0]!;
+        }, { timeout: 60_000, interval: 50 });
+        expect(scheduled.trigger).toBe('schedule');
+        done = await t.engine.waitForRun(scheduled.id, 50);
+        expect(done.status).toBe('succeeded');
+        expect((await t.store.stepCounts(done.id)).search).toEqual({ succeeded: 2 });
+      } finally {
+        await scheduler.stop();
+        vi.useRealTimers();
+      }
+      // The cached replies of a week ago have expired: both keywords were searched again.
+      expect(fx.serper.requests.slice(before).map((r) => r.q).sort()).toEqual(['weekly one', 'weekly two']);
+      expect(await t.store.historyQuery('SERP_RESULTS', {}, { limit: 1000 })).toHaveLength(observed * 2);
+      expect(done.createdAt).toBeGreaterThanOrEqual(tick);
+      const lastRun = new Date(done.createdAt).toISOString();
+      expect((await tab(book, 'Keywords')).map((r) => [r.status, r.last_run])).toEqual([['done', lastRun], ['done', lastRun]]);
+    } finally {
+      await t.close();
+    }
+  }, 180_000);
 });
