@@ -62,7 +62,7 @@ export function parseSets(bp: Blueprint, sets: readonly string[]): Record<string
     if (eq <= 0) throw userError('input.bad_set', `expected key=value, got "${s}"`, { where: '--set' });
     const key = s.slice(0, eq);
     const text = s.slice(eq + 1);
-    const decl = bp.inputs?.[key];
+    const decl = Object.hasOwn(bp.inputs ?? {}, key) ? bp.inputs![key] : undefined;
     if (!decl) throw userError('input.unknown', `unknown input "${key}" (inputs: ${Object.keys(bp.inputs ?? {}).join(', ') || 'none'})`, { where: `--set ${key}` });
     let value: unknown = text;
     if (decl.type !== 'string') {
@@ -75,23 +75,40 @@ export function parseSets(bp: Blueprint, sets: readonly string[]): Record<string
   return out;
 }
 
-/** Defaults, then bound values, then overrides; every required input present and well typed. */
-export function resolveInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, decl] of Object.entries(bp.inputs ?? {})) if (decl.default !== undefined) out[name] = decl.default;
-  for (const layer of layers) Object.assign(out, layer);
+/** What is wrong with inputs bound to `bp`: missing required ones, unknown ones, and values outside their declaration. */
+export function inputProblems(bp: Blueprint, inputs: Record<string, unknown>): string[] {
   const problems: string[] = [];
   for (const [name, decl] of Object.entries(bp.inputs ?? {})) {
-    if (out[name] === undefined) {
+    if (inputs[name] === undefined) {
       if (decl.required !== false) problems.push(`missing required input "${name}"${decl.description ? ` (${decl.description})` : ''}: bind it with --set ${name}=...`);
       continue;
     }
-    const err = checkInputValue(decl, out[name]);
+    const err = checkInputValue(decl, inputs[name]);
     if (err) problems.push(`input "${name}": ${err}`);
   }
-  for (const name of Object.keys(out)) if (!bp.inputs?.[name]) problems.push(`unknown input "${name}"`);
-  if (problems.length) throw userError('input.invalid', problems.join('; '), { where: 'inputs' });
+  for (const name of Object.keys(inputs)) if (!Object.hasOwn(bp.inputs ?? {}, name)) problems.push(`unknown input "${name}"`);
+  return problems;
+}
+
+/** Defaults, then each layer's values, unchecked. */
+export function mergeInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
+  // Null prototype: a layer parsed from JSON may hold a "__proto__" key, which must stay a key.
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [name, decl] of Object.entries(bp.inputs ?? {})) if (decl.default !== undefined) out[name] = decl.default;
+  for (const layer of layers) for (const [k, v] of Object.entries(layer)) out[k] = v;
   return out;
+}
+
+/**
+ * Defaults, then bound values, then overrides; every required input present, well typed and
+ * within its bounds. The CLI (import, run), the scheduler and the library (`Engine.startRun`,
+ * `runWorkflow`) all check inputs here, so they accept and refuse the same values.
+ */
+export function resolveInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
+  const out = mergeInputs(bp, ...layers);
+  const problems = inputProblems(bp, out);
+  if (problems.length) throw userError('input.invalid', problems.join('; '));
+  return { ...out };
 }
 
 export function workflowPath(name: string, dir = WORKFLOWS_DIR): string {

@@ -18,6 +18,12 @@ export const inputSchema = z.strictObject({
   default: z.unknown().optional().describe('Value used when the input is not bound.'),
   required: z.boolean().optional().describe('Must be bound at import or run time (inputs with a default never are). @default true'),
   enum: z.array(z.union([z.string(), z.number()])).optional().describe('Allowed values.'),
+  minimum: z.number().optional().describe('Smallest allowed value of a number or integer input.'),
+  maximum: z.number().optional().describe('Largest allowed value of a number or integer input.'),
+  minLength: z.number().int().nonnegative().optional().describe('Fewest characters a string input may have.'),
+  maxLength: z.number().int().nonnegative().optional().describe('Most characters a string input may have.'),
+  pattern: z.string().optional()
+    .describe('Regular expression (JavaScript syntax) a string input must match somewhere, as in JSON Schema; anchor it (^...$) to match the whole value.'),
 });
 
 export const datastoreFieldSchema = z.strictObject({

@@ -75,7 +75,28 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-function checkInputType(decl: BlueprintInput, value: unknown): string | undefined {
+const patterns = new Map<string, RegExp | string>();
+
+/** `pattern` compiled (cached), or why it does not compile. */
+function compilePattern(pattern: string): RegExp | string {
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    try { re = new RegExp(pattern, 'u'); } catch (err) { re = (err as Error).message.replace(/^Invalid regular expression: /, ''); }
+    if (patterns.size > 1000) patterns.clear();
+    patterns.set(pattern, re);
+  }
+  return re;
+}
+
+const shown = (v: unknown) => JSON.stringify(v)?.slice(0, 60) ?? String(v);
+
+/**
+ * Checks a value given for an input (a default, `--set`, a workflow file, the library's inputs)
+ * against its declaration: type, `enum`, and the bounds `minimum`/`maximum` (numbers) and
+ * `minLength`/`maxLength`/`pattern` (strings). The one check the CLI, the scheduler and the
+ * library share. Returns what is wrong, in a phrase (`must be at most 100, got 100000`).
+ */
+export function checkInputValue(decl: BlueprintInput, value: unknown): string | undefined {
   const t = decl.type;
   const ok =
     t === 'string' ? typeof value === 'string'
@@ -84,14 +105,48 @@ function checkInputType(decl: BlueprintInput, value: unknown): string | undefine
           : t === 'boolean' ? typeof value === 'boolean'
             : t === 'array' ? Array.isArray(value)
               : value !== null && typeof value === 'object' && !Array.isArray(value);
-  if (!ok) return `expected ${t}, got ${typeName(value)} ${JSON.stringify(value)?.slice(0, 60)}`;
-  if (decl.enum && !decl.enum.includes(value as string | number)) return `must be one of ${decl.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`;
+  if (!ok) return `expected ${t}, got ${typeName(value)} ${shown(value)}`;
+  if (decl.enum && !decl.enum.includes(value as string | number)) return `must be one of ${decl.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${shown(value)}`;
+  if (typeof value === 'number') {
+    if (decl.minimum !== undefined && value < decl.minimum) return `must be at least ${decl.minimum}, got ${value}`;
+    if (decl.maximum !== undefined && value > decl.maximum) return `must be at most ${decl.maximum}, got ${value}`;
+  }
+  if (typeof value === 'string') {
+    // Characters as JSON Schema counts them: code points.
+    const length = decl.minLength !== undefined || decl.maxLength !== undefined ? [...value].length : 0;
+    if (decl.minLength !== undefined && length < decl.minLength) return value === '' ? 'must not be empty' : `must be at least ${decl.minLength} characters, got ${shown(value)}`;
+    if (decl.maxLength !== undefined && length > decl.maxLength) return `must be at most ${decl.maxLength} characters, got ${shown(value)}${length > 50 ? ` (${length})` : ''}`;
+    if (decl.pattern !== undefined) {
+      const re = compilePattern(decl.pattern);
+      if (typeof re === 'string') return `its declared pattern does not compile (${re})`;
+      if (!re.test(value)) return `must match ${decl.pattern}, got ${shown(value)}`;
+    }
+  }
   return undefined;
 }
 
-/** Checks a value given for an input (from --set or a workflow file) against its declaration. */
-export function checkInputValue(decl: BlueprintInput, value: unknown): string | undefined {
-  return checkInputType(decl, value);
+/** Bounds that do not fit the input's type or each other, and patterns that do not compile. */
+function checkInputDecl(name: string, decl: BlueprintInput): Problem[] {
+  const at = `$.inputs.${name}`;
+  const problems: Problem[] = [];
+  const numeric = decl.type === 'number' || decl.type === 'integer';
+  for (const k of ['minimum', 'maximum'] as const) {
+    if (decl[k] !== undefined && !numeric) problems.push({ path: `${at}.${k}`, message: `"${k}" applies to number and integer inputs, not ${decl.type}` });
+  }
+  for (const k of ['minLength', 'maxLength', 'pattern'] as const) {
+    if (decl[k] !== undefined && decl.type !== 'string') problems.push({ path: `${at}.${k}`, message: `"${k}" applies to string inputs, not ${decl.type}` });
+  }
+  if (decl.minimum !== undefined && decl.maximum !== undefined && decl.minimum > decl.maximum) problems.push({ path: `${at}.maximum`, message: `is ${decl.maximum}, below the minimum ${decl.minimum}` });
+  if (decl.minLength !== undefined && decl.maxLength !== undefined && decl.minLength > decl.maxLength) problems.push({ path: `${at}.maxLength`, message: `is ${decl.maxLength}, below the minLength ${decl.minLength}` });
+  if (decl.pattern !== undefined) {
+    const re = compilePattern(decl.pattern);
+    if (typeof re === 'string') problems.push({ path: `${at}.pattern`, message: `invalid regular expression ${JSON.stringify(decl.pattern)}: ${re}` });
+  }
+  if (problems.length === 0 && decl.default !== undefined) {
+    const err = checkInputValue(decl, decl.default);
+    if (err) problems.push({ path: `${at}.default`, message: err });
+  }
+  return problems;
 }
 
 /**
@@ -114,12 +169,7 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
   }
   const bp = parsed.data;
 
-  for (const [name, decl] of Object.entries(bp.inputs ?? {})) {
-    if (decl.default !== undefined) {
-      const err = checkInputType(decl, decl.default);
-      if (err) problems.push({ path: `$.inputs.${name}.default`, message: err });
-    }
-  }
+  for (const [name, decl] of Object.entries(bp.inputs ?? {})) problems.push(...checkInputDecl(name, decl));
 
   for (const [name, ds] of Object.entries(bp.datastores ?? {})) {
     for (const k of ds.key) {

@@ -1,6 +1,7 @@
 import { readJsonFile } from '../../blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
 import { userError } from '../../errors.ts';
+import { inputProblems, mergeInputs } from '../../workflow.ts';
 import type { Command } from '../main.ts';
 
 export const validateCommand: Command = {
@@ -21,9 +22,15 @@ export const validateCommand: Command = {
         bad++;
         continue;
       }
-      const bp = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? (doc as { blueprint: unknown }).blueprint : doc;
-      const result = validateBlueprint(bp);
-      if (result.ok) {
+      const workflow = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? doc as { blueprint: unknown; inputs?: unknown } : undefined;
+      const result = validateBlueprint(workflow ? workflow.blueprint : doc);
+      // A workflow file's bound inputs are checked as `run` will check them.
+      const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
+      const inputLines = result.ok && workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];
+      if (inputLines.length) {
+        bad++;
+        for (const line of inputLines) process.stderr.write(`${formatProblem({ path: '$.inputs', message: line }, file)}\n`);
+      } else if (result.ok) {
         if (!values.quiet) process.stdout.write(`${file}: ok (${result.blueprint.steps.length} steps)\n`);
       } else {
         bad++;
@@ -33,3 +40,4 @@ export const validateCommand: Command = {
     return bad ? 2 : 0;
   },
 };
+
