@@ -133,3 +133,27 @@ describe('input bounds', () => {
     }
   }, 30_000);
 });
+
+describe('hostile structure', () => {
+  for (const levels of [3000, 10_000]) {
+    it(`a blueprint nested ${levels} levels deep: validate, import and run say so in one line, exit 2`, async () => {
+      const file = join(dir, `${levels === 3000 ? '42' : '43'}-nested-${levels}-levels.json`);
+      const line = `${file}:9:122: nested deeper than 100 levels (arrays and objects)`;
+      for (const args of [['validate', file], ['import', file, '--name', 'deep'], ['run', file]]) {
+        const r = await cli(args);
+        expect({ args: args[0], code: r.code, stderr: r.stderr }).toEqual({ args: args[0], code: 2, stderr: args[0] === 'validate' ? `${line}\n` : `topicflow: ${line} (blueprint.too_deep)\n` });
+        expect(r.files).toEqual([]);
+      }
+    }, 60_000);
+  }
+
+  it('the library: an object nested deeper than 100 levels, or cyclic, is a problem, not a stack overflow', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    const doc = { version: 1, name: 'deep', steps: [{ id: 'a', uses: 'data.set@1', with: { deep } }] };
+    expect(validateBlueprint(doc).problems.map((p) => formatProblem(p))).toEqual(['$.steps[0].with.deep[0][0][0][0]… (step "a"): nested deeper than 100 levels (arrays and objects)']);
+    const cyclic: Record<string, unknown> = { id: 'a', uses: 'data.set@1', with: {} };
+    (cyclic.with as Record<string, unknown>).self = cyclic;
+    expect(validateBlueprint({ version: 1, name: 'c', steps: [cyclic] }).ok).toBe(false);
+  });
+});

@@ -80,6 +80,14 @@ describe('expressions', () => {
     });
   });
 
+  it('refuses brackets nested deeper than 100 levels and expressions too deep to parse, as expression errors', () => {
+    expect(() => expressionReferences(`${'('.repeat(101)}1${')'.repeat(101)}`)).toThrow('brackets nested deeper than 100 levels');
+    expect(expressionReferences(`${'('.repeat(100)}inputs.x${')'.repeat(100)}`).inputs).toEqual(new Set(['x']));
+    // Brackets inside string literals and comments do not count.
+    expect(() => expressionReferences(`'${'('.repeat(300)}' & "${'['.repeat(300)}" /* ${'{'.repeat(300)} */`)).not.toThrow();
+    expect(() => expressionReferences(`a${'[x]'.repeat(20_000)}`)).toThrow(ExpressionError);
+  });
+
   it('reports a syntax error with its position', () => {
     expect(() => expressionReferences('item.')).toThrow(ExpressionError);
     expect(() => expressionReferences('item.')).toThrow(/at character 5/);

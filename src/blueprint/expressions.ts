@@ -55,12 +55,34 @@ function fastOf(source: string, expr: jsonata.Expression): FastExpr | null {
   return fast;
 }
 
+/** Brackets ( [ { may nest this deep in an expression: JSONata's parser and our walks recurse. */
+const MAX_EXPRESSION_DEPTH = 100;
+
+/** Whether brackets outside string literals and comments nest deeper than the limit. */
+function tooDeep(source: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '"' || c === "'" || c === '`') {
+      for (i++; i < source.length && source[i] !== c; i++) if (source[i] === '\\') i++;
+    } else if (c === '/' && source[i + 1] === '*') {
+      const end = source.indexOf('*/', i + 2);
+      i = end < 0 ? source.length : end + 1;
+    } else if (c === '(' || c === '[' || c === '{') {
+      if (++depth > MAX_EXPRESSION_DEPTH) return true;
+    } else if ((c === ')' || c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return false;
+}
+
 function compile(source: string): jsonata.Expression {
   let expr = compiled.get(source);
   if (!expr) {
+    if (tooDeep(source)) throw new ExpressionError(source, `brackets nested deeper than ${MAX_EXPRESSION_DEPTH} levels`);
     try {
       expr = jsonata(source, LIMITS);
     } catch (err) {
+      if (err instanceof RangeError) throw new ExpressionError(source, 'too long or too deeply nested to parse');
       throw new ExpressionError(source, describeJsonataError(err));
     }
     if (compiled.size > 5000) compiled.clear();

@@ -59,7 +59,7 @@ function refsOf(step: BlueprintStep, i: number, problems: GraphProblem[]): Field
   const collect = (field: string, fn: (into: References) => void) => {
     const refs = emptyReferences();
     try { fn(refs); } catch (err) {
-      if (err instanceof ExpressionError) problems.push({ path: `$.steps[${i}].${field}`, stepId: step.id, message: `invalid expression {{ ${err.expression} }}: ${err.message}` });
+      if (err instanceof ExpressionError) problems.push({ path: `$.steps[${i}].${field}`, stepId: step.id, message: `invalid expression {{ ${shorten(err.expression)} }}: ${err.message}` });
       else throw err;
     }
     out.push({ field, refs });
@@ -68,6 +68,11 @@ function refsOf(step: BlueprintStep, i: number, problems: GraphProblem[]): Field
   if (step.when !== undefined) collect('when', (into) => expressionReferences(stripBraces(step.when!), into));
   if (step.each !== undefined) collect('each', (into) => expressionReferences(stripBraces(step.each!), into));
   return out;
+}
+
+/** An expression as a problem line quotes it: at most 100 characters. */
+function shorten(source: string): string {
+  return source.length > 100 ? `${source.slice(0, 99)}…` : source;
 }
 
 /** `each` and `when` may be written with or without {{ }}. */

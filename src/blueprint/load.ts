@@ -4,8 +4,43 @@
 import { readFile } from 'node:fs/promises';
 import { userError } from '../errors.ts';
 
-/** Parses JSON text; a syntax error becomes a user error `file:line:col: invalid JSON: ...`. */
+/**
+ * How deep arrays and objects may nest in a blueprint or workflow file. The shipped blueprints
+ * nest 6 levels; the limit keeps every recursive walk (validation, mappings, JSONata, the store's
+ * JSON) far from the stack's end, whatever a hostile file holds.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Where JSON text first nests deeper than `max` (the offset of the opening bracket), without
+ * parsing or recursing; undefined when it does not. Brackets inside strings do not count.
+ */
+export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+/**
+ * Parses JSON text; a syntax error becomes a user error `file:line:col: invalid JSON: ...`, and
+ * nesting deeper than {@link MAX_JSON_DEPTH} `file:line:col: nested deeper than 100 levels`.
+ */
 export function parseJson(text: string, source: string): unknown {
+  const deep = jsonTooDeep(text);
+  if (deep !== undefined) {
+    const { line, col } = lineCol(text, deep);
+    throw userError('blueprint.too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels (arrays and objects)`, { where: `${source}:${line}:${col}` });
+  }
   try {
     return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {

@@ -6,6 +6,24 @@ import { z } from 'zod';
 
 /** Step and input ids are plain identifiers so that expressions can name them (`steps.search`). */
 export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Names every JavaScript object already has (Object.prototype's `constructor`, `toString`,
+ * `__proto__`, ...) and `prototype`. A step id, input, data store or field named so would be
+ * looked up on plain objects across the engine and its libraries and find the built-in instead
+ * (`inputs.toString` a function, `steps.__proto__` empty), so blueprints may not use them.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** The line for a reserved name. */
+export function reservedNameMessage(name: string): string {
+  return `"${name}" is a built-in name of JavaScript objects; choose another name`;
+}
+
+/** An identifier that is not a {@link RESERVED_NAMES reserved name}. */
+function name(pattern: RegExp, message?: string) {
+  return z.string().regex(pattern, message).refine((v) => !RESERVED_NAMES.has(v), { error: (issue) => reservedNameMessage(String(issue.input)) });
+}
 export const STEP_REF = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+@[1-9][0-9]*$/;
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
 
@@ -34,8 +52,8 @@ export const datastoreFieldSchema = z.strictObject({
 
 export const datastoreSchema = z.strictObject({
   description: z.string().optional(),
-  key: z.array(z.string().regex(IDENT)).min(1).describe('Fields whose values together identify a record (upsert key).'),
-  fields: z.record(z.string().regex(IDENT), datastoreFieldSchema).describe('Typed fields, as a Make data structure.'),
+  key: z.array(name(IDENT)).min(1).describe('Fields whose values together identify a record (upsert key).'),
+  fields: z.record(name(IDENT), datastoreFieldSchema).describe('Typed fields, as a Make data structure.'),
   history: z.boolean().optional().describe('Keep an append-only history of every observation. @default false'),
 });
 
@@ -46,7 +64,7 @@ export const retrySchema = z.strictObject({
 });
 
 export const stepSchema = z.strictObject({
-  id: z.string().regex(IDENT, 'step ids are identifiers: letters, digits and _, not starting with a digit')
+  id: name(IDENT, 'step ids are identifiers: letters, digits and _, not starting with a digit')
     .describe('Unique id; later steps reference its output as steps.<id>.'),
   uses: z.string().regex(STEP_REF, 'expected type@version, e.g. "serper.search@1"').describe('Step type and version.'),
   name: z.string().optional(),
@@ -56,9 +74,9 @@ export const stepSchema = z.strictObject({
   each: z.string().optional()
     .describe('Fan-out: an expression giving a list; one step run per element, as `item`. Steps that use this step run per item too.'),
   when: z.string().optional().describe('Condition expression; when false the item is skipped for this step and what follows it.'),
-  per: z.string().regex(IDENT).optional()
+  per: name(IDENT).optional()
     .describe('Run once per item of this step (or "run": once per run); steps fanned out below it are collected into lists (fan-in, as Make\'s aggregator).'),
-  after: z.array(z.string().regex(IDENT)).optional().describe('Steps that must finish first although no mapping references them.'),
+  after: z.array(name(IDENT)).optional().describe('Steps that must finish first although no mapping references them.'),
   concurrency: z.number().int().min(1).max(1000).optional().describe('Step runs of this step running at once.'),
   retry: retrySchema.optional(),
   onError: z.enum(['skip', 'fail']).optional()
@@ -86,8 +104,8 @@ export const blueprintSchema = z.strictObject({
   version: z.literal(1).describe('Blueprint format version.'),
   name: z.string().min(1),
   description: z.string().optional(),
-  inputs: z.record(z.string().regex(IDENT, 'input names are identifiers'), inputSchema).optional(),
-  datastores: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), datastoreSchema).optional(),
+  inputs: z.record(name(IDENT, 'input names are identifiers'), inputSchema).optional(),
+  datastores: z.record(name(IDENT), datastoreSchema).optional(),
   schedule: scheduleSchema.optional(),
   limits: z.strictObject({
     concurrency: z.number().int().min(1).max(10_000).optional().describe('Step runs at once in one process. @default 32'),

@@ -4,7 +4,8 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { blueprintSchema, type Blueprint, type BlueprintInput, type BlueprintStep } from './schema.ts';
+import { blueprintSchema, reservedNameMessage, type Blueprint, type BlueprintInput, type BlueprintStep } from './schema.ts';
+import { MAX_JSON_DEPTH } from './load.ts';
 import { analyzeGraph, stripBraces } from './graph.ts';
 import { hasTemplate, ExpressionError, emptyReferences, expressionReferences, mappingReferences, type References } from './expressions.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
@@ -52,6 +53,8 @@ function describeIssue(issue: z.core.$ZodIssue, doc: unknown): string {
       return issue.origin === 'array' ? `needs at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}` : issue.origin === 'string' ? `must not be empty` : `must be at least ${issue.minimum}`;
     case 'too_big':
       return issue.origin === 'array' ? `takes at most ${issue.maximum} items` : issue.origin === 'string' ? `must be at most ${issue.maximum} characters` : `must be at most ${issue.maximum}`;
+    case 'invalid_key':
+      return issue.issues[0]?.message ?? issue.message;
     case 'invalid_value':
       if (valueAt(doc, issue.path) === undefined) return `missing required "${String(issue.path.at(-1) ?? 'value')}" (${issue.values.map((v) => JSON.stringify(v)).join(' or ')})`;
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(valueAt(doc, issue.path))}`;
@@ -150,6 +153,40 @@ function checkInputDecl(name: string, decl: BlueprintInput): Problem[] {
 }
 
 /**
+ * What no schema sees: nesting deeper than {@link MAX_JSON_DEPTH} (the walks after this one
+ * recurse) and `__proto__` keys (which zod and object spreads drop or turn into a prototype).
+ * Iterative, and bounded by the depth limit, so a cyclic object from a library caller ends too.
+ */
+function checkShape(doc: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: doc, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= MAX_JSON_DEPTH) {
+      const shown = jsonPath(path.slice(0, 8));
+      return [{ path: `${shown}…`, ...stepOf(doc, path), message: `nested deeper than ${MAX_JSON_DEPTH} levels (arrays and objects)` }];
+    }
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i]!;
+      if (k === '__proto__') problems.push({ path: jsonPath([...path, k]), ...stepOf(doc, path), message: reservedNameMessage(k) });
+      else stack.push({ value: (value as Record<string, unknown>)[k], path: [...path, k] });
+    }
+  }
+  return problems;
+}
+
+function stepOf(doc: unknown, path: readonly PropertyKey[]): { stepId?: string } {
+  const id = stepIdAt(doc, path);
+  return id ? { stepId: id } : {};
+}
+
+/**
  * Checks a blueprint: structure, step types and versions, each step's input mapping against its
  * schema (literal values are type-checked; expressions are parsed), references, fan-out shape,
  * cycles, data stores, schedule.
@@ -159,6 +196,8 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, problems: [{ path: '$', message: `a blueprint is a JSON object, got ${typeName(doc)}` }] };
   }
+  const shape = checkShape(doc);
+  if (shape.length) return { ok: false, problems: shape };
   const parsed = blueprintSchema.safeParse(doc);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -173,7 +212,7 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
 
   for (const [name, ds] of Object.entries(bp.datastores ?? {})) {
     for (const k of ds.key) {
-      if (!(k in ds.fields)) problems.push({ path: `$.datastores.${name}.key`, message: `key field "${k}" is not among the fields (${Object.keys(ds.fields).join(', ')})` });
+      if (!Object.hasOwn(ds.fields, k)) problems.push({ path: `$.datastores.${name}.key`, message: `key field "${k}" is not among the fields (${Object.keys(ds.fields).join(', ')})` });
     }
   }
 
@@ -194,7 +233,7 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
     }
     problems.push(...misplacedScopeNames(step, at));
     const datastore = (step.with as { datastore?: unknown } | undefined)?.datastore;
-    if (step.uses.startsWith('datastore.') && typeof datastore === 'string' && !hasTemplate(datastore) && !(bp.datastores && datastore in bp.datastores)) {
+    if (step.uses.startsWith('datastore.') && typeof datastore === 'string' && !hasTemplate(datastore) && !(bp.datastores && Object.hasOwn(bp.datastores, datastore))) {
       problems.push({ path: `${at}.with.datastore`, stepId: step.id, message: `unknown data store "${datastore}"${bp.datastores ? ` (declared: ${Object.keys(bp.datastores).join(', ')})` : ' (declare it under "datastores")'}` });
     }
   });
@@ -281,10 +320,10 @@ function checkMapping(schema: z.ZodType, mapping: Record<string, unknown>, at: s
   const shape = objectShape(schema);
   if (!shape) return problems;
   for (const [key, field] of Object.entries(shape)) {
-    if (!(key in mapping) && !isOptional(field)) problems.push({ path: at, stepId, message: `missing required input "${key}"${describe(field)}` });
+    if (!Object.hasOwn(mapping, key) && !isOptional(field)) problems.push({ path: at, stepId, message: `missing required input "${key}"${describe(field)}` });
   }
   for (const [key, value] of Object.entries(mapping)) {
-    const field = shape[key];
+    const field = Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (!field) {
       problems.push({ path: `${at}.${key}`, stepId, message: `unknown input "${key}" (inputs: ${Object.keys(shape).join(', ')})` });
       continue;
