@@ -147,6 +147,13 @@ describe('hostile structure', () => {
     }, 60_000);
   }
 
+  it('a 10,000-character name makes a short line, not a 10,000-character one', () => {
+    const long = 'x'.repeat(10_000);
+    const r = validateBlueprint({ version: 1, name: 'long', steps: [{ id: 'a', uses: 'data.set@1', with: {} }, { id: 'b', uses: 'data.set@1', per: long, with: {} }] });
+    const lines = r.problems.map((p) => formatProblem(p, 'long.json'));
+    expect(lines).toEqual([`long.json: $.steps[1].per (step "b"): references unknown step "${'x'.repeat(79)}…"`]);
+  });
+
   it('the library: an object nested deeper than 100 levels, or cyclic, is a problem, not a stack overflow', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 10_000; i++) deep = [deep];

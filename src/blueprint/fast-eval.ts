@@ -2,8 +2,8 @@
  * Native evaluation of a few JSONata shapes that the shipped blueprints evaluate for every item,
  * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules,
  * `path[]`), string and number literals, `&`, `? :`, `=` and `!=` on scalars, `in` a list of
- * literals, `and`, `or`, `( )`, `$string`, `$join`, and `$map(path, function($v) { {...} })`
- * building one object per element. A plain path through objects (`steps.result.link`) is property
+ * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$lookup` on an object, `path{ key: $ }` and `path{ key: literal }`, and
+ * `$map(path, function($v) { {...} })` building one object per element. A plain path through objects (`steps.result.link`) is property
  * access: ~1 us against ~30 us in JSONata. The per-page `$map` and `$join` mappings of the
  * 1000-keyword bench cost 0.3-0.7 ms an item in JSONata's evaluator (async at every node, an
  * object constructor is a group-by), ~10% of the engine's main thread and the largest share of
@@ -221,6 +221,20 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
       return v.join(sep);
     };
   }
+  if (proc.value === 'lookup' && args.length === 2) {
+    // An object's own field by a computed name (arrays, which JSONata maps over, are left to it).
+    const obj = compile(args[0]!, lambdaVar);
+    const key = compile(args[1]!, lambdaVar);
+    if (!obj || !key) return undefined;
+    return (input, ctx) => {
+      const o = obj(input, ctx);
+      const k = key(input, ctx);
+      if (o === BAIL || k === BAIL || typeof k !== 'string' || Array.isArray(o)) return BAIL;
+      if (o === undefined) return undefined;
+      if (o === null || typeof o !== 'object') return BAIL;
+      return Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
+    };
+  }
   if (proc.value === 'map' && top && lambdaVar === undefined && args.length === 2) {
     const lambda = args[1]!;
     const params = lambda.arguments ?? [];
@@ -286,7 +300,7 @@ function compile(node: Node, lambdaVar: string | undefined, top = false): Fn | u
       return () => value;
     }
     case 'path':
-      return compilePath(node, lambdaVar);
+      return (node as { group?: unknown }).group === undefined ? compilePath(node, lambdaVar) : compileGroup(node, lambdaVar);
     case 'variable':
       return plainNode(node) ? compileVariable(node, lambdaVar) : undefined;
     case 'binary': {
@@ -356,9 +370,83 @@ function compile(node: Node, lambdaVar: string | undefined, top = false): Fn | u
     }
     case 'function':
       return compileFunction(node, lambdaVar, top);
+    case 'unary':
+      return compileArray(node, lambdaVar, top);
     default:
       return undefined;
   }
+}
+
+/**
+ * `[expr]`: an array constructor of one expression that is not itself one. JSONata appends the
+ * value to an empty array: nothing adds nothing, a list is spread one level, anything else is one
+ * element, and the result is a plain array, which is never unwrapped (`[]` stays a list).
+ */
+function compileArray(node: Node, lambdaVar: string | undefined, top: boolean): Fn | undefined {
+  const items = node.expressions;
+  if (node.value !== '[' || !Array.isArray(items) || items.length !== 1 || items[0]!.type === 'unary') return undefined;
+  for (const k of Object.keys(node)) if (!['type', 'value', 'position', 'expressions'].includes(k)) return undefined;
+  const inner = compile(items[0]!, lambdaVar, top);
+  if (!inner) return undefined;
+  return (input, ctx) => {
+    const v = inner(input, ctx);
+    if (v === BAIL) return BAIL;
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) return [v];
+    return v.length > MAX_ITEMS ? BAIL : v.slice();
+  };
+}
+
+/** JSONata's sequence limit: a group-by over more items is left to it. */
+const SEQUENCE_LIMIT = 100_000;
+
+/**
+ * `path{ key: $ }` and `path{ key: literal }`: one key expression per item, as
+ * `evaluateGroupExpression` does it: an item whose key is undefined is left out, a key that is
+ * not a string is JSONata's error (left to it), and each key holds its one item, the list of its
+ * items, or the literal. The result has no prototype and JSONata's key order.
+ */
+function compileGroup(node: Node, lambdaVar: string | undefined): Fn | undefined {
+  const { group, ...rest } = node as Node & { group?: { lhs?: unknown; [k: string]: unknown } };
+  if (!group || Object.keys(group).some((k) => k !== 'lhs' && k !== 'position')) return undefined;
+  const pairs = group.lhs as Node[][] | undefined;
+  if (!Array.isArray(pairs) || pairs.length !== 1) return undefined;
+  const [k, v] = pairs[0]!;
+  if (!k || !v || !plainNode(v)) return undefined;
+  const path = compilePath(rest, lambdaVar);
+  const key = compile(k, lambdaVar);
+  if (!path || !key) return undefined;
+  let value: (data: unknown) => unknown;
+  if (v.type === 'variable' && v.value === '') value = (data) => data;
+  else if (v.type === 'string' || v.type === 'number' || v.type === 'value') {
+    const literal = v.value;
+    value = () => literal;
+  } else return undefined;
+  return (input, ctx) => {
+    const r = path(input, ctx);
+    if (r === BAIL) return BAIL;
+    let items = r === undefined ? [] : Array.isArray(r) ? r : [r];
+    if (items.length > SEQUENCE_LIMIT) return BAIL;
+    // No items: JSONata evaluates the key once against nothing, so a literal key still makes one.
+    if (items.length === 0) items = [undefined];
+    const groups = Object.create(null) as Record<string, unknown[]>;
+    for (const item of items) {
+      if (Array.isArray(item)) return BAIL;
+      const k = key(item, ctx);
+      if (k === BAIL || (k !== undefined && typeof k !== 'string') || k === '_jsonata_lambda' || k === '_jsonata_function') return BAIL;
+      if (k === undefined) continue;
+      const same = groups[k];
+      if (same) same.push(item);
+      else groups[k] = [item];
+    }
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(groups)) {
+      const data = groups[k]!;
+      const val = value(data.length === 1 ? data[0] : data);
+      if (val !== undefined) out[k] = val;
+    }
+    return out;
+  };
 }
 
 /** `['a', 'b', 1]`: an array constructor of string and number literals, as the list of `in`. */

@@ -21,8 +21,18 @@ export type ValidationResult =
   | { ok: true; blueprint: Blueprint; problems: [] }
   | { ok: false; problems: Problem[] };
 
+/** A problem line quotes at most this many characters of a name or value from the blueprint. */
+const MAX_QUOTED = 80;
+
+/** Shortens quoted strings and long names in a problem line: a 10,000-character id must not make a 10,000-character line. */
+function clip(text: string): string {
+  return text
+    .replace(/"([^"]{81,})"/g, (_, inner: string) => `"${inner.slice(0, MAX_QUOTED - 1)}…"`)
+    .replace(/[^\s."[\]]{81,}/g, (run) => `${run.slice(0, MAX_QUOTED - 1)}…`);
+}
+
 export function formatProblem(p: Problem, source?: string): string {
-  return `${source ? `${source}: ` : ''}${p.path}${p.stepId ? ` (step "${p.stepId}")` : ''}: ${p.message}`;
+  return `${source ? `${source}: ` : ''}${clip(p.path)}${p.stepId ? ` (step "${clip(p.stepId)}")` : ''}: ${clip(p.message)}`;
 }
 
 function jsonPath(path: readonly PropertyKey[]): string {

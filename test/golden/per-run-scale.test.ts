@@ -25,11 +25,23 @@ async function stepWith(file: string, id: string) {
 }
 
 describe('per-run steps at 5,000 keywords', () => {
-  it('topic-research marks each keyword done, or error where its search failed', async () => {
-    const out = await evaluateMapping(await stepWith('topic-research.json', 'status'), { inputs: {}, steps: { keyword: keywords, search: searches }, run }) as { rows: { keyword: string; status: string }[] };
-    expect(out.rows).toHaveLength(N);
-    expect(out.rows.filter((r) => r.status === 'error').map((r) => r.keyword)).toEqual(keywords.filter((_, i) => i % 10 === 0).map((k) => k.keyword));
-    expect(out.rows[1]).toEqual({ keyword: 'keyword 1', status: 'done', last_run: run.startedAt });
+  it('topic-research groups the rows due by keyword, country and language, and marks each row done, or error where its research failed', async () => {
+    // Every 100th keyword is asked for twice, once in other case and spacing.
+    const rows = keywords.flatMap((k, i) => {
+      const row = { keyword: k.keyword, country: k.country, language: k.language, cells: { keyword: k.keyword, country: '', language: '' } };
+      return i % 100 === 0 ? [row, { ...row, cells: { ...row.cells, keyword: ` ${k.keyword.toUpperCase()}` } }] : [row];
+    });
+    const { byKey } = await evaluateMapping(await stepWith('topic-research.json', 'researches'), { inputs: {}, steps: { row: rows }, run }) as { byKey: Record<string, unknown> };
+    const keys = Object.keys(byKey);
+    expect(keys).toHaveLength(N);
+    // Every 10th research failed: nothing recorded for it.
+    const recorded = keys.filter((_, i) => i % 10 !== 0).map((key) => ({ key }));
+    const done = await evaluateMapping(await stepWith('topic-research.json', 'done'), { inputs: {}, steps: { recorded }, run });
+    const out = await evaluateMapping(await stepWith('topic-research.json', 'status'), { inputs: {}, steps: { row: rows, done }, run }) as { rows: { keyword: string; status: string }[] };
+    expect(out.rows).toHaveLength(N + N / 100);
+    expect(out.rows.filter((r) => r.status === 'error').map((r) => r.keyword)).toEqual(rows.filter((r) => Number(r.keyword.split(' ')[1]) % 10 === 0).map((r) => r.cells.keyword));
+    expect(out.rows[1]).toEqual({ keyword: ' KEYWORD 0', country: '', language: '', status: 'error', last_run: run.startedAt });
+    expect(out.rows[2]).toEqual({ keyword: 'keyword 1', country: '', language: '', status: 'done', last_run: run.startedAt });
   });
 
   it('rank-tracking adds a "search failed" row per domain for each keyword whose search failed', async () => {

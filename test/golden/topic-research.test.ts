@@ -37,6 +37,16 @@ async function runOnce(t: TestEngine, spreadsheet: string, inputs: Record<string
 
 const DAY = 24 * 3600_000;
 
+/** Writes the Keywords tab row by row as given (seedKeywords upserts by keyword, which would merge repeated ones). */
+async function writeKeywordRows(book: string, rows: [string, string, string][]) {
+  const ExcelJS = (await import('exceljs')).default;
+  const wb = new ExcelJS.Workbook();
+  const ws = wb.addWorksheet('Keywords');
+  ws.addRow(['keyword', 'country', 'language', 'status', 'last_run']);
+  for (const r of rows) ws.addRow([...r, '', '']);
+  await wb.xlsx.writeFile(book);
+}
+
 const recent = new Date(Date.now() - 24 * 3600_000).toISOString();
 const KEYWORDS = [
   { keyword: 'content marketing strategy' },
@@ -66,9 +76,9 @@ describe('topic-research blueprint (golden)', () => {
       const serp = await tab(book, 'SERP Results');
       const ideas = await tab(book, 'Content Ideas');
       const keywords = await tab(book, 'Keywords');
-      // One row per (keyword, link), none for the keyword that was done yesterday.
+      // One row per (keyword, country, language, link), none for the keyword that was done yesterday.
       expect(serp).toHaveLength(30);
-      expect(new Set(serp.map((r) => `${r.keyword}|${r.link}`)).size).toBe(30);
+      expect(new Set(serp.map((r) => `${r.keyword}|${r.country}|${r.language}|${r.link}`)).size).toBe(30);
       expect(serp.some((r) => r.keyword === 'already done')).toBe(false);
       expect(serp.filter((r) => String(r.page_status).startsWith('http-error')).map((r) => r.position)).toEqual([7, 7, 7]);
       expect(keywords.map((r) => [r.keyword, r.status])).toEqual([
@@ -86,7 +96,7 @@ describe('topic-research blueprint (golden)', () => {
       for (const i of ideas) expect(textByUrl.get(String(i.url))).toContain(String(i.quote).slice(0, 40));
 
       const golden = {
-        serp: serp.map((r) => ({ keyword: r.keyword, position: r.position, link: String(r.link).replace(fx.site.url, 'SITE'), page_status: r.page_status, page_title: r.page_title, byline: r.byline, word_count: r.word_count, headings: String(r.headings).slice(0, 120) })),
+        serp: serp.map((r) => ({ keyword: r.keyword, country: r.country, language: r.language, position: r.position, link: String(r.link).replace(fx.site.url, 'SITE'), page_status: r.page_status, page_title: r.page_title, byline: r.byline, word_count: r.word_count, headings: String(r.headings).slice(0, 120) })),
       };
       if (process.env.UPDATE_GOLDEN) (await import('node:fs')).writeFileSync(GOLDEN, `${JSON.stringify(golden, null, 2)}\n`);
       expect(golden).toEqual(JSON.parse(readFileSync(GOLDEN, 'utf8')));
@@ -230,4 +240,61 @@ describe('topic-research blueprint (golden)', () => {
       await t.close();
     }
   }, 180_000);
+
+  it('researches each distinct keyword, country and language once, marks every row that asked, and keeps each country\'s results', async () => {
+    const book = join(mkdtempSync(join(tmpdir(), 'topicflow-dups-')), 'topics.xlsx');
+    await writeKeywordRows(book, [
+      ['dup kw', '', ''], ['dup kw', '', ''], ['Dup KW', '', ''], [' dup   kw ', '', ''], ['dup kw', 'gb', ''], ['other kw', 'US', 'EN'],
+    ]);
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const before = fx.serper.requests.length;
+      const run = await runOnce(t, book, { results: 3 });
+      expect(run.status).toBe('succeeded');
+      // Three researches: dup kw in the us, dup kw in gb, other kw.
+      expect(fx.serper.requests.slice(before).map((r) => `${r.q}|${r.gl}|${r.hl}`).sort()).toEqual(['dup kw|gb|en', 'dup kw|us|en', 'other kw|us|en']);
+      const startedAt = new Date(run.createdAt).toISOString();
+      // Every row that asked is marked, in its own spelling, where it is.
+      expect((await tab(book, 'Keywords')).map((r) => [r.keyword, r.country, r.status, r.last_run])).toEqual([
+        ['dup kw', '', 'done', startedAt], ['dup kw', '', 'done', startedAt], ['Dup KW', '', 'done', startedAt], [' dup   kw ', '', 'done', startedAt],
+        ['dup kw', 'gb', 'done', startedAt], ['other kw', 'US', 'done', startedAt],
+      ]);
+      // The us and gb results of one keyword share their links, and both are kept: in the sheet and in the data store.
+      const serp = await tab(book, 'SERP Results');
+      expect(serp.map((r) => `${r.keyword}|${r.country}|${r.language}|${r.position}`).sort()).toEqual(
+        ['dup kw|gb|en', 'dup kw|us|en', 'other kw|us|en'].flatMap((k) => [1, 2, 3].map((p) => `${k}|${p}`)).sort());
+      const us = serp.filter((r) => r.keyword === 'dup kw' && r.country === 'us').map((r) => r.link);
+      expect(serp.filter((r) => r.keyword === 'dup kw' && r.country === 'gb').map((r) => r.link)).toEqual(us);
+      expect(await t.store.dsCount('SERP_RESULTS')).toBe(9);
+      const ideas = await tab(book, 'Content Ideas');
+      expect(new Set(ideas.map((i) => `${i.keyword}|${i.country}`))).toEqual(new Set(['dup kw|us', 'dup kw|gb', 'other kw|us']));
+      expect(ideas.filter((i) => i.country === 'gb').length).toBe(ideas.filter((i) => i.keyword === 'dup kw' && i.country === 'us').length);
+
+      // The next run finds nothing due: no row is researched again.
+      const next = await runOnce(t, book, { results: 3 });
+      expect(next.status).toBe('succeeded');
+      expect((await t.store.stepCounts(next.id)).search).toBeUndefined();
+      expect(fx.serper.requests.length).toBe(before + 3);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
+  it('marks a keyword error, not done, when its positions could not be recorded', async () => {
+    const book = join(mkdtempSync(join(tmpdir(), 'topicflow-positions-')), 'topics.xlsx');
+    await seedKeywords(book, [{ keyword: 'unrecordable keyword' }]);
+    // A data store field nothing fills: every record of the positions step is refused.
+    const bp = structuredClone(blueprint);
+    bp.datastores!.SERP_RESULTS!.fields.checked_by = { type: 'string', required: true };
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'positions', blueprint: bp, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 2 } })).id, 50);
+      const counts = await t.store.stepCounts(run.id);
+      expect(counts.search).toEqual({ succeeded: 1 });
+      expect(counts.positions).toEqual({ failed: 1 });
+      expect((await tab(book, 'Keywords')).map((r) => [r.keyword, r.status])).toEqual([['unrecordable keyword', 'error']]);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });

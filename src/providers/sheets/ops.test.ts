@@ -24,6 +24,13 @@ describe('planUpsert', () => {
     expect(plan.batch.lastRow).toBe(3);
   });
 
+  it('updates every row that holds the key, not only the first', () => {
+    const dup = parseTable([['keyword', 'status'], ['dup kw', ''], ['other', ''], ['dup kw', 'pending']], 'Keywords', 'wb');
+    const plan = planUpsert(dup, { tab: 'Keywords', key: ['keyword'], rows: [{ keyword: 'dup kw', status: 'done' }] });
+    expect(plan.batch.ranges).toEqual([{ row: 2, column: 2, values: [['done']] }, { row: 4, column: 2, values: [['done']] }]);
+    expect(plan).toMatchObject({ inserted: 0, updated: 2, unchanged: 0 });
+  });
+
   it('puts the header in the append of an empty tab, in `columns` order', () => {
     const plan = planUpsert(parseTable([], 'T', 'wb'), { tab: 'T', key: ['link'], columns: ['keyword', 'link'], rows: [{ link: 'l', title: 't', keyword: 'k' }] });
     expect(plan.batch).toEqual({ ranges: [], append: [['keyword', 'link', 'title'], ['k', 'l', 't']], lastRow: 0 });

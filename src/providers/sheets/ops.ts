@@ -143,25 +143,30 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
   const { headers, added } = extendHeaders(table, wanted);
   const colIndex = new Map(headers.map((h, i) => [h, i]));
 
-  const existing = new Map<string, SheetRow>();
+  // Every row with the key is updated: a tab where a user repeated a key (two rows of one keyword) gets the values in each.
+  const existing = new Map<string, SheetRow[]>();
   for (const row of table.rows) {
     const k = keyOf(row, key);
-    if (!existing.has(k)) existing.set(k, { ...row });
+    const same = existing.get(k);
+    if (same) same.push({ ...row });
+    else existing.set(k, [{ ...row }]);
   }
   const updates = new Map<number, Map<number, Cell>>();
   const matched = new Set<number>();
   const appended = new Map<string, Cell[]>();
   for (const cells of inputs) {
     const k = keyOf(Object.fromEntries(cells), key);
-    const current = existing.get(k);
-    if (current) {
-      matched.add(current._row);
-      for (const [name, value] of cells) {
-        if (cellText(current[name]) === cellText(value)) continue;
-        current[name] = value;
-        let changes = updates.get(current._row);
-        if (!changes) updates.set(current._row, changes = new Map());
-        changes.set(colIndex.get(name)!, value);
+    const rows = existing.get(k);
+    if (rows) {
+      for (const current of rows) {
+        matched.add(current._row);
+        for (const [name, value] of cells) {
+          if (cellText(current[name]) === cellText(value)) continue;
+          current[name] = value;
+          let changes = updates.get(current._row);
+          if (!changes) updates.set(current._row, changes = new Map());
+          changes.set(colIndex.get(name)!, value);
+        }
       }
       continue;
     }
@@ -183,7 +188,7 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
 }
 
 /**
- * Updates rows with the same key in place and appends the others, so a retried or resumed write
+ * Updates every row with the same key in place and appends the others, so a retried or resumed write
  * never duplicates a row. Creates the tab, its header row and missing columns.
  */
 export async function upsertRows(backend: SheetsBackend, options: UpsertRowsOptions, onTruncate?: OnTruncate): Promise<UpsertRowsResult> {
