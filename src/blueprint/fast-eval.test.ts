@@ -81,7 +81,7 @@ describe('fast-eval', () => {
     const compiled = (src: string) => compileFast(jsonata(src).ast()) !== undefined;
     expect(shipped.filter((s) => s.startsWith('$map') || s.startsWith('$join')).every(compiled)).toBe(true);
     // The per-run steps that see every keyword: grouping the rows due, the researches done, the status rows.
-    const perRun = blueprint.steps.filter((st) => ['researches', 'done', 'status'].includes((st as { id?: string }).id ?? ''))
+    const perRun = blueprint.steps.filter((st) => ['researches', 'researched', 'status'].includes((st as { id?: string }).id ?? ''))
       .flatMap((st) => Object.values(st.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])).filter((e) => e.includes('steps.')));
     expect(perRun).toHaveLength(3);
     for (const e of perRun) expect(compiled(e), e).toBe(true);

@@ -36,8 +36,8 @@ describe('per-run steps at 5,000 keywords', () => {
     expect(keys).toHaveLength(N);
     // Every 10th research failed: nothing recorded for it.
     const recorded = keys.filter((_, i) => i % 10 !== 0).map((key) => ({ key }));
-    const done = await evaluateMapping(await stepWith('topic-research.json', 'done'), { inputs: {}, steps: { recorded }, run });
-    const out = await evaluateMapping(await stepWith('topic-research.json', 'status'), { inputs: {}, steps: { row: rows, done }, run }) as { rows: { keyword: string; status: string }[] };
+    const researched = await evaluateMapping(await stepWith('topic-research.json', 'researched'), { inputs: {}, steps: { recorded }, run });
+    const out = await evaluateMapping(await stepWith('topic-research.json', 'status'), { inputs: {}, steps: { row: rows, researched }, run }) as { rows: { keyword: string; status: string }[] };
     expect(out.rows).toHaveLength(N + N / 100);
     expect(out.rows.filter((r) => r.status === 'error').map((r) => r.keyword)).toEqual(rows.filter((r) => Number(r.keyword.split(' ')[1]) % 10 === 0).map((r) => r.cells.keyword));
     expect(out.rows[1]).toEqual({ keyword: ' KEYWORD 0', country: '', language: '', status: 'error', last_run: run.startedAt });
