@@ -2,15 +2,16 @@
  * Shared HTTP transport for provider clients and the `http.request` step: one axios call that
  * never throws on a status and turns every transport failure into a plain {@link HttpFailure},
  * so that each vendor's single error factory sees either a reply or a failure and nothing else.
+ * A request may be put behind the page fetcher's SSRF guard (`guard`), for URLs built from data.
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import type { Duplex } from 'node:stream';
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import { deadline } from './deadline.ts';
-
-/** Keep-alive agents shared by every client in the process: Serper calls reuse connections. */
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
+import { BlockedAddressError, createGuard, guardedLookup, isAllowedHost, type AllowedHost } from './web/guard.ts';
 
 export interface HttpSendOptions {
   method: string;
@@ -21,7 +22,8 @@ export interface HttpSendOptions {
   /** Request body: a string or Buffer is sent as is; anything else as JSON. */
   data?: unknown;
   /**
-   * Fails when the server sends nothing for this long, including while connecting.
+   * Fails when the TCP connection is not established within this long. Only the connection:
+   * a server that takes its time to answer is bounded by `timeoutMs` alone.
    * @default 10000
    */
   connectTimeoutMs?: number;
@@ -33,6 +35,14 @@ export interface HttpSendOptions {
   maxRedirects?: number;
   /** Aborts the request (run stopped, process shutting down). */
   signal?: AbortSignal;
+  /**
+   * Puts the request behind the SSRF guard of the page fetcher: private, loopback, link-local
+   * and cloud metadata addresses are refused, checked on the host name, on every address it
+   * resolves to, on the address connected to and on every redirect hop. Hosts in `allowHosts`
+   * (see {@link parseAllowedHost}) are reached whatever they resolve to. Without it nothing is
+   * refused: provider base URLs are set by whoever runs topicflow.
+   */
+  guard?: { allowHosts?: readonly AllowedHost[] };
 }
 
 /** A reply of any status, body as raw bytes. */
@@ -51,24 +61,124 @@ export interface HttpFailure {
   kind: 'failure';
   /**
    * timeout: no answer within a timeout; network: connection refused, reset or dropped mid-body;
-   * too_large: body over maxBytes; redirects: too many redirects; aborted: the caller's signal.
+   * too_large: body over maxBytes; redirects: too many redirects; aborted: the caller's signal;
+   * blocked: the SSRF guard refused the address (see `guard`).
    */
-  reason: 'timeout' | 'network' | 'too_large' | 'redirects' | 'aborted';
+  reason: 'timeout' | 'network' | 'too_large' | 'redirects' | 'aborted' | 'blocked';
   /** Node/axios error code, such as ECONNRESET. */
   code?: string;
   /** The transport's own wording, safe to show (it never holds headers or bodies). */
   detail: string;
   /** The timeout or size limit that was exceeded. */
   limit?: number;
+  /** For `blocked`: the refused hop's host and port (`127.0.0.1:8080`), what `allowHosts` would name. */
+  host?: string;
 }
 
 export type HttpOutcome = HttpReply | HttpFailure;
+
+const CONNECT_TIMEOUT = 'ECONNECTTIMEOUT';
+
+/**
+ * Fails a new socket that has not connected within `ms`, and refuses the connected address when
+ * `check` names a reason (the address connected to, whatever the lookup said).
+ */
+function watchConnect(socket: Duplex | null | undefined, ms: number, check?: () => ((address: string) => string | undefined) | undefined): Duplex | null | undefined {
+  if (!(socket instanceof net.Socket)) return socket;
+  const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`could not connect within ${ms} ms`), { code: CONNECT_TIMEOUT })), ms);
+  socket.once('connect', () => {
+    clearTimeout(timer);
+    const why = socket.remoteAddress ? check?.()?.(socket.remoteAddress) : undefined;
+    if (why) socket.destroy(new BlockedAddressError(why));
+  });
+  socket.once('close', () => clearTimeout(timer));
+  return socket;
+}
+
+interface AgentOptions extends http.AgentOptions {
+  connectTimeoutMs: number;
+  /** The address check of the hop being connected, if any. */
+  check?: () => ((address: string) => string | undefined) | undefined;
+}
+
+/** An http.Agent with a real connect timeout (axios only has an inactivity timeout). */
+class TimedHttpAgent extends http.Agent {
+  readonly connect: AgentOptions;
+  constructor(options: AgentOptions) {
+    super(options);
+    this.connect = options;
+  }
+  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return watchConnect(super.createConnection(options, callback), this.connect.connectTimeoutMs, this.connect.check);
+  }
+}
+
+class TimedHttpsAgent extends https.Agent {
+  readonly connect: AgentOptions;
+  constructor(options: AgentOptions & https.AgentOptions) {
+    super(options);
+    this.connect = options;
+  }
+  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    return watchConnect(super.createConnection(options, callback), this.connect.connectTimeoutMs, this.connect.check);
+  }
+}
+
+/** Keep-alive agents shared by every unguarded request in the process (Serper calls reuse connections), per connect timeout. */
+const sharedAgents = new Map<number, { http: http.Agent; https: https.Agent }>();
+function agentsFor(connectTimeoutMs: number): { http: http.Agent; https: https.Agent } {
+  let agents = sharedAgents.get(connectTimeoutMs);
+  if (!agents) {
+    agents = { http: new TimedHttpAgent({ keepAlive: true, connectTimeoutMs }), https: new TimedHttpsAgent({ keepAlive: true, connectTimeoutMs }) };
+    sharedAgents.set(connectTimeoutMs, agents);
+  }
+  return agents;
+}
+
+/** The guard of one guarded request: which hop it is on, and the agents that check every hop. */
+function guardedAgents(url: URL, allowHosts: readonly AllowedHost[], connectTimeoutMs: number) {
+  const guard = createGuard();
+  const strictLookup = guardedLookup(guard);
+  let hop = url;
+  const allowed = () => isAllowedHost(allowHosts, hop);
+  const lookup = ((hostname: string, options: never, callback: never) => (allowed() ? dnsLookup : strictLookup)(hostname, options, callback)) as unknown as net.LookupFunction;
+  // No keep-alive: a pooled socket would skip the lookup, and with it the guard.
+  const options = { keepAlive: false, connectTimeoutMs, lookup, check: () => (allowed() ? undefined : guard.checkAddress) };
+  return {
+    http: new TimedHttpAgent(options),
+    https: new TimedHttpsAgent(options),
+    get hop() { return hop; },
+    /** Moves to `next`; the reason it is refused before any lookup, or undefined. */
+    enter(next: URL): string | undefined {
+      hop = next;
+      return allowed() ? undefined : guard.checkHost(next.hostname);
+    },
+  };
+}
+
+/** `host:port` of a URL, with its scheme's port when it names none. */
+function hostPort(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`;
+}
 
 /** Sends one request; resolves with the reply (any status) or the failure, never rejects. */
 export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+  let guarded: ReturnType<typeof guardedAgents> | undefined;
+  if (options.guard) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      return { kind: 'failure', reason: 'network', code: 'ERR_INVALID_URL', detail: 'not a valid URL' };
+    }
+    guarded = guardedAgents(url, options.guard.allowHosts ?? [], connectTimeoutMs);
+    const refused = guarded.enter(url);
+    if (refused) return { kind: 'failure', reason: 'blocked', code: 'EBLOCKEDADDRESS', detail: refused, host: hostPort(url) };
+  }
+  const agents = guarded ?? agentsFor(connectTimeoutMs);
   const total = deadline(timeoutMs, options.signal);
   const signal = total.signal;
   const started = performance.now();
@@ -83,14 +193,19 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
       // We decode bodies ourselves: axios would otherwise try JSON on every reply.
       transformResponse: [(d: unknown) => d],
       validateStatus: () => true,
-      timeout: connectTimeoutMs,
       maxContentLength: maxBytes,
       maxRedirects: options.maxRedirects ?? 5,
       decompress: true,
       proxy: false,
       signal,
-      httpAgent,
-      httpsAgent,
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
+      ...(guarded ? {
+        beforeRedirect: (next: { href?: string }) => {
+          const refused = guarded.enter(new URL(next.href ?? ''));
+          if (refused) throw new BlockedAddressError(refused);
+        },
+      } : {}),
     });
     return {
       kind: 'reply',
@@ -102,18 +217,31 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   } catch (err) {
     if (options.signal?.aborted) return { kind: 'failure', reason: 'aborted', detail: 'request aborted' };
     if (total.timedOut) return { kind: 'failure', reason: 'timeout', code: 'ETIMEDOUT', detail: `no complete answer within ${timeoutMs} ms`, limit: timeoutMs };
+    const blocked = causeWithCode(err, 'EBLOCKEDADDRESS');
+    if (blocked && guarded) return { kind: 'failure', reason: 'blocked', code: 'EBLOCKEDADDRESS', detail: blocked.message, host: hostPort(guarded.hop) };
     return classifyTransportError(err, { connectTimeoutMs, maxBytes });
   } finally {
     total.clear();
   }
 }
 
+/** The error in `err`'s cause chain (axios and follow-redirects wrap it) that has this code. */
+function causeWithCode(err: unknown, code: string): Error | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return e;
+  }
+  return undefined;
+}
+
 function classifyTransportError(err: unknown, limits: { connectTimeoutMs: number; maxBytes: number }): HttpFailure {
   const e = err as AxiosError & { cause?: { code?: string } };
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const message = err instanceof Error ? err.message : String(err);
+  if (causeWithCode(err, CONNECT_TIMEOUT)) {
+    return { kind: 'failure', reason: 'timeout', code: CONNECT_TIMEOUT, detail: `could not connect within ${limits.connectTimeoutMs} ms`, limit: limits.connectTimeoutMs };
+  }
   if (code === AxiosError.ECONNABORTED || code === AxiosError.ETIMEDOUT || /timeout/i.test(message)) {
-    return { kind: 'failure', reason: 'timeout', code: code ?? 'ETIMEDOUT', detail: `no answer for ${limits.connectTimeoutMs} ms`, limit: limits.connectTimeoutMs };
+    return { kind: 'failure', reason: 'timeout', code: code ?? 'ETIMEDOUT', detail: oneLine(message) || 'timed out' };
   }
   if (/maxContentLength/.test(message)) {
     return { kind: 'failure', reason: 'too_large', code: 'ERR_TOO_LARGE', detail: `body larger than ${limits.maxBytes} bytes`, limit: limits.maxBytes };
