@@ -130,6 +130,27 @@ describe('Serper errors', () => {
     expect(performance.now() - t).toBeLessThan(1000);
   });
 
+  it('a Serper slower than the connect timeout but within the whole timeout is waited for', async () => {
+    fake.setLatency(600);
+    const slow = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 3000, connectTimeoutMs: 200 });
+    const page = await slow.search({ q: 'slow but fine' });
+    expect(page.result.organic).toHaveLength(10);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('SERPER_TIMEOUT_MS=60000 waits for an answer that takes longer than 10 s', async () => {
+    const slowFake = await startSerperFake({ apiKey: KEY, latencyMs: 10_500 });
+    try {
+      const slow = serperClientFromEnv({ SERPER_API_KEY: KEY, SERPER_BASE_URL: slowFake.url, SERPER_TIMEOUT_MS: '60000' });
+      const page = await slow.search({ q: 'very slow serper' });
+      expect(page.result.organic).toHaveLength(10);
+      expect(page.elapsedMs).toBeGreaterThanOrEqual(10_500);
+      expect(slowFake.requests).toHaveLength(1);
+    } finally {
+      await slowFake.close();
+    }
+  }, 30_000);
+
   it('a refused connection is transient', async () => {
     const closed = await startSerperFake();
     const url = closed.url;

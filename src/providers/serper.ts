@@ -68,9 +68,9 @@ export interface SerperClientOptions {
   apiKey: string;
   /** @default 'https://google.serper.dev' (env SERPER_BASE_URL) */
   baseUrl?: string;
-  /** Whole request. @default 30000 */
+  /** Whole request: Serper sends nothing until its answer is ready, so this is how long it may take. @default 30000 */
   timeoutMs?: number;
-  /** Silence, including while connecting. @default 10000 */
+  /** Until the TCP connection is made. @default 10000 */
   connectTimeoutMs?: number;
 }
 
