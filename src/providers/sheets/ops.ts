@@ -121,14 +121,14 @@ export interface UpsertRowsResult {
 }
 
 /** The write an upsert needs on `table`, and what it will report. Pure. */
-export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate): { batch: WriteBatch } & UpsertRowsResult {
+export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate, maxCellChars?: number): { batch: WriteBatch } & UpsertRowsResult {
   const key = options.key.map((k, i) => cleanName(k, `key[${i}]`));
   if (key.length === 0) throw userError('sheets.no_key', 'key: name at least one key column', { where: 'key' });
   const inputs = options.rows.map((raw, i) => {
     const cells = new Map<string, Cell>();
     for (const [name, value] of Object.entries(raw)) {
       if (name === '_row') continue;
-      cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate));
+      cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate, maxCellChars));
     }
     for (const k of key) {
       const v = raw[k];
@@ -193,7 +193,7 @@ export async function upsertRows(backend: SheetsBackend, options: UpsertRowsOpti
       await backend.ensureTab(options.tab);
       grid = [];
     }
-    const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate);
+    const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate, backend.maxCellChars);
     if (!isEmptyBatch(plan.batch)) await backend.write(options.tab, plan.batch);
     return { inserted: plan.inserted, updated: plan.updated, unchanged: plan.unchanged };
   });
@@ -226,7 +226,7 @@ export async function updateCells(backend: SheetsBackend, options: UpdateCellsOp
       targets = table.rows.filter((r) => matches(r, match));
     }
     const cells = new Map<string, Cell>();
-    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate));
+    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate, backend.maxCellChars));
     if (targets.length === 0 || cells.size === 0) return { updated: targets.length };
     const { headers, added } = extendHeaders(table, cells.keys());
     const colIndex = new Map(headers.map((h, i) => [h, i]));
