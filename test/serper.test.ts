@@ -5,6 +5,8 @@ import { serializeError, type SerializedError } from '../src/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
+import { openTestEngine } from './helpers/engine.ts';
+import { summarize } from '../src/cli/summary.ts';
 
 const KEY = 'sk-serper-SECRET-4f9c2a';
 
@@ -99,9 +101,9 @@ describe('Serper errors', () => {
     ['reset', { code: 'serper.network', fault: 'transient' }],
     ['cut', { code: 'serper.network', fault: 'transient' }],
     ['hang', { code: 'serper.timeout', fault: 'transient' }],
-    ['truncated', { code: 'serper.malformed', fault: 'transient', status: 200 }],
-    ['malformed', { code: 'serper.malformed', fault: 'transient', status: 200 }],
-    ['html', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+    ['truncated', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
+    ['malformed', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
+    ['html', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
     ['no-organic', { code: 'serper.malformed', fault: 'transient', status: 200 }],
   ];
   it.each(cases)('%j becomes a typed error', async (fault, expected) => {
@@ -237,6 +239,17 @@ describe('serper.search step', () => {
     expect(fake.requests.map((r) => [r.page ?? 1, r.status])).toEqual([[1, 200], [2, 503], [2, 200]]);
   });
 
+  it('a billed answer without results is counted, asked once more, and a good second answer is used', async () => {
+    fake.setFault('no-organic', { times: 1 });
+    const ctx = makeStepContext(store, { env: env() });
+    const out = await runStep({ q: 'news shaped once', cacheTtl: '0' }, ctx);
+    expect(fake.requests.map((r) => r.status)).toEqual([200, 200]);
+    expect(out.organic).toHaveLength(10);
+    expect(out.credits).toBe(2);
+    expect(ctx.usageLog.reduce((n, u) => n + (u.credits ?? 0), 0)).toBe(2);
+    expect(fake.creditsUsed).toBe(2);
+  });
+
   it('rejects bad input with a message naming the field', () => {
     const r = serperSearch.input.safeParse({ q: '   ' });
     expect(r.success).toBe(false);
@@ -252,6 +265,30 @@ describe('serper.search step', () => {
     const out = await runStep({ q: 'hundred results', num: 100, cacheTtl: '0' }, ctx);
     expect(out.credits).toBe(2);
     expect(ctx.logs.some((l) => l.level === 'warn' && /use pages/.test(l.message))).toBe(true);
+  });
+});
+
+describe('Serper answers that are no search result, through the engine', () => {
+  it('a /news-shaped 200 is billed, asked once more, then fails the keyword with serper.malformed', async () => {
+    const t = await openTestEngine({ env: env() });
+    try {
+      fake.setFault('no-organic');
+      const started = await t.engine.startRun({
+        workflow: 'test',
+        blueprint: { version: 1, name: 'malformed', steps: [{ id: 'search', uses: 'serper.search@1', retry: { attempts: 5, initialDelay: '10ms', maxDelay: '50ms' }, with: { q: 'news shaped', cacheTtl: 0 } }] },
+      });
+      const done = await t.engine.waitForRun(started.id, 50);
+      expect(fake.requests.map((r) => [r.q, r.status])).toEqual([['news shaped', 200], ['news shaped', 200]]);
+      const [search] = await t.store.listStepRuns(started.id, { stepId: 'search' });
+      expect(search).toMatchObject({ status: 'failed', error: { code: 'serper.malformed', status: 200 } });
+      expect(search!.error!.message).toMatch(/SERPER_BASE_URL/);
+      const summary = await summarize(t.store, done);
+      expect(summary.usage.credits).toBe(fake.creditsUsed);
+      expect(summary.usage.credits).toBe(2);
+      expect(summary.failures).toEqual([expect.objectContaining({ step: 'search', code: 'serper.malformed' })]);
+    } finally {
+      await t.close();
+    }
   });
 });
 

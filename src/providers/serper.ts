@@ -103,10 +103,15 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
       try {
         raw = JSON.parse(decodeBody(outcome.body, outcome.headers['content-type']));
       } catch {
-        throw serperError(outcome, apiKey, 'the body is not JSON (truncated, or not from Serper)');
+        throw serperError(outcome, apiKey, { badBody: 'the body is not JSON (truncated, or not from Serper)' });
       }
       const result = parseSerperResponse(raw);
-      if (typeof result === 'string') throw serperError(outcome, apiKey, result);
+      if (typeof result === 'string') {
+        // Serper's JSON: an answer, billed even though it holds no search result.
+        const err = serperError(outcome, apiKey, { notResult: result });
+        billed.set(err, creditsOf(raw));
+        throw err;
+      }
       const requestId = requestIdOf(outcome.headers);
       return { result, raw, elapsedMs: outcome.elapsedMs, ...(requestId ? { requestId } : {}) };
     },
@@ -131,25 +136,54 @@ export function serperClientFromEnv(env: Record<string, string | undefined>): Se
 
 const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as const;
 
+/** Credits of the answers that a thrown error stands for (a billed answer that was no search result). */
+const billed = new WeakMap<object, number>();
+
+/**
+ * Credits Serper billed for the answer behind an error of {@link SerperClient.search}: a 200 with
+ * a JSON body that is no search result (`serper.malformed`) costs what any answer costs; 0 for
+ * every other error.
+ */
+export function billedCredits(err: unknown): number {
+  return typeof err === 'object' && err !== null ? billed.get(err) ?? 0 : 0;
+}
+
+/** An answer's `credits` field, or 1 for answers that do not say (older replies, other shapes). */
+function creditsOf(raw: unknown): number {
+  const c = (raw as { credits?: unknown } | null)?.credits;
+  return typeof c === 'number' && Number.isFinite(c) && c >= 0 ? c : 1;
+}
+
+/** What was wrong with the body of a 200 reply. */
+export interface SerperBodyProblem {
+  /** Not JSON at all (cut short, an HTML page of a proxy): transient, like a dropped connection. */
+  badBody?: string;
+  /** JSON, but no search result (a /news shape): Serper's answer, billed; see serper.search@1. */
+  notResult?: string;
+}
+
 /**
  * The one factory that turns a Serper reply or transport failure into a typed error.
- * `malformed` says what was wrong with a 200 reply's body. The API key, when given, is scrubbed
+ * `problem` says what was wrong with a 200 reply's body. The API key, when given, is scrubbed
  * from every message.
  */
-export function serperError(outcome: HttpOutcome, apiKey?: string, malformed?: string): TopicflowError {
+export function serperError(outcome: HttpOutcome, apiKey?: string, problem?: SerperBodyProblem): TopicflowError {
   // Serper keys are long; scrubbing a very short (test) key would mangle ordinary words.
   const scrub = (s: string) => (apiKey && apiKey.length >= 8 ? s.split(apiKey).join('***') : s);
   if (outcome.kind === 'failure') {
     if (outcome.reason === 'timeout') return transientError('serper.timeout', `Serper did not answer in time (${scrub(outcome.detail)})`);
     if (outcome.reason === 'aborted') return transientError('serper.aborted', 'Serper request aborted (run stopped or shutting down)');
-    if (outcome.reason === 'too_large') return transientError('serper.malformed', `Serper reply too large (${outcome.detail}): not a search result`);
+    if (outcome.reason === 'too_large') return transientError('serper.bad_body', `Serper reply too large (${outcome.detail}): not a search result`);
     return transientError('serper.network', `Serper connection failed (${outcome.code ?? 'network'}: ${scrub(outcome.detail)})`);
   }
   const status = outcome.status;
   const requestId = requestIdOf(outcome.headers);
   const base = { status, ...(requestId ? { requestId } : {}) };
-  if (malformed !== undefined) {
-    return transientError('serper.malformed', `Serper sent a malformed reply: ${malformed}; probably a proxy hiccup`, base);
+  if (problem?.notResult !== undefined) {
+    return transientError('serper.malformed', `Serper answered without search results: ${problem.notResult}`, base);
+  }
+  if (problem?.badBody !== undefined) {
+    return transientError('serper.bad_body', `Serper sent an unreadable reply: ${problem.badBody}; probably a proxy hiccup`, base);
   }
   const message = scrub(serperMessage(outcome));
   const retryAfterMs = parseRetryAfter(outcome.headers);
