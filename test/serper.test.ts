@@ -1,4 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from '../src/store/sqlite.ts';
 import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
 import { serializeError, type SerializedError } from '../src/errors.ts';
@@ -289,6 +294,60 @@ describe('Serper answers that are no search result, through the engine', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('configuration errors refuse a run before it is created', () => {
+  /** `topicflow run FILE` in a temp dir with only `env` (no .env, no inherited keys); the runs its store then holds. */
+  async function runCli(steps: unknown[], env: Record<string, string>) {
+    const dir = mkdtempSync(join(tmpdir(), 'topicflow-preflight-'));
+    const file = join(dir, 'bp.json');
+    writeFileSync(file, JSON.stringify({ version: 1, name: 'preflight', steps }));
+    const db = join(dir, 'topicflow.db');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(import.meta.dirname, '../bin/topicflow.js'), 'run', file], {
+        cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CI: '1', TOPICFLOW_DB: db, ...env },
+      }, (err, out, errOut) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: out, stderr: errOut }));
+    });
+    const store = await openSqliteStore(db);
+    try {
+      await store.migrate();
+      return { code, stdout, stderr, runs: await store.listRuns({}) };
+    } finally {
+      await store.close();
+    }
+  }
+  const search = [{ id: 'search', uses: 'serper.search@1', retry: { attempts: 3, initialDelay: '500ms' }, with: { q: 'preflight', cacheTtl: 0 } }];
+
+  it('a missing SERPER_API_KEY: exit 2, one line naming it, no run, no request', async () => {
+    const r = await runCli(search, { SERPER_BASE_URL: fake.url });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: .*SERPER_API_KEY is not set: add it to \.env or the environment/)]);
+    expect(r.runs).toEqual([]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('SERPER_BASE_URL that is not a URL: exit 2 at once, one line naming it, no run', async () => {
+    const r = await runCli(search, { SERPER_API_KEY: KEY, SERPER_BASE_URL: 'not a url' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: SERPER_BASE_URL: SERPER_BASE_URL is not an http\(s\) URL: "not a url"/)]);
+    expect(r.runs).toEqual([]);
+    expect(r.stderr + r.stdout).not.toMatch(/network|connection/i);
+  });
+
+  it('OPENAI_BASE_URL set to something that is not a URL: exit 2, one line naming it, no run', async () => {
+    const ideas = [{ id: 'ask', uses: 'openai.chat@1', with: { model: 'gpt-4o-mini', user: 'hi', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false } } }];
+    const r = await runCli(ideas, { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'localhost:11434/v1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: OPENAI_BASE_URL: OPENAI_BASE_URL is not an http\(s\) URL: "localhost:11434\/v1"/)]);
+    expect(r.runs).toEqual([]);
+  });
+
+  it('a run whose configuration is fine still starts (the check is only about the configuration)', async () => {
+    const r = await runCli(search, { SERPER_API_KEY: KEY, SERPER_BASE_URL: fake.url, SERPER_TIMEOUT_MS: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.runs).toHaveLength(1);
+    expect(fake.requests).toHaveLength(1);
   });
 });
 

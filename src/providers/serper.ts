@@ -119,19 +119,53 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
 }
 
 /**
- * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL,
- * SERPER_TIMEOUT_MS (whole request, default 30000).
- * A missing key is a user error that says where to set it.
+ * What is wrong with the Serper settings in `env`, as the one-line user error a run is refused
+ * with (naming the variable), or undefined: SERPER_API_KEY missing, SERPER_BASE_URL not an
+ * http(s) URL, SERPER_TIMEOUT_MS not a positive whole number. Empty values count as unset.
  */
-export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
-  const apiKey = env.SERPER_API_KEY?.trim();
-  if (!apiKey) {
-    throw userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
+export function serperConfigError(env: Record<string, string | undefined>): TopicflowError | undefined {
+  if (!env.SERPER_API_KEY?.trim()) {
+    return userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
   }
   const baseUrl = env.SERPER_BASE_URL?.trim();
+  if (baseUrl && !isHttpUrl(baseUrl)) {
+    return userError('serper.bad_base_url', `SERPER_BASE_URL is not an http(s) URL: ${shown(baseUrl)} (unset it for ${SERPER_DEFAULT_BASE_URL})`, { where: 'SERPER_BASE_URL' });
+  }
+  const timeout = env.SERPER_TIMEOUT_MS?.trim();
+  if (timeout && !(/^\d+$/.test(timeout) && Number(timeout) > 0)) {
+    return userError('serper.bad_timeout', `SERPER_TIMEOUT_MS must be a whole number of milliseconds, got ${shown(timeout)}`, { where: 'SERPER_TIMEOUT_MS' });
+  }
+  return undefined;
+}
+
+/** Whether `text` parses as an absolute http: or https: URL. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A setting's value for a message: quoted and short; hidden when it may hold credentials. */
+function shown(value: string): string {
+  return value.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(oneLine(value, 80));
+}
+
+/**
+ * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL,
+ * SERPER_TIMEOUT_MS (how long Serper may take to answer, default 30000). A missing key or a
+ * malformed setting is the user error of {@link serperConfigError}.
+ */
+export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
+  const problem = serperConfigError(env);
+  if (problem) throw problem;
+  const apiKey = env.SERPER_API_KEY!.trim();
+  const baseUrl = env.SERPER_BASE_URL?.trim();
   // A Serper that never answers holds a worker slot for the whole timeout; proxies and tests shorten it.
-  const timeoutMs = Number(env.SERPER_TIMEOUT_MS);
-  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}), ...(Number.isInteger(timeoutMs) && timeoutMs > 0 ? { timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) } : {}) });
+  const timeoutMs = Number(env.SERPER_TIMEOUT_MS?.trim() || NaN);
+  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}), ...(timeoutMs > 0 ? { timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) } : {}) });
 }
 
 const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as const;

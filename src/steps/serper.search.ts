@@ -9,7 +9,7 @@ import { parseDuration } from '../retry.ts';
 import { userError, type TopicflowError } from '../errors.ts';
 import { safeUrl } from '../providers/http.ts';
 import {
-  billedCredits, parseSerperResponse, serperClientFromEnv,
+  billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
   type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperSearchParams,
 } from '../providers/serper.ts';
 
@@ -68,6 +68,7 @@ export const serperSearch = defineStep({
   // One slot per page requested; a page from the cache takes none.
   throttle: 'per-request',
   input,
+  preflight: serperConfigError,
   async run(args, ctx): Promise<SerperSearchOutput> {
     const ttlMs = parseDuration(args.cacheTtl);
     if (args.num > 10) {
