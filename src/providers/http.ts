@@ -286,6 +286,21 @@ export function safeUrl(url: string): string {
   }
 }
 
+/** Whether `text` is an absolute http: or https: URL (a base URL setting, for example). */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A setting's value for a message: quoted and short; not shown when it may hold credentials. */
+export function shownSetting(value: string): string {
+  return value.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(oneLine(value, 80));
+}
+
 /** One short line from a provider's message: newlines collapsed, capped at `max` characters. */
 export function oneLine(text: string, max = 200): string {
   const t = text.replace(/\s+/g, ' ').trim();

@@ -44,6 +44,7 @@ export function openaiConfigError(env: Record<string, string | undefined>): Topi
     const u = new URL(base);
     if ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') return undefined;
   } catch { /* not a URL */ }
+  // Not through http.ts: this module is loaded by the OpenAI request thread, which needs no axios.
   const shown = base.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(base.length > 80 ? `${base.slice(0, 79)}…` : base);
   return userError('openai.bad_base_url', `OPENAI_BASE_URL is not an http(s) URL: ${shown} (e.g. http://localhost:11434/v1 for Ollama; unset it for ${DEFAULT_OPENAI_BASE_URL})`, { where: 'OPENAI_BASE_URL' });
 }

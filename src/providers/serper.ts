@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { quotaError, transientError, userError, type TopicflowError } from '../errors.ts';
 import { parseRetryAfter } from '../retry.ts';
-import { decodeBody, httpSend, oneLine, requestIdOf, type HttpOutcome } from './http.ts';
+import { decodeBody, httpSend, isHttpUrl, oneLine, requestIdOf, shownSetting, type HttpOutcome } from './http.ts';
 
 /** @default 'https://google.serper.dev' */
 export const SERPER_DEFAULT_BASE_URL = 'https://google.serper.dev';
@@ -129,28 +129,13 @@ export function serperConfigError(env: Record<string, string | undefined>): Topi
   }
   const baseUrl = env.SERPER_BASE_URL?.trim();
   if (baseUrl && !isHttpUrl(baseUrl)) {
-    return userError('serper.bad_base_url', `SERPER_BASE_URL is not an http(s) URL: ${shown(baseUrl)} (unset it for ${SERPER_DEFAULT_BASE_URL})`, { where: 'SERPER_BASE_URL' });
+    return userError('serper.bad_base_url', `SERPER_BASE_URL is not an http(s) URL: ${shownSetting(baseUrl)} (unset it for ${SERPER_DEFAULT_BASE_URL})`, { where: 'SERPER_BASE_URL' });
   }
   const timeout = env.SERPER_TIMEOUT_MS?.trim();
   if (timeout && !(/^\d+$/.test(timeout) && Number(timeout) > 0)) {
-    return userError('serper.bad_timeout', `SERPER_TIMEOUT_MS must be a whole number of milliseconds, got ${shown(timeout)}`, { where: 'SERPER_TIMEOUT_MS' });
+    return userError('serper.bad_timeout', `SERPER_TIMEOUT_MS must be a whole number of milliseconds, got ${shownSetting(timeout)}`, { where: 'SERPER_TIMEOUT_MS' });
   }
   return undefined;
-}
-
-/** Whether `text` parses as an absolute http: or https: URL. */
-export function isHttpUrl(text: string): boolean {
-  try {
-    const u = new URL(text);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-/** A setting's value for a message: quoted and short; hidden when it may hold credentials. */
-function shown(value: string): string {
-  return value.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(oneLine(value, 80));
 }
 
 /**
