@@ -7,7 +7,7 @@
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import { deadline } from './deadline.ts';
 import { CONNECT_TIMEOUT, agentsFor, guardedAgents, hostPort } from './agents.ts';
-import { BlockedAddressError, type AllowedHost, type parseAllowedHost } from './web/guard.ts';
+import { BlockedAddressError, type AllowedHost } from './web/guard.ts';
 
 export interface HttpSendOptions {
   method: string;
@@ -35,7 +35,7 @@ export interface HttpSendOptions {
    * Puts the request behind the SSRF guard of the page fetcher: private, loopback, link-local
    * and cloud metadata addresses are refused, checked on the host name, on every address it
    * resolves to, on the address connected to and on every redirect hop. Hosts in `allowHosts`
-   * (see {@link parseAllowedHost}) are reached whatever they resolve to. Without it nothing is
+   * (parsed by parseAllowedHost in web/guard.ts) are reached whatever they resolve to. Without it nothing is
    * refused: provider base URLs are set by whoever runs topicflow.
    */
   guard?: { allowHosts?: readonly AllowedHost[] };
