@@ -209,6 +209,16 @@ describe.each([['google', google], ['xlsx', xlsx]] as const)('sheets steps on %s
     expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 0, unchanged: 2 });
   });
 
+  it('a key longer than a cell takes still finds its row: updated in place, the key cell left as it is', async () => {
+    const keyword = `long ${'k'.repeat(59_995)}`;
+    const sheet = await h.create({ Keywords: [['keyword', 'status'], [keyword, ''], ['short', '']] });
+    const input = { spreadsheet: sheet, tab: 'Keywords', key: 'keyword', rows: [{ keyword, status: 'done' }] };
+    expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 1, unchanged: 0 });
+    expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 0, unchanged: 1 });
+    const back = await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords' });
+    expect(back.rows.map((r) => [String(r.keyword).length, r.status])).toEqual([[60_000, 'done'], [5, '']]);
+  });
+
   it('creates a missing tab with its headers and appends missing columns to the header', async () => {
     const sheet = await h.create({ Other: [['x'], ['1']] });
     const created = await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords', headers: ['keyword', 'status'] });

@@ -145,7 +145,8 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
 
   const existing = new Map<string, SheetRow>();
   for (const row of table.rows) {
-    const k = keyOf(row, key);
+    // Compared as they would be written: a key cell longer than a cell takes still finds its row.
+    const k = keyOf(Object.fromEntries(key.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), key);
     if (!existing.has(k)) existing.set(k, { ...row });
   }
   const updates = new Map<number, Map<number, Cell>>();
@@ -157,7 +158,8 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
     if (current) {
       matched.add(current._row);
       for (const [name, value] of cells) {
-        if (cellText(current[name]) === cellText(value)) continue;
+        // A matched row's key cells stay as they are (never rewritten with a cut copy).
+        if (key.includes(name) || cellText(current[name]) === cellText(value)) continue;
         current[name] = value;
         let changes = updates.get(current._row);
         if (!changes) updates.set(current._row, changes = new Map());
