@@ -133,12 +133,14 @@ export function formatError(e: SerializedError): string {
 }
 
 /**
- * Codes of errors that are about the account, not the item: a missing or rejected credential
- * fails every item the same way, so, like a quota error, it stops the run (the item goes back to
- * pending) and `topicflow resume` finishes it once the key is fixed.
+ * Codes of errors that are about the account or its settings, not the item: a missing or
+ * rejected credential, or a malformed base URL, fails every item the same way, so, like a quota
+ * error, it stops the run (the item goes back to pending) and `topicflow resume` finishes it once
+ * the setting is fixed.
  */
 export const ACCOUNT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'serper.missing_key', 'serper.bad_key', 'openai.bad_key', 'sheets.no_credentials', 'sheets.bad_credentials',
+  'serper.missing_key', 'serper.bad_key', 'serper.bad_base_url', 'serper.bad_timeout', 'openai.bad_key', 'openai.bad_base_url',
+  'sheets.no_credentials', 'sheets.bad_credentials',
 ]);
 
 /**

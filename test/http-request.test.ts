@@ -12,6 +12,8 @@ let base: string;
 let server: http.Server;
 let store: Store;
 let serper: SerperFake;
+/** Paths the loopback API was asked for. */
+const hits: string[] = [];
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -19,6 +21,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
+      hits.push(url.pathname);
       const body = Buffer.concat(chunks).toString('utf8');
       const json = (status: number, value: unknown, headers: Record<string, string | string[]> = {}) => {
         res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
@@ -38,6 +41,7 @@ beforeAll(async () => {
         case '/big': res.writeHead(200, { 'Content-Type': 'text/plain' }); return res.end('x'.repeat(50_000));
         case '/slow': setTimeout(() => json(200, { late: true }), 2000); return;
         case '/redirect': res.writeHead(302, { Location: '/echo?from=redirect' }); return res.end();
+        case '/redirect-to': res.writeHead(302, { Location: url.searchParams.get('to') ?? '/' }); return res.end();
         case '/loop': res.writeHead(302, { Location: '/loop' }); return res.end();
         default: return json(404, {});
       }
@@ -55,8 +59,9 @@ afterAll(async () => {
   await store.close();
 });
 
+/** The loopback API and the Serper fake are private hosts: the tests name them in allowHosts. */
 const run = (input: Record<string, unknown>) =>
-  httpRequest.run(httpRequest.input.parse(input), makeStepContext(store)) as Promise<HttpRequestOutput>;
+  httpRequest.run(httpRequest.input.parse({ allowHosts: [new URL(base).host, new URL(serper.url).host, '127.0.0.1:1'], ...input }), makeStepContext(store)) as Promise<HttpRequestOutput>;
 
 async function failureOf(p: Promise<unknown>): Promise<SerializedError> {
   try {
@@ -146,5 +151,59 @@ describe('http.request', () => {
     }
     const both = httpRequest.input.safeParse({ url: 'https://example.com', json: {}, body: 'x' });
     expect(both.error?.issues[0]).toMatchObject({ path: ['body'], message: 'give either json or body, not both' });
+  });
+});
+
+describe('http.request SSRF guard', () => {
+  const port = () => new URL(base).port;
+  const refused = async (input: Record<string, unknown>) => {
+    const before = hits.length;
+    const e = await failureOf(run({ allowHosts: [], ...input }));
+    expect(e).toMatchObject({ code: 'http.blocked', fault: 'user' });
+    expect(e.message).not.toContain('\n');
+    expect(hits.length - before).toBe(0);
+    return e.message;
+  };
+
+  it('refuses loopback, IPv6 loopback and the cloud metadata address, naming the address and how to allow it', async () => {
+    expect(await refused({ url: `${base}/echo` })).toBe(`GET ${base}/echo: refused, address 127.0.0.1 is loopback, not public; if this host is meant to be reached, add "127.0.0.1:${port()}" to the step's allowHosts`);
+    expect(await refused({ url: `http://[::1]:${port()}/echo` })).toMatch(/address ::1 is loopback, not public; .*add "\[::1\]:\d+" to the step's allowHosts$/);
+    expect(await refused({ url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' })).toMatch(/address 169\.254\.169\.254 is a cloud metadata endpoint; .*add "169\.254\.169\.254:80"/);
+    expect(await refused({ method: 'POST', url: `http://127.0.0.1:${port()}/echo`, json: { a: 1 }, allowHosts: ['127.0.0.1:1'] })).toMatch(/^POST .*127\.0\.0\.1 is loopback/);
+  });
+
+  it('refuses a host name that resolves to loopback, checked on the resolved address', async () => {
+    expect(await refused({ url: `http://localhost:${port()}/echo` })).toMatch(/refused, localhost resolves to a blocked address: address 127\.0\.0\.1 is loopback, not public; .*add "localhost:\d+"/);
+  });
+
+  it('refuses a redirect from an allowed host to one that is not, on every hop', async () => {
+    const hop = async (to: string) => {
+      const before = hits.length;
+      const e = await failureOf(run({ url: `${base}/redirect-to`, query: { to }, allowHosts: [new URL(base).host] }));
+      expect(e).toMatchObject({ code: 'http.blocked', fault: 'user' });
+      expect(hits.slice(before)).toEqual(['/redirect-to']);
+      return e.message;
+    };
+    expect(await hop('http://127.0.0.1:1/admin')).toMatch(/address 127\.0\.0\.1 is loopback, not public; .*add "127\.0\.0\.1:1"/);
+    expect(await hop(`http://localhost:${port()}/echo`)).toMatch(/localhost resolves to a blocked address/);
+    expect(await hop('http://169.254.169.254/latest/meta-data/')).toMatch(/cloud metadata endpoint/);
+    // A redirect back to an allowed host is followed.
+    expect((await run({ url: `${base}/redirect-to`, query: { to: `${base}/echo?hop=2` }, allowHosts: [new URL(base).host] })).body).toMatchObject({ query: { hop: '2' } });
+  });
+
+  it('reaches the hosts named in allowHosts: host and port, or a host name on any port', async () => {
+    expect((await run({ url: `${base}/echo`, allowHosts: [`127.0.0.1:${port()}`] })).status).toBe(200);
+    expect((await run({ url: `http://localhost:${port()}/echo`, allowHosts: ['LOCALHOST'] })).status).toBe(200);
+    // Another port of an allowed address is not allowed.
+    expect(await refused({ url: `${base}/echo`, allowHosts: ['127.0.0.1:1'] })).toMatch(/127\.0\.0\.1 is loopback/);
+  });
+
+  it('checks allowHosts entries when the blueprint is read', () => {
+    for (const bad of ['http://127.0.0.1:8080', '127.0.0.1:8080/path', 'host:99999', '']) {
+      const r = httpRequest.input.safeParse({ url: 'https://example.com/', allowHosts: [bad] });
+      expect(r.success, bad).toBe(false);
+      expect(r.error?.issues[0]).toMatchObject({ path: ['allowHosts', 0], message: 'expected a host or host:port such as "127.0.0.1:8080" or "intranet.local" (no scheme, no path)' });
+    }
+    expect(httpRequest.input.parse({ url: 'https://example.com/' }).allowHosts).toEqual([]);
   });
 });

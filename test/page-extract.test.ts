@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,6 +152,18 @@ describe('robots.txt', () => {
     expect(site.hitsFor('/robots.txt').length - before).toBe(1);
   });
 
+  it('fetches robots.txt once for 16 pages of one origin fetched at the same time', async () => {
+    const fresh = await startWebsite();
+    try {
+      const paths = ['/news/article', '/blog/post', '/product/widget', '/docs/guide', '/private/page'];
+      const pages = await Promise.all(Array.from({ length: 16 }, (_, i) => safeFetch(`${fresh.url}${paths[i % paths.length]}`, loopback)));
+      expect(fresh.hitsFor('/robots.txt')).toHaveLength(1);
+      expect(pages.map((p) => p.status)).toEqual(Array.from({ length: 16 }, (_, i) => (paths[i % paths.length] === '/private/page' ? 'blocked' : 'ok')));
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('treats an unreachable robots.txt as a transient block, a missing one as no rules', async () => {
     const down = await startWebsite({ robotsStatus: 503 });
     const missing = await startWebsite({ robotsStatus: 404 });
@@ -168,6 +181,28 @@ describe('robots.txt', () => {
 
   it('can be switched off', async () => {
     expect((await extractPath('/private/page', { respectRobots: false })).status).toBe('ok');
+  });
+
+  it('a host with no DNS address is "host not found", not a robots.txt block', async () => {
+    // .invalid never resolves (RFC 6761): robots.txt fails at the lookup, as the page would.
+    for (const respectRobots of [true, false]) {
+      const r = await safeFetch('http://nonexistent.invalid/', { respectRobots });
+      expect(r).toMatchObject({ status: 'http-error', code: 'web.dns', transient: false, reason: 'host not found: nonexistent.invalid has no DNS address (ENOTFOUND)' });
+    }
+  });
+
+  it('`topicflow extract` of a host that does not exist says "host not found"', async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(import.meta.dirname, '../bin/topicflow.js'), 'extract', 'http://nonexistent.invalid/'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => { out += String(d); });
+      child.stderr.on('data', (d) => { err += String(d); });
+      child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    expect(stdout.split('\n')[0]).toBe('status     http-error (host not found: nonexistent.invalid has no DNS address (ENOTFOUND))');
+    expect(stdout + stderr).not.toMatch(/robots/);
+    expect(code).toBe(1);
   });
 });
 
@@ -322,6 +357,11 @@ describe('page.extract@1', () => {
   it('blocks the metadata endpoint even with allowPrivate', async () => {
     const out = await pageExtract.run(input(`${site.url}/redirect/metadata`), makeStepContext(store));
     expect(out).toMatchObject({ status: 'blocked', reason: 'address 169.254.169.254 is a cloud metadata endpoint' });
+  });
+
+  it('returns a host that does not exist as a result at once, not a robots.txt block to retry', async () => {
+    const out = await pageExtract.run(input('http://nonexistent.invalid/', { allowPrivate: false }), makeStepContext(store));
+    expect(out).toMatchObject({ status: 'http-error', reason: 'host not found: nonexistent.invalid has no DNS address (ENOTFOUND)', text: '' });
   });
 
   it('returns unreadable pages as results', async () => {

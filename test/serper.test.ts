@@ -1,10 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from '../src/store/sqlite.ts';
 import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
 import { serializeError, type SerializedError } from '../src/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
+import { openTestEngine } from './helpers/engine.ts';
+import { summarize } from '../src/cli/summary.ts';
 
 const KEY = 'sk-serper-SECRET-4f9c2a';
 
@@ -99,9 +106,9 @@ describe('Serper errors', () => {
     ['reset', { code: 'serper.network', fault: 'transient' }],
     ['cut', { code: 'serper.network', fault: 'transient' }],
     ['hang', { code: 'serper.timeout', fault: 'transient' }],
-    ['truncated', { code: 'serper.malformed', fault: 'transient', status: 200 }],
-    ['malformed', { code: 'serper.malformed', fault: 'transient', status: 200 }],
-    ['html', { code: 'serper.malformed', fault: 'transient', status: 200 }],
+    ['truncated', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
+    ['malformed', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
+    ['html', { code: 'serper.bad_body', fault: 'transient', status: 200 }],
     ['no-organic', { code: 'serper.malformed', fault: 'transient', status: 200 }],
   ];
   it.each(cases)('%j becomes a typed error', async (fault, expected) => {
@@ -129,6 +136,27 @@ describe('Serper errors', () => {
     expect(e).toMatchObject({ code: 'serper.timeout', fault: 'transient' });
     expect(performance.now() - t).toBeLessThan(1000);
   });
+
+  it('a Serper slower than the connect timeout but within the whole timeout is waited for', async () => {
+    fake.setLatency(600);
+    const slow = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 3000, connectTimeoutMs: 200 });
+    const page = await slow.search({ q: 'slow but fine' });
+    expect(page.result.organic).toHaveLength(10);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('SERPER_TIMEOUT_MS=60000 waits for an answer that takes longer than 10 s', async () => {
+    const slowFake = await startSerperFake({ apiKey: KEY, latencyMs: 10_500 });
+    try {
+      const slow = serperClientFromEnv({ SERPER_API_KEY: KEY, SERPER_BASE_URL: slowFake.url, SERPER_TIMEOUT_MS: '60000' });
+      const page = await slow.search({ q: 'very slow serper' });
+      expect(page.result.organic).toHaveLength(10);
+      expect(page.elapsedMs).toBeGreaterThanOrEqual(10_500);
+      expect(slowFake.requests).toHaveLength(1);
+    } finally {
+      await slowFake.close();
+    }
+  }, 30_000);
 
   it('a refused connection is transient', async () => {
     const closed = await startSerperFake();
@@ -216,6 +244,17 @@ describe('serper.search step', () => {
     expect(fake.requests.map((r) => [r.page ?? 1, r.status])).toEqual([[1, 200], [2, 503], [2, 200]]);
   });
 
+  it('a billed answer without results is counted, asked once more, and a good second answer is used', async () => {
+    fake.setFault('no-organic', { times: 1 });
+    const ctx = makeStepContext(store, { env: env() });
+    const out = await runStep({ q: 'news shaped once', cacheTtl: '0' }, ctx);
+    expect(fake.requests.map((r) => r.status)).toEqual([200, 200]);
+    expect(out.organic).toHaveLength(10);
+    expect(out.credits).toBe(2);
+    expect(ctx.usageLog.reduce((n, u) => n + (u.credits ?? 0), 0)).toBe(2);
+    expect(fake.creditsUsed).toBe(2);
+  });
+
   it('rejects bad input with a message naming the field', () => {
     const r = serperSearch.input.safeParse({ q: '   ' });
     expect(r.success).toBe(false);
@@ -231,6 +270,84 @@ describe('serper.search step', () => {
     const out = await runStep({ q: 'hundred results', num: 100, cacheTtl: '0' }, ctx);
     expect(out.credits).toBe(2);
     expect(ctx.logs.some((l) => l.level === 'warn' && /use pages/.test(l.message))).toBe(true);
+  });
+});
+
+describe('Serper answers that are no search result, through the engine', () => {
+  it('a /news-shaped 200 is billed, asked once more, then fails the keyword with serper.malformed', async () => {
+    const t = await openTestEngine({ env: env() });
+    try {
+      fake.setFault('no-organic');
+      const started = await t.engine.startRun({
+        workflow: 'test',
+        blueprint: { version: 1, name: 'malformed', steps: [{ id: 'search', uses: 'serper.search@1', retry: { attempts: 5, initialDelay: '10ms', maxDelay: '50ms' }, with: { q: 'news shaped', cacheTtl: 0 } }] },
+      });
+      const done = await t.engine.waitForRun(started.id, 50);
+      expect(fake.requests.map((r) => [r.q, r.status])).toEqual([['news shaped', 200], ['news shaped', 200]]);
+      const [search] = await t.store.listStepRuns(started.id, { stepId: 'search' });
+      expect(search).toMatchObject({ status: 'failed', error: { code: 'serper.malformed', status: 200 } });
+      expect(search!.error!.message).toMatch(/SERPER_BASE_URL/);
+      const summary = await summarize(t.store, done);
+      expect(summary.usage.credits).toBe(fake.creditsUsed);
+      expect(summary.usage.credits).toBe(2);
+      expect(summary.failures).toEqual([expect.objectContaining({ step: 'search', code: 'serper.malformed' })]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('configuration errors refuse a run before it is created', () => {
+  /** `topicflow run FILE` in a temp dir with only `env` (no .env, no inherited keys); the runs its store then holds. */
+  async function runCli(steps: unknown[], env: Record<string, string>) {
+    const dir = mkdtempSync(join(tmpdir(), 'topicflow-preflight-'));
+    const file = join(dir, 'bp.json');
+    writeFileSync(file, JSON.stringify({ version: 1, name: 'preflight', steps }));
+    const db = join(dir, 'topicflow.db');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [join(import.meta.dirname, '../bin/topicflow.js'), 'run', file], {
+        cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CI: '1', TOPICFLOW_DB: db, ...env },
+      }, (err, out, errOut) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: out, stderr: errOut }));
+    });
+    const store = await openSqliteStore(db);
+    try {
+      await store.migrate();
+      return { code, stdout, stderr, runs: await store.listRuns({}) };
+    } finally {
+      await store.close();
+    }
+  }
+  const search = [{ id: 'search', uses: 'serper.search@1', retry: { attempts: 3, initialDelay: '500ms' }, with: { q: 'preflight', cacheTtl: 0 } }];
+
+  it('a missing SERPER_API_KEY: exit 2, one line naming it, no run, no request', async () => {
+    const r = await runCli(search, { SERPER_BASE_URL: fake.url });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: .*SERPER_API_KEY is not set: add it to \.env or the environment/)]);
+    expect(r.runs).toEqual([]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('SERPER_BASE_URL that is not a URL: exit 2 at once, one line naming it, no run', async () => {
+    const r = await runCli(search, { SERPER_API_KEY: KEY, SERPER_BASE_URL: 'not a url' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: SERPER_BASE_URL: SERPER_BASE_URL is not an http\(s\) URL: "not a url"/)]);
+    expect(r.runs).toEqual([]);
+    expect(r.stderr + r.stdout).not.toMatch(/network|connection/i);
+  });
+
+  it('OPENAI_BASE_URL set to something that is not a URL: exit 2, one line naming it, no run', async () => {
+    const ideas = [{ id: 'ask', uses: 'openai.chat@1', with: { model: 'gpt-4o-mini', user: 'hi', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false } } }];
+    const r = await runCli(ideas, { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'localhost:11434/v1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^topicflow: OPENAI_BASE_URL: OPENAI_BASE_URL is not an http\(s\) URL: "localhost:11434\/v1"/)]);
+    expect(r.runs).toEqual([]);
+  });
+
+  it('a run whose configuration is fine still starts (the check is only about the configuration)', async () => {
+    const r = await runCli(search, { SERPER_API_KEY: KEY, SERPER_BASE_URL: fake.url, SERPER_TIMEOUT_MS: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.runs).toHaveLength(1);
+    expect(fake.requests).toHaveLength(1);
   });
 });
 

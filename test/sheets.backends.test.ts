@@ -12,7 +12,6 @@ import { serializeError, type SerializedError } from '../src/errors.ts';
 import { sheetsReadRows } from '../src/steps/sheets.read-rows.ts';
 import { sheetsUpsertRows } from '../src/steps/sheets.upsert-rows.ts';
 import { sheetsUpdateCells } from '../src/steps/sheets.update-cells.ts';
-import { MAX_CELL_CHARS } from '../src/providers/sheets/values.ts';
 import type { StepDefinition } from '../src/steps/define.ts';
 import type { Store } from '../src/store/types.ts';
 import { startSheetsFake, type SheetsFake } from './fakes/google-sheets.ts';
@@ -27,6 +26,8 @@ interface Harness {
   /** How the backend stores a cell (row/column 1-based), read without topicflow. */
   raw(spreadsheet: string, tab: string, row: number, column: number): Promise<{ kind: RawKind; value: unknown }>;
   env(): Record<string, string>;
+  /** The most characters the sheet application takes in one cell. */
+  maxCellChars: number;
 }
 
 let store: Store;
@@ -55,6 +56,8 @@ const google: Harness = {
     return { kind: typeof cell as RawKind, value: cell };
   },
   env: () => fake.env,
+  // Google Sheets refuses a cell over 50,000 characters.
+  maxCellChars: 50_000,
 };
 
 let files = 0;
@@ -81,6 +84,8 @@ const xlsx: Harness = {
     return { kind: kinds[cell.type] ?? 'other', value: cell.value };
   },
   env: () => ({}),
+  // Excel's limit: a longer cell makes Excel report the workbook as damaged.
+  maxCellChars: 32_767,
 };
 
 async function run<O>(step: StepDefinition<any, O>, h: Harness, input: Record<string, unknown>, ctx?: TestContext): Promise<O> {
@@ -173,10 +178,45 @@ describe.each([['google', google], ['xlsx', xlsx]] as const)('sheets steps on %s
     const [row] = (await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'T' })).rows;
     expect(row).toMatchObject({ id: 'a', n: 42.5, ok: true, at: '2026-03-04T05:06:07.000Z', tags: '["x","y"]', meta: '{"a":1}', none: '' });
     const huge = String(row!.huge);
-    expect(huge.length).toBeLessThanOrEqual(MAX_CELL_CHARS);
-    expect(huge.startsWith('z'.repeat(49_000))).toBe(true);
+    expect(huge.length).toBeLessThanOrEqual(h.maxCellChars);
+    expect(huge.startsWith('z'.repeat(h.maxCellChars - 100))).toBe(true);
     expect(huge).toMatch(/truncated by topicflow: \d+ more characters\]$/);
     expect(ctx.logs.some((l) => l.level === 'warn' && /truncated/.test(l.message))).toBe(true);
+  });
+
+  it('cuts a 40,000-character title to what this sheet application takes, visibly, and a re-run changes nothing', async () => {
+    const sheet = await h.create({});
+    const title = `${'Long title '.repeat(3637).slice(0, 39_997)}END`;
+    expect(title).toHaveLength(40_000);
+    const ctx = makeStepContext(store, { env: h.env() });
+    const input = { spreadsheet: sheet, tab: 'SERP Results', key: 'link', rows: [{ link: 'https://a.example/', title }, { link: 'https://b.example/', title: 'short' }] };
+    expect(await run(sheetsUpsertRows, h, input, ctx)).toEqual({ inserted: 2, updated: 0, unchanged: 0 });
+    const stored = await h.raw(sheet, 'SERP Results', 2, 2);
+    expect(stored.kind).toBe('string');
+    const text = String(stored.value);
+    if (title.length <= h.maxCellChars) {
+      expect(text).toBe(title);
+      expect(ctx.logs.filter((l) => /truncated/.test(l.message))).toEqual([]);
+    } else {
+      expect(text.length).toBeLessThanOrEqual(h.maxCellChars);
+      expect(text.length).toBeGreaterThan(h.maxCellChars - 100);
+      expect(title.startsWith(text.replace(/ … \[truncated by topicflow: \d+ more characters\]$/, ''))).toBe(true);
+      expect(text).toMatch(/ … \[truncated by topicflow: \d+ more characters\]$/);
+      expect(ctx.logs.some((l) => l.level === 'warn' && l.message === `1 cell(s) longer than ${h.maxCellChars} characters were truncated`)).toBe(true);
+    }
+    expect(await h.raw(sheet, 'SERP Results', 3, 2)).toEqual({ kind: 'string', value: 'short' });
+    // The cut value is what the key comparison sees: the same rows again write nothing.
+    expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 0, unchanged: 2 });
+  });
+
+  it('a key longer than a cell takes still finds its row: updated in place, the key cell left as it is', async () => {
+    const keyword = `long ${'k'.repeat(59_995)}`;
+    const sheet = await h.create({ Keywords: [['keyword', 'status'], [keyword, ''], ['short', '']] });
+    const input = { spreadsheet: sheet, tab: 'Keywords', key: 'keyword', rows: [{ keyword, status: 'done' }] };
+    expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 1, unchanged: 0 });
+    expect(await run(sheetsUpsertRows, h, input)).toEqual({ inserted: 0, updated: 0, unchanged: 1 });
+    const back = await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords' });
+    expect(back.rows.map((r) => [String(r.keyword).length, r.status])).toEqual([[60_000, 'done'], [5, '']]);
   });
 
   it('creates a missing tab with its headers and appends missing columns to the header', async () => {

@@ -113,6 +113,11 @@ export class Engine {
   async startRun(options: StartRunOptions): Promise<RunRecord> {
     const graph = analyzeGraph(options.blueprint);
     if (graph.problems.length) throw userError('blueprint.invalid', graph.problems[0]!.message, { where: graph.problems[0]!.path });
+    // A missing key or a malformed base URL would fail every item: refuse before creating the run.
+    for (const step of options.blueprint.steps) {
+      const misconfigured = this.registry.get(step.uses)?.preflight?.(this.env);
+      if (misconfigured) throw misconfigured;
+    }
     const runOptions: Record<string, unknown> = {};
     if (options.limit !== undefined) runOptions.limit = options.limit;
     const run = await this.store.createRun({

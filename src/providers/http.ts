@@ -2,15 +2,12 @@
  * Shared HTTP transport for provider clients and the `http.request` step: one axios call that
  * never throws on a status and turns every transport failure into a plain {@link HttpFailure},
  * so that each vendor's single error factory sees either a reply or a failure and nothing else.
+ * A request may be put behind the page fetcher's SSRF guard (`guard`), for URLs built from data.
  */
-import http from 'node:http';
-import https from 'node:https';
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import { deadline } from './deadline.ts';
-
-/** Keep-alive agents shared by every client in the process: Serper calls reuse connections. */
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
+import { CONNECT_TIMEOUT, agentsFor, guardedAgents, hostPort } from './agents.ts';
+import { BlockedAddressError, type AllowedHost } from './web/guard.ts';
 
 export interface HttpSendOptions {
   method: string;
@@ -21,7 +18,8 @@ export interface HttpSendOptions {
   /** Request body: a string or Buffer is sent as is; anything else as JSON. */
   data?: unknown;
   /**
-   * Fails when the server sends nothing for this long, including while connecting.
+   * Fails when the TCP connection is not established within this long. Only the connection:
+   * a server that takes its time to answer is bounded by `timeoutMs` alone.
    * @default 10000
    */
   connectTimeoutMs?: number;
@@ -33,6 +31,14 @@ export interface HttpSendOptions {
   maxRedirects?: number;
   /** Aborts the request (run stopped, process shutting down). */
   signal?: AbortSignal;
+  /**
+   * Puts the request behind the SSRF guard of the page fetcher: private, loopback, link-local
+   * and cloud metadata addresses are refused, checked on the host name, on every address it
+   * resolves to, on the address connected to and on every redirect hop. Hosts in `allowHosts`
+   * (parsed by parseAllowedHost in web/guard.ts) are reached whatever they resolve to. Without it nothing is
+   * refused: provider base URLs are set by whoever runs topicflow.
+   */
+  guard?: { allowHosts?: readonly AllowedHost[] };
 }
 
 /** A reply of any status, body as raw bytes. */
@@ -51,15 +57,18 @@ export interface HttpFailure {
   kind: 'failure';
   /**
    * timeout: no answer within a timeout; network: connection refused, reset or dropped mid-body;
-   * too_large: body over maxBytes; redirects: too many redirects; aborted: the caller's signal.
+   * too_large: body over maxBytes; redirects: too many redirects; aborted: the caller's signal;
+   * blocked: the SSRF guard refused the address (see `guard`).
    */
-  reason: 'timeout' | 'network' | 'too_large' | 'redirects' | 'aborted';
+  reason: 'timeout' | 'network' | 'too_large' | 'redirects' | 'aborted' | 'blocked';
   /** Node/axios error code, such as ECONNRESET. */
   code?: string;
   /** The transport's own wording, safe to show (it never holds headers or bodies). */
   detail: string;
   /** The timeout or size limit that was exceeded. */
   limit?: number;
+  /** For `blocked`: the refused hop's host and port (`127.0.0.1:8080`), what `allowHosts` would name. */
+  host?: string;
 }
 
 export type HttpOutcome = HttpReply | HttpFailure;
@@ -69,6 +78,19 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+  let guarded: ReturnType<typeof guardedAgents> | undefined;
+  if (options.guard) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      return { kind: 'failure', reason: 'network', code: 'ERR_INVALID_URL', detail: 'not a valid URL' };
+    }
+    guarded = guardedAgents(url, options.guard.allowHosts ?? [], connectTimeoutMs);
+    const refused = guarded.enter(url);
+    if (refused) return { kind: 'failure', reason: 'blocked', code: 'EBLOCKEDADDRESS', detail: refused, host: hostPort(url) };
+  }
+  const agents = guarded ?? agentsFor(connectTimeoutMs);
   const total = deadline(timeoutMs, options.signal);
   const signal = total.signal;
   const started = performance.now();
@@ -83,14 +105,19 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
       // We decode bodies ourselves: axios would otherwise try JSON on every reply.
       transformResponse: [(d: unknown) => d],
       validateStatus: () => true,
-      timeout: connectTimeoutMs,
       maxContentLength: maxBytes,
       maxRedirects: options.maxRedirects ?? 5,
       decompress: true,
       proxy: false,
       signal,
-      httpAgent,
-      httpsAgent,
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
+      ...(guarded ? {
+        beforeRedirect: (next: { href?: string }) => {
+          const refused = guarded.enter(new URL(next.href ?? ''));
+          if (refused) throw new BlockedAddressError(refused);
+        },
+      } : {}),
     });
     return {
       kind: 'reply',
@@ -102,18 +129,31 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
   } catch (err) {
     if (options.signal?.aborted) return { kind: 'failure', reason: 'aborted', detail: 'request aborted' };
     if (total.timedOut) return { kind: 'failure', reason: 'timeout', code: 'ETIMEDOUT', detail: `no complete answer within ${timeoutMs} ms`, limit: timeoutMs };
+    const blocked = causeWithCode(err, 'EBLOCKEDADDRESS');
+    if (blocked && guarded) return { kind: 'failure', reason: 'blocked', code: 'EBLOCKEDADDRESS', detail: blocked.message, host: hostPort(guarded.hop) };
     return classifyTransportError(err, { connectTimeoutMs, maxBytes });
   } finally {
     total.clear();
   }
 }
 
+/** The error in `err`'s cause chain (axios and follow-redirects wrap it) that has this code. */
+function causeWithCode(err: unknown, code: string): Error | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return e;
+  }
+  return undefined;
+}
+
 function classifyTransportError(err: unknown, limits: { connectTimeoutMs: number; maxBytes: number }): HttpFailure {
   const e = err as AxiosError & { cause?: { code?: string } };
   const code = typeof e?.code === 'string' ? e.code : undefined;
   const message = err instanceof Error ? err.message : String(err);
+  if (causeWithCode(err, CONNECT_TIMEOUT)) {
+    return { kind: 'failure', reason: 'timeout', code: CONNECT_TIMEOUT, detail: `could not connect within ${limits.connectTimeoutMs} ms`, limit: limits.connectTimeoutMs };
+  }
   if (code === AxiosError.ECONNABORTED || code === AxiosError.ETIMEDOUT || /timeout/i.test(message)) {
-    return { kind: 'failure', reason: 'timeout', code: code ?? 'ETIMEDOUT', detail: `no answer for ${limits.connectTimeoutMs} ms`, limit: limits.connectTimeoutMs };
+    return { kind: 'failure', reason: 'timeout', code: code ?? 'ETIMEDOUT', detail: oneLine(message) || 'timed out' };
   }
   if (/maxContentLength/.test(message)) {
     return { kind: 'failure', reason: 'too_large', code: 'ERR_TOO_LARGE', detail: `body larger than ${limits.maxBytes} bytes`, limit: limits.maxBytes };
@@ -156,6 +196,21 @@ export function safeUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** Whether `text` is an absolute http: or https: URL (a base URL setting, for example). */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A setting's value for a message: quoted and short; not shown when it may hold credentials. */
+export function shownSetting(value: string): string {
+  return value.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(oneLine(value, 80));
 }
 
 /** One short line from a provider's message: newlines collapsed, capped at `max` characters. */

@@ -32,6 +32,23 @@ export function maxTokensField(env: Record<string, string | undefined>): 'max_co
   }
 }
 
+/**
+ * What is wrong with the OpenAI settings in `env`, as the one-line user error a run is refused
+ * with, or undefined: OPENAI_BASE_URL set but not an http(s) URL. A missing key is no error here
+ * (ideas are then built without a model).
+ */
+export function openaiConfigError(env: Record<string, string | undefined>): TopicflowError | undefined {
+  const base = env.OPENAI_BASE_URL?.trim();
+  if (!base) return undefined;
+  try {
+    const u = new URL(base);
+    if ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') return undefined;
+  } catch { /* not a URL */ }
+  // Not through http.ts: this module is loaded by the OpenAI request thread, which needs no axios.
+  const shown = base.includes('@') ? '(a value with credentials, not shown)' : JSON.stringify(base.length > 80 ? `${base.slice(0, 79)}…` : base);
+  return userError('openai.bad_base_url', `OPENAI_BASE_URL is not an http(s) URL: ${shown} (e.g. http://localhost:11434/v1 for Ollama; unset it for ${DEFAULT_OPENAI_BASE_URL})`, { where: 'OPENAI_BASE_URL' });
+}
+
 /** The configured API key; a user error when none is set. */
 export function requireOpenAIKey(env: Record<string, string | undefined>): string {
   const apiKey = env.OPENAI_API_KEY?.trim();
@@ -49,6 +66,8 @@ const clients = new Map<string, OpenAI>();
  */
 export function createOpenAIClient(env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): OpenAI {
   const apiKey = requireOpenAIKey(env);
+  const problem = openaiConfigError(env);
+  if (problem) throw problem;
   const baseURL = env.OPENAI_BASE_URL?.trim() || DEFAULT_OPENAI_BASE_URL;
   const timeout = options.timeoutMs ?? DEFAULT_OPENAI_TIMEOUT_MS;
   const organization = env.OPENAI_ORG_ID?.trim() || null;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { quotaError, transientError, userError, type TopicflowError } from '../errors.ts';
 import { parseRetryAfter } from '../retry.ts';
-import { decodeBody, httpSend, oneLine, requestIdOf, type HttpOutcome } from './http.ts';
+import { decodeBody, httpSend, isHttpUrl, oneLine, requestIdOf, shownSetting, type HttpOutcome } from './http.ts';
 
 /** @default 'https://google.serper.dev' */
 export const SERPER_DEFAULT_BASE_URL = 'https://google.serper.dev';
@@ -68,9 +68,9 @@ export interface SerperClientOptions {
   apiKey: string;
   /** @default 'https://google.serper.dev' (env SERPER_BASE_URL) */
   baseUrl?: string;
-  /** Whole request. @default 30000 */
+  /** Whole request: Serper sends nothing until its answer is ready, so this is how long it may take. @default 30000 */
   timeoutMs?: number;
-  /** Silence, including while connecting. @default 10000 */
+  /** Until the TCP connection is made. @default 10000 */
   connectTimeoutMs?: number;
 }
 
@@ -103,10 +103,15 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
       try {
         raw = JSON.parse(decodeBody(outcome.body, outcome.headers['content-type']));
       } catch {
-        throw serperError(outcome, apiKey, 'the body is not JSON (truncated, or not from Serper)');
+        throw serperError(outcome, apiKey, { badBody: 'the body is not JSON (truncated, or not from Serper)' });
       }
       const result = parseSerperResponse(raw);
-      if (typeof result === 'string') throw serperError(outcome, apiKey, result);
+      if (typeof result === 'string') {
+        // Serper's JSON: an answer, billed even though it holds no search result.
+        const err = serperError(outcome, apiKey, { notResult: result });
+        billed.set(err, creditsOf(raw));
+        throw err;
+      }
       const requestId = requestIdOf(outcome.headers);
       return { result, raw, elapsedMs: outcome.elapsedMs, ...(requestId ? { requestId } : {}) };
     },
@@ -114,42 +119,90 @@ export function createSerperClient(options: SerperClientOptions): SerperClient {
 }
 
 /**
- * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL,
- * SERPER_TIMEOUT_MS (whole request, default 30000).
- * A missing key is a user error that says where to set it.
+ * What is wrong with the Serper settings in `env`, as the one-line user error a run is refused
+ * with (naming the variable), or undefined: SERPER_API_KEY missing, SERPER_BASE_URL not an
+ * http(s) URL, SERPER_TIMEOUT_MS not a positive whole number. Empty values count as unset.
  */
-export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
-  const apiKey = env.SERPER_API_KEY?.trim();
-  if (!apiKey) {
-    throw userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
+export function serperConfigError(env: Record<string, string | undefined>): TopicflowError | undefined {
+  if (!env.SERPER_API_KEY?.trim()) {
+    return userError('serper.missing_key', 'SERPER_API_KEY is not set: add it to .env or the environment (get a key at serper.dev)', { where: 'SERPER_API_KEY' });
   }
   const baseUrl = env.SERPER_BASE_URL?.trim();
+  if (baseUrl && !isHttpUrl(baseUrl)) {
+    return userError('serper.bad_base_url', `SERPER_BASE_URL is not an http(s) URL: ${shownSetting(baseUrl)} (unset it for ${SERPER_DEFAULT_BASE_URL})`, { where: 'SERPER_BASE_URL' });
+  }
+  const timeout = env.SERPER_TIMEOUT_MS?.trim();
+  if (timeout && !(/^\d+$/.test(timeout) && Number(timeout) > 0)) {
+    return userError('serper.bad_timeout', `SERPER_TIMEOUT_MS must be a whole number of milliseconds, got ${shownSetting(timeout)}`, { where: 'SERPER_TIMEOUT_MS' });
+  }
+  return undefined;
+}
+
+/**
+ * A client configured from the environment: SERPER_API_KEY (required), SERPER_BASE_URL,
+ * SERPER_TIMEOUT_MS (how long Serper may take to answer, default 30000). A missing key or a
+ * malformed setting is the user error of {@link serperConfigError}.
+ */
+export function serperClientFromEnv(env: Record<string, string | undefined>): SerperClient {
+  const problem = serperConfigError(env);
+  if (problem) throw problem;
+  const apiKey = env.SERPER_API_KEY!.trim();
+  const baseUrl = env.SERPER_BASE_URL?.trim();
   // A Serper that never answers holds a worker slot for the whole timeout; proxies and tests shorten it.
-  const timeoutMs = Number(env.SERPER_TIMEOUT_MS);
-  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}), ...(Number.isInteger(timeoutMs) && timeoutMs > 0 ? { timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) } : {}) });
+  const timeoutMs = Number(env.SERPER_TIMEOUT_MS?.trim() || NaN);
+  return createSerperClient({ apiKey, ...(baseUrl ? { baseUrl } : {}), ...(timeoutMs > 0 ? { timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) } : {}) });
 }
 
 const SEARCH_PARAMS = ['location', 'page', 'num', 'tbs', 'gl', 'hl', 'q'] as const;
 
+/** Credits of the answers that a thrown error stands for (a billed answer that was no search result). */
+const billed = new WeakMap<object, number>();
+
+/**
+ * Credits Serper billed for the answer behind an error of {@link SerperClient.search}: a 200 with
+ * a JSON body that is no search result (`serper.malformed`) costs what any answer costs; 0 for
+ * every other error.
+ */
+export function billedCredits(err: unknown): number {
+  return typeof err === 'object' && err !== null ? billed.get(err) ?? 0 : 0;
+}
+
+/** An answer's `credits` field, or 1 for answers that do not say (older replies, other shapes). */
+function creditsOf(raw: unknown): number {
+  const c = (raw as { credits?: unknown } | null)?.credits;
+  return typeof c === 'number' && Number.isFinite(c) && c >= 0 ? c : 1;
+}
+
+/** What was wrong with the body of a 200 reply. */
+export interface SerperBodyProblem {
+  /** Not JSON at all (cut short, an HTML page of a proxy): transient, like a dropped connection. */
+  badBody?: string;
+  /** JSON, but no search result (a /news shape): Serper's answer, billed; see serper.search@1. */
+  notResult?: string;
+}
+
 /**
  * The one factory that turns a Serper reply or transport failure into a typed error.
- * `malformed` says what was wrong with a 200 reply's body. The API key, when given, is scrubbed
+ * `problem` says what was wrong with a 200 reply's body. The API key, when given, is scrubbed
  * from every message.
  */
-export function serperError(outcome: HttpOutcome, apiKey?: string, malformed?: string): TopicflowError {
+export function serperError(outcome: HttpOutcome, apiKey?: string, problem?: SerperBodyProblem): TopicflowError {
   // Serper keys are long; scrubbing a very short (test) key would mangle ordinary words.
   const scrub = (s: string) => (apiKey && apiKey.length >= 8 ? s.split(apiKey).join('***') : s);
   if (outcome.kind === 'failure') {
     if (outcome.reason === 'timeout') return transientError('serper.timeout', `Serper did not answer in time (${scrub(outcome.detail)})`);
     if (outcome.reason === 'aborted') return transientError('serper.aborted', 'Serper request aborted (run stopped or shutting down)');
-    if (outcome.reason === 'too_large') return transientError('serper.malformed', `Serper reply too large (${outcome.detail}): not a search result`);
+    if (outcome.reason === 'too_large') return transientError('serper.bad_body', `Serper reply too large (${outcome.detail}): not a search result`);
     return transientError('serper.network', `Serper connection failed (${outcome.code ?? 'network'}: ${scrub(outcome.detail)})`);
   }
   const status = outcome.status;
   const requestId = requestIdOf(outcome.headers);
   const base = { status, ...(requestId ? { requestId } : {}) };
-  if (malformed !== undefined) {
-    return transientError('serper.malformed', `Serper sent a malformed reply: ${malformed}; probably a proxy hiccup`, base);
+  if (problem?.notResult !== undefined) {
+    return transientError('serper.malformed', `Serper answered without search results: ${problem.notResult}`, base);
+  }
+  if (problem?.badBody !== undefined) {
+    return transientError('serper.bad_body', `Serper sent an unreadable reply: ${problem.badBody}; probably a proxy hiccup`, base);
   }
   const message = scrub(serperMessage(outcome));
   const retryAfterMs = parseRetryAfter(outcome.headers);

@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { CacheEntry, Store, Usage } from '../store/types.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { userError } from '../errors.ts';
+import { userError, type TopicflowError } from '../errors.ts';
 
 export interface StepLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -99,6 +99,12 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * without it. `env` is the engine's (credentials, settings). Never awaited.
    */
   warm?(env: Record<string, string | undefined>): void;
+  /**
+   * Checks the settings this step type needs from the environment (keys, base URLs) before a run
+   * that uses it is created: the one-line user error naming the variable, or undefined. A run
+   * that would fail every item on it is refused instead of started.
+   */
+  preflight?(env: Record<string, string | undefined>): TopicflowError | undefined;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

@@ -1,12 +1,15 @@
 /**
  * `http.request@1`: the generic HTTP module (Make's "HTTP > Make a request"), which Make users
- * used to call Serper and other APIs before a dedicated step existed.
+ * used to call Serper and other APIs before a dedicated step existed. Its URL is often built from
+ * sheet or SERP data, so it goes through the page fetcher's SSRF guard; `allowHosts` names the
+ * private hosts it may reach.
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { transientError, userError, type TopicflowError } from '../errors.ts';
 import { parseDuration, parseRetryAfter } from '../retry.ts';
 import { decodeBody, httpSend, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http.ts';
+import { parseAllowedHost } from '../providers/web/guard.ts';
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
 const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
@@ -27,6 +30,9 @@ const input = z.object({
     .describe('Statuses that count as success: a status (200), a class ("2xx") or a list of them. @default "2xx"'),
   maxBytes: z.number().int().positive().default(5 * 1024 * 1024).describe('Largest reply body accepted, in bytes. @default 5242880 (5 MB)'),
   provider: z.string().optional().describe('Provider queue whose limits this call shares (e.g. "serper"). @default "default"'),
+  allowHosts: z.array(z.string().refine((h) => parseAllowedHost(h) !== undefined, 'expected a host or host:port such as "127.0.0.1:8080" or "intranet.local" (no scheme, no path)'))
+    .default([])
+    .describe('Private hosts this step may reach, as host or host:port ("127.0.0.1:8080", "intranet.local"). Private, loopback, link-local and cloud metadata addresses are refused otherwise, on every redirect too. @default []'),
 }).refine((v) => v.json === undefined || v.body === undefined, { message: 'give either json or body, not both', path: ['body'] });
 
 export interface HttpRequestOutput {
@@ -40,7 +46,7 @@ export interface HttpRequestOutput {
 export const httpRequest = defineStep({
   type: 'http.request',
   version: 1,
-  description: 'Makes an HTTP request and returns status, headers and body (JSON or text). 429, 5xx and timeouts are retried; other unexpected statuses fail the item.',
+  description: 'Makes an HTTP request and returns status, headers and body (JSON or text). 429, 5xx and timeouts are retried; other unexpected statuses fail the item. Private, loopback and cloud metadata addresses are refused unless listed in allowHosts.',
   provider: 'default',
   input,
   async run(args, ctx): Promise<HttpRequestOutput> {
@@ -63,6 +69,7 @@ export const httpRequest = defineStep({
       timeoutMs: parseDuration(args.timeout),
       maxBytes: args.maxBytes,
       signal: ctx.signal,
+      guard: { allowHosts: args.allowHosts.map((h) => parseAllowedHost(h)!) },
     });
     const where = safeUrl(args.url);
     if (outcome.kind === 'failure' || !statusMatches(outcome.status, args.expectStatus)) throw httpError(outcome, args.method, where);
@@ -91,6 +98,7 @@ export function httpError(outcome: HttpOutcome, method: string, where: string): 
       case 'too_large': return userError('http.too_large', `${method} ${where}: reply ${outcome.detail}; raise maxBytes if it is expected`, { where });
       case 'redirects': return userError('http.too_many_redirects', `${method} ${where}: ${outcome.detail}`, { where });
       case 'network': return transientError('http.network', `${method} ${where}: connection failed (${outcome.code ?? outcome.detail})`, { where });
+      case 'blocked': return userError('http.blocked', `${method} ${where}: refused, ${outcome.detail}; if this host is meant to be reached, add "${outcome.host}" to the step's allowHosts`, { where });
     }
   }
   const { status } = outcome;

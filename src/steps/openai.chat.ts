@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
+import { openaiConfigError } from '../providers/openai.ts';
 import { warmOpenAIThread } from '../providers/openai-thread.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from '../llm/inputs.ts';
 import { assertionSchema, isBuiltin } from '../llm/assertions.ts';
@@ -50,6 +51,7 @@ export const openaiChat = defineStep({
   cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
+  preflight: openaiConfigError,
   warm: warmOpenAIThread,
   async run(input, ctx): Promise<ChatOutput> {
     const messages: ChatMessage[] = [];

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { hasOpenAIKey } from '../providers/openai.ts';
+import { hasOpenAIKey, openaiConfigError } from '../providers/openai.ts';
 import { warmOpenAIThread } from '../providers/openai-thread.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
@@ -118,6 +118,7 @@ export const openaiExtractIdeas = defineStep({
   cachesResult: (input) => input.cacheTtl > 0,
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
+  preflight: openaiConfigError,
   warm: warmOpenAIThread,
   async run(input, ctx): Promise<ExtractIdeasOutput> {
     const warnings: string[] = [];

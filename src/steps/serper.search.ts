@@ -4,11 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { defineStep } from './define.ts';
+import { defineStep, type StepContext } from './define.ts';
 import { parseDuration } from '../retry.ts';
+import { userError, type TopicflowError } from '../errors.ts';
+import { safeUrl } from '../providers/http.ts';
 import {
-  parseSerperResponse, serperClientFromEnv,
-  type SerperClient, type SerperOrganicResult, type SerperPeopleAlsoAsk, type SerperSearchParams,
+  billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
+  type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperSearchParams,
 } from '../providers/serper.ts';
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
@@ -66,6 +68,7 @@ export const serperSearch = defineStep({
   // One slot per page requested; a page from the cache takes none.
   throttle: 'per-request',
   input,
+  preflight: serperConfigError,
   async run(args, ctx): Promise<SerperSearchOutput> {
     const ttlMs = parseDuration(args.cacheTtl);
     if (args.num > 10) {
@@ -93,13 +96,10 @@ export const serperSearch = defineStep({
         ctx.usage({ cacheHits: 1 });
       } else {
         client ??= serperClientFromEnv(ctx.env);
-        await ctx.throttle();
-        const reply = await client.search(params, { signal: ctx.signal });
+        out.cached = false;
+        const reply = await searchPage(client, params, ctx, (credits) => { out.credits += credits; });
         raw = reply.raw;
         result = reply.result;
-        out.cached = false;
-        out.credits += result.credits;
-        ctx.usage({ credits: result.credits });
         if (ttlMs > 0) await ctx.cache.set('serper', key, raw, ttlMs);
       }
 
@@ -119,3 +119,32 @@ export const serperSearch = defineStep({
 });
 
 export default serperSearch;
+
+/**
+ * One page from Serper, every billed answer counted (`spent` and the run's usage). An answer that
+ * is JSON but no search result (a /news shape: a wrong SERPER_BASE_URL or a proxy) is billed, and
+ * asking again rarely helps: it is asked once more, then the keyword fails with serper.malformed.
+ */
+async function searchPage(client: SerperClient, params: SerperSearchParams, ctx: StepContext, spent: (credits: number) => void): Promise<SerperPage> {
+  for (let tries = 1; ; tries++) {
+    await ctx.throttle();
+    try {
+      const reply = await client.search(params, { signal: ctx.signal });
+      spent(reply.result.credits);
+      ctx.usage({ credits: reply.result.credits });
+      return reply;
+    } catch (err) {
+      const credits = billedCredits(err);
+      if (credits > 0) {
+        spent(credits);
+        ctx.usage({ credits });
+      }
+      const e = err as TopicflowError;
+      if (e.code !== 'serper.malformed') throw err;
+      if (tries >= 2) {
+        throw userError('serper.malformed', `${e.message}, twice (each answer billed): check that SERPER_BASE_URL is Serper's API (${safeUrl(client.baseUrl)} was asked)`, e.status === undefined ? {} : { status: e.status });
+      }
+      ctx.log.warn(`${e.message}; asking once more`, { q: params.q });
+    }
+  }
+}

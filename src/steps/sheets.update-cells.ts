@@ -7,7 +7,6 @@ import { defineStep } from './define.ts';
 import { sheetRef, whereSchema } from './sheets.read-rows.ts';
 import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { updateCells } from '../providers/sheets/ops.ts';
-import { MAX_CELL_CHARS } from '../providers/sheets/values.ts';
 
 const input = z.object({
   ...sheetRef,
@@ -36,7 +35,7 @@ export const sheetsUpdateCells = defineStep({
     const backend = openSheetsForStep(args.spreadsheet, ctx);
     let truncated = 0;
     const result = await updateCells(backend, { tab: args.tab, match: args.match, values: args.values }, () => { truncated++; });
-    if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${MAX_CELL_CHARS} characters were truncated`, { tab: args.tab });
+    if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${backend.maxCellChars} characters were truncated`, { tab: args.tab });
     if (result.updated === 0) ctx.log.warn('no row matched; nothing was updated', { tab: args.tab, match: args.match });
     return result;
   },

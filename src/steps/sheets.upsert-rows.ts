@@ -7,7 +7,6 @@ import { defineStep } from './define.ts';
 import { sheetRef } from './sheets.read-rows.ts';
 import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
-import { MAX_CELL_CHARS } from '../providers/sheets/values.ts';
 
 const input = z.object({
   ...sheetRef,
@@ -40,7 +39,7 @@ export const sheetsUpsertRows = defineStep({
       rows: args.rows,
       ...(args.columns ? { columns: args.columns } : {}),
     }, () => { truncated++; });
-    if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${MAX_CELL_CHARS} characters were truncated`, { tab: args.tab });
+    if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${backend.maxCellChars} characters were truncated`, { tab: args.tab });
     return result;
   },
 });

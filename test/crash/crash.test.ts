@@ -43,7 +43,7 @@ const blueprint = {
   inputs: { base: { type: 'string' }, n: { type: 'integer', default: N } },
   steps: [
     { id: 'items', uses: 'data.set@1', with: { list: '{{ [1..inputs.n] }}' } },
-    { id: 'fetch', uses: 'http.request@1', each: 'steps.items.list', concurrency: 4, with: { url: "{{ inputs.base & '/item/' & $string(item) }}" } },
+    { id: 'fetch', uses: 'http.request@1', each: 'steps.items.list', concurrency: 4, with: { url: "{{ inputs.base & '/item/' & $string(item) }}", allowHosts: ['127.0.0.1'] } },
     { id: 'double', uses: 'data.set@1', with: { id: '{{ item }}', v: '{{ steps.fetch.body.value * 2 }}' } },
     { id: 'all', uses: 'data.set@1', per: 'run', with: { values: '{{ steps.double.v[] }}' } },
   ],

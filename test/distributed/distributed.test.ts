@@ -283,7 +283,7 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
       version: 1, name,
       inputs: { base: { type: 'string' } },
       schedule: { cron: '*/2 * * * * *', timezone: 'UTC', overlap, enabled },
-      steps: [{ id: 'call', uses: 'http.request@1', with: { url: `{{ inputs.base & '/${path}/' & run.id }}`, timeout: '10s' } }],
+      steps: [{ id: 'call', uses: 'http.request@1', with: { url: `{{ inputs.base & '/${path}/' & run.id }}`, timeout: '10s', allowHosts: ['127.0.0.1'] } }],
     });
     const importTick = async (enabled: boolean) => {
       c.writeJson('tick.json', tickBp('tick', 'tick', 'allow', enabled));

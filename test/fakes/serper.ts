@@ -14,6 +14,7 @@
  * - Pages beyond `pagesAvailable` have an empty organic list (no more results).
  * - A wrong or missing key gets 403 `{"message":"Unauthorized.","statusCode":403}`.
  * - Faults can be injected (`setFault`) and a rate limit is enforced and counted (`rateLimit`).
+ * - `creditsUsed` counts what Serper would bill: every 200 answer with a JSON body.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -60,7 +61,11 @@ export type SerperFaultKind =
   | 'malformed'
   /** 200 with an HTML page (a captive proxy). */
   | 'html'
-  /** 200 with valid JSON lacking `organic`. */
+  /**
+   * 200 with valid JSON lacking `organic`: the shape of Serper's /news answer (`news` items with
+   * title, link, snippet, date, source, position; searchParameters.type "news"), billed like any
+   * answer (`credits`, counted in `creditsUsed`).
+   */
   | 'no-organic';
 
 export interface SerperFault {
@@ -246,7 +251,16 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
         return;
       case 'malformed': entry.status = 200; return sendRaw(res, 200, `{"searchParameters":{"q":${JSON.stringify(entry.q)}},"organic":[{"title":"x",,]}`, 'application/json; charset=utf-8');
       case 'html': entry.status = 200; return sendRaw(res, 200, '<!doctype html><html><body>Please log in to the Wi-Fi</body></html>', 'text/html');
-      case 'no-organic': entry.status = 200; return send(res, 200, { searchParameters: { q: entry.q, type: 'search' }, credits: 1 });
+      case 'no-organic': {
+        entry.status = 200;
+        const reply = buildReply(entry);
+        creditsUsed += reply.credits as number;
+        const searchParameters = { ...(reply.searchParameters as object), type: 'news' };
+        const news = (reply.organic as Record<string, unknown>[]).map((o) => ({
+          title: o.title, link: o.link, snippet: o.snippet, date: o.date ?? '1 day ago', source: new URL(String(o.link)).hostname, position: o.position,
+        }));
+        return send(res, 200, { searchParameters, news, credits: reply.credits });
+      }
     }
   }
 

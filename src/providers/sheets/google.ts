@@ -11,6 +11,7 @@ import { TopicflowError, transientError, userError, internalError } from '../../
 import { parseRetryAfter } from '../../retry.ts';
 import { a1Range, columnLetter, quoteTab } from './a1.ts';
 import type { Cell, SheetsBackend, WriteBatch } from './types.ts';
+import { MAX_CELL_CHARS } from './values.ts';
 
 /** Google's token endpoint, which gtoken always calls; we send the request to the key's token_uri. */
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -246,6 +247,7 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
 
   return {
     kind: 'google',
+    maxCellChars: MAX_CELL_CHARS,
     label: `spreadsheet "${spreadsheetId}"`,
     lockKey: (tab) => `google:${spreadsheetId}:${tab}`,
     tabs,

@@ -121,14 +121,14 @@ export interface UpsertRowsResult {
 }
 
 /** The write an upsert needs on `table`, and what it will report. Pure. */
-export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate): { batch: WriteBatch } & UpsertRowsResult {
+export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate, maxCellChars?: number): { batch: WriteBatch } & UpsertRowsResult {
   const key = options.key.map((k, i) => cleanName(k, `key[${i}]`));
   if (key.length === 0) throw userError('sheets.no_key', 'key: name at least one key column', { where: 'key' });
   const inputs = options.rows.map((raw, i) => {
     const cells = new Map<string, Cell>();
     for (const [name, value] of Object.entries(raw)) {
       if (name === '_row') continue;
-      cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate));
+      cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate, maxCellChars));
     }
     for (const k of key) {
       const v = raw[k];
@@ -146,7 +146,8 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
   // Every row with the key is updated: a tab where a user repeated a key (two rows of one keyword) gets the values in each.
   const existing = new Map<string, SheetRow[]>();
   for (const row of table.rows) {
-    const k = keyOf(row, key);
+    // Compared as they would be written: a key cell longer than a cell takes still finds its row.
+    const k = keyOf(Object.fromEntries(key.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), key);
     const same = existing.get(k);
     if (same) same.push({ ...row });
     else existing.set(k, [{ ...row }]);
@@ -161,7 +162,8 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
       for (const current of rows) {
         matched.add(current._row);
         for (const [name, value] of cells) {
-          if (cellText(current[name]) === cellText(value)) continue;
+          // A matched row's key cells stay as they are (never rewritten with a cut copy).
+          if (key.includes(name) || cellText(current[name]) === cellText(value)) continue;
           current[name] = value;
           let changes = updates.get(current._row);
           if (!changes) updates.set(current._row, changes = new Map());
@@ -198,7 +200,7 @@ export async function upsertRows(backend: SheetsBackend, options: UpsertRowsOpti
       await backend.ensureTab(options.tab);
       grid = [];
     }
-    const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate);
+    const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate, backend.maxCellChars);
     if (!isEmptyBatch(plan.batch)) await backend.write(options.tab, plan.batch);
     return { inserted: plan.inserted, updated: plan.updated, unchanged: plan.unchanged };
   });
@@ -231,7 +233,7 @@ export async function updateCells(backend: SheetsBackend, options: UpdateCellsOp
       targets = table.rows.filter((r) => matches(r, match));
     }
     const cells = new Map<string, Cell>();
-    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate));
+    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate, backend.maxCellChars));
     if (targets.length === 0 || cells.size === 0) return { updated: targets.length };
     const { headers, added } = extendHeaders(table, cells.keys());
     const colIndex = new Map(headers.map((h, i) => [h, i]));

@@ -30,6 +30,8 @@ export interface SheetsBackend {
   readonly kind: 'google' | 'xlsx';
   /** Names the sheet for messages: `spreadsheet "1AbC..."` or `workbook "data/topics.xlsx"`. */
   readonly label: string;
+  /** The most characters one cell takes (Google 50,000, Excel 32,767); longer text is cut to fit. */
+  readonly maxCellChars: number;
   /**
    * Key of the in-process lock that serializes read-modify-write on `tab` (an upsert must not
    * interleave with another on the same tab, or both would append the same new key).

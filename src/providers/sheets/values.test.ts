@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CELL_CHARS, cellText, toCell } from './values.ts';
+import { MAX_CELL_CHARS, XLSX_MAX_CELL_CHARS, cellText, toCell } from './values.ts';
 
 describe('toCell', () => {
   it('keeps strings, numbers and booleans; turns the rest into text', () => {
@@ -24,6 +24,17 @@ describe('toCell', () => {
     expect(seen).toEqual([MAX_CELL_CHARS + 1]);
     expect(toCell('a'.repeat(MAX_CELL_CHARS), () => seen.push(0))).toHaveLength(MAX_CELL_CHARS);
     expect(seen).toHaveLength(1);
+  });
+
+  it('cuts to the limit it is given (Excel\'s for .xlsx) without splitting a surrogate pair', () => {
+    const out = toCell('b'.repeat(40_000), undefined, XLSX_MAX_CELL_CHARS) as string;
+    expect(out.length).toBeLessThanOrEqual(XLSX_MAX_CELL_CHARS);
+    expect(out).toMatch(/^b+ … \[truncated by topicflow: \d+ more characters\]$/);
+    for (let pad = 0; pad < 2; pad++) {
+      const cut = toCell('x'.repeat(pad) + '😀'.repeat(20), undefined, 50) as string;
+      expect(cut.length).toBeLessThanOrEqual(50);
+      expect(cut.isWellFormed()).toBe(true);
+    }
   });
 
   it('compares cells as text', () => {

@@ -15,6 +15,7 @@ const excel = async () => (await import('exceljs')).default;
 import { userError } from '../../errors.ts';
 import { withLock } from './lock.ts';
 import type { Cell, SheetsBackend, WriteBatch } from './types.ts';
+import { XLSX_MAX_CELL_CHARS } from './values.ts';
 
 /** Excel's limits on a worksheet name. */
 const MAX_TAB_CHARS = 31;
@@ -131,6 +132,7 @@ export function openXlsx(path: string): SheetsBackend {
 
   return {
     kind: 'xlsx',
+    maxCellChars: XLSX_MAX_CELL_CHARS,
     label,
     lockKey: () => `xlsx:${file}`,
     read: (tab) => withLock(fileLock, async () => {

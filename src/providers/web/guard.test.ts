@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGuard, guardedLookup } from './guard.ts';
+import { createGuard, guardedLookup, isAllowedHost, parseAllowedHost } from './guard.ts';
 
 describe('createGuard', () => {
   const strict = createGuard();
@@ -59,5 +59,25 @@ describe('guardedLookup', () => {
     const { err, address } = await lookup('localhost', true, createGuard({ allowAddresses: ['127.0.0.1'] }));
     expect(err).toBeNull();
     expect(address).toEqual([{ address: '127.0.0.1', family: 4 }]);
+  });
+});
+
+describe('allowHosts entries', () => {
+  it('parse as host or host:port, spelled as URL spells them', () => {
+    expect(parseAllowedHost('127.0.0.1:8080')).toEqual({ hostname: '127.0.0.1', port: 8080 });
+    expect(parseAllowedHost(' Intranet.Local ')).toEqual({ hostname: 'intranet.local' });
+    expect(parseAllowedHost('[::1]:3000')).toEqual({ hostname: '[::1]', port: 3000 });
+    expect(parseAllowedHost('0:0::1')).toEqual({ hostname: '[::1]' });
+    expect(parseAllowedHost('127.1')).toEqual({ hostname: '127.0.0.1' });
+    for (const bad of ['http://x', 'x/y', 'x:0', 'x:65536', '', 'a b']) expect(parseAllowedHost(bad), bad).toBeUndefined();
+  });
+
+  it('match a URL by host, and by port when the entry names one (the scheme\'s default otherwise)', () => {
+    const allowed = ['127.0.0.1:8080', 'intranet.local', 'wiki.local:80'].map((e) => parseAllowedHost(e)!);
+    expect(isAllowedHost(allowed, new URL('http://127.0.0.1:8080/a'))).toBe(true);
+    expect(isAllowedHost(allowed, new URL('http://127.0.0.1:8081/a'))).toBe(false);
+    expect(isAllowedHost(allowed, new URL('https://INTRANET.local:9443/'))).toBe(true);
+    expect(isAllowedHost(allowed, new URL('http://wiki.local/'))).toBe(true);
+    expect(isAllowedHost(allowed, new URL('https://wiki.local/'))).toBe(false);
   });
 });

@@ -164,3 +164,45 @@ export function guardedLookup(guard: Guard) {
     });
   };
 }
+
+/** One entry of a step's `allowHosts`: a host (any port) or host and port. */
+export interface AllowedHost {
+  /** As `URL.hostname` spells it: lower-case, IPv6 in brackets, IPv4 in dotted decimal. */
+  hostname: string;
+  port?: number;
+}
+
+/**
+ * Parses an `allowHosts` entry: `127.0.0.1:8080`, `intranet.local`, `[::1]:3000` or `::1`.
+ * Returns undefined for anything else (a scheme, a path, a port out of range).
+ */
+export function parseAllowedHost(entry: string): AllowedHost | undefined {
+  const text = entry.trim().toLowerCase();
+  let host: string;
+  let port: string | undefined;
+  const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/.exec(text);
+  if (v6) [host, port] = [`[${v6[1]}]`, v6[2]];
+  else if (isIP(text) === 6) host = `[${text}]`;
+  else {
+    const m = /^([a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?)(?::(\d{1,5}))?$/.exec(text);
+    if (!m) return undefined;
+    [host, port] = [m[1]!, m[2]];
+  }
+  let hostname: string;
+  try {
+    // URL's own spelling, so that "127.1" or "[0:0::1]" compare equal to what a request URL holds.
+    hostname = new URL(`http://${host}/`).hostname;
+  } catch {
+    return undefined;
+  }
+  if (port === undefined) return { hostname };
+  const n = Number(port);
+  return n >= 1 && n <= 65535 ? { hostname, port: n } : undefined;
+}
+
+/** Whether the host (and port) of `url` is one of `allowed`; a URL without a port has its scheme's. */
+export function isAllowedHost(allowed: readonly AllowedHost[], url: URL): boolean {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const hostname = url.hostname.toLowerCase().replace(/\.$/, '');
+  return allowed.some((a) => a.hostname === hostname && (a.port === undefined || a.port === port));
+}

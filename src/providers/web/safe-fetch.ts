@@ -167,7 +167,7 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
   } catch (err) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (limit.timedOut) return fail('timeout', 'web.timeout', `timed out after ${o.timeoutMs} ms`, true);
-    return failFromError(err, o, fail);
+    return failFromError(err, lastHost(page), fail);
   } finally {
     limit.clear();
   }
@@ -194,7 +194,8 @@ async function follow(
     const refused = o.guard.checkHost(url.hostname);
     if (refused) return no('blocked', 'web.ssrf', refused);
     if (isPage && o.respectRobots) {
-      const verdict = await robotsAllows(url, (robotsUrl) => fetchRobots(robotsUrl, o, signal));
+      const verdict = await robotsAllows(url, (robotsUrl) => fetchRobots(robotsUrl, o, signal), Date.now(), signal);
+      if (verdict.lookupFailed) return { fail: dnsFailure(url.hostname, verdict.lookupFailed) };
       if (!verdict.allowed) return no('blocked', verdict.transient ? 'web.robots_unreachable' : 'web.robots', verdict.reason ?? 'disallowed by robots.txt', verdict.transient);
     }
     seen.add(url.href);
@@ -230,8 +231,20 @@ async function fetchRobots(robotsUrl: string, o: Resolved, signal: AbortSignal):
     return { status, body: 'fail' in body ? '' : body.bytes.toString('utf8') };
   } catch (err) {
     if (signal.aborted) throw err;
-    return { status: null, body: '', reason: (err as { code?: string }).code ?? String(err) };
+    const code = (err as { code?: string }).code;
+    if (code && DNS_CODES.has(code)) return { status: null, body: '', reason: code, lookupFailed: code };
+    return { status: null, body: '', reason: code ?? String(err) };
   }
+}
+
+/** Lookup errors of a host name (getaddrinfo): the host cannot be reached at all. */
+const DNS_CODES = new Set(['ENOTFOUND', 'ENODATA', 'EAI_AGAIN', 'EAI_FAIL']);
+
+/** A host name that did not resolve; only EAI_AGAIN (the resolver did not answer) may pass later. */
+function dnsFailure(host: string, code: string): Failure['fail'] {
+  const name = host.replace(/^\[|\]$/g, '');
+  if (code === 'EAI_AGAIN') return { status: 'http-error', code: 'web.dns', reason: `DNS lookup of ${name} failed for now (${code})`, transient: true };
+  return { status: 'http-error', code: 'web.dns', reason: `host not found: ${name} has no DNS address (${code})`, transient: false };
 }
 
 /** One GET on a fresh socket whose address the guard checked at lookup and again on connect. */
@@ -288,12 +301,24 @@ async function readBody(res: http.IncomingMessage, maxBytes: number): Promise<{ 
   return { bytes: Buffer.concat(chunks, size) };
 }
 
-function failFromError(err: unknown, o: Resolved, fail: (s: FetchStatus, c: string, r: string, t?: boolean) => FetchedPage): FetchedPage {
+/** The host of the last URL tried (the input, or the last redirect), for messages. */
+function lastHost(page: FetchedPage): string {
+  try {
+    return new URL(page.redirects.at(-1) ?? page.url).hostname;
+  } catch {
+    return page.url;
+  }
+}
+
+function failFromError(err: unknown, host: string, fail: (s: FetchStatus, c: string, r: string, t?: boolean) => FetchedPage): FetchedPage {
   if (err instanceof ConnectTimeout) return fail('timeout', 'web.connect_timeout', err.message, true);
   const code = (err as { code?: string }).code ?? '';
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'EBLOCKEDADDRESS') return fail('blocked', 'web.ssrf', message);
-  if (code === 'ENOTFOUND') return fail('http-error', 'web.dns', `host not found (${code})`);
+  if (DNS_CODES.has(code)) {
+    const dns = dnsFailure((err as { hostname?: string }).hostname ?? host, code);
+    return fail(dns.status, dns.code, dns.reason, dns.transient);
+  }
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'ERR_BROTLI_DECOMPRESSION_FAILED') {
     return fail('http-error', 'web.bad_encoding', `body could not be decompressed (${code})`);
   }
