@@ -75,11 +75,21 @@ export function msFromEnv(env: Record<string, string | undefined>, name: string)
   return n;
 }
 
+/**
+ * Opens the store, the queue and an engine over them. The environment's settings are checked
+ * first, so that a bad value opens nothing; a queue that cannot be opened closes the store.
+ */
 export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
-  const store = await openStore(env);
-  const queue = await openQueue(env);
   const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
+  const store = await openStore(env);
+  let queue: QueueDriver;
+  try {
+    queue = await openQueue(env);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const engine = new Engine({
     store, queue, env,
     // Twice a dead worker's bullmq recovery (lock + stalled check), so that path goes first.

@@ -64,8 +64,9 @@ let files = 0;
 const xlsx: Harness = {
   async create(tabs) {
     const path = join(dir, `book-${++files}.xlsx`);
-    if (Object.keys(tabs).length === 0) return path;
     const wb = new ExcelJS.Workbook();
+    // As a new Google spreadsheet: one empty tab.
+    if (Object.keys(tabs).length === 0) wb.addWorksheet('Sheet1');
     for (const [name, rows] of Object.entries(tabs)) {
       const ws = wb.addWorksheet(name);
       rows.forEach((line, r) => line.forEach((v, c) => { if (v !== '') ws.getCell(r + 1, c + 1).value = v; }));
@@ -256,12 +257,54 @@ describe.each([['google', google], ['xlsx', xlsx]] as const)('sheets steps on %s
     expect(e).toMatchObject({ fault: 'user', code: 'sheets.row_not_found' });
   });
 
+  it('matches headers ignoring case, spaces and underscores, and never gives a tab a second header set', async () => {
+    const sheet = await h.create({
+      Keywords: [
+        ['Keyword', ' Country ', 'STATUS', 'Last Run'],
+        ['best crm', 'us', '', ''],
+        ['crm software', 'de', 'done', '2026-01-01'],
+        ['free crm', 'fr', 'Pending', ''],
+      ],
+    });
+    const wanted = ['keyword', 'country', 'language', 'status', 'last_run'];
+    const out = await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords', headers: wanted, where: { Status: ['', 'done'] } });
+    // Records use the names asked for; only the column the tab lacks is added to it.
+    expect(out.headers).toEqual(['keyword', 'country', 'status', 'last_run', 'language']);
+    expect(out.rows.map(({ _row, ...r }) => r)).toEqual([
+      { keyword: 'best crm', country: 'us', status: '', last_run: '', language: '' },
+      { keyword: 'crm software', country: 'de', status: 'done', last_run: '2026-01-01', language: '' },
+    ]);
+    const header = async () => Promise.all([1, 2, 3, 4, 5, 6].map(async (c) => (await h.raw(sheet, 'Keywords', 1, c)).value ?? ''));
+    expect(await header()).toEqual(['Keyword', ' Country ', 'STATUS', 'Last Run', 'language', '']);
+    // Reading again adds nothing.
+    await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords', headers: wanted });
+    expect(await header()).toEqual(['Keyword', ' Country ', 'STATUS', 'Last Run', 'language', '']);
+
+    // Writes find the same columns: the row of "best crm" is updated, no column is added.
+    expect(await run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Keywords', key: ['keyword'], rows: [{ keyword: 'best crm', status: 'done', last_run: '2026-05-01' }] }))
+      .toEqual({ inserted: 0, updated: 1, unchanged: 0 });
+    expect(await run(sheetsUpdateCells, h, { spreadsheet: sheet, tab: 'Keywords', match: { KEYWORD: 'free crm' }, values: { 'last run': '2026-05-02', Status: 'done' } }))
+      .toEqual({ updated: 1 });
+    expect(await header()).toEqual(['Keyword', ' Country ', 'STATUS', 'Last Run', 'language', '']);
+    const back = await run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keywords' });
+    expect(back.headers).toEqual(['Keyword', 'Country', 'STATUS', 'Last Run', 'language']);
+    expect(back.rows.map((r) => [r.Keyword, r.STATUS, r['Last Run']])).toEqual([
+      ['best crm', 'done', '2026-05-01'],
+      ['crm software', 'done', '2026-01-01'],
+      ['free crm', 'done', '2026-05-02'],
+    ]);
+  });
+
   it('rejects duplicate and empty headers with the tab and column letter', async () => {
     const sheet = await h.create({ Dupes: [['keyword', 'status', ' keyword'], ['a', 'b', 'c']], Holes: [['keyword', '', 'status'], ['a', 'b', 'c']] });
     const dup = await failure(run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Dupes' }));
     expect(dup).toMatchObject({ fault: 'user', code: 'sheets.duplicate_header' });
     expect(dup.message).toMatch(/tab "Dupes".*column C repeats the header "keyword" of column A/);
     expect(dup.message).not.toContain('\n');
+    const cased = await h.create({ Cased: [['Keyword', 'status', 'KEYWORD'], ['a', 'b', 'c']] });
+    const same = await failure(run(sheetsReadRows, h, { spreadsheet: cased, tab: 'Cased' }));
+    expect(same).toMatchObject({ fault: 'user', code: 'sheets.duplicate_header' });
+    expect(same.message).toMatch(/column C repeats the header "Keyword" of column A \("KEYWORD" and "Keyword" name the same column/);
     const hole = await failure(run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Holes', key: 'keyword', rows: [{ keyword: 'a' }] }));
     expect(hole).toMatchObject({ fault: 'user', code: 'sheets.empty_header' });
     expect(hole.message).toMatch(/tab "Holes".*column B has no header/);

@@ -53,7 +53,7 @@ for (const name of ['write', 'writeFile']) {
     return original.call(this, data, ...rest);
   };
 }
-const backend = openXlsx(${JSON.stringify(path)});
+const backend = openXlsx(${JSON.stringify(path)}, { create: true });
 for (let b = ${from}; ; b++) {
   batch = b;
   const rows = Array.from({ length: ${BATCH} }, (_, i) => ({ batch: b, link: 'https://example.com/' + b + '/' + i, text: 'lorem ipsum '.repeat(40) }));
@@ -109,7 +109,7 @@ describe('xlsx backend', () => {
 
   it('serializes concurrent writes in one process: nothing lost, nothing duplicated', async () => {
     const path = join(tmp(), 'concurrent.xlsx');
-    const backend = openXlsx(path);
+    const backend = openXlsx(path, { create: true });
     await Promise.all(Array.from({ length: 20 }, (_, i) => upsertRows(backend, {
       tab: i % 2 ? 'Odd' : 'Even', key: ['k'], rows: [{ k: `row-${i}` }, { k: 'shared', last: i % 2 }],
     })));
@@ -121,7 +121,7 @@ describe('xlsx backend', () => {
 
   it('sees edits made to the file by someone else between calls', async () => {
     const path = join(tmp(), 'edited.xlsx');
-    const backend = openXlsx(path);
+    const backend = openXlsx(path, { create: true });
     await upsertRows(backend, { tab: 'Keywords', key: ['keyword'], rows: [{ keyword: 'crm', status: '' }] });
     expect((await readRows(backend, { tab: 'Keywords' })).rows[0]?.status).toBe('');
     const wb = new ExcelJS.Workbook();
@@ -154,7 +154,25 @@ describe('xlsx backend', () => {
     const e1 = serializeError(await readRows(openXlsx(bad), { tab: 'T' }).catch((e: unknown) => e));
     expect(e1).toMatchObject({ fault: 'user', code: 'sheets.bad_workbook' });
     expect(e1.message).toMatch(/^workbook ".*broken.xlsx" cannot be read as an .xlsx workbook/);
-    const e2 = serializeError(await upsertRows(openXlsx(join(dir, 'ok.xlsx')), { tab: 'SERP: results', key: ['k'], rows: [{ k: 1 }] }).catch((e: unknown) => e));
+    const e2 = serializeError(await upsertRows(openXlsx(join(dir, 'ok.xlsx'), { create: true }), { tab: 'SERP: results', key: ['k'], rows: [{ k: 1 }] }).catch((e: unknown) => e));
     expect(e2).toMatchObject({ fault: 'user', code: 'sheets.bad_tab_name' });
+  });
+
+  it('a workbook path with no file is an error naming it, unless the step asked to create it', async () => {
+    const dir = tmp();
+    const typo = join(dir, 'nested', 'topcs.xlsx');
+    for (const attempt of [
+      readRows(openXlsx(typo), { tab: 'Keywords', headers: ['keyword'] }),
+      upsertRows(openXlsx(typo), { tab: 'SERP Results', key: ['k'], rows: [{ k: 1 }] }),
+      updateCells(openXlsx(typo), { tab: 'Keywords', match: 2, values: { status: 'done' } }),
+    ]) {
+      const e = serializeError(await attempt.catch((err: unknown) => err));
+      expect(e).toMatchObject({ fault: 'user', code: 'sheets.workbook_not_found', where: typo });
+      expect(e.message).toBe(`workbook "${typo}" does not exist; check the path, or give the step create: true to start a new workbook there`);
+    }
+    // Nothing was created: no folder, no file.
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await readRows(openXlsx(typo, { create: true }), { tab: 'Keywords', headers: ['keyword'] })).toEqual({ rows: [], headers: ['keyword'], count: 0 });
+    expect((await rowsOf(typo, 'Keywords'))).toEqual([['keyword']]);
   });
 });

@@ -45,6 +45,19 @@ export function describeStoreContract(
       expect(await store.getRun(uid())).toBeUndefined();
     });
 
+    it('keeps a run\'s owner: none by default, set at creation, replaced and cleared by updateRun', async () => {
+      expect((await store.getRun(await newRun()))?.owner).toBeNull();
+      const id = uid();
+      const owner = { host: 'worker-1.example', pid: 4242, heartbeatAt: 1_700_000_000_123 };
+      expect((await store.createRun({ id, workflow: 'w', blueprint, inputs: {}, owner }, [])).owner).toEqual(owner);
+      await store.withRun(id, (tx) => tx.updateRun(id, { owner: { ...owner, heartbeatAt: owner.heartbeatAt + 10_000 } }));
+      expect((await store.getRun(id))?.owner).toEqual({ ...owner, heartbeatAt: owner.heartbeatAt + 10_000 });
+      await store.withRun(id, (tx) => tx.updateRun(id, { status: 'stopped' }));
+      expect((await store.getRun(id))?.owner).toEqual({ ...owner, heartbeatAt: owner.heartbeatAt + 10_000 });
+      await store.withRun(id, (tx) => tx.updateRun(id, { owner: null }));
+      expect((await store.getRun(id))?.owner).toBeNull();
+    });
+
     it('creates a run with its first step runs, and defaults options and status', async () => {
       const id = await newRun((r) => [step(r, 'read', ''), step(r, 'skip', '', { status: 'skipped', error: { code: 'x.y', fault: 'user', message: 'why' } })]);
       const run = await store.getRun(id);

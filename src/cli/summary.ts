@@ -3,6 +3,7 @@
  */
 import type { RunRecord, StepCounts, StepRunRecord, Store, Usage } from '../store/types.ts';
 import { formatError } from '../errors.ts';
+import { emptyFanOuts } from '../engine/empty-fan-outs.ts';
 
 export interface RunSummary {
   id: string;
@@ -12,6 +13,8 @@ export interface RunSummary {
   durationSeconds: number;
   steps: { id: string; counts: StepCounts[string] }[];
   failures: { step: string; item: string; code: string; message: string }[];
+  /** Fan-out steps that made no item although what they read succeeded: why the run did nothing there. */
+  noItems: { step: string; message: string }[];
   usage: Usage;
 }
 
@@ -29,6 +32,7 @@ export async function summarize(store: Store, run: RunRecord, failureLimit = Inf
     failures: failed.slice(0, failureLimit).map((f) => ({
       step: f.stepId, item: f.itemKey, code: f.error?.code ?? 'unknown', message: f.error ? formatError({ ...f.error, where: undefined }) : 'failed',
     })),
+    noItems: await emptyFanOuts(store, run, counts),
     usage: await store.runUsage(run.id),
   };
 }
@@ -60,6 +64,7 @@ export function formatSummary(s: RunSummary, failureLimit = 20): string {
     for (const k of ['failed', 'skipped', 'filtered', 'pending', 'running'] as const) if (c[k]) parts.push(`${c[k]} ${k}`);
     lines.push(`  ${step.id.padEnd(width)}  ${parts.join(', ')}`);
   }
+  for (const n of s.noItems) lines.push(`  nothing to do: ${n.message}`);
   lines.push(`  spent: ${formatUsage(s.usage)}`);
   if (s.failures.length) {
     lines.push(`  failures (${s.failures.length}):`);

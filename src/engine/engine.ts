@@ -20,6 +20,7 @@ import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from './ids.ts';
 import { IdleGate } from './idle-gate.ts';
+import { HEARTBEAT_MS, isThisProcess, ownerAlive, runBusyError, thisProcess } from './owner.ts';
 import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, planStart, runStillActive, type PlanEnv, type StoredInput } from './planner.ts';
 
 export interface EngineLogger {
@@ -87,6 +88,10 @@ export class Engine {
   private readonly idle = new IdleGate({ maxWaitMs: IDLE_MAX_WAIT_MS, drained: () => this.inflight.size === 0 && performance.now() - this.lastHandledAt > 100 });
   private readonly deferred = new Set<Promise<void>>();
   private started = false;
+  /** Runs whose queue this process holds (embedded mode), with their step runs executing or awaiting their finish here. */
+  private readonly owned = new Map<string, number>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating = false;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -97,6 +102,14 @@ export class Engine {
     this.concurrency = options.concurrency;
     this.lostAfterMs = options.lostAfterMs ?? 60_000;
     this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Whether this process holds the queue of the runs it starts or resumes (the in-process queue):
+   * it is then their owner, and no other process may resume them while it is alive.
+   */
+  private get holdsRuns(): boolean {
+    return this.queue.kind === 'memory';
   }
 
   /** Starts executing step runs from the queue in this process. */
@@ -127,7 +140,9 @@ export class Engine {
       inputs: resolveInputs(options.blueprint, options.inputs ?? {}),
       options: runOptions,
       trigger: options.trigger ?? 'api',
+      owner: this.holdsRuns ? thisProcess() : null,
     }, []);
+    if (this.holdsRuns) this.own(run.id);
     const rc: RunContext = { run, blueprint: options.blueprint, graph };
     this.contexts.set(run.id, rc);
     await this.configureQueues(rc.blueprint);
@@ -145,19 +160,25 @@ export class Engine {
   /**
    * Resumes a run after a crash or a stop: step runs that were running in a dead process go back
    * to pending, and every pending step run is enqueued again. Completed step runs are left as
-   * they are.
+   * they are. A run whose owner (the process holding its queue in embedded mode) is alive is
+   * refused with `run.busy`: that process is running its steps.
    */
   async resume(runId: string): Promise<RunRecord> {
     const rc = await this.runContext(runId);
     if (!rc) throw userError('run.not_found', `no run with id "${runId}" (see \`topicflow runs\`)`);
     await this.configureQueues(rc.blueprint);
-    await this.store.withRun(runId, (tx) => tx.updateRun(runId, { status: 'running', error: null, finishedAt: null }));
-    // In-process queue: nothing of this run runs here yet, so whatever the store holds as running
-    // died with its process. BullMQ: a step run whose job is active in Redis is still running on
-    // a live worker (releasing it would throw its result away: its finish only saves a running
-    // step run) or comes back through the stalled check; only those with no job are lost.
-    if (this.queue.kind === 'memory') await this.store.releaseRunning(runId);
-    else await this.releaseLost(runId, 0);
+    await this.store.withRun(runId, async (tx) => {
+      const owner = (await tx.getRun(runId))?.owner;
+      if (owner && !isThisProcess(owner) && ownerAlive(owner)) throw runBusyError(runId, owner);
+      await tx.updateRun(runId, { status: 'running', error: null, finishedAt: null, owner: this.holdsRuns ? thisProcess() : null });
+    });
+    if (this.holdsRuns) this.own(runId);
+    // Its owner is gone (or is this process): a step run the store holds as running with no job
+    // in this process's queue died with its process. BullMQ: a step run whose job is active in
+    // Redis is still running on a live worker (releasing it would throw its result away: its
+    // finish only saves a running step run) or comes back through the stalled check; only those
+    // with no job are lost.
+    await this.releaseLost(runId, 0);
     const created = await this.store.withRun(runId, async (tx) => {
       const env = this.planEnv(tx, rc);
       const c = (await tx.countStepRuns(runId, {})) === 0 ? await planStart(env) : [];
@@ -179,6 +200,9 @@ export class Engine {
   async reconcileAll(): Promise<number> {
     let n = 0;
     for (const run of await this.store.listRuns({ statuses: ['running'] })) {
+      // Embedded mode: a run another live process holds is its own business; one whose owner is
+      // gone is taken over (its queue died with it).
+      if (this.holdsRuns && !(await this.takeOver(run.id))) continue;
       const rc = await this.runContext(run.id);
       if (!rc) continue;
       if ((await this.store.countStepRuns(run.id, {})) === 0) {
@@ -228,6 +252,67 @@ export class Engine {
     return released;
   }
 
+  /** Makes this process the owner of a running run unless another live process is. Returns whether it is now. */
+  private async takeOver(runId: string): Promise<boolean> {
+    const taken = await this.store.withRun(runId, async (tx) => {
+      const run = await tx.getRun(runId);
+      if (!run || run.status !== 'running') return false;
+      if (run.owner && isThisProcess(run.owner)) return true;
+      if (run.owner && ownerAlive(run.owner)) return false;
+      await tx.updateRun(runId, { owner: thisProcess() });
+      return true;
+    });
+    if (taken) this.own(runId);
+    return taken;
+  }
+
+  /** Counts the run among those this process owns, and keeps their heartbeats going. */
+  private own(runId: string): void {
+    if (!this.owned.has(runId)) this.owned.set(runId, 0);
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => { void this.beat(); }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Refreshes the heartbeat of every run this process owns; lets go of a run (owner null) that is
+   * no longer running and has no step executing or awaiting its finish here, and of one that
+   * another process has taken over.
+   */
+  private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      for (const [runId, busy] of [...this.owned]) {
+        const keep = await this.store.withRun(runId, async (tx) => {
+          const run = await tx.getRun(runId);
+          if (!run?.owner || !isThisProcess(run.owner)) return false;
+          if (run.status !== 'running' && busy === 0) {
+            await tx.updateRun(runId, { owner: null });
+            return false;
+          }
+          await tx.updateRun(runId, { owner: thisProcess() });
+          return true;
+        });
+        if (!keep && this.owned.get(runId) === 0) this.owned.delete(runId);
+      }
+    } catch (err) {
+      this.logger.warn('could not refresh the heartbeat of this process\'s runs', { error: serializeError(err).message });
+    } finally {
+      this.beating = false;
+    }
+    if (this.owned.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+
+  /** A step run of `runId` starts (+1) or has finished (-1) in this process. */
+  private busy(runId: string, delta: 1 | -1): void {
+    const n = this.owned.get(runId);
+    if (n !== undefined) this.owned.set(runId, Math.max(0, n + delta));
+  }
+
   /** Enqueues every pending step run of the run (ids already queued are ignored by the driver). */
   async reconcile(runId: string): Promise<number> {
     const rc = await this.runContext(runId);
@@ -266,6 +351,16 @@ export class Engine {
     // Finishes still waiting for a quiet moment are done now, before the store closes.
     this.idle.release();
     await Promise.allSettled([...this.deferred]);
+    // Nothing of its runs executes here any more: another process may resume them at once.
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    for (const runId of this.owned.keys()) {
+      await this.store.withRun(runId, async (tx) => {
+        const owner = (await tx.getRun(runId))?.owner;
+        if (owner && isThisProcess(owner)) await tx.updateRun(runId, { owner: null });
+      }).catch((err: unknown) => this.logger.warn('could not let go of a run', { runId, error: serializeError(err).message }));
+    }
+    this.owned.clear();
   }
 
   /**
@@ -299,11 +394,11 @@ export class Engine {
     return sr.startedAt !== null && Date.now() - sr.startedAt <= this.lostAfterMs - IDLE_MAX_WAIT_MS - 10_000;
   }
 
-  /** Runs `finish` once the event loop has a moment (see IdleGate); a failure is logged, the step run stays running for the reconciler. */
-  private later(stepId: string, finish: () => Promise<void>): void {
+  /** Runs `finish` once the event loop has a moment (see IdleGate), then `done`; a failure is logged, the step run stays running for the reconciler. */
+  private later(stepId: string, finish: () => Promise<void>, done: () => void): void {
     const p: Promise<void> = this.idle.wait().then(finish).catch((err: unknown) => {
       this.logger.warn('could not record a finished step run; it will be run again', { step: stepId, error: serializeError(err).message });
-    }).finally(() => { this.deferred.delete(p); });
+    }).finally(() => { this.deferred.delete(p); done(); });
     this.deferred.add(p);
   }
 
@@ -384,6 +479,8 @@ export class Engine {
     const usage: Usage = {};
     const controller = new AbortController();
     this.inflight.add(controller);
+    this.busy(sr.runId, 1);
+    let finishLater = false;
     this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'running' });
     try {
       const def = node && this.registry.get(node.step.uses);
@@ -402,7 +499,8 @@ export class Engine {
         // and give the queue its slot back now (see IdleGate). Meanwhile only the fan-out item of
         // its input is kept, not the rest (a page's text).
         sr.input = itemOnly(stored.item);
-        this.later(sr.stepId, () => this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage));
+        finishLater = true;
+        this.later(sr.stepId, () => this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage), () => this.busy(sr.runId, -1));
       } else {
         await this.finish(rc, sr, { status: 'succeeded', output: result ?? null }, usage);
       }
@@ -436,6 +534,7 @@ export class Engine {
       await this.finish(rc, sr, { status: 'failed', error: e }, usage, node?.step.onError === 'fail' ? e : undefined);
     } finally {
       this.inflight.delete(controller);
+      if (!finishLater) this.busy(sr.runId, -1);
       this.lastHandledAt = performance.now();
     }
   }

@@ -16,16 +16,21 @@ export const sheetRef = {
   tab: z.string().trim().min(1, 'name the tab').describe('Tab (worksheet) name, e.g. "Keywords".'),
 };
 
+/** `create` of the steps that may be the first to write a local workbook. */
+export const createOption = z.boolean().default(false)
+  .describe('For a .xlsx path with no file: create the workbook (and its folders). Off, a missing workbook is an error, so a misspelled path is not taken for a new, empty workbook.');
+
 /** Column -> value or list of accepted values; '' matches an empty or missing cell. */
 export const whereSchema = z.record(z.string(), z.union([scalar, z.array(scalar)]));
 
 const input = z.object({
   ...sheetRef,
   where: whereSchema.optional()
-    .describe('Keep rows whose column holds one of the values, e.g. { "status": ["", "pending"] }; "" matches empty or missing cells. Compared as text.'),
+    .describe('Keep rows whose column holds one of the values, e.g. { "status": ["", "pending"] }; "" matches empty or missing cells. Compared as text; columns named as in `headers`.'),
   limit: z.coerce.number().int().positive().optional().describe('Return at most this many rows (after filtering).'),
   headers: z.array(z.string().trim().min(1)).optional()
-    .describe('Create the tab with these headers when it is missing, and add any the header row lacks. Without it a missing tab is an error.'),
+    .describe('Create the tab with these headers when it is missing, and add any the header row lacks. Headers match ignoring case, spaces and underscores (`Last Run` is `last_run`); records use these names. Without it a missing tab is an error.'),
+  create: createOption,
 });
 
 export const sheetsReadRows = defineStep({
@@ -37,7 +42,7 @@ export const sheetsReadRows = defineStep({
   throttle: 'per-request',
   input,
   async run(args, ctx): Promise<ReadRowsResult> {
-    const backend = openSheetsForStep(args.spreadsheet, ctx);
+    const backend = openSheetsForStep(args.spreadsheet, ctx, { create: args.create });
     return readRows(backend, {
       tab: args.tab,
       ...(args.where ? { where: args.where } : {}),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { sheetRef } from './sheets.read-rows.ts';
+import { createOption, sheetRef } from './sheets.read-rows.ts';
 import { openSheetsForStep } from '../providers/sheets/open.ts';
 import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
 
@@ -12,7 +12,7 @@ const input = z.object({
   ...sheetRef,
   key: z.union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)])
     .transform((k) => (Array.isArray(k) ? k : [k]))
-    .describe('Column(s) whose values together identify a row, e.g. ["keyword", "link"]. Every row must have them.'),
+    .describe('Column(s) whose values together identify a row, e.g. ["keyword", "link"]. Every row must have them. Columns match the header ignoring case, spaces and underscores.'),
   // Each row is checked, not copied: a per-run write holds every row of the run (50,000 idea
   // rows in the 1000-keyword bench), and z.record made a copy of each (~9 MB, ~55 ms there).
   rows: z.array(z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { message: 'each row must be an object (column -> value)' })
@@ -20,6 +20,7 @@ const input = z.object({
     .describe('Records to write, column -> value. Dates become ISO text, lists and objects JSON text; `_row` is ignored.'),
   columns: z.array(z.string().trim().min(1)).optional()
     .describe('Header order for columns that must be created (a new tab or new columns); others follow in the order rows name them.'),
+  create: createOption,
 });
 
 export const sheetsUpsertRows = defineStep({
@@ -31,7 +32,7 @@ export const sheetsUpsertRows = defineStep({
   throttle: 'per-request',
   input,
   async run(args, ctx): Promise<UpsertRowsResult> {
-    const backend = openSheetsForStep(args.spreadsheet, ctx);
+    const backend = openSheetsForStep(args.spreadsheet, ctx, { create: args.create });
     let truncated = 0;
     const result = await upsertRows(backend, {
       tab: args.tab,

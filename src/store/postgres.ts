@@ -94,7 +94,8 @@ function toRun(r: Row): RunRecord {
   return {
     id: String(r.id), workflow: String(r.workflow), status: r.status as RunStatus, blueprint: r.blueprint,
     inputs: r.inputs as Record<string, unknown>, options: r.options as Record<string, unknown>, error: (r.error ?? null) as RunRecord['error'],
-    trigger: String(r.trigger), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), finishedAt: num(r.finished_at),
+    trigger: String(r.trigger), owner: (r.owner ?? null) as RunRecord['owner'],
+    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), finishedAt: num(r.finished_at),
   };
 }
 
@@ -145,11 +146,11 @@ function stepRunWhere(runId: string, filter: StepRunFilter & { stepIds?: readonl
   return clauses.join(' AND ');
 }
 
-const RUN_PATCH: Record<keyof RunPatch, string> = { status: 'status', error: 'error', finishedAt: 'finished_at' };
+const RUN_PATCH: Record<keyof RunPatch, string> = { status: 'status', error: 'error', finishedAt: 'finished_at', owner: 'owner' };
 const STEP_RUN_PATCH: Record<keyof StepRunPatch, string> = {
   status: 'status', attempts: 'attempts', output: 'output', error: 'error', usage: 'usage', startedAt: 'started_at', finishedAt: 'finished_at',
 };
-const JSON_COLUMNS = new Set(['output', 'error', 'usage']);
+const JSON_COLUMNS = new Set(['output', 'error', 'usage', 'owner']);
 
 function patchSet(patch: object, columns: Record<string, string>, params: unknown[]): string[] {
   const sets: string[] = [];
@@ -335,9 +336,9 @@ class PostgresStore implements Store {
   createRun(run: NewRun, stepRuns: readonly NewStepRun[]): Promise<RunRecord> {
     return this.#transaction(async (c) => {
       const now = Date.now();
-      const r = (await this.#q(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, created_at, updated_at, finished_at)
-        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, $5::jsonb, NULL, $6, $7, $7, NULL) RETURNING *`,
-      [run.id, run.workflow, json(run.blueprint) ?? 'null', json(run.inputs) ?? '{}', json(run.options ?? {}), run.trigger ?? 'api', now], c)).rows[0]!;
+      const r = (await this.#q(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, owner, created_at, updated_at, finished_at)
+        VALUES ($1, $2, 'running', $3::jsonb, $4::jsonb, $5::jsonb, NULL, $6, $8::jsonb, $7, $7, NULL) RETURNING *`,
+      [run.id, run.workflow, json(run.blueprint) ?? 'null', json(run.inputs) ?? '{}', json(run.options ?? {}), run.trigger ?? 'api', now, json(run.owner ?? null)], c)).rows[0]!;
       await this.#insertStepRuns(stepRuns, c, now);
       return toRun(r);
     });

@@ -145,8 +145,8 @@ function toRun(r: Row): RunRecord {
     id: String(r.id), workflow: String(r.workflow), status: r.status as RunStatus,
     blueprint: blueprintOf(r), inputs: parse(r.inputs) as Record<string, unknown>,
     options: parse(r.options) as Record<string, unknown>, error: parse(r.error) as RunRecord['error'],
-    trigger: String(r.trigger), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
-    finishedAt: num(r.finished_at),
+    trigger: String(r.trigger), owner: (parse(r.owner) ?? null) as RunRecord['owner'],
+    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), finishedAt: num(r.finished_at),
   };
 }
 
@@ -237,12 +237,12 @@ function stepRunWhere(runId: string, filter: StepRunFilter & { stepIds?: readonl
   return clauses.join(' AND ');
 }
 
-const RUN_PATCH: Record<keyof RunPatch, string> = { status: 'status', error: 'error', finishedAt: 'finished_at' };
+const RUN_PATCH: Record<keyof RunPatch, string> = { status: 'status', error: 'error', finishedAt: 'finished_at', owner: 'owner' };
 const STEP_RUN_PATCH: Record<keyof StepRunPatch, string> = {
   status: 'status', attempts: 'attempts', output: 'output', error: 'error', usage: 'usage',
   startedAt: 'started_at', finishedAt: 'finished_at',
 };
-const JSON_COLUMNS = new Set(['output', 'error', 'usage']);
+const JSON_COLUMNS = new Set(['output', 'error', 'usage', 'owner']);
 
 function patchSet(patch: object, columns: Record<string, string>, params: SQLInputValue[]): string[] {
   const sets: string[] = [];
@@ -518,9 +518,9 @@ class SqliteStore implements Store {
   createRun(run: NewRun, stepRuns: readonly NewStepRun[]): Promise<RunRecord> {
     return this.#write(() => {
       const now = Date.now();
-      this.#exec(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, created_at, updated_at, finished_at)
-        VALUES (?, ?, 'running', ?, ?, ?, NULL, ?, ?, ?, NULL)`,
-      [run.id, run.workflow, str(run.blueprint) ?? 'null', str(run.inputs) ?? '{}', str(run.options ?? {}) ?? '{}', run.trigger ?? 'api', now, now]);
+      this.#exec(`INSERT INTO runs (id, workflow, status, blueprint, inputs, options, error, trigger, owner, created_at, updated_at, finished_at)
+        VALUES (?, ?, 'running', ?, ?, ?, NULL, ?, ?, ?, ?, NULL)`,
+      [run.id, run.workflow, str(run.blueprint) ?? 'null', str(run.inputs) ?? '{}', str(run.options ?? {}) ?? '{}', run.trigger ?? 'api', str(run.owner ?? null), now, now]);
       this.#insertStepRuns(stepRuns, now);
       return this.#getRun(run.id)!;
     });

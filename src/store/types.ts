@@ -46,6 +46,18 @@ export interface Usage {
   cacheHits?: number;
 }
 
+/**
+ * The process that holds a run's queue in memory (embedded mode): while it is alive, another
+ * process must not resume the run, or the steps it is running would run twice. It refreshes
+ * `heartbeatAt` while the run is running in it.
+ */
+export interface RunOwner {
+  host: string;
+  pid: number;
+  /** Last sign of life, ms since the epoch. */
+  heartbeatAt: number;
+}
+
 export interface RunRecord {
   id: string;
   /** Workflow name (or blueprint file name for ad-hoc runs). */
@@ -60,6 +72,8 @@ export interface RunRecord {
   error: SerializedError | null;
   /** How the run was started: 'cli', 'schedule', 'api'. */
   trigger: string;
+  /** The process working on it in embedded mode; null in distributed mode or once it let go. */
+  owner: RunOwner | null;
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
@@ -92,6 +106,7 @@ export interface NewRun {
   inputs: Record<string, unknown>;
   options?: Record<string, unknown>;
   trigger?: string;
+  owner?: RunOwner | null;
 }
 
 export interface NewStepRun {
@@ -125,6 +140,7 @@ export interface RunPatch {
   status?: RunStatus;
   error?: SerializedError | null;
   finishedAt?: number | null;
+  owner?: RunOwner | null;
 }
 
 export interface StepRunFilter {

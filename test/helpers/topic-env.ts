@@ -40,7 +40,7 @@ export interface KeywordRow { keyword: string; country?: string; language?: stri
 
 /** Writes the Keywords tab of a workbook (local .xlsx path or Google id) with these rows. */
 export async function seedKeywords(spreadsheet: string, rows: KeywordRow[], env: Record<string, string | undefined> = {}): Promise<void> {
-  const backend = openSheets(spreadsheet, { env });
+  const backend = openSheets(spreadsheet, { env, create: true });
   await upsertRows(backend, {
     tab: 'Keywords',
     key: ['keyword'],

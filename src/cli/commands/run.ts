@@ -2,6 +2,7 @@ import { userError } from '../../errors.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
 import { openWorkflow, parseSets, resolveInputs } from '../../workflow.ts';
 import type { RunRecord } from '../../store/types.ts';
+import { wholeNumberOption } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { formatSummary, summarize } from '../summary.ts';
 import type { Command } from '../main.ts';
@@ -51,14 +52,11 @@ export const runCommand: Command = {
   async run({ values, positionals }) {
     const ref = positionals[0];
     if (!ref) throw userError('cli.usage', 'run needs a workflow NAME or a FILE', { where: 'run' });
+    const limit = wholeNumberOption(values, 'limit', 0);
+    const concurrencyOption = wholeNumberOption(values, 'concurrency', 1);
     const wf = await openWorkflow(ref);
     const inputs = resolveInputs(wf.blueprint, wf.inputs, parseSets(wf.blueprint, (values.set as string[] | undefined) ?? []));
-    let limit: number | undefined;
-    if (values.limit !== undefined) {
-      limit = Number(values.limit);
-      if (!Number.isInteger(limit) || limit < 0) throw userError('cli.usage', `--limit takes a whole number, got "${values.limit}"`, { where: '--limit' });
-    }
-    const concurrency = values.concurrency ? Number(values.concurrency) : wf.blueprint.limits?.concurrency;
+    const concurrency = concurrencyOption ?? wf.blueprint.limits?.concurrency;
     const rt = await openRuntime(concurrency ? { concurrency } : {});
     try {
       await rt.engine.startWorker();

@@ -1,6 +1,7 @@
 import { userError } from '../../errors.ts';
 import { openStore } from '../../runtime.ts';
 import { formatDuration, formatSummary, summarize } from '../summary.ts';
+import { wholeNumberOption } from '../options.ts';
 import type { Command } from '../main.ts';
 
 export const runsCommand: Command = {
@@ -9,6 +10,7 @@ export const runsCommand: Command = {
   summary: 'List past runs, or show one run\'s step counts and every failed item.',
   options: { limit: { type: 'string' }, json: { type: 'boolean' }, workflow: { type: 'string' } },
   async run({ values, positionals }) {
+    const limit = wholeNumberOption(values, 'limit', 1) ?? 20;
     const store = await openStore();
     try {
       if (positionals[0] === 'show') {
@@ -21,7 +23,6 @@ export const runsCommand: Command = {
         return 0;
       }
       if (positionals.length) throw userError('cli.usage', `unknown argument "${positionals[0]}"`, { where: 'runs' });
-      const limit = values.limit ? Number(values.limit) : 20;
       const runs = await store.listRuns({ limit, ...(typeof values.workflow === 'string' ? { workflow: values.workflow } : {}) });
       if (values.json) {
         process.stdout.write(`${JSON.stringify(runs.map((r) => ({ id: r.id, workflow: r.workflow, status: r.status, trigger: r.trigger, createdAt: new Date(r.createdAt).toISOString(), finishedAt: r.finishedAt ? new Date(r.finishedAt).toISOString() : null })), null, 2)}\n`);

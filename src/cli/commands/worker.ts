@@ -1,20 +1,17 @@
 import { userError } from '../../errors.ts';
 import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../runtime.ts';
-import { Scheduler, type SchedulerOptions } from '../../scheduler/scheduler.ts';
+import { Scheduler } from '../../scheduler/scheduler.ts';
+import { secondsOption, wholeNumberOption } from '../options.ts';
 
 /**
  * Scheduler timings from the environment: TOPICFLOW_RELOAD_MS (how often workflows/ is read
  * again, default 5000) and TOPICFLOW_RECONCILE_MS (how often lost step runs are re-enqueued,
- * default 30000).
+ * default 30000). Read before anything opens: a bad value is a usage error.
  */
-function schedulerOptions(rt: Runtime): SchedulerOptions {
-  const reloadMs = msFromEnv(process.env, 'TOPICFLOW_RELOAD_MS');
-  const reconcileMs = msFromEnv(process.env, 'TOPICFLOW_RECONCILE_MS');
-  return {
-    engine: rt.engine, logger: consoleLogger,
-    ...(reloadMs !== undefined ? { reloadMs } : {}),
-    ...(reconcileMs !== undefined ? { reconcileMs } : {}),
-  };
+function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?: number; reconcileMs?: number } {
+  const reloadMs = msFromEnv(env, 'TOPICFLOW_RELOAD_MS');
+  const reconcileMs = msFromEnv(env, 'TOPICFLOW_RECONCILE_MS');
+  return { ...(reloadMs !== undefined ? { reloadMs } : {}), ...(reconcileMs !== undefined ? { reconcileMs } : {}) };
 }
 import type { Command } from '../main.ts';
 
@@ -37,17 +34,19 @@ async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string
   return 0;
 }
 
-function concurrencyOf(values: Record<string, unknown>): number | undefined {
-  if (values.concurrency === undefined) return undefined;
-  const n = Number(values.concurrency);
-  if (!Number.isInteger(n) || n < 1) throw userError('cli.usage', `--concurrency takes a whole number >= 1, got "${values.concurrency}"`, { where: '--concurrency' });
-  return n;
+/** The options of `worker` and `start`, checked before anything opens. */
+function workerOptions(values: Record<string, unknown>): { concurrency: number | undefined; graceMs: number } {
+  return { concurrency: wholeNumberOption(values, 'concurrency', 1), graceMs: secondsOption(values, 'grace', 30) };
 }
 
-function graceOf(values: Record<string, unknown>): number {
-  const n = values.grace === undefined ? 30 : Number(values.grace);
-  if (!Number.isFinite(n) || n < 0) throw userError('cli.usage', `--grace takes seconds, got "${values.grace}"`, { where: '--grace' });
-  return n * 1000;
+/** Closes the runtime when what follows its opening fails (a queue that cannot start), so the process can exit. */
+async function closing<T>(rt: Runtime, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    await rt.close(0).catch(() => undefined);
+    throw err;
+  }
 }
 
 export const workerCommand: Command = {
@@ -56,18 +55,20 @@ export const workerCommand: Command = {
   summary: 'Execute step runs from the queue (run one per machine with REDIS_URL and DATABASE_URL set).',
   options: { concurrency: { type: 'string', short: 'c' }, grace: { type: 'string' } },
   async run({ values }) {
-    const concurrency = concurrencyOf(values);
-    const rt = await openRuntime({ logger: consoleLogger, ...(concurrency ? { concurrency } : {}) });
-    if (rt.queue.kind === 'memory') consoleLogger.warn('REDIS_URL is not set: this worker only sees runs started in this process; use `topicflow start` for embedded mode');
-    await rt.engine.startWorker(concurrency);
-    await rt.engine.reconcileAll();
-    // Workers reconcile too, so that work the queue lost (Redis restarted without persistence)
-    // comes back even where no scheduler runs.
+    const { concurrency, graceMs } = workerOptions(values);
     const every = msFromEnv(process.env, 'TOPICFLOW_RECONCILE_MS') ?? 30_000;
-    const timer = setInterval(() => {
-      rt.engine.reconcileAll().catch((err: unknown) => consoleLogger.warn(`reconcile: ${(err as Error).message}`));
-    }, every);
-    return serve(rt, undefined, 'worker', graceOf(values), [timer]);
+    const rt = await openRuntime({ logger: consoleLogger, ...(concurrency ? { concurrency } : {}) });
+    const timer = await closing(rt, async () => {
+      if (rt.queue.kind === 'memory') consoleLogger.warn('REDIS_URL is not set: this worker only sees runs started in this process; use `topicflow start` for embedded mode');
+      await rt.engine.startWorker(concurrency);
+      await rt.engine.reconcileAll();
+      // Workers reconcile too, so that work the queue lost (Redis restarted without persistence)
+      // comes back even where no scheduler runs.
+      return setInterval(() => {
+        rt.engine.reconcileAll().catch((err: unknown) => consoleLogger.warn(`reconcile: ${(err as Error).message}`));
+      }, every);
+    });
+    return serve(rt, undefined, 'worker', graceMs, [timer]);
   },
 };
 
@@ -77,10 +78,14 @@ export const schedulerCommand: Command = {
   summary: 'Start runs of the workflows in workflows/ on their cron schedules (any number may run: one run per tick).',
   options: {},
   async run() {
+    const timings = schedulerTimings(process.env);
+    if (!process.env.REDIS_URL) throw userError('cli.usage', 'the scheduler alone needs REDIS_URL (workers elsewhere run its runs); in embedded mode use `topicflow start`', { where: 'scheduler' });
     const rt = await openRuntime({ logger: consoleLogger });
-    if (rt.queue.kind === 'memory') throw userError('cli.usage', 'the scheduler alone needs REDIS_URL (workers elsewhere run its runs); in embedded mode use `topicflow start`', { where: 'scheduler' });
-    const scheduler = new Scheduler(schedulerOptions(rt));
-    await scheduler.start();
+    const scheduler = await closing(rt, async () => {
+      const s = new Scheduler({ engine: rt.engine, logger: consoleLogger, ...timings });
+      await s.start();
+      return s;
+    });
     if (!scheduler.list().length) consoleLogger.warn('no workflow in workflows/ has an enabled schedule');
     return serve(rt, scheduler, 'scheduler', 5000);
   },
@@ -92,13 +97,17 @@ export const startCommand: Command = {
   summary: 'Scheduler and worker in one process: how embedded mode runs its schedules.',
   options: { concurrency: { type: 'string', short: 'c' }, grace: { type: 'string' } },
   async run({ values }) {
-    const concurrency = concurrencyOf(values);
+    const { concurrency, graceMs } = workerOptions(values);
+    const timings = schedulerTimings(process.env);
     const rt = await openRuntime({ logger: consoleLogger, ...(concurrency ? { concurrency } : {}) });
-    await rt.engine.startWorker(concurrency);
-    const scheduler = new Scheduler(schedulerOptions(rt));
-    await scheduler.start();
+    const scheduler = await closing(rt, async () => {
+      await rt.engine.startWorker(concurrency);
+      const s = new Scheduler({ engine: rt.engine, logger: consoleLogger, ...timings });
+      await s.start();
+      return s;
+    });
     for (const s of scheduler.list()) consoleLogger.info(`schedule ${s.name}: "${s.cron}", next ${s.next}`);
     if (!scheduler.list().length) consoleLogger.warn('no workflow in workflows/ has an enabled schedule; import one with a "schedule" (see README)');
-    return serve(rt, scheduler, 'start', graceOf(values));
+    return serve(rt, scheduler, 'start', graceMs);
   },
 };

@@ -30,12 +30,14 @@ export interface OpenSheetsOptions {
   signal?: AbortSignal;
   /** Waits for a write-quota slot before each Google write request (the step's ctx.throttle). */
   throttleWrites?: () => Promise<void>;
+  /** A .xlsx path with no file: create the workbook on the first write (else a user error). @default false */
+  create?: boolean;
 }
 
 /** Opens the backend the `spreadsheet` input names. */
 export function openSheets(spreadsheet: string, options: OpenSheetsOptions): SheetsBackend {
   const ref = parseSpreadsheetRef(spreadsheet);
-  if (ref.kind === 'xlsx') return openXlsx(ref.path);
+  if (ref.kind === 'xlsx') return openXlsx(ref.path, { create: options.create === true });
   return openGoogleSheets(ref.id, {
     env: options.env,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -44,6 +46,6 @@ export function openSheets(spreadsheet: string, options: OpenSheetsOptions): She
 }
 
 /** The backend a step uses: the step's environment, abort signal and write-quota throttle. */
-export function openSheetsForStep(spreadsheet: string, ctx: Pick<StepContext, 'env' | 'signal' | 'throttle'>): SheetsBackend {
-  return openSheets(spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle });
+export function openSheetsForStep(spreadsheet: string, ctx: Pick<StepContext, 'env' | 'signal' | 'throttle'>, options: { create?: boolean } = {}): SheetsBackend {
+  return openSheets(spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle, create: options.create === true });
 }

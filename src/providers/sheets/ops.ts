@@ -4,7 +4,7 @@
  */
 import { userError } from '../../errors.ts';
 import { withLock } from './lock.ts';
-import { keyOf, matches, parseTable, type SheetRow, type Table, type Where } from './table.ts';
+import { findHeader, headerKey, keyOf, matches, parseTable, resolveWhere, type SheetRow, type Table, type Where } from './table.ts';
 import { cellText, toCell, type OnTruncate } from './values.ts';
 import type { Cell, CellRange, SheetsBackend, WriteBatch } from './types.ts';
 
@@ -30,6 +30,14 @@ async function tabMissing(backend: SheetsBackend, tab: string): Promise<never> {
   throw userError('sheets.tab_not_found', `${backend.label} has no tab "${tab}"${list}`, { where: tab });
 }
 
+/** Whether `raw` holds a value (not null or undefined) for the column `name` (see {@link findHeader}). */
+function hasValue(raw: Record<string, unknown>, name: string): boolean {
+  const v = raw[name];
+  if (v !== undefined) return v !== null;
+  const other = findHeader(Object.keys(raw), name);
+  return other !== undefined && raw[other] !== undefined && raw[other] !== null;
+}
+
 function cleanName(name: string, where: string): string {
   const trimmed = name.trim();
   if (trimmed === '' || trimmed === '_row') {
@@ -38,14 +46,31 @@ function cleanName(name: string, where: string): string {
   return trimmed;
 }
 
-/** Header cells to add so that every name in `wanted` has a column, and the resulting headers. */
-function extendHeaders(table: Table, wanted: Iterable<string>): { headers: string[]; added: string[] } {
+/**
+ * Header cells to add so that every name in `wanted` has a column, the resulting headers, and
+ * `column(name)`: the header that holds `name`. Names match headers as {@link headerKey} says, so
+ * a tab headed `Keyword` is never given a second `keyword` column.
+ */
+function extendHeaders(table: Table, wanted: Iterable<string>): { headers: string[]; added: string[]; column: (name: string) => string } {
   const headers = [...table.headers];
+  const byKey = new Map(headers.map((h) => [headerKey(h), h]));
   const added: string[] = [];
+  const known = new Map<string, string>();
+  const column = (name: string): string => {
+    let h = known.get(name);
+    if (h === undefined) {
+      h = byKey.get(headerKey(name)) ?? name;
+      known.set(name, h);
+    }
+    return h;
+  };
   for (const name of wanted) {
-    if (!headers.includes(name)) { headers.push(name); added.push(name); }
+    if (known.has(name)) continue;
+    const key = headerKey(name);
+    if (!byKey.has(key)) { headers.push(name); added.push(name); byKey.set(key, name); }
+    column(name);
   }
-  return { headers, added };
+  return { headers, added, column };
 }
 
 function headerRange(table: Table, added: string[]): CellRange[] {
@@ -96,9 +121,20 @@ export async function readRows(backend: SheetsBackend, options: ReadRowsOptions)
   } else {
     table = await load();
   }
-  let rows = table.rows.filter((r) => matches(r, options.where));
+  // Records name a column as `headers` asks for it, whatever case and spacing the sheet uses.
+  const names = wanted ? table.headers.map((h) => wanted.find((w) => headerKey(w) === headerKey(h)) ?? h) : table.headers;
+  let records = table.rows;
+  if (names.some((n, i) => n !== table.headers[i])) {
+    records = table.rows.map((r) => {
+      const out: SheetRow = { _row: r._row };
+      table.headers.forEach((h, i) => { out[names[i]!] = r[h]!; });
+      return out;
+    });
+  }
+  const where = resolveWhere(options.where, names);
+  let rows = records.filter((r) => matches(r, where));
   if (options.limit !== undefined) rows = rows.slice(0, options.limit);
-  return { rows, headers: table.headers, count: rows.length };
+  return { rows, headers: names, count: rows.length };
 }
 
 export interface UpsertRowsOptions {
@@ -124,30 +160,39 @@ export interface UpsertRowsResult {
 export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate, maxCellChars?: number): { batch: WriteBatch } & UpsertRowsResult {
   const key = options.key.map((k, i) => cleanName(k, `key[${i}]`));
   if (key.length === 0) throw userError('sheets.no_key', 'key: name at least one key column', { where: 'key' });
-  const inputs = options.rows.map((raw, i) => {
+  const given = options.rows.map((raw, i) => {
     const cells = new Map<string, Cell>();
     for (const [name, value] of Object.entries(raw)) {
       if (name === '_row') continue;
       cells.set(cleanName(name, `rows[${i}]`), toCell(value, onTruncate, maxCellChars));
     }
     for (const k of key) {
-      const v = raw[k];
-      if (v === undefined || v === null) {
+      if (!hasValue(raw, k)) {
         throw userError('sheets.missing_key', `rows[${i}] has no value for key column "${k}"`, { where: `rows[${i}].${k}` });
       }
     }
     return cells;
   });
   const wanted = [...(options.columns ?? []).map((c, i) => cleanName(c, `columns[${i}]`)), ...key];
-  for (const cells of inputs) wanted.push(...cells.keys());
-  const { headers, added } = extendHeaders(table, wanted);
+  for (const cells of given) wanted.push(...cells.keys());
+  const { headers, added, column } = extendHeaders(table, wanted);
   const colIndex = new Map(headers.map((h, i) => [h, i]));
+  const keyColumns = key.map(column);
+  // Each row's cells by the header that holds them (a later spelling of the same column wins).
+  const inputs = given.map((cells) => {
+    let same = true;
+    for (const name of cells.keys()) if (column(name) !== name) { same = false; break; }
+    if (same) return cells;
+    const out = new Map<string, Cell>();
+    for (const [name, value] of cells) out.set(column(name), value);
+    return out;
+  });
 
   // Every row with the key is updated: a tab where a user repeated a key (two rows of one keyword) gets the values in each.
   const existing = new Map<string, SheetRow[]>();
   for (const row of table.rows) {
     // Compared as they would be written: a key cell longer than a cell takes still finds its row.
-    const k = keyOf(Object.fromEntries(key.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), key);
+    const k = keyOf(Object.fromEntries(keyColumns.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), keyColumns);
     const same = existing.get(k);
     if (same) same.push({ ...row });
     else existing.set(k, [{ ...row }]);
@@ -156,14 +201,14 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
   const matched = new Set<number>();
   const appended = new Map<string, Cell[]>();
   for (const cells of inputs) {
-    const k = keyOf(Object.fromEntries(cells), key);
+    const k = keyOf(Object.fromEntries(cells), keyColumns);
     const rows = existing.get(k);
     if (rows) {
       for (const current of rows) {
         matched.add(current._row);
         for (const [name, value] of cells) {
           // A matched row's key cells stay as they are (never rewritten with a cut copy).
-          if (key.includes(name) || cellText(current[name]) === cellText(value)) continue;
+          if (keyColumns.includes(name) || cellText(current[name]) === cellText(value)) continue;
           current[name] = value;
           let changes = updates.get(current._row);
           if (!changes) updates.set(current._row, changes = new Map());
@@ -230,12 +275,15 @@ export async function updateCells(backend: SheetsBackend, options: UpdateCellsOp
       targets = [row];
     } else {
       for (const column of Object.keys(match)) cleanName(column, 'match');
-      targets = table.rows.filter((r) => matches(r, match));
+      const where = resolveWhere(match, table.headers);
+      targets = table.rows.filter((r) => matches(r, where));
     }
+    const given = new Map<string, Cell>();
+    for (const [name, value] of Object.entries(options.values)) given.set(cleanName(name, 'values'), toCell(value, onTruncate, backend.maxCellChars));
+    if (targets.length === 0 || given.size === 0) return { updated: targets.length };
+    const { headers, added, column } = extendHeaders(table, given.keys());
     const cells = new Map<string, Cell>();
-    for (const [name, value] of Object.entries(options.values)) cells.set(cleanName(name, 'values'), toCell(value, onTruncate, backend.maxCellChars));
-    if (targets.length === 0 || cells.size === 0) return { updated: targets.length };
-    const { headers, added } = extendHeaders(table, cells.keys());
+    for (const [name, value] of given) cells.set(column(name), value);
     const colIndex = new Map(headers.map((h, i) => [h, i]));
     const ranges = headerRange(table, added);
     for (const row of targets) {

@@ -23,13 +23,35 @@ export interface Table {
 export type Scalar = string | number | boolean | null;
 export type Where = Record<string, Scalar | Scalar[]>;
 
+/**
+ * How header names compare: trimmed, lower-cased, and runs of spaces and underscores alike, so
+ * `Keyword`, ` keyword ` and `KEYWORD` name one column, and so do `last_run` and `Last Run`.
+ */
+export function headerKey(name: string): string {
+  return name.trim().toLowerCase().replace(/[\s_]+/g, '_');
+}
+
+/** The header of `headers` that `name` names (see {@link headerKey}), or undefined. */
+export function findHeader(headers: readonly string[], name: string): string | undefined {
+  if (headers.includes(name)) return name;
+  const key = headerKey(name);
+  return headers.find((h) => headerKey(h) === key);
+}
+
+/** `where` with each column named as `headers` spell it (a column no header names stays as it is). */
+export function resolveWhere(where: Where | undefined, headers: readonly string[]): Where | undefined {
+  if (!where) return undefined;
+  return Object.fromEntries(Object.entries(where).map(([column, v]) => [findHeader(headers, column) ?? column, v]));
+}
+
 function isEmptyRow(row: readonly Cell[] | undefined): boolean {
   return !row || row.every((c) => cellText(c) === '');
 }
 
 /**
  * Parses the header row and records. Header names are trimmed; trailing empty header cells are
- * ignored; an empty or duplicate header in between is a user error naming the tab and column.
+ * ignored; an empty header in between, or two that name the same column (see {@link headerKey}),
+ * is a user error naming the tab and column.
  */
 export function parseTable(grid: readonly (readonly Cell[])[], tab: string, label: string): Table {
   const headerRow = grid[0] ?? [];
@@ -48,11 +70,13 @@ export function parseTable(grid: readonly (readonly Cell[])[], tab: string, labe
     if (name === '') {
       throw userError('sheets.empty_header', `tab "${tab}" of ${label}: column ${col} has no header; name it or delete the column`, { where: `${tab}!${col}1` });
     }
-    const first = seen.get(name);
+    const key = headerKey(name);
+    const first = seen.get(key);
     if (first !== undefined) {
-      throw userError('sheets.duplicate_header', `tab "${tab}" of ${label}: column ${col} repeats the header "${name}" of column ${columnLetter(first + 1)}; headers must be unique`, { where: `${tab}!${col}1` });
+      const same = names[first] === name ? '' : ` ("${name}" and "${names[first]}" name the same column: case, spaces and underscores do not count)`;
+      throw userError('sheets.duplicate_header', `tab "${tab}" of ${label}: column ${col} repeats the header "${names[first]}" of column ${columnLetter(first + 1)}${same}; headers must be unique`, { where: `${tab}!${col}1` });
     }
-    seen.set(name, i);
+    seen.set(key, i);
   });
   const rows: SheetRow[] = [];
   for (let r = 1; r < grid.length; r++) {

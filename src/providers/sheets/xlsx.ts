@@ -61,19 +61,34 @@ interface Cached { wb: ExcelJS.Workbook; mtimeMs: number; size: number }
 /** Parsed workbooks by path, reused while the file's mtime and size are those we last saw. */
 const cache = new Map<string, Cached>();
 
-/** Opens the workbook at `path` (created on first write). */
-export function openXlsx(path: string): SheetsBackend {
+export interface XlsxOptions {
+  /**
+   * Create the workbook (and its folders) on the first write when the file does not exist.
+   * Without it a missing file is a user error: a misspelled path must not start a new, empty
+   * workbook that nobody looks at. @default false
+   */
+  create?: boolean;
+}
+
+/** Opens the workbook at `path`; see {@link XlsxOptions} for a path with no file. */
+export function openXlsx(path: string, options: XlsxOptions = {}): SheetsBackend {
   const file = resolve(path);
   const label = `workbook "${path}"`;
   const fileLock = `xlsx-file:${file}`;
+  const notFound = () => userError('sheets.workbook_not_found',
+    `${label} does not exist${file === path ? '' : ` (no file ${file})`}; check the path, or give the step create: true to start a new workbook there`, { where: path });
 
+  /** The workbook; undefined when there is no file and `create` allows one. */
   async function load(): Promise<ExcelJS.Workbook | undefined> {
     let st;
     try {
       st = await stat(file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      cache.delete(file);
+      if (options.create) return undefined;
+      throw notFound();
     }
     const hit = cache.get(file);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.wb;

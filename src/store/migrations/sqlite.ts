@@ -134,5 +134,11 @@ ALTER TABLE step_runs DROP COLUMN input;
 CREATE TRIGGER step_run_inputs_gone AFTER DELETE ON step_runs WHEN old.input_id IS NOT NULL
 BEGIN DELETE FROM step_run_inputs WHERE id = old.input_id; END;
 `,
+  },  {
+    version: 5,
+    name: 'run owner',
+    // The process that holds an embedded run's queue (host, pid, heartbeat), as JSON: resume
+    // refuses a run whose owner is alive.
+    sql: 'ALTER TABLE runs ADD COLUMN owner TEXT;',
   },
 ];
