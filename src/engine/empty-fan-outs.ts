@@ -79,9 +79,16 @@ export async function emptyFanOuts(store: Store, run: RunRecord, counts: StepCou
   const graph = analyzeGraph(blueprint);
   if (graph.problems.length) return [];
   const out: EmptyFanOut[] = [];
+  // Steps downstream of a reported fan-out: their emptiness follows from it and is not reported again.
+  const explained = new Set<string>();
+  const follows = (id: string): boolean => {
+    const n = graph.nodes.get(id)!;
+    return [...n.deps, ...n.fanIn, ...n.fanInWait, ...(n.step.after ?? [])].some((d) => explained.has(d) || (graph.nodes.has(d) && follows(d)));
+  };
   for (const id of graph.order) {
     const node = graph.nodes.get(id)!;
     if (node.step.each === undefined || total(counts[id]) > 0) continue;
+    if (follows(id)) continue;
     const baseDepth = node.depth - 1;
     const about = node.step.description ? ` (${node.step.description.trim()})` : '';
     if (baseDepth === 0) {
@@ -90,6 +97,7 @@ export async function emptyFanOuts(store: Store, run: RunRecord, counts: StepCou
         if ((await store.findStepRun(run.id, d, ''))?.status !== 'succeeded') { ready = false; break; }
       }
       if (!ready) continue;
+      explained.add(id);
       out.push({ step: id, message: `step ${id} made no items: ${await explainTopLevel(store, run, graph, blueprint, node)}${about}` });
       continue;
     }
@@ -97,6 +105,7 @@ export async function emptyFanOuts(store: Store, run: RunRecord, counts: StepCou
     const anchor = node.deps.find((d) => graph.nodes.get(d)!.depth === baseDepth);
     const parents = anchor === undefined ? 0 : (counts[anchor]?.succeeded ?? 0);
     if (parents === 0) continue;
+    explained.add(id);
     out.push({ step: id, message: `step ${id} made no items: {{ ${stripBraces(node.step.each)} }} gave no elements for any of the ${parents} item${parents === 1 ? '' : 's'} of step ${anchor}${about}` });
   }
   return out;

@@ -126,6 +126,7 @@ export class Engine {
   async startRun(options: StartRunOptions): Promise<RunRecord> {
     const graph = analyzeGraph(options.blueprint);
     if (graph.problems.length) throw userError('blueprint.invalid', graph.problems[0]!.message, { where: graph.problems[0]!.path });
+    const inputs = resolveInputs(options.blueprint, options.inputs ?? {});
     // A missing key or a malformed base URL would fail every item: refuse before creating the run.
     for (const step of options.blueprint.steps) {
       const misconfigured = this.registry.get(step.uses)?.preflight?.(this.env);
@@ -137,7 +138,7 @@ export class Engine {
       id: options.id ?? newId('run'),
       workflow: options.workflow,
       blueprint: options.blueprint,
-      inputs: resolveInputs(options.blueprint, options.inputs ?? {}),
+      inputs,
       options: runOptions,
       trigger: options.trigger ?? 'api',
       owner: this.holdsRuns ? thisProcess() : null,
