@@ -147,3 +147,17 @@ describe('expressions', () => {
     }
   });
 });
+
+describe('the time an evaluation may take', () => {
+  it('stops an expression that spends more than 1 s of CPU, with a line that says so', async () => {
+    const err = await evaluateExpression('$sum([1..3000].($sum([1..3000].($ * 2))))', scope).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionError);
+    expect((err as Error).message).toMatch(/^used more than 1 s of CPU/);
+  }, 120_000);
+
+  it('does not count time the thread spent off the CPU (a loaded machine), only CPU', async () => {
+    // Reading `slow` blocks the thread for 1.3 s without using CPU, as a busy machine would.
+    const blocked = { ...scope, inputs: { get slow() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1300); return 2; } } };
+    expect(await evaluateExpression('($s := $$.inputs.slow; [1, 2, 3].($ * $s))', blocked)).toEqual([2, 4, 6]);
+  });
+});

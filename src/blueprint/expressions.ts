@@ -20,8 +20,35 @@ import { BAIL, compileFast, type FastExpr } from './fast-eval.ts';
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const WHOLE = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
 
-/** Limits that keep a hostile blueprint from hanging or exhausting a worker. */
-const LIMITS = { timeout: 1000, stack: 200, sequence: 100_000 };
+/** Limits that keep a hostile blueprint from hanging or exhausting a worker (time: see CPU_BUDGET_US). */
+const LIMITS = { stack: 200, sequence: 100_000 };
+
+/**
+ * CPU time one evaluation may take on this thread, in µs. Thread CPU, not wall time: on a loaded
+ * machine a legitimate per-run expression gets less of a core, and must not fail for it.
+ */
+const CPU_BUDGET_US = 1_000_000;
+/** Nodes evaluated between two looks at the thread's CPU time (a look is a system call). */
+const CPU_CHECK_EVERY = 256;
+/** The per-evaluation budget, bound as a variable no expression can reach usefully. */
+const BUDGET = '__topicflow_cpu_budget';
+const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
+
+interface CpuBudget { startUs: number; nodes: number }
+
+function threadCpuUs(): number {
+  const u = process.threadCpuUsage();
+  return u.user + u.system;
+}
+
+/** JSONata calls this before each node; every CPU_CHECK_EVERY nodes it checks the evaluation's budget. */
+function checkBudget(_node: unknown, _input: unknown, environment: { lookup(name: string): unknown }): void {
+  const budget = environment.lookup(BUDGET) as CpuBudget | undefined;
+  if (!budget || ++budget.nodes % CPU_CHECK_EVERY !== 0) return;
+  if (threadCpuUs() - budget.startUs > CPU_BUDGET_US) {
+    throw { message: `used more than ${CPU_BUDGET_US / 1e6} s of CPU (a loop over too many elements? look items up in an object instead of comparing every item with every other)` };
+  }
+}
 
 export interface ExpressionScope {
   inputs: Record<string, unknown>;
@@ -81,6 +108,7 @@ function compile(source: string): jsonata.Expression {
     if (tooDeep(source)) throw new ExpressionError(source, `brackets nested deeper than ${MAX_EXPRESSION_DEPTH} levels`);
     try {
       expr = jsonata(source, LIMITS);
+      expr.assign(EVALUATE_ENTRY as unknown as string, checkBudget);
     } catch (err) {
       if (err instanceof RangeError) throw new ExpressionError(source, 'too long or too deeply nested to parse');
       throw new ExpressionError(source, describeJsonataError(err));
@@ -246,7 +274,8 @@ export async function evaluateExpression(source: string, scope: ExpressionScope)
     }
   }
   try {
-    return normalize(await expr.evaluate(scope));
+    const budget: CpuBudget = { startUs: threadCpuUs(), nodes: 0 };
+    return normalize(await expr.evaluate(scope, { [BUDGET]: budget }));
   } catch (err) {
     throw new ExpressionError(source, describeJsonataError(err));
   }
