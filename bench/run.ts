@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { formatError } from '../src/errors.ts';
+import { formatError } from '../src/shared/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';

@@ -21,7 +21,7 @@ export { blueprintJsonSchema } from './blueprint/json-schema.ts';
 export { Engine, type EngineOptions, type StartRunOptions } from './engine/engine.ts';
 export { defineStep, filtered, type StepDefinition, type StepContext } from './steps/define.ts';
 export { STEP_TYPES, createRegistry, defaultRegistry, type StepRegistry } from './steps/registry.ts';
-export { TopicflowError, serializeError, type SerializedError, type Fault } from './errors.ts';
+export { TopicflowError, serializeError, type SerializedError, type Fault } from './shared/errors.ts';
 export { openRuntime, openStore, openQueue, type Runtime } from './runtime.ts';
 export { extractPage } from './extract/extract-page.ts';
 export { fetchAndExtract, type PageResult } from './extract/fetch-and-extract.ts';

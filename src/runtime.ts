@@ -7,7 +7,7 @@ import { openSqliteStore } from './store/sqlite.ts';
 import { createMemoryQueue } from './queue/memory.ts';
 import { Engine, type EngineLogger } from './engine/engine.ts';
 import type { Store } from './store/types.ts';
-import { userError } from './errors.ts';
+import { userError } from './shared/errors.ts';
 import type { QueueDriver } from './queue/types.ts';
 import type { StepRegistry } from './steps/registry.ts';
 

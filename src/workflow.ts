@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { readJsonFile } from './blueprint/load.ts';
 import { checkInputValue, formatProblem, validateBlueprint, type Problem } from './blueprint/validate.ts';
 import type { Blueprint } from './blueprint/schema.ts';
-import { TopicflowError, userError } from './errors.ts';
+import { TopicflowError, userError } from './shared/errors.ts';
 import type { StepRegistry } from './steps/registry.ts';
 
 export interface WorkflowFile {

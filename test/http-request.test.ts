@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, type HttpRequestOutput } from '../src/steps/http.request.ts';
-import { serializeError, type SerializedError } from '../src/errors.ts';
+import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { startSerperFake, type SerperFake } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';

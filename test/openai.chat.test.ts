@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import openaiChat from '../src/steps/openai.chat.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import extractIdeas from '../src/steps/openai.extract-ideas.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';

@@ -5,7 +5,7 @@
  * the server, and a thread that dies fails only the requests it had in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import { closeOpenAIThread, createChatCompletion } from '../src/providers/openai-thread.ts';
 import { startOpenAIFake, type OpenAIFake } from './fakes/openai.ts';
 

@@ -17,7 +17,7 @@ import { clearRobotsCache } from '../src/providers/web/robots.ts';
 import { fetchAndExtract } from '../src/extract/fetch-and-extract.ts';
 import { extractPage, yieldToEventLoop } from '../src/extract/extract-page.ts';
 import { pageExtract } from '../src/steps/page.extract.ts';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
 import type { Store } from '../src/store/types.ts';
 

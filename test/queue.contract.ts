@@ -5,8 +5,8 @@
  * with a few ms of tolerance for timer and clock granularity.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { quotaError, serializeError, transientError, userError } from '../src/errors.ts';
-import type { RetryPolicy } from '../src/retry.ts';
+import { quotaError, serializeError, transientError, userError } from '../src/shared/errors.ts';
+import type { RetryPolicy } from '../src/shared/retry.ts';
 import type { Job, JobSpec, QueueDriver } from '../src/queue/types.ts';
 import { rateWindowMargin, widenedMargin } from '../src/queue/rate-limiter.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
-import { serializeError, type SerializedError } from '../src/errors.ts';
+import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import { openXlsx } from '../src/providers/sheets/xlsx.ts';
 import { readRows, updateCells, upsertRows } from '../src/providers/sheets/ops.ts';
 

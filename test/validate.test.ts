@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../src/blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../src/blueprint/validate.ts';
-import { serializeError } from '../src/errors.ts';
+import { serializeError } from '../src/shared/errors.ts';
 import { runWorkflow } from '../src/index.ts';
 import { importBlueprint, loadBlueprint } from '../src/workflow.ts';
 import { openTestEngine } from './helpers/engine.ts';

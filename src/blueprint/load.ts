@@ -2,7 +2,7 @@
  * Reading blueprint and workflow files: JSON with errors that give line and column.
  */
 import { readFile } from 'node:fs/promises';
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 
 /**
  * How deep arrays and objects may nest in a blueprint or workflow file. The shipped blueprints

@@ -3,6 +3,7 @@
  * of the structural checks in `validate`, and of `blueprints/blueprint.schema.json`.
  */
 import { z } from 'zod';
+import { durationSchema } from '../shared/duration.ts';
 
 /** Step and input ids are plain identifiers so that expressions can name them (`steps.search`). */
 export const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -25,9 +26,8 @@ function name(pattern: RegExp, message?: string) {
   return z.string().regex(pattern, message).refine((v) => !RESERVED_NAMES.has(v), { error: (issue) => reservedNameMessage(String(issue.input)) });
 }
 export const STEP_REF = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+@[1-9][0-9]*$/;
-const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
 
-const duration = z.union([z.string().regex(DURATION, 'expected a duration such as 500ms, 30s, 5m, 24h'), z.number().int().nonnegative()])
+const duration = durationSchema()
   .describe('A duration: milliseconds, or a string such as "500ms", "30s", "5m", "24h".');
 
 export const inputSchema = z.strictObject({

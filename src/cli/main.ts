@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { TopicflowError, serializeError, formatError } from '../errors.ts';
+import { TopicflowError, serializeError, formatError } from '../shared/errors.ts';
 import { BlueprintError } from '../workflow.ts';
 import { validateCommand } from './commands/validate.ts';
 import { importCommand } from './commands/import.ts';

@@ -3,7 +3,7 @@
  * them before they open anything (store, queue, worker, scheduler), so a bad value never leaves
  * a process running that has nothing to do.
  */
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 
 /** `--name` as a whole number >= `min`, or undefined when it was not given. */
 export function wholeNumberOption(values: Record<string, unknown>, name: string, min: number): number | undefined {

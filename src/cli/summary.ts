@@ -2,7 +2,7 @@
  * What a run did, for a human (`run`, `runs show`) or a program (`--json`).
  */
 import type { RunRecord, StepCounts, StepRunRecord, Store, Usage } from '../store/types.ts';
-import { formatError } from '../errors.ts';
+import { formatError } from '../shared/errors.ts';
 import { emptyFanOuts } from '../engine/empty-fan-outs.ts';
 
 export interface RunSummary {

@@ -10,7 +10,7 @@
  * a crash meanwhile runs the step again (at-least-once, as for any step run not yet finished).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { Fifo } from '../queue/collections.ts';
+import { Fifo } from '../shared/collections.ts';
 
 export interface IdleGateOptions {
   /** Event-loop utilization (0-1) over a tick above which waiting work stays waiting. @default 0.8 */

@@ -5,7 +5,7 @@
  * write to the workbook). The owner records itself on the run and refreshes a heartbeat.
  */
 import { hostname } from 'node:os';
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 import type { RunOwner } from '../store/types.ts';
 
 /** How often an owner refreshes its heartbeat. */

@@ -11,11 +11,11 @@
 import { evaluateExpression, evaluateMapping, ExpressionError, truthy, type ExpressionScope } from '../blueprint/expressions.ts';
 import { stripBraces, type StepGraph, type StepNode } from '../blueprint/graph.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { internalError, userError, serializeError, type SerializedError } from '../errors.ts';
+import { internalError, userError, serializeError, type SerializedError } from '../shared/errors.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import type { StepRegistry } from '../steps/registry.ts';
 import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
-import { childKey, keyDepth, keyPrefix, newId } from './ids.ts';
+import { childKey, keyDepth, keyPrefix, newId } from '../shared/ids.ts';
 
 /**
  * What a step run stores as input: the evaluated mapping, and the fan-out element for `each` steps.

@@ -13,8 +13,8 @@
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { transientError } from '../errors.ts';
-import { Fifo } from '../queue/collections.ts';
+import { transientError } from '../shared/errors.ts';
+import { Fifo } from '../shared/collections.ts';
 import { extractPage, notReaderable, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 

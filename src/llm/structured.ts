@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { transientError, userError } from '../errors.ts';
+import { transientError, userError } from '../shared/errors.ts';
 import { ExpressionError } from '../blueprint/expressions.ts';
 import type { StepContext } from '../steps/define.ts';
 import { costUsd, maxTokensField, modelPrice, requireOpenAIKey } from '../providers/openai.ts';

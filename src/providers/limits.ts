@@ -3,7 +3,7 @@
  * overrides them. Every step that calls a provider shares its queue, so the limit holds across
  * steps (and, with the bullmq driver, across every worker).
  */
-import { parseDuration } from '../retry.ts';
+import { parseDuration } from '../shared/duration.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
 import type { QueueLimits, RateLimit } from '../queue/types.ts';
 

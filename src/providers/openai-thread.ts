@@ -20,8 +20,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
-import { deserializeError, transientError, type SerializedError } from '../errors.ts';
-import { noteDispatchDelay } from '../queue/loop-lag.ts';
+import { deserializeError, transientError, type SerializedError } from '../shared/errors.ts';
+import { noteDispatchDelay } from '../shared/loop-lag.ts';
 import { hasOpenAIKey } from './openai.ts';
 import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './openai-exchange.ts';
 

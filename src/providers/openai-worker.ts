@@ -3,7 +3,7 @@
  * at once, and posts back the reply or the typed failure, serialized.
  */
 import { parentPort } from 'node:worker_threads';
-import { serializeError } from '../errors.ts';
+import { serializeError } from '../shared/errors.ts';
 import { chatCompletion, clockMs, type ChatTask } from './openai-exchange.ts';
 import type { ThreadReply } from './openai-thread.ts';
 

@@ -4,8 +4,8 @@
  * retries: the queue does, with the shared retry policy, so retries are counted and bounded.
  */
 import { z } from 'zod';
-import { quotaError, transientError, userError, type TopicflowError } from '../errors.ts';
-import { parseRetryAfter } from '../retry.ts';
+import { quotaError, transientError, userError, type TopicflowError } from '../shared/errors.ts';
+import { parseRetryAfter } from '../shared/retry.ts';
 import { decodeBody, httpSend, isHttpUrl, oneLine, requestIdOf, shownSetting, type HttpOutcome } from './http.ts';
 
 /** @default 'https://google.serper.dev' */

@@ -28,10 +28,10 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatError, serializeError, transientError } from '../errors.ts';
-import { retryDelay, type RetryPolicy } from '../retry.ts';
+import { formatError, serializeError, transientError } from '../shared/errors.ts';
+import { retryDelay, type RetryPolicy } from '../shared/retry.ts';
 import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
-import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
+import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
 import { createRateGate, type RateGate, type Taken } from './rate-gate.ts';
 import { Semaphore } from './semaphore.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';

@@ -8,11 +8,11 @@
  * whose group has room starts next; groups are step ids, so lanes are few.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { serializeError } from '../errors.ts';
-import { retryDelay } from '../retry.ts';
-import { Fifo, MinHeap } from './collections.ts';
+import { serializeError } from '../shared/errors.ts';
+import { retryDelay } from '../shared/retry.ts';
+import { Fifo, MinHeap } from '../shared/collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
-import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
+import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 

@@ -8,7 +8,7 @@
  * minute), each freed slot woke all 1,000 to take one, ~80,000 wake-ups a second on the main
  * thread, and with the bullmq driver as many scripts run in Redis.
  */
-import { Fifo } from './collections.ts';
+import { Fifo } from '../shared/collections.ts';
 
 interface Waiter {
   resolve: () => void;

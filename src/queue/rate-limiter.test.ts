@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, widenedMargin } from './rate-limiter.ts';
-import { serializeError } from '../errors.ts';
+import { serializeError } from '../shared/errors.ts';
 
 /** Max acquisitions found in any window [t, t + interval). */
 function maxInWindow(times: number[], intervalMs: number): number {

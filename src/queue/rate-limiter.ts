@@ -4,7 +4,7 @@
  * boundary; providers that count per rolling minute answer that with 429s, so we keep the exact
  * start times of the last `max` acquisitions in a ring buffer (O(1) per call, O(max) memory).
  */
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 import type { RateLimit } from './types.ts';
 
 export interface RateLimiter {

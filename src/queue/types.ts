@@ -6,7 +6,7 @@
  * whose concurrency and rate limit are shared by every job in it, and optionally to a group
  * (the step id) with its own concurrency.
  */
-import type { RetryPolicy } from '../retry.ts';
+import type { RetryPolicy } from '../shared/retry.ts';
 
 export interface RateLimit {
   /** Requests allowed per interval. */

@@ -11,7 +11,7 @@ import { Cron } from 'croner';
 import type { Engine, EngineLogger } from '../engine/engine.ts';
 import { openWorkflow, resolveInputs, WORKFLOWS_DIR } from '../workflow.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { serializeError, formatError } from '../errors.ts';
+import { serializeError, formatError } from '../shared/errors.ts';
 
 interface Scheduled {
   name: string;

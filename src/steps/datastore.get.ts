@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 import { checkWhere, datastoreDecl, recordKey } from '../store/datastore-record.ts';
 import type { DatastoreRecord } from '../store/types.ts';
 

@@ -5,12 +5,11 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { parseDuration } from '../retry.ts';
-import { userError } from '../errors.ts';
+import { durationSchema, parseDuration } from '../shared/duration.ts';
+import { userError } from '../shared/errors.ts';
 import { checkWhere, datastoreDecl } from '../store/datastore-record.ts';
 import type { DatastoreRecord, Observation } from '../store/types.ts';
 
-const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)$/;
 
 const input = z.object({
   datastore: z.string().min(1).describe('Name of a data store declared under "datastores" in the blueprint.'),
@@ -20,7 +19,7 @@ const input = z.object({
   offset: z.coerce.number().int().min(0).default(0).describe('Results to skip (records only). @default 0'),
   history: z.boolean().default(false)
     .describe('Return the observations kept over time (the data store must declare history) instead of the current records. @default false'),
-  since: z.union([z.string().regex(DURATION, 'expected a duration such as 7d or 24h'), z.number().int().nonnegative()]).optional()
+  since: durationSchema('7d or 24h').optional()
     .describe('With history: only observations from this long ago on, e.g. "30d".'),
 });
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 import { checkRecord, datastoreDecl, recordKey } from '../store/datastore-record.ts';
 
 const record = z.record(z.string(), z.unknown());

@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { CacheEntry, Store, Usage } from '../store/types.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { userError, type TopicflowError } from '../errors.ts';
+import { userError, type TopicflowError } from '../shared/errors.ts';
 
 export interface StepLogger {
   info(message: string, fields?: Record<string, unknown>): void;

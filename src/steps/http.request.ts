@@ -6,12 +6,12 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { transientError, userError, type TopicflowError } from '../errors.ts';
-import { parseDuration, parseRetryAfter } from '../retry.ts';
+import { transientError, userError, type TopicflowError } from '../shared/errors.ts';
+import { durationSchema, parseDuration } from '../shared/duration.ts';
+import { parseRetryAfter } from '../shared/retry.ts';
 import { decodeBody, httpSend, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http.ts';
 import { parseAllowedHost } from '../providers/web/guard.ts';
 
-const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
 const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
 
 const statusPattern = z.union([z.number().int().min(100).max(599), z.string().regex(STATUS_PATTERN, 'expected a status such as 200 or a class such as "2xx"')]);
@@ -23,7 +23,7 @@ const input = z.object({
   query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters appended to the URL.'),
   json: z.unknown().optional().describe('Body sent as JSON (Content-Type: application/json).'),
   body: z.string().optional().describe('Body sent as text (Content-Type: text/plain unless a header says otherwise).'),
-  timeout: z.union([z.string().regex(DURATION, 'expected a duration such as 500ms, 30s, 2m'), z.number().int().positive()]).default('30s')
+  timeout: durationSchema('500ms, 30s, 2m').refine((v) => parseDuration(v) > 0, 'must be longer than 0').default('30s')
     .describe('Whole request time limit. @default "30s"'),
   responseType: z.enum(['json', 'text']).default('json').describe('Parse the reply body as JSON, or keep it as text. @default "json"'),
   expectStatus: z.union([statusPattern, z.array(statusPattern).min(1)]).default('2xx')

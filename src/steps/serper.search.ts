@@ -5,15 +5,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineStep, type StepContext } from './define.ts';
-import { parseDuration } from '../retry.ts';
-import { userError, type TopicflowError } from '../errors.ts';
+import { durationSchema, parseDuration } from '../shared/duration.ts';
+import { userError, type TopicflowError } from '../shared/errors.ts';
 import { safeUrl } from '../providers/http.ts';
 import {
   billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
   type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperSearchParams,
 } from '../providers/serper.ts';
 
-const DURATION = /^\d+(\.\d+)?(ms|s|m|h|d)?$/;
 
 const input = z.object({
   q: z.string().trim().min(1, 'the search query is empty').describe('Search query (the keyword).'),
@@ -26,7 +25,7 @@ const input = z.object({
     .describe('How many pages to fetch from `page` on; each page is a separate call and costs credits. Stops early when a page has no results. @default 1'),
   location: z.string().trim().nullish().describe('Location to search from, e.g. "Austin, Texas, United States".'),
   tbs: z.string().trim().nullish().describe('Google time filter, e.g. "qdr:d" (past day), "qdr:w", "qdr:m", "qdr:y".'),
-  cacheTtl: z.union([z.string().regex(DURATION, 'expected a duration such as 30m, 24h, 7d, or 0'), z.number().int().nonnegative()]).default('24h')
+  cacheTtl: durationSchema('30m, 24h, 7d, or 0').default('24h')
     .describe('How long a page reply is reused from the cache, e.g. "24h", "7d"; "0" disables the cache. @default "24h"'),
 });
 

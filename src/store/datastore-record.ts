@@ -4,7 +4,7 @@
  * any date → ISO 8601), and keyed by the declared key fields. Shared by the `datastore.*` steps.
  */
 import type { Blueprint, DatastoreDecl } from '../blueprint/schema.ts';
-import { userError } from '../errors.ts';
+import { userError } from '../shared/errors.ts';
 
 type FieldType = DatastoreDecl['fields'][string]['type'];
 

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { internalError, transientError, userError } from '../errors.ts';
+import { internalError, transientError, userError } from '../shared/errors.ts';
 import { itemSortKey, prefixRange } from './item-key.ts';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
 import type { Migration } from './migrations/sqlite.ts';

@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { internalError, transientError, userError } from '../errors.ts';
+import { internalError, transientError, userError } from '../shared/errors.ts';
 import { itemSortKey, prefixRange } from './item-key.ts';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';

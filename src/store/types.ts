@@ -6,7 +6,7 @@
  * fan-out tree: '' for the root, '3' for item 3 of the first fan-out, '3.7' for item 7 of a
  * fan-out below it. A key prefix query for '3' matches '3' itself and every '3.x...' below it.
  */
-import type { SerializedError } from '../errors.ts';
+import type { SerializedError } from '../shared/errors.ts';
 
 export type RunStatus =
   /** Step runs are still pending or running. */

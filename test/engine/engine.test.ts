@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { validateBlueprint } from '../../src/blueprint/validate.ts';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
-import { quotaError, transientError, userError } from '../../src/errors.ts';
+import { quotaError, transientError, userError } from '../../src/shared/errors.ts';
 import { defineStep, type StepDefinition } from '../../src/steps/define.ts';
 import { STEP_TYPES, createRegistry } from '../../src/steps/registry.ts';
 import { openTestEngine, type TestEngine } from '../helpers/engine.ts';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { openTestEngine } from '../helpers/engine.ts';
-import { serializeError } from '../../src/errors.ts';
+import { serializeError } from '../../src/shared/errors.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/topicflow.js');

@@ -1,4 +1,4 @@
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import type { Command } from '../main.ts';
 
 export const extractCommand: Command = {

@@ -1,4 +1,4 @@
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { importBlueprint } from '../../workflow.ts';
 import type { Command } from '../main.ts';
 

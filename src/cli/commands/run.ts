@@ -1,4 +1,4 @@
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
 import { openWorkflow, parseSets, resolveInputs } from '../../workflow.ts';
 import type { RunRecord } from '../../store/types.ts';

@@ -1,4 +1,4 @@
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { openStore } from '../../runtime.ts';
 import { formatDuration, formatSummary, summarize } from '../summary.ts';
 import { wholeNumberOption } from '../options.ts';

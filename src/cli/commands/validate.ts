@@ -1,6 +1,6 @@
 import { readJsonFile } from '../../blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { inputProblems, mergeInputs } from '../../workflow.ts';
 import type { Command } from '../main.ts';
 

@@ -1,4 +1,4 @@
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../runtime.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
 import { secondsOption, wholeNumberOption } from '../options.ts';

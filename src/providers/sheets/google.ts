@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { sheets_v4 } from '@googleapis/sheets';
-import { TopicflowError, transientError, userError, internalError } from '../../errors.ts';
-import { parseRetryAfter } from '../../retry.ts';
+import { TopicflowError, transientError, userError, internalError } from '../../shared/errors.ts';
+import { parseRetryAfter } from '../../shared/retry.ts';
 import { a1Range, columnLetter, quoteTab } from './a1.ts';
 import type { Cell, SheetsBackend, WriteBatch } from './types.ts';
 import { MAX_CELL_CHARS } from './values.ts';

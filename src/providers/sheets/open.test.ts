@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serializeError } from '../../errors.ts';
+import { serializeError } from '../../shared/errors.ts';
 import { parseSpreadsheetRef } from './open.ts';
 
 const ID = '1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms';

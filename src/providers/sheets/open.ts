@@ -2,7 +2,7 @@
  * Chooses the backend from the `spreadsheet` input: a path ending in `.xlsx` is a local
  * workbook; anything else is a Google spreadsheet id, or a Google Sheets URL holding one.
  */
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { openGoogleSheets } from './google.ts';
 import { openXlsx } from './xlsx.ts';
 import type { SheetsBackend } from './types.ts';

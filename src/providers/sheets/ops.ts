@@ -2,7 +2,7 @@
  * What the sheets steps do, written once over {@link SheetsBackend} so both backends behave the
  * same: read records with filters, upsert by key, update matched rows.
  */
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { withLock } from './lock.ts';
 import { findHeader, headerKey, keyOf, matches, parseTable, resolveWhere, type SheetRow, type Table, type Where } from './table.ts';
 import { cellText, toCell, type OnTruncate } from './values.ts';

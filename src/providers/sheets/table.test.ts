@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serializeError } from '../../errors.ts';
+import { serializeError } from '../../shared/errors.ts';
 import { columnLetter, columnNumber, a1Range } from './a1.ts';
 import { keyOf, matches, parseTable } from './table.ts';
 

@@ -2,7 +2,7 @@
  * A tab as a table: row 1 holds the headers, every later non-empty row is a record. Pure
  * functions over the cell grid a backend returns.
  */
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { columnLetter } from './a1.ts';
 import { cellText } from './values.ts';
 import type { Cell } from './types.ts';

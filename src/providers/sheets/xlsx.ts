@@ -12,7 +12,7 @@ import type ExcelJS from 'exceljs';
 
 /** exceljs takes most of a second to load: loaded on the first workbook access. */
 const excel = async () => (await import('exceljs')).default;
-import { userError } from '../../errors.ts';
+import { userError } from '../../shared/errors.ts';
 import { withLock } from './lock.ts';
 import type { Cell, SheetsBackend, WriteBatch } from './types.ts';
 import { XLSX_MAX_CELL_CHARS } from './values.ts';

@@ -72,14 +72,3 @@ export function parseRetryAfter(headers: { get(name: string): string | null | un
   const date = Date.parse(t);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
-
-/** Parses durations such as `500ms`, `30s`, `5m`, `24h`, `7d` (a bare number is ms). */
-export function parseDuration(text: string | number): number {
-  if (typeof text === 'number') return text;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 500ms, 30s, 5m, 24h)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[unit]!;
-  return Math.round(n * factor);
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, MAX_RETRY_AFTER_MS, parseDuration, parseRetryAfter, retryDelay, shouldRetry } from './retry.ts';
+import { DEFAULT_RETRY, MAX_RETRY_AFTER_MS, parseRetryAfter, retryDelay, shouldRetry } from './retry.ts';
 
 const policy = { initialDelayMs: 1000, maxDelayMs: 30_000 };
 const top = () => 0.999999;
@@ -84,24 +84,5 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter({}, now)).toBeUndefined();
     expect(parseRetryAfter(new Headers(), now)).toBeUndefined();
     for (const v of ['soon', '-5', '-2015', '1e3', '']) expect(parseRetryAfter({ 'retry-after': v }, now)).toBeUndefined();
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads ms, s, m, h and d, and a bare number as ms', () => {
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('30s')).toBe(30_000);
-    expect(parseDuration('1.5s')).toBe(1500);
-    expect(parseDuration('5m')).toBe(300_000);
-    expect(parseDuration('24h')).toBe(86_400_000);
-    expect(parseDuration('7d')).toBe(604_800_000);
-    expect(parseDuration(' 250 ')).toBe(250);
-    expect(parseDuration(42)).toBe(42);
-  });
-
-  it('rejects anything else with a message that shows the value and the accepted forms', () => {
-    for (const bad of ['', 'soon', '5 minutes', '-5s', '5w', '1e3']) {
-      expect(() => parseDuration(bad)).toThrow(`not a duration: ${JSON.stringify(bad)} (use e.g. 500ms, 30s, 5m, 24h)`);
-    }
   });
 });
