@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { openPostgresStore } from '../../src/store/postgres.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { openPostgresStore } from '../../src/store/postgres/index.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { checkTopicOutcome, cli, keywordBook, keywords, killAndResume, rng, tempDir, until, writeBlueprint, type Cli } from './harness.ts';
 

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { checkTopicOutcome, keywordBook, keywords, killAndResume, tempDir, writeBlueprint } from './harness.ts';
 

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBlueprint } from '../../src/workflow.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { openTestEngine } from '../helpers/engine.ts';
 import { ALL_KINDS, startChaosProxy, type ChaosKind, type ChaosProxy } from './chaos-proxy.ts';

@@ -10,15 +10,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { internalError, transientError, userError } from '../shared/errors.ts';
-import { itemSortKey, prefixRange } from './item-key.ts';
-import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.ts';
-import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
+import { internalError, transientError, userError } from '../../shared/errors.ts';
+import { itemSortKey, prefixRange } from '../item-key.ts';
+import { SQLITE_MIGRATIONS, type Migration } from './migrations.ts';
+import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
-} from './types.ts';
-import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
+} from '../types.ts';
+import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from '../types.ts';
 
 export interface SqliteStoreOptions {
   /** Apply pending migrations on open. @default true */
@@ -57,7 +57,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       // 16 MB of page cache (default 2 MB): a big run's recent step runs are read again by the
       // planner. More did not speed up the 1000-keyword bench and counted against its peak RSS.
       db.exec('PRAGMA cache_size = -16384');
-      // Checkpoints run on their own thread (see sqlite-checkpointer.ts); this is the backstop.
+      // Checkpoints run on their own thread (see checkpointer.ts); this is the backstop.
       if (options.checkpointThread !== false) db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     }
     db.exec('PRAGMA foreign_keys = ON');

@@ -6,15 +6,15 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { internalError, transientError, userError } from '../shared/errors.ts';
-import { itemSortKey, prefixRange } from './item-key.ts';
-import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
-import type { Migration } from './migrations/sqlite.ts';
+import { internalError, transientError, userError } from '../../shared/errors.ts';
+import { itemSortKey, prefixRange } from '../item-key.ts';
+import { POSTGRES_MIGRATIONS } from './migrations.ts';
+import type { Migration } from '../sqlite/migrations.ts';
 import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
-} from './types.ts';
-import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from './types.ts';
+} from '../types.ts';
+import { ACTIVE_STEP_STATUSES, STEP_RUN_COLUMNS_WITHOUT_INPUT } from '../types.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding topicflow's tables; created by `migrate`. @default 'public' */
