@@ -80,7 +80,8 @@ CREATE UNIQUE INDEX ds_history_id ON ds_history (datastore, id);
 CREATE INDEX ds_history_key ON ds_history (datastore, key, observed_at);
 CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
 `,
-  },  {
+  },
+  {
     version: 2,
     name: 'run owner',
     // The process that holds an embedded run's queue (host, pid, heartbeat): resume refuses a

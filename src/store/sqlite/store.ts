@@ -54,8 +54,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       await enableWal(db, busyTimeoutMs);
       // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
       db.exec('PRAGMA synchronous = NORMAL');
-      // 16 MB of page cache (default 2 MB): a big run's recent step runs are read again by the
-      // planner. More did not speed up the 1000-keyword bench and counted against its peak RSS.
+      // 16 MB of page cache (default 2 MB): the planner reads a big run's recent step runs again.
       db.exec('PRAGMA cache_size = -16384');
       // Checkpoints run on their own thread (see checkpointer.ts); this is the backstop.
       if (options.checkpointThread !== false) db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
@@ -74,7 +73,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
 /**
  * `PRAGMA journal_mode = WAL`, retried while another process opening the same new file holds it:
  * the switch needs the file to itself and SQLite answers "database is locked" at once instead of
- * waiting out the busy timeout (seen in CI with 4 processes opening one new file together).
+ * waiting out the busy timeout.
  */
 async function enableWal(db: DatabaseSync, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -216,8 +215,8 @@ function stepRunWhere(runId: string, filter: StepRunFilter & { stepIds?: readonl
   const clauses = ['run_id = ?'];
   params.push(runId);
   if (filter.stepId !== undefined) { clauses.push('step_id = ?'); params.push(filter.stepId); }
-  // Literal IN lists (one placeholder per value): SQLite plans json_each subqueries with a bloom
-  // filter per statement, ~4x slower on the planner's hot "any active step run?" check.
+  // Literal IN lists (one placeholder per value), not json_each: SQLite plans a json_each
+  // subquery with a bloom filter each time, too slow for the planner's hot "any active step run?".
   if (filter.stepIds !== undefined) { clauses.push(`step_id IN (${inList(filter.stepIds.length)})`); params.push(...filter.stepIds); }
   if (filter.statuses !== undefined) { clauses.push(`status IN (${inList(filter.statuses.length)})`); params.push(...filter.statuses); }
   if (filter.keyPrefix !== undefined) {
@@ -332,8 +331,8 @@ class SqliteStore implements Store {
    * one: the first opens a transaction (BEGIN IMMEDIATE), each later one joins it as a
    * savepoint, and it commits once the operations already waiting for the connection have run
    * (at the next turn of the event loop). Each caller's promise resolves only after that COMMIT,
-   * so what a caller was told is done is durable, as before. A COMMIT costs ~270 us in WAL mode
-   * (more when it checkpoints), a savepoint a few; the 1000-keyword bench made ~100,000 of them.
+   * so what a caller was told is done is durable. A COMMIT writes to the WAL, a savepoint only to
+   * memory: the engine's many small writes share one COMMIT per turn of the event loop.
    */
   #joinGroup(): Group {
     if (this.#closed) throw internalError('store.closed', 'the store is closed');
@@ -462,7 +461,7 @@ class SqliteStore implements Store {
   }
 
   #insertStepRuns(rows: readonly NewStepRun[], now = Date.now()): StepRunRecord[] {
-    // Plain run() + changes: `RETURNING *` makes bulk inserts about 5x slower in node:sqlite.
+    // Plain run() + changes: `RETURNING *` makes bulk inserts several times slower in node:sqlite.
     const sql = `INSERT INTO step_runs (id, run_id, step_id, item_key, sort_key, status, attempts, input_id, output, error, queue, created_at, started_at, finished_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
     const inserted: StepRunRecord[] = [];
