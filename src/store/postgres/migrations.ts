@@ -3,7 +3,7 @@
  * `schema_migrations`. Never edit a migration that has shipped: add a new one. Keys and sort keys
  * use the "C" collation: item-key order and prefix ranges are byte order, whatever the locale.
  */
-import type { Migration } from '../sqlite/migrations.ts';
+import type { Migration } from '../sql/migrate.ts';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {

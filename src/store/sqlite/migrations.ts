@@ -3,11 +3,7 @@
  * migration that has shipped: add a new one. Ids and timestamps are set by the caller; JSON
  * columns are TEXT; timestamps are milliseconds since the epoch.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../sql/migrate.ts';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {

@@ -12,7 +12,8 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { internalError, transientError, userError } from '../../shared/errors.ts';
 import { itemSortKey, prefixRange } from '../item-key.ts';
-import { SQLITE_MIGRATIONS, type Migration } from './migrations.ts';
+import type { Migration } from '../sql/migrate.ts';
+import { SQLITE_MIGRATIONS } from './migrations.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
