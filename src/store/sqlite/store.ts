@@ -1,20 +1,13 @@
 /**
- * The embedded store: one SQLite file through Node's built-in `node:sqlite` (WAL, so readers
- * never wait for the writer). `node:sqlite` is synchronous while the Store interface is async,
- * so every operation goes through one async mutex per store: a `withRun` transaction holds it
- * for its whole callback, and no other caller's statement can land inside that transaction while
- * the callback awaits. Other processes on the same file are kept out by SQLite's own write lock
- * (`BEGIN IMMEDIATE` + busy timeout).
+ * The embedded store: one SQLite file (or an in-memory database) through `node:sqlite`, on a
+ * connection that serializes operations and group-commits writes (connection.ts).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { internalError, transientError, userError } from '../../shared/errors.ts';
+import type { SQLInputValue, SQLOutputValue } from 'node:sqlite';
+import { userError } from '../../shared/errors.ts';
 import { itemSortKey, prefixRange } from '../item-key.ts';
 import type { Migration } from '../sql/migrate.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
-import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
+import { openConnection, type Live, type SqliteConnection } from './connection.ts';
 import type {
   CacheEntry, DatastoreRecord, NewRun, NewStepRun, Observation, RunPatch, RunRecord, RunStatus, RunTx,
   StepCounts, StepRunFilter, StepRunPatch, StepRunRecord, StepRunStatus, Store, Usage,
@@ -38,92 +31,23 @@ export interface SqliteStoreOptions {
   checkpointThread?: boolean;
 }
 
-/** The writer's own automatic checkpoint when the checkpoint thread falls behind: 64 MB of WAL. */
-const BACKSTOP_CHECKPOINT_PAGES = 16_384;
-
 /**
  * Opens (creating it and its parent directories if needed) the SQLite store at `path`, or an
  * in-memory one for `':memory:'`, and migrates it unless `options.migrate` is false.
  */
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
-  const memory = path === ':memory:';
-  if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true });
-  const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-  const db = new DatabaseSync(path, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true });
-  try {
-    if (!memory) {
-      await enableWal(db, busyTimeoutMs);
-      // NORMAL is durable across application crashes in WAL mode; only a power loss can drop the last commits.
-      db.exec('PRAGMA synchronous = NORMAL');
-      // 16 MB of page cache (default 2 MB): the planner reads a big run's recent step runs again.
-      db.exec('PRAGMA cache_size = -16384');
-      // Checkpoints run on their own thread (see checkpointer.ts); this is the backstop.
-      if (options.checkpointThread !== false) db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-    }
-    db.exec('PRAGMA foreign_keys = ON');
-  } catch (err) {
-    db.close();
-    throw storeError(err);
-  }
-  const checkpointer = !memory && options.checkpointThread !== false ? startCheckpointer(path) : undefined;
-  const store = new SqliteStore(db, options.migrations ?? SQLITE_MIGRATIONS, checkpointer);
+  const connection = await openConnection(path, {
+    busyTimeoutMs: options.busyTimeoutMs ?? 10_000, checkpointThread: options.checkpointThread !== false,
+  });
+  const store = new SqliteStore(connection, options.migrations ?? SQLITE_MIGRATIONS);
   if (options.migrate !== false) await store.migrate();
   return store;
-}
-
-/**
- * `PRAGMA journal_mode = WAL`, retried while another process opening the same new file holds it:
- * the switch needs the file to itself and SQLite answers "database is locked" at once instead of
- * waiting out the busy timeout.
- */
-async function enableWal(db: DatabaseSync, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      db.exec('PRAGMA journal_mode = WAL');
-      return;
-    } catch (err) {
-      if (!isBusy(err) || Date.now() >= end) throw err;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
-    }
-  }
 }
 
 type Row = Record<string, SQLOutputValue>;
 
 /** A step run with its input (see migration 4); conditions name the step run's id `s.id`. */
 const SELECT_WITH_INPUT = 'SELECT s.*, i.input FROM step_runs s LEFT JOIN step_run_inputs i ON i.id = s.input_id';
-interface TxToken { active: boolean }
-/** An open group transaction; `committed` settles when it commits or fails. */
-interface Group { committed: Promise<void>; resolve: () => void; reject: (err: unknown) => void }
-
-/** Serializes async sections: each runs after the previous one settled. */
-class Mutex {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => T | Promise<T>): Promise<T> {
-    const result = this.#tail.then(fn);
-    this.#tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-
-/** SQLite "busy/locked": another connection holds the lock it needs. */
-function isBusy(err: unknown): boolean {
-  const code = (err as { errcode?: unknown } | null)?.errcode;
-  return typeof code === 'number' && ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED);
-}
-
-/** SQLite "busy/locked" (another process held the write lock past the timeout) is worth a retry. */
-function storeError(err: unknown): unknown {
-  if (isBusy(err)) {
-    return transientError('store.busy', `the SQLite database is locked by another process: ${(err as Error).message}`, { cause: err });
-  }
-  return err;
-}
-
 const parse = (v: SQLOutputValue | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(String(v)));
 const str = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 const num = (v: SQLOutputValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));
@@ -260,145 +184,38 @@ const CACHE_PURGE_EVERY = 1000;
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  readonly #db: DatabaseSync;
+  readonly #c: SqliteConnection;
   readonly #migrations: readonly Migration[];
-  readonly #statements = new Map<string, StatementSync>();
-  readonly #mutex = new Mutex();
-  /** Marks the async context of a running `withRun` callback, which already holds the mutex. */
-  readonly #inTx = new AsyncLocalStorage<TxToken>();
   #cacheWrites = 0;
-  #closed = false;
-  #group: Group | undefined;
 
-  readonly #checkpointer: Checkpointer | undefined;
-
-  constructor(db: DatabaseSync, migrations: readonly Migration[], checkpointer?: Checkpointer) {
-    this.#db = db;
+  constructor(connection: SqliteConnection, migrations: readonly Migration[]) {
+    this.#c = connection;
     this.#migrations = migrations;
-    this.#checkpointer = checkpointer;
-  }
-
-  #stmt(sql: string): StatementSync {
-    let s = this.#statements.get(sql);
-    if (!s) {
-      s = this.#db.prepare(sql);
-      this.#statements.set(sql, s);
-    }
-    return s;
   }
 
   #all(sql: string, params: SQLInputValue[]): Row[] {
-    return this.#stmt(sql).all(...params) as Row[];
+    return this.#c.all({ sql, params }) as Row[];
   }
 
   #get(sql: string, params: SQLInputValue[]): Row | undefined {
-    return this.#stmt(sql).get(...params) as Row | undefined;
+    return this.#c.get({ sql, params }) as Row | undefined;
   }
 
   #exec(sql: string, params: SQLInputValue[]): number {
-    return Number(this.#stmt(sql).run(...params).changes);
+    return this.#c.run({ sql, params }).changes;
   }
 
-  /** Runs `fn` alone on the connection, or directly when called from inside a `withRun` callback. */
   #run<T>(fn: () => T): Promise<T> {
-    const wrapped = () => {
-      if (this.#closed) throw internalError('store.closed', 'the store is closed');
-      try {
-        return fn();
-      } catch (err) {
-        throw storeError(err);
-      }
-    };
-    if (this.#inTx.getStore()?.active) return new Promise<T>((res) => res(wrapped()));
-    return this.#mutex.run(wrapped);
+    return this.#c.read(fn);
   }
 
-  /**
-   * A write: atomic (a savepoint) inside the open group transaction, and resolved once that group
-   * has committed. From inside a `withRun` callback it is part of that transaction instead.
-   */
-  async #write<T>(fn: () => T): Promise<T> {
-    if (this.#inTx.getStore()?.active) return this.#run(() => this.#atomic(fn));
-    const { result, group } = await this.#mutex.run(() => {
-      const group = this.#joinGroup();
-      return { result: this.#inGroup(group, () => this.#atomic(fn)), group };
-    });
-    await group.committed;
-    return result;
-  }
-
-  /**
-   * Group commit. Writes outside a transaction and `withRun` transactions do not commit one by
-   * one: the first opens a transaction (BEGIN IMMEDIATE), each later one joins it as a
-   * savepoint, and it commits once the operations already waiting for the connection have run
-   * (at the next turn of the event loop). Each caller's promise resolves only after that COMMIT,
-   * so what a caller was told is done is durable. A COMMIT writes to the WAL, a savepoint only to
-   * memory: the engine's many small writes share one COMMIT per turn of the event loop.
-   */
-  #joinGroup(): Group {
-    if (this.#closed) throw internalError('store.closed', 'the store is closed');
-    if (this.#group) return this.#group;
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-    } catch (err) {
-      throw storeError(err);
-    }
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const committed = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
-    // Nobody may be waiting when the group fails (the failing operation was its only member).
-    committed.catch(() => undefined);
-    const group: Group = { committed, resolve, reject };
-    this.#group = group;
-    setImmediate(() => { void this.#mutex.run(() => this.#commitGroup(group)); });
-    return group;
-  }
-
-  /** Runs one member of `group`; when its error took the whole transaction down, fails the group. */
-  #inGroup<T>(group: Group, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (!this.#db.isTransaction) this.#failGroup(group, err);
-      throw storeError(err);
-    }
-  }
-
-  #commitGroup(group: Group): void {
-    if (this.#group !== group) return;
-    this.#group = undefined;
-    try {
-      this.#db.exec('COMMIT');
-      group.resolve();
-    } catch (err) {
-      this.#failGroup(group, err);
-    }
-  }
-
-  #failGroup(group: Group, err: unknown): void {
-    if (this.#group === group) this.#group = undefined;
-    if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-    group.reject(storeError(err));
-  }
-
-  /** `fn` atomically: its own IMMEDIATE transaction, or a savepoint inside the current one. */
-  #atomic<T>(fn: () => T): T {
-    const nested = this.#db.isTransaction;
-    this.#db.exec(nested ? 'SAVEPOINT atomic' : 'BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.#db.exec(nested ? 'RELEASE atomic' : 'COMMIT');
-      return result;
-    } catch (err) {
-      // Some errors (an I/O error, a full disk) roll the whole transaction back themselves.
-      if (this.#db.isTransaction) this.#db.exec(nested ? 'ROLLBACK TO atomic; RELEASE atomic' : 'ROLLBACK');
-      throw err;
-    }
+  #write<T>(fn: () => T): Promise<T> {
+    return this.#c.write(fn);
   }
 
   migrate(): Promise<void> {
     return this.#write(() => {
-      this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      this.#c.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
       const applied = new Set(this.#all('SELECT version FROM schema_migrations', []).map((r) => Number(r.version)));
       const known = Math.max(0, ...this.#migrations.map((m) => m.version));
       const newest = Math.max(0, ...applied);
@@ -407,22 +224,14 @@ class SqliteStore implements Store {
       }
       for (const m of [...this.#migrations].sort((a, b) => a.version - b.version)) {
         if (applied.has(m.version)) continue;
-        this.#db.exec(m.sql);
+        this.#c.exec(m.sql);
         this.#exec('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
       }
     });
   }
 
-  async close(): Promise<void> {
-    const closed = await this.#mutex.run(() => {
-      if (this.#closed) return false;
-      if (this.#group) this.#commitGroup(this.#group);
-      this.#closed = true;
-      this.#statements.clear();
-      this.#db.close();
-      return true;
-    });
-    if (closed) await this.#checkpointer?.stop();
+  close(): Promise<void> {
+    return this.#c.close();
   }
 
   // Reads shared by Store and RunTx.
@@ -474,7 +283,7 @@ class SqliteStore implements Store {
       const ran = s.output !== undefined;
       const finishedAt = ACTIVE_STEP_STATUSES.includes(status) ? null : now;
       // The input first, for its id (see migration 4); dropped again when the step run exists.
-      const inputId = input === null || input === 'null' ? null : this.#stmt('INSERT INTO step_run_inputs (input) VALUES (?)').run(input).lastInsertRowid;
+      const inputId = input === null || input === 'null' ? null : this.#c.run({ sql: 'INSERT INTO step_run_inputs (input) VALUES (?)', params: [input] }).lastInsertRowid;
       if (this.#exec(sql, [s.id, s.runId, s.stepId, s.itemKey, itemSortKey(s.itemKey), status, ran ? 1 : 0, inputId, output, str(error), s.queue, now, ran ? now : null, finishedAt]) === 0) {
         if (inputId !== null) this.#exec('DELETE FROM step_run_inputs WHERE id = ?', [inputId]);
         continue;
@@ -538,48 +347,11 @@ class SqliteStore implements Store {
     });
   }
 
-  async withRun<T>(runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
-    const outer = this.#inTx.getStore();
-    if (outer?.active) return this.#nestedTx(outer, fn);
-    const { result, group } = await this.#mutex.run(async () => {
-      const group = this.#joinGroup();
-      this.#inGroup(group, () => this.#db.exec('SAVEPOINT run_tx'));
-      const token: TxToken = { active: true };
-      try {
-        const result = await this.#inTx.run(token, () => fn(this.#tx(token)));
-        this.#inGroup(group, () => this.#db.exec('RELEASE run_tx'));
-        return { result, group };
-      } catch (err) {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK TO run_tx; RELEASE run_tx');
-        else this.#failGroup(group, err);
-        throw storeError(err);
-      } finally {
-        token.active = false;
-      }
-    });
-    await group.committed;
-    return result;
+  withRun<T>(_runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
+    return this.#c.transaction((live) => fn(this.#tx(live)));
   }
 
-  /** `withRun` called from inside a `withRun` callback: a savepoint in the same transaction. */
-  async #nestedTx<T>(token: TxToken, fn: (tx: RunTx) => Promise<T>): Promise<T> {
-    const name = `tx_${Math.random().toString(36).slice(2)}`;
-    this.#db.exec(`SAVEPOINT ${name}`);
-    try {
-      const result = await fn(this.#tx(token));
-      this.#db.exec(`RELEASE ${name}`);
-      return result;
-    } catch (err) {
-      this.#db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
-      throw err;
-    }
-  }
-
-  #tx(token: TxToken): RunTx {
-    const live = <T>(fn: () => T): Promise<T> => new Promise<T>((res) => {
-      if (!token.active) throw internalError('store.tx_closed', 'a run transaction was used after it ended');
-      res(fn());
-    });
+  #tx(live: Live): RunTx {
     return {
       getRun: (runId) => live(() => this.#getRun(runId)),
       updateRun: (runId, patch) => live(() => this.#updateRun(runId, patch)),
