@@ -12,7 +12,7 @@ export interface Migration {
 export const createMigrationsTable = (d: Dialect): string =>
   `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${d.timestampType} NOT NULL)`;
 
-export const APPLIED_VERSIONS = 'SELECT version FROM schema_migrations';
+export const APPLIED_VERSIONS: Query = { sql: 'SELECT version FROM schema_migrations', params: [] };
 
 export function recordMigration(d: Dialect, m: Migration, now: number): Query {
   const p = new Params(d);

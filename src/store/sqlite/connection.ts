@@ -132,10 +132,14 @@ export class SqliteConnection {
     return this.#stmt(q.sql).get(...(q.params as SQLInputValue[])) as Row | undefined;
   }
 
-  /** Runs `q`; returns how many rows it changed and the rowid it inserted last. */
-  run(q: Query): { changes: number; lastInsertRowid: number | bigint } {
-    const r = this.#stmt(q.sql).run(...(q.params as SQLInputValue[]));
-    return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+  /** Runs `q`; returns how many rows it changed. */
+  run(q: Query): number {
+    return Number(this.#stmt(q.sql).run(...(q.params as SQLInputValue[])).changes);
+  }
+
+  /** Runs the INSERT `q`; returns the rowid it inserted. */
+  insert(q: Query): number | bigint {
+    return this.#stmt(q.sql).run(...(q.params as SQLInputValue[])).lastInsertRowid;
   }
 
   /** Runs SQL text of one or more statements without parameters (migrations). */
