@@ -4,6 +4,7 @@
  */
 import type { Dialect, Params } from '../sql/dialect.ts';
 
+/** PostgreSQL's answers to the shared SQL's questions. */
 export const postgresDialect: Dialect = {
   placeholder: (n: number) => `$${n}`,
   jsonParam: (placeholder: string) => `${placeholder}::jsonb`,

@@ -27,6 +27,7 @@ const CACHE_PURGE_EVERY = 1000;
 
 const lockRun = (runId: string): Query => ({ sql: 'SELECT id FROM runs WHERE id = $1 FOR UPDATE', params: [runId] });
 
+/** The Store on a PostgreSQL pool. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly #db: PostgresConnection;

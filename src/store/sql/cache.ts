@@ -1,6 +1,7 @@
 /** Statements on the cache. */
 import { Params, type Dialect, type Query } from './dialect.ts';
 
+/** The entry of (namespace, key) unless expired at `now`. */
 export function cacheGet(d: Dialect, namespace: string, key: string, now: number): Query {
   const p = new Params(d);
   return p.query(`SELECT value, stored_at, expires_at FROM cache WHERE namespace = ${p.add(namespace)} AND key = ${p.add(key)} AND expires_at > ${p.add(now)}`);

@@ -2,6 +2,7 @@
 import { Params, type Dialect, type Query } from './dialect.ts';
 import { recordWhere } from './filters.ts';
 
+/** One record by key. */
 export function dsGet(d: Dialect, datastore: string, key: string): Query {
   const p = new Params(d);
   return p.query(`SELECT * FROM ds_records WHERE datastore = ${p.add(datastore)} AND key = ${p.add(key)}`);

@@ -61,6 +61,7 @@ export class Params {
     return this.#dialect.jsonParam(this.add(jsonText(value)));
   }
 
+  /** The statement `sql` with the values bound so far. */
   query(sql: string): Query {
     return { sql, params: this.values };
   }

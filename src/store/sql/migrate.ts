@@ -9,11 +9,14 @@ export interface Migration {
   sql: string;
 }
 
+/** `schema_migrations`: one row per applied migration. */
 export const createMigrationsTable = (d: Dialect): string =>
   `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${d.timestampType} NOT NULL)`;
 
+/** The versions applied so far. */
 export const APPLIED_VERSIONS: Query = { sql: 'SELECT version FROM schema_migrations', params: [] };
 
+/** Records `m` as applied at `now`. */
 export function recordMigration(d: Dialect, m: Migration, now: number): Query {
   const p = new Params(d);
   return p.query(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${p.add(m.version)}, ${p.add(m.name)}, ${p.add(now)})`);

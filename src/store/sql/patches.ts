@@ -27,5 +27,7 @@ function sets(patch: object, columns: Record<string, Column>, p: Params): string
   return out;
 }
 
+/** The SET items of a run patch (without `updated_at`). */
 export const runPatchSets = (patch: RunPatch, p: Params): string[] => sets(patch, RUN_PATCH, p);
+/** The SET items of a step run patch; none when it sets nothing. */
 export const stepRunPatchSets = (patch: StepRunPatch, p: Params): string[] => sets(patch, STEP_RUN_PATCH, p);

@@ -7,6 +7,7 @@ import type { Dialect, Row } from './dialect.ts';
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
+/** A `runs` row as a record. */
 export function toRun(d: Dialect, r: Row): RunRecord {
   return {
     id: String(r.id), workflow: String(r.workflow), status: r.status as RunStatus,
@@ -17,6 +18,7 @@ export function toRun(d: Dialect, r: Row): RunRecord {
   };
 }
 
+/** A `step_runs` row (with its input, or NULL) as a record. */
 export function toStepRun(d: Dialect, r: Row): StepRunRecord {
   const record = {
     id: String(r.id), runId: String(r.run_id), stepId: String(r.step_id), itemKey: String(r.item_key),
@@ -45,12 +47,14 @@ export function insertedStepRun(s: NewStepRun, now: number): StepRunRecord {
   } as StepRunRecord;
 }
 
+/** Rows of `step_id, status, n` as counts per step and status. */
 export function toStepCounts(rows: readonly Row[]): StepCounts {
   const counts: StepCounts = {};
   for (const r of rows) (counts[String(r.step_id)] ??= {})[r.status as StepRunStatus] = Number(r.n);
   return counts;
 }
 
+/** The row of summed usage fields; 0 for a field nothing reported. */
 export function toUsage(r: Row | undefined): Usage {
   return {
     credits: Number(r?.credits ?? 0), promptTokens: Number(r?.promptTokens ?? 0), completionTokens: Number(r?.completionTokens ?? 0),
@@ -61,14 +65,17 @@ export function toUsage(r: Row | undefined): Usage {
 /** The `n` of a `count(*) AS n` row. */
 export const toCount = (r: Row | undefined): number => Number(r?.n ?? 0);
 
+/** A `cache` row as an entry. */
 export function toCacheEntry(d: Dialect, r: Row): CacheEntry {
   return { value: d.readJson(r.value), storedAt: Number(r.stored_at), expiresAt: Number(r.expires_at) };
 }
 
+/** A `ds_records` row as a record. */
 export function toDatastoreRecord(d: Dialect, r: Row): DatastoreRecord {
   return { key: String(r.key), record: d.readJson(r.record) as Record<string, unknown>, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
 }
 
+/** A `ds_history` row as an observation. */
 export function toObservation(d: Dialect, r: Row): Observation {
   return { id: String(r.id), key: String(r.key), record: d.readJson(r.record) as Record<string, unknown>, observedAt: Number(r.observed_at) };
 }

@@ -14,6 +14,7 @@ export function insertRun(d: Dialect, run: NewRun, now: number): Query {
       NULL, ${p.add(run.trigger ?? 'api')}, ${p.json(run.owner ?? null)}, ${p.add(now)}, ${p.add(now)}, NULL) RETURNING *`);
 }
 
+/** One run by id. */
 export function getRun(d: Dialect, runId: string): Query {
   const p = new Params(d);
   return p.query(`SELECT * FROM runs WHERE id = ${p.add(runId)}`);

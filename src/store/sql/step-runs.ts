@@ -10,11 +10,13 @@ const COLUMNS_WITHOUT_INPUT = 'id, run_id, step_id, item_key, status, attempts, 
 const select = (d: Dialect, withInput: boolean | undefined) =>
   (withInput === false ? `SELECT ${COLUMNS_WITHOUT_INPUT} FROM step_runs s` : d.selectStepRuns);
 
+/** One step run by id; `withInput: false` reads its input as NULL. */
 export function getStepRun(d: Dialect, id: string, options?: { withInput?: boolean }): Query {
   const p = new Params(d);
   return p.query(`${select(d, options?.withInput)} WHERE s.id = ${p.add(id)}`);
 }
 
+/** The step run of (run, step, item key), unique. */
 export function findStepRun(d: Dialect, runId: string, stepId: string, itemKey: string): Query {
   const p = new Params(d);
   return p.query(`${d.selectStepRuns} WHERE run_id = ${p.add(runId)} AND step_id = ${p.add(stepId)} AND item_key = ${p.add(itemKey)}`);

@@ -20,6 +20,7 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
+/** Starts checkpointing the WAL of the database file at `path` on a thread of its own. */
 export function startCheckpointer(path: string, options: CheckpointerOptions = {}): Checkpointer {
   // Plain JavaScript, evaluated: a .ts worker would load Node's TypeScript stripper (a WASM
   // module) into a thread that otherwise holds one connection.

@@ -39,6 +39,7 @@ function jsonPath(field: string): string {
   return `$."${field}"`;
 }
 
+/** SQLite's answers to the shared SQL's questions. */
 export const sqliteDialect: Dialect = {
   placeholder: () => '?',
   jsonParam: (placeholder) => placeholder,

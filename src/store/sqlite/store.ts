@@ -35,6 +35,7 @@ const INSERT_RECORD = 'INSERT INTO ds_records (datastore, key, record, created_a
 const UPDATE_RECORD = 'UPDATE ds_records SET record = ?, updated_at = ? WHERE datastore = ? AND key = ?';
 const INSERT_OBSERVATION = 'INSERT INTO ds_history (datastore, id, key, record, observed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING';
 
+/** The Store on one SQLite connection. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #c: SqliteConnection;
