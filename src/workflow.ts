@@ -9,7 +9,7 @@ import { readJsonFile } from './blueprint/load.ts';
 import { checkInputValue, formatProblem, validateBlueprint, type Problem } from './blueprint/validate.ts';
 import type { Blueprint } from './blueprint/schema.ts';
 import { TopicflowError, userError } from './shared/errors.ts';
-import type { StepRegistry } from './steps/registry.ts';
+import { defaultRegistry, type StepRegistry } from './steps/registry.ts';
 
 export interface WorkflowFile {
   workflow: 1;
@@ -42,7 +42,7 @@ export async function loadBlueprint(source: string | unknown, registry?: StepReg
   const doc = typeof source === 'string' ? await readJsonFile(source) : source;
   const name = typeof source === 'string' ? source : 'blueprint';
   const bp = isWorkflowDoc(doc) ? (doc as { blueprint: unknown }).blueprint : doc;
-  const result = validateBlueprint(bp, registry);
+  const result = validateBlueprint(bp, registry ?? defaultRegistry);
   if (!result.ok) throw new BlueprintError(name, result.problems);
   return result.blueprint;
 }

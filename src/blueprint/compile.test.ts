@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Blueprint } from '../blueprint/schema.ts';
-import { DEFAULT_PROVIDER_LIMITS, providerLimits } from './limits.ts';
+import type { Blueprint } from './schema.ts';
+import { PROVIDER_DEFAULTS } from '../providers/limits.ts';
+import { compileBlueprint, providerLimits as limitsOf } from './compile.ts';
+import { defaultRegistry } from '../steps/registry.ts';
+
+const providerLimits = (b: Blueprint) => limitsOf(b, PROVIDER_DEFAULTS);
+const DEFAULT_PROVIDER_LIMITS = Object.fromEntries(Object.entries(PROVIDER_DEFAULTS).map(([k, d]) => [k, d.limits]));
 
 const bp = (providers: NonNullable<Blueprint['limits']>['providers']): Blueprint =>
   ({ version: 1, name: 'x', steps: [{ id: 'a', uses: 'data.set@1' }], limits: { providers } }) as Blueprint;
@@ -20,5 +25,29 @@ describe('providerLimits', () => {
     expect(providerLimits(bp({ openai: { rate: { requests: 60, per: '1m' } } })).openai!.concurrency).toBe(64);
     expect(providerLimits(bp({ openai: { concurrency: 3, rate: { requests: 6000, per: '1m' } } })).openai!.concurrency).toBe(3);
     expect(providerLimits(bp({ sheets: { rate: { requests: 300, per: '1m' } } })).sheets!.concurrency).toBe(1);
+  });
+});
+
+describe('compileBlueprint', () => {
+  it('reads each step\'s retry policy, queue and throttling once, with durations parsed', () => {
+    const blueprint = {
+      version: 1, name: 'c',
+      steps: [
+        { id: 'search', uses: 'serper.search@1', with: { q: 'x' }, retry: { attempts: 3, initialDelay: '2s', maxDelay: '1m' }, concurrency: 4 },
+        { id: 'call', uses: 'http.request@1', with: { url: 'https://example.com/{{ steps.search.q }}', provider: 'web' } },
+        { id: 'set', uses: 'data.set@1', with: { v: '{{ steps.call.status }}' } },
+      ],
+      limits: { providers: { serper: { rate: { requests: 5, per: '1s' } } } },
+    } as Blueprint;
+    const c = compileBlueprint(blueprint, defaultRegistry);
+    expect(c.steps.get('search')).toMatchObject({ queue: 'serper', selfThrottled: true, pure: false, concurrency: 4, retry: { attempts: 3, initialDelayMs: 2000, maxDelayMs: 60_000 } });
+    expect(c.steps.get('call')).toMatchObject({ queue: 'web', retry: { attempts: 5, initialDelayMs: 1000, maxDelayMs: 600_000 } });
+    expect(c.steps.get('set')).toMatchObject({ queue: 'default', pure: true });
+    expect(c.providerLimits.serper).toEqual({ concurrency: 10, rateLimit: { max: 5, intervalMs: 1000 } });
+  });
+
+  it('refuses a graph problem as a user error that says where', () => {
+    const blueprint = { version: 1, name: 'c', steps: [{ id: 'a', uses: 'data.set@1', with: { v: '{{ steps.b.x }}' } }] } as Blueprint;
+    expect(() => compileBlueprint(blueprint, defaultRegistry)).toThrow(/references unknown step "b"/);
   });
 });

@@ -8,7 +8,7 @@ import { blueprintSchema, reservedNameMessage, type Blueprint, type BlueprintInp
 import { MAX_JSON_DEPTH } from './load.ts';
 import { analyzeGraph, stripBraces } from './graph.ts';
 import { hasTemplate, ExpressionError, emptyReferences, expressionReferences, mappingReferences, type References } from './expressions.ts';
-import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
+import type { StepCatalog } from './catalog.ts';
 
 export interface Problem {
   /** JSON path, e.g. `$.steps[2].with.q`. */
@@ -201,7 +201,7 @@ function stepOf(doc: unknown, path: readonly PropertyKey[]): { stepId?: string }
  * schema (literal values are type-checked; expressions are parsed), references, fan-out shape,
  * cycles, data stores, schedule.
  */
-export function validateBlueprint(doc: unknown, registry: StepRegistry = defaultRegistry): ValidationResult {
+export function validateBlueprint(doc: unknown, registry: StepCatalog): ValidationResult {
   const problems: Problem[] = [];
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return { ok: false, problems: [{ path: '$', message: `a blueprint is a JSON object, got ${typeName(doc)}` }] };
@@ -307,7 +307,7 @@ function misplacedScopeNames(step: BlueprintStep, at: string): Problem[] {
   return problems;
 }
 
-function suggest(type: string, registry: StepRegistry): string {
+function suggest(type: string, registry: StepCatalog): string {
   const all = [...new Set(registry.all().map((d) => d.type))];
   const prefix = type.split('.')[0];
   const near = all.filter((t) => t.split('.')[0] === prefix || t.includes(type) || type.includes(t));

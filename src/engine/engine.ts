@@ -8,16 +8,14 @@
  * running when a process died is run again on resume: step side effects are idempotent.
  */
 import { EventEmitter } from 'node:events';
-import { analyzeGraph, type StepGraph } from '../blueprint/graph.ts';
+import { compileBlueprint, type CompiledBlueprint } from '../blueprint/compile.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
+import { DEFAULT_RETRY } from '../shared/retry.ts';
 import { internalError, isRateLimited, serializeError, stopsRun, userError, type SerializedError } from '../shared/errors.ts';
-import { DEFAULT_RETRY, type RetryPolicy } from '../shared/retry.ts';
-import { parseDuration } from '../shared/duration.ts';
 import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
-import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
+import { isFiltered, parseStepInput, type StepContext, type StepDefinition } from '../steps/define.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 import type { RunRecord, RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
-import { providerLimits } from '../providers/limits.ts';
 import { resolveInputs } from '../workflow.ts';
 import { newId } from '../shared/ids.ts';
 import { IdleGate } from './idle-gate.ts';
@@ -60,11 +58,16 @@ export interface StartRunOptions {
   trigger?: string;
 }
 
-interface RunContext { run: RunRecord; blueprint: Blueprint; graph: StepGraph }
+/** A run and its compiled blueprint (`blueprint` and `graph` are the compiled one's). */
+interface RunContext { run: RunRecord; compiled: CompiledBlueprint<StepDefinition>; blueprint: Blueprint; graph: CompiledBlueprint['graph'] }
+
+function runContext(run: RunRecord, compiled: CompiledBlueprint<StepDefinition>): RunContext {
+  return { run, compiled, blueprint: compiled.blueprint, graph: compiled.graph };
+}
 
 const silent: EngineLogger = { info() {}, warn() {} };
 
-const backgroundSteps = new WeakMap<StepGraph, Set<string>>();
+const backgroundSteps = new WeakMap<CompiledBlueprint, Set<string>>();
 
 /** Longest a finish waits for a quiet moment (see IdleGate). */
 const IDLE_MAX_WAIT_MS = 30_000;
@@ -125,12 +128,11 @@ export class Engine {
 
   /** Creates a run and its first step runs, then enqueues them. */
   async startRun(options: StartRunOptions): Promise<RunRecord> {
-    const graph = analyzeGraph(options.blueprint);
-    if (graph.problems.length) throw userError('blueprint.invalid', graph.problems[0]!.message, { where: graph.problems[0]!.path });
+    const compiled = compileBlueprint(options.blueprint, this.registry);
     const inputs = resolveInputs(options.blueprint, options.inputs ?? {});
     // A missing key or a malformed base URL would fail every item: refuse before creating the run.
-    for (const step of options.blueprint.steps) {
-      const misconfigured = this.registry.get(step.uses)?.preflight?.(this.env);
+    for (const step of compiled.steps.values()) {
+      const misconfigured = step.type?.preflight?.(this.env);
       if (misconfigured) throw misconfigured;
     }
     const runOptions: Record<string, unknown> = {};
@@ -145,9 +147,9 @@ export class Engine {
       owner: this.holdsRuns ? thisProcess() : null,
     }, []);
     if (this.holdsRuns) this.own(run.id);
-    const rc: RunContext = { run, blueprint: options.blueprint, graph };
+    const rc = runContext(run, compiled);
     this.contexts.set(run.id, rc);
-    await this.configureQueues(rc.blueprint);
+    await this.configureQueues(rc.compiled);
     const created = await this.store.withRun(run.id, async (tx) => {
       const env = this.planEnv(tx, rc);
       const c = await planStart(env);
@@ -168,7 +170,7 @@ export class Engine {
   async resume(runId: string): Promise<RunRecord> {
     const rc = await this.runContext(runId);
     if (!rc) throw userError('run.not_found', `no run with id "${runId}" (see \`topicflow runs\`)`);
-    await this.configureQueues(rc.blueprint);
+    await this.configureQueues(rc.compiled);
     await this.store.withRun(runId, async (tx) => {
       const owner = (await tx.getRun(runId))?.owner;
       if (owner && !isThisProcess(owner) && ownerAlive(owner)) throw runBusyError(runId, owner);
@@ -208,7 +210,7 @@ export class Engine {
       const rc = await this.runContext(run.id);
       if (!rc) continue;
       if ((await this.store.countStepRuns(run.id, {})) === 0) {
-        await this.configureQueues(rc.blueprint);
+        await this.configureQueues(rc.compiled);
         const created = await this.store.withRun(run.id, async (tx) => {
           const env = this.planEnv(tx, rc);
           if ((await tx.countStepRuns(run.id, {})) > 0) return [];
@@ -319,7 +321,7 @@ export class Engine {
   async reconcile(runId: string): Promise<number> {
     const rc = await this.runContext(runId);
     if (!rc) return 0;
-    await this.configureQueues(rc.blueprint);
+    await this.configureQueues(rc.compiled);
     const pending = await this.store.listStepRuns(runId, { statuses: ['pending'] });
     await this.enqueue(rc, pending);
     return pending.length;
@@ -372,9 +374,9 @@ export class Engine {
    * (`cachesResult`: the ideas of each page). Computed once per blueprint graph.
    */
   private background(rc: RunContext): ReadonlySet<string> {
-    let set = backgroundSteps.get(rc.graph);
+    let set = backgroundSteps.get(rc.compiled);
     if (set) return set;
-    const pure = (id: string) => this.registry.get(rc.graph.nodes.get(id)!.step.uses)?.pure === true;
+    const pure = (id: string) => rc.compiled.steps.get(id)?.pure === true;
     const consumers = (id: string) => [...(rc.graph.dependents.get(id) ?? []), ...(rc.graph.fanInWatchers.get(id) ?? [])];
     const quietOnly = (id: string, seen: Set<string>): boolean => consumers(id).every((c) => {
       if (rc.graph.nodes.get(c)!.fanIn.length > 0) return true;
@@ -383,7 +385,7 @@ export class Engine {
       return quietOnly(c, seen);
     });
     set = new Set([...rc.graph.nodes.keys()].filter((id) => !pure(id) && rc.graph.nodes.get(id)!.fanIn.length === 0 && quietOnly(id, new Set())));
-    backgroundSteps.set(rc.graph, set);
+    backgroundSteps.set(rc.compiled, set);
     return set;
   }
 
@@ -405,7 +407,7 @@ export class Engine {
   }
 
   private planEnv(tx: PlanEnv['tx'], rc: RunContext): PlanEnv {
-    return { tx, run: rc.run, blueprint: rc.blueprint, graph: rc.graph, registry: this.registry };
+    return { tx, run: rc.run, blueprint: rc.blueprint, graph: rc.graph, steps: rc.compiled.steps };
   }
 
   private async runContext(runId: string): Promise<RunContext | undefined> {
@@ -414,22 +416,22 @@ export class Engine {
     const run = await this.store.getRun(runId);
     if (!run) return undefined;
     const blueprint = run.blueprint as Blueprint;
-    const rc: RunContext = { run, blueprint, graph: analyzeGraph(blueprint) };
+    const rc = runContext(run, compileBlueprint(blueprint, this.registry));
     if (this.contexts.size > 100) this.contexts.delete(this.contexts.keys().next().value!);
     this.contexts.set(runId, rc);
     // A worker that meets a run first through one of its jobs applies the run's provider limits
     // (its per-process concurrency) like the process that started the run did.
-    await this.configureQueues(blueprint);
+    await this.configureQueues(rc.compiled);
     return rc;
   }
 
-  private async configureQueues(bp: Blueprint): Promise<void> {
-    for (const step of bp.steps) {
-      if (this.warmed.has(step.uses)) continue;
-      this.warmed.add(step.uses);
-      this.registry.get(step.uses)?.warm?.(this.env);
+  private async configureQueues(compiled: CompiledBlueprint<StepDefinition>): Promise<void> {
+    for (const s of compiled.steps.values()) {
+      if (!s.type || this.warmed.has(s.step.uses)) continue;
+      this.warmed.add(s.step.uses);
+      s.type.warm?.(this.env);
     }
-    for (const [name, limits] of Object.entries(providerLimits(bp))) {
+    for (const [name, limits] of Object.entries(compiled.providerLimits)) {
       const key = `${name}:${JSON.stringify(limits)}`;
       if (this.configured.has(key)) continue;
       this.configured.add(key);
@@ -437,22 +439,13 @@ export class Engine {
     }
   }
 
-  private retryPolicy(rc: RunContext, stepId: string): RetryPolicy {
-    const r = rc.graph.nodes.get(stepId)?.step.retry;
-    return {
-      attempts: r?.attempts ?? DEFAULT_RETRY.attempts,
-      initialDelayMs: r?.initialDelay !== undefined ? parseDuration(r.initialDelay) : DEFAULT_RETRY.initialDelayMs,
-      maxDelayMs: r?.maxDelay !== undefined ? parseDuration(r.maxDelay) : DEFAULT_RETRY.maxDelayMs,
-    };
-  }
-
   private async enqueue(rc: RunContext, runs: readonly StepRunRecord[]): Promise<void> {
     if (!runs.length) return;
     const jobs: JobSpec[] = runs.map((sr) => {
-      const step = rc.graph.nodes.get(sr.stepId)?.step;
-      const spec: JobSpec = { id: sr.id, queue: sr.queue, group: sr.stepId, attemptsMade: sr.attempts, retry: this.retryPolicy(rc, sr.stepId) };
+      const step = rc.compiled.steps.get(sr.stepId);
+      const spec: JobSpec = { id: sr.id, queue: sr.queue, group: sr.stepId, attemptsMade: sr.attempts, retry: step?.retry ?? DEFAULT_RETRY };
       if (step?.concurrency !== undefined) spec.groupConcurrency = step.concurrency;
-      if (step && this.registry.get(step.uses)?.throttle === 'per-request') spec.selfThrottled = true;
+      if (step?.selfThrottled) spec.selfThrottled = true;
       return spec;
     });
     await this.queue.enqueue(jobs);
@@ -485,12 +478,12 @@ export class Engine {
     let finishLater = false;
     this.events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'running' });
     try {
-      const def = node && this.registry.get(node.step.uses);
+      const def = node && rc.compiled.steps.get(node.step.id)?.type;
       if (!node || !def) throw internalError('step.unknown', `step type ${node?.step.uses ?? sr.stepId} is not registered`);
       // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run planned by
       // an earlier version of topicflow has its evaluated mapping stored.
       const stored = (sr.input ?? { with: {} }) as StoredInput;
-      const mapping = sr.input === null && evaluatedAtRun(this, node) ? await mappingAtRun(this.store, rc, node, sr.itemKey, where) : stored.with;
+      const mapping = sr.input === null && evaluatedAtRun(rc.compiled, node) ? await mappingAtRun(this.store, rc, node, sr.itemKey, where) : stored.with;
       const input = parseStepInput(def, mapping, where);
       const ctx = this.stepContext(rc, sr, job, controller.signal, usage);
       const result = await def.run(input, ctx);

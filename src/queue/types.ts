@@ -8,19 +8,9 @@
  */
 import type { RetryPolicy } from '../shared/retry.ts';
 
-export interface RateLimit {
-  /** Requests allowed per interval. */
-  max: number;
-  /** Interval length in ms. */
-  intervalMs: number;
-}
+import type { QueueLimits } from '../shared/limits.ts';
 
-export interface QueueLimits {
-  /** Jobs of this queue running at once (per worker process for bullmq). */
-  concurrency?: number;
-  /** Jobs of this queue started per interval, across every worker. */
-  rateLimit?: RateLimit;
-}
+export type { QueueLimits, RateLimit } from '../shared/limits.ts';
 
 export interface JobSpec {
   /** The step-run id. Enqueueing an id that is already waiting or running is a no-op. */
