@@ -11,7 +11,7 @@ import type { Store } from '../src/store/types.ts';
 import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
 import { openTestEngine } from './helpers/engine.ts';
-import { summarize } from '../src/cli/summary.ts';
+import { summarize } from '../src/engine/summary.ts';
 
 const KEY = 'sk-serper-SECRET-4f9c2a';
 

@@ -13,7 +13,7 @@ import { formatProblem, validateBlueprint } from '../src/blueprint/validate.ts';
 import { defaultRegistry } from '../src/steps/registry.ts';
 import { serializeError } from '../src/shared/errors.ts';
 import { runWorkflow } from '../src/index.ts';
-import { importBlueprint, loadBlueprint } from '../src/workflow.ts';
+import { importBlueprint, loadBlueprint } from '../src/app/workflows.ts';
 import { openTestEngine } from './helpers/engine.ts';
 
 const dir = join(import.meta.dirname, 'fixtures/broken');

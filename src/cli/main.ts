@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TopicflowError, serializeError, formatError } from '../shared/errors.ts';
-import { BlueprintError } from '../workflow.ts';
+import { BlueprintError } from '../app/workflows.ts';
 import { validateCommand } from './commands/validate.ts';
 import { importCommand } from './commands/import.ts';
 import { runCommand, resumeCommand } from './commands/run.ts';

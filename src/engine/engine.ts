@@ -16,7 +16,7 @@ import type { Job, JobSpec, QueueDriver } from '../queue/types.ts';
 import { isFiltered, parseStepInput, type StepContext, type StepDefinition } from '../steps/define.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 import type { RunRecord, RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
-import { resolveInputs } from '../workflow.ts';
+import { resolveInputs } from '../blueprint/inputs.ts';
 import { newId } from '../shared/ids.ts';
 import { IdleGate } from './idle-gate.ts';
 import { HEARTBEAT_MS, isThisProcess, ownerAlive, runBusyError, thisProcess } from './owner.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Cron } from 'croner';
-import { importBlueprint, loadBlueprint } from '../../src/workflow.ts';
+import { importBlueprint, loadBlueprint } from '../../src/app/workflows.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';

@@ -1,5 +1,5 @@
 import { userError } from '../../shared/errors.ts';
-import { importBlueprint } from '../../workflow.ts';
+import { importBlueprint } from '../../app/workflows.ts';
 import type { Command } from '../main.ts';
 
 export const importCommand: Command = {

@@ -1,6 +1,7 @@
 import { userError } from '../../shared/errors.ts';
-import { openStore } from '../../runtime.ts';
-import { formatDuration, formatSummary, summarize } from '../summary.ts';
+import { openStore } from '../../app/runtime.ts';
+import { summarize } from '../../engine/summary.ts';
+import { formatDuration, formatSummary } from '../summary.ts';
 import { wholeNumberOption } from '../options.ts';
 import type { Command } from '../main.ts';
 

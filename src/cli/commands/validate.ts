@@ -2,7 +2,7 @@ import { readJsonFile } from '../../blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
 import { userError } from '../../shared/errors.ts';
 import { defaultRegistry } from '../../steps/registry.ts';
-import { inputProblems, mergeInputs } from '../../workflow.ts';
+import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
 import type { Command } from '../main.ts';
 
 export const validateCommand: Command = {

@@ -1,5 +1,5 @@
 import { userError } from '../../shared/errors.ts';
-import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../runtime.ts';
+import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../app/runtime.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
 import { secondsOption, wholeNumberOption } from '../options.ts';
 
