@@ -13,19 +13,10 @@ import { runCommand, resumeCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { extractCommand } from './commands/extract.ts';
 import { schedulerCommand, startCommand, workerCommand } from './commands/worker.ts';
-
-export interface Command {
-  name: string;
-  usage: string;
-  summary: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  /** Returns the exit code. */
-  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
-}
+import { EXIT, type Command } from './command.ts';
 
 const COMMANDS: Command[] = [validateCommand, importCommand, runCommand, resumeCommand, runsCommand, extractCommand, startCommand, workerCommand, schedulerCommand];
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, internal: 70 } as const;
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

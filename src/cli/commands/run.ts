@@ -7,7 +7,7 @@ import { wholeNumberOption } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { summarize } from '../../engine/summary.ts';
 import { formatSummary } from '../summary.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolean): Promise<number> {
   const progress = new Progress(rt.store, run.id, steps);

@@ -3,7 +3,7 @@ import { openStore } from '../../app/runtime.ts';
 import { summarize } from '../../engine/summary.ts';
 import { formatDuration, formatSummary } from '../summary.ts';
 import { wholeNumberOption } from '../options.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const runsCommand: Command = {
   name: 'runs',

@@ -3,7 +3,7 @@ import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
 import { userError } from '../../shared/errors.ts';
 import { defaultRegistry } from '../../steps/registry.ts';
 import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const validateCommand: Command = {
   name: 'validate',

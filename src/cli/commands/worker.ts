@@ -13,7 +13,7 @@ function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?:
   const reconcileMs = msFromEnv(env, 'TOPICFLOW_RECONCILE_MS');
   return { ...(reloadMs !== undefined ? { reloadMs } : {}), ...(reconcileMs !== undefined ? { reconcileMs } : {}) };
 }
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 /** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
 async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
