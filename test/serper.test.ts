@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/sqlite.ts';
-import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
+import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper/client.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
 import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';

@@ -7,11 +7,11 @@ import { z } from 'zod';
 import { defineStep, type StepContext } from './define.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { userError, type TopicflowError } from '../shared/errors.ts';
-import { safeUrl } from '../providers/http.ts';
+import { safeUrl } from '../providers/http/client.ts';
 import {
   billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
   type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperSearchParams,
-} from '../providers/serper.ts';
+} from '../providers/serper/client.ts';
 
 
 const input = z.object({

@@ -5,8 +5,8 @@
  */
 import OpenAI from 'openai';
 import { leanFetch } from './lean-fetch.ts';
-import { quotaError, transientError, userError, type TopicflowError } from '../shared/errors.ts';
-import { parseRetryAfter } from '../shared/retry.ts';
+import { quotaError, transientError, userError, type TopicflowError } from '../../shared/errors.ts';
+import { parseRetryAfter } from '../../shared/retry.ts';
 
 /** Default request timeout. A long structured answer from a slow model can take a minute. @default 120000 */
 export const DEFAULT_OPENAI_TIMEOUT_MS = 120_000;
