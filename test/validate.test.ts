@@ -44,7 +44,7 @@ describe('broken blueprints', () => {
       const lines = linesFor(file);
       expect(lines).toEqual(expected[file]);
       for (const l of lines) {
-        expect(l).not.toMatch(/\n|    at /);
+        expect(l).not.toMatch(/\n| {4}at /);
         expect(l.startsWith(`${file}:`)).toBe(true);
       }
     });
@@ -66,7 +66,7 @@ describe('broken blueprints', () => {
     const printed = err!.stderr.trim().split('\n');
     const want = files.flatMap((f) => expected[f]!.map((l) => `test/fixtures/broken/${l}`));
     expect(printed).toEqual(want);
-    expect(err!.stderr).not.toMatch(/    at |Error:/);
+    expect(err!.stderr).not.toMatch(/ {4}at |Error:/);
   }, 30_000);
 });
 

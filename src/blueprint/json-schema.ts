@@ -35,6 +35,7 @@ export function blueprintJsonSchema(registry: StepCatalog): Json {
   stepProps.uses = { ...stepProps.uses, examples: refs, anyOf: [{ enum: refs }, { type: 'string' }] };
   step.allOf = registry.all().map((d) => ({
     if: { properties: { uses: { const: stepRef(d) } }, required: ['uses'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable.
     then: { properties: { with: { description: d.description, ...allowTemplates(toSchema(d.input)) } } },
   }));
   return {

@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`topicflow: unknown command "${name}" (run topicflow --help)\n`);
     return EXIT.badInput;
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {

@@ -260,7 +260,7 @@ export class Engine {
   private async takeOver(runId: string): Promise<boolean> {
     const taken = await this.store.withRun(runId, async (tx) => {
       const run = await tx.getRun(runId);
-      if (!run || run.status !== 'running') return false;
+      if (run?.status !== 'running') return false;
       if (run.owner && isThisProcess(run.owner)) return true;
       if (run.owner && ownerAlive(run.owner)) return false;
       await tx.updateRun(runId, { owner: thisProcess() });
@@ -566,7 +566,7 @@ export class Engine {
     const { created, ended } = await this.store.withRun(sr.runId, async (tx) => {
       planTx = tx;
       const cur = await tx.getStepRun(sr.id, { withInput: false });
-      if (!cur || cur.status !== 'running') return { created: [], ended: false };
+      if (cur?.status !== 'running') return { created: [], ended: false };
       const finishedAt = Date.now();
       const total = sumUsage(cur.usage, usage);
       await tx.updateStepRun(sr.id, {
@@ -601,7 +601,7 @@ export class Engine {
     // the run (a stop has announced itself).
     if (justCreated > 0) return true;
     const run = await env.tx.getRun(env.run.id);
-    if (!run || run.status !== 'running') return false;
+    if (run?.status !== 'running') return false;
     if (await runStillActive(env)) return true;
     const failed = await env.tx.countStepRuns(run.id, { statuses: ['failed'] });
     await env.tx.updateRun(run.id, { status: failed > 0 ? 'failed' : 'succeeded', finishedAt: Date.now() });

@@ -279,7 +279,7 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   for (const d of node.deps) {
     const dn = env.graph.nodes.get(d)!;
     const dr = await findRun(env, d, keyPrefix(key, dn.depth));
-    if (!dr || dr.status !== 'succeeded') return;
+    if (dr?.status !== 'succeeded') return;
   }
   if (node.fanInWait.length > 0 && (await stillWaiting(env, node, key))) return;
 

@@ -167,7 +167,7 @@ async function judge(content: string, finishReason: string | undefined, validato
   }
   const result = validator.safeParse(parsed);
   if (!result.success) return malformed(`Your reply did not match the required JSON schema:\n${z.prettifyError(result.error)}`);
-  let failures;
+  let failures: Awaited<ReturnType<typeof checkAssertions>>;
   try {
     failures = await checkAssertions(result.data, req.assertions ?? [], req.assertionContext);
   } catch (err) {

@@ -100,7 +100,7 @@ export class Scheduler {
     const seen = new Set<string>();
     const files = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => f.endsWith('.json')).sort() : [];
     for (const f of files) {
-      let wf;
+      let wf: Awaited<ReturnType<typeof openWorkflow>>;
       try {
         wf = await openWorkflow(join(this.dir, f));
       } catch (err) {

@@ -85,7 +85,7 @@ export function createOpenAIClient(env: Record<string, string | undefined>, opti
 
 /** OpenAI echoes part of a wrong key in its 401 message; never let a key reach logs or the store. */
 function redact(message: string): string {
-  return message.replace(/\b(sk|key)-[A-Za-z0-9_*\-]{3,}/g, '$1-***');
+  return message.replace(/\b(sk|key)-[A-Za-z0-9_*-]{3,}/g, '$1-***');
 }
 
 /**
