@@ -100,7 +100,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   });
   return {
     store, queue, engine,
-    mode: queue.kind === 'memory' ? 'embedded' : 'distributed',
+    mode: queue.capabilities.local ? 'embedded' : 'distributed',
     async close(timeoutMs = 10_000) {
       await engine.close(timeoutMs);
       await store.close();
