@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeError } from '../src/shared/errors.ts';
-import { closeOpenAIThread, createChatCompletion } from '../src/providers/openai-thread.ts';
+import { closeOpenAIThread, createChatCompletion } from '../src/providers/openai/thread.ts';
 import { startOpenAIFake, type OpenAIFake } from './fakes/openai.ts';
 
 let fake: OpenAIFake;

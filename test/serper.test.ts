@@ -4,14 +4,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
-import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper.ts';
+import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper/client.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
 import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { loadSerperFixture, startSerperFake, type SerperFake, type SerperFaultKind } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
 import { openTestEngine } from './helpers/engine.ts';
-import { summarize } from '../src/cli/summary.ts';
+import { summarize } from '../src/engine/summary.ts';
 
 const KEY = 'sk-serper-SECRET-4f9c2a';
 

@@ -2,6 +2,7 @@
  * One behaviour suite, run against both sheet backends through the real steps: Google Sheets
  * (@googleapis/sheets against the protocol fake) and a local .xlsx workbook (exceljs on disk).
  */
+import type { z } from 'zod';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,7 @@ const xlsx: Harness = {
     if (Object.keys(tabs).length === 0) wb.addWorksheet('Sheet1');
     for (const [name, rows] of Object.entries(tabs)) {
       const ws = wb.addWorksheet(name);
-      rows.forEach((line, r) => line.forEach((v, c) => { if (v !== '') ws.getCell(r + 1, c + 1).value = v; }));
+      for (const [r, line] of rows.entries()) for (const [c, v] of line.entries()) if (v !== '') ws.getCell(r + 1, c + 1).value = v;
     }
     await wb.xlsx.writeFile(path);
     return path;
@@ -89,7 +90,7 @@ const xlsx: Harness = {
   maxCellChars: 32_767,
 };
 
-async function run<O>(step: StepDefinition<any, O>, h: Harness, input: Record<string, unknown>, ctx?: TestContext): Promise<O> {
+async function run<O>(step: StepDefinition<z.ZodType, O>, h: Harness, input: Record<string, unknown>, ctx?: TestContext): Promise<O> {
   return step.run(step.input.parse(input), ctx ?? makeStepContext(store, { env: h.env() }));
 }
 

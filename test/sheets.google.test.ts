@@ -2,6 +2,7 @@
  * Google Sheets specifics through @googleapis/sheets against the protocol fake: error mapping (one
  * request per failure, gaxios retries off), quota, batching, credentials.
  */
+import type { z } from 'zod';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ function sheet(tabs: Record<string, (string | number)[][]> = { Keywords: [['keyw
   fake.addSpreadsheet(id, tabs);
   return id;
 }
-const run = <O>(step: StepDefinition<any, O>, input: Record<string, unknown>, env: Record<string, string | undefined> = fake.env) =>
+const run = <O>(step: StepDefinition<z.ZodType, O>, input: Record<string, unknown>, env: Record<string, string | undefined> = fake.env) =>
   step.run(step.input.parse(input), makeStepContext(store, { env }));
 
 async function failure(p: Promise<unknown>): Promise<SerializedError> {

@@ -10,9 +10,10 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../src/blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../src/blueprint/validate.ts';
+import { defaultRegistry } from '../src/steps/registry.ts';
 import { serializeError } from '../src/shared/errors.ts';
 import { runWorkflow } from '../src/index.ts';
-import { importBlueprint, loadBlueprint } from '../src/workflow.ts';
+import { importBlueprint, loadBlueprint } from '../src/app/workflows.ts';
 import { openTestEngine } from './helpers/engine.ts';
 
 const dir = join(import.meta.dirname, 'fixtures/broken');
@@ -28,7 +29,7 @@ function linesFor(file: string): string[] {
     const e = serializeError(err);
     return [`${e.where}: ${e.message}`];
   }
-  const r = validateBlueprint(doc);
+  const r = validateBlueprint(doc, defaultRegistry);
   return r.ok ? [] : r.problems.map((p) => formatProblem(p, file));
 }
 
@@ -43,7 +44,7 @@ describe('broken blueprints', () => {
       const lines = linesFor(file);
       expect(lines).toEqual(expected[file]);
       for (const l of lines) {
-        expect(l).not.toMatch(/\n|    at /);
+        expect(l).not.toMatch(/\n| {4}at /);
         expect(l.startsWith(`${file}:`)).toBe(true);
       }
     });
@@ -51,7 +52,7 @@ describe('broken blueprints', () => {
 
   it('the shipped blueprints and the valid example pass', () => {
     for (const f of readdirSync(join(import.meta.dirname, '../blueprints')).filter((x) => x.endsWith('.json') && !x.includes('schema'))) {
-      const r = validateBlueprint(JSON.parse(readFileSync(join(import.meta.dirname, '../blueprints', f), 'utf8')));
+      const r = validateBlueprint(JSON.parse(readFileSync(join(import.meta.dirname, '../blueprints', f), 'utf8')), defaultRegistry);
       expect(r.problems, f).toEqual([]);
     }
   });
@@ -65,7 +66,7 @@ describe('broken blueprints', () => {
     const printed = err!.stderr.trim().split('\n');
     const want = files.flatMap((f) => expected[f]!.map((l) => `test/fixtures/broken/${l}`));
     expect(printed).toEqual(want);
-    expect(err!.stderr).not.toMatch(/    at |Error:/);
+    expect(err!.stderr).not.toMatch(/ {4}at |Error:/);
   }, 30_000);
 });
 
@@ -149,7 +150,7 @@ describe('hostile structure', () => {
 
   it('a 10,000-character name makes a short line, not a 10,000-character one', () => {
     const long = 'x'.repeat(10_000);
-    const r = validateBlueprint({ version: 1, name: 'long', steps: [{ id: 'a', uses: 'data.set@1', with: {} }, { id: 'b', uses: 'data.set@1', per: long, with: {} }] });
+    const r = validateBlueprint({ version: 1, name: 'long', steps: [{ id: 'a', uses: 'data.set@1', with: {} }, { id: 'b', uses: 'data.set@1', per: long, with: {} }] }, defaultRegistry);
     const lines = r.problems.map((p) => formatProblem(p, 'long.json'));
     expect(lines).toEqual([`long.json: $.steps[1].per (step "b"): references unknown step "${'x'.repeat(79)}…"`]);
   });
@@ -158,9 +159,9 @@ describe('hostile structure', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 10_000; i++) deep = [deep];
     const doc = { version: 1, name: 'deep', steps: [{ id: 'a', uses: 'data.set@1', with: { deep } }] };
-    expect(validateBlueprint(doc).problems.map((p) => formatProblem(p))).toEqual(['$.steps[0].with.deep[0][0][0][0]… (step "a"): nested deeper than 100 levels (arrays and objects)']);
+    expect(validateBlueprint(doc, defaultRegistry).problems.map((p) => formatProblem(p))).toEqual(['$.steps[0].with.deep[0][0][0][0]… (step "a"): nested deeper than 100 levels (arrays and objects)']);
     const cyclic: Record<string, unknown> = { id: 'a', uses: 'data.set@1', with: {} };
     (cyclic.with as Record<string, unknown>).self = cyclic;
-    expect(validateBlueprint({ version: 1, name: 'c', steps: [cyclic] }).ok).toBe(false);
+    expect(validateBlueprint({ version: 1, name: 'c', steps: [cyclic] }, defaultRegistry).ok).toBe(false);
   });
 });

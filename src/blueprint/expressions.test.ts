@@ -161,3 +161,14 @@ describe('the time an evaluation may take', () => {
     expect(await evaluateExpression('($s := $$.inputs.slow; [1, 2, 3].($ * $s))', blocked)).toEqual([2, 4, 6]);
   });
 });
+
+describe('runaway expressions', () => {
+  it('ends a recursion that never stops with one line, and groups thousands of keys by object', async () => {
+    const err = await evaluateExpression('($f := function($n) { $f($n + 1) }; $f(0))', scope).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionError);
+    expect((err as Error).message).toMatch(/Stack overflow|used more than 1 s of CPU/);
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ k: `k${i}`, v: { n: i } }));
+    const grouped = await evaluateExpression('steps.rows{ k: v }', { ...scope, steps: { rows } }) as Record<string, unknown>;
+    expect(Object.keys(grouped)).toHaveLength(5000);
+  }, 60_000);
+});

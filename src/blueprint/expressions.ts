@@ -20,8 +20,13 @@ import { BAIL, compileFast, type FastExpr } from './fast-eval.ts';
 const TEMPLATE = /\{\{([\s\S]*?)\}\}/g;
 const WHOLE = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
 
-/** Limits that keep a hostile blueprint from hanging or exhausting a worker (time: see CPU_BUDGET_US). */
-const LIMITS = { stack: 200, sequence: 100_000 };
+/**
+ * Limits that keep a hostile blueprint from exhausting a worker (time: see CPU_BUDGET_US).
+ * JSONata's `stack` counts every node being evaluated at once, including the concurrent branches
+ * of a group-by (one per group), so it bounds memory rather than recursion; a runaway recursion
+ * also ends at the CPU budget.
+ */
+const LIMITS = { stack: 100_000, sequence: 100_000 };
 
 /**
  * CPU time one evaluation may take on this thread, in µs. Thread CPU, not wall time: on a loaded

@@ -333,7 +333,7 @@ function compile(node: Node, lambdaVar: string | undefined, top = false): Fn | u
             const list = r(input, ctx) as unknown[];
             if (a === BAIL) return BAIL;
             if (a === undefined) return false;
-            return list.includes(a) && (a === a);
+            return list.includes(a) && !Number.isNaN(a);
           };
         case 'and':
         case 'or': {

@@ -1,12 +1,11 @@
 /**
  * Generates `blueprints/blueprint.schema.json` from the zod schemas: the blueprint structure, and
  * for each step type its `with` inputs (via if/then on `uses`), so an editor completes and checks
- * step inputs too. `npm run schema` rewrites the file; a test fails when it is out of date.
+ * step inputs too. `npm run schema` (scripts/schema.ts) rewrites the file; a test fails when it is out of date.
  */
 import { z } from 'zod';
 import { blueprintSchema } from './schema.ts';
-import { stepRef } from '../steps/define.ts';
-import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
+import { stepRef, type StepCatalog } from './catalog.ts';
 
 type Json = Record<string, unknown>;
 
@@ -26,7 +25,7 @@ function allowTemplates(schema: Json): Json {
   return { ...schema, properties: out };
 }
 
-export function blueprintJsonSchema(registry: StepRegistry = defaultRegistry): Json {
+export function blueprintJsonSchema(registry: StepCatalog): Json {
   const root = toSchema(blueprintSchema);
   const defs = (root.properties as Record<string, Json>);
   const steps = defs.steps as Json;
@@ -36,6 +35,7 @@ export function blueprintJsonSchema(registry: StepRegistry = defaultRegistry): J
   stepProps.uses = { ...stepProps.uses, examples: refs, anyOf: [{ enum: refs }, { type: 'string' }] };
   step.allOf = registry.all().map((d) => ({
     if: { properties: { uses: { const: stepRef(d) } }, required: ['uses'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable.
     then: { properties: { with: { description: d.description, ...allowTemplates(toSchema(d.input)) } } },
   }));
   return {
@@ -44,11 +44,4 @@ export function blueprintJsonSchema(registry: StepRegistry = defaultRegistry): J
     description: 'A topicflow blueprint: inputs, data stores, schedule and steps. See README.md.',
     ...root,
   };
-}
-
-if (import.meta.main) {
-  const { writeFileSync } = await import('node:fs');
-  const out = process.argv[2] ?? 'blueprints/blueprint.schema.json';
-  writeFileSync(out, `${JSON.stringify(blueprintJsonSchema(), null, 2)}\n`);
-  process.stdout.write(`wrote ${out}\n`);
 }

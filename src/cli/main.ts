@@ -6,26 +6,17 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TopicflowError, serializeError, formatError } from '../shared/errors.ts';
-import { BlueprintError } from '../workflow.ts';
+import { BlueprintError } from '../app/workflows.ts';
 import { validateCommand } from './commands/validate.ts';
 import { importCommand } from './commands/import.ts';
 import { runCommand, resumeCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { extractCommand } from './commands/extract.ts';
 import { schedulerCommand, startCommand, workerCommand } from './commands/worker.ts';
-
-export interface Command {
-  name: string;
-  usage: string;
-  summary: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  /** Returns the exit code. */
-  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
-}
+import { EXIT, type Command } from './command.ts';
 
 const COMMANDS: Command[] = [validateCommand, importCommand, runCommand, resumeCommand, runsCommand, extractCommand, startCommand, workerCommand, schedulerCommand];
 
-export const EXIT = { ok: 0, failed: 1, badInput: 2, internal: 70 } as const;
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
@@ -70,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`topicflow: unknown command "${name}" (run topicflow --help)\n`);
     return EXIT.badInput;
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {

@@ -12,8 +12,8 @@ import { evaluateExpression, evaluateMapping, ExpressionError, truthy, type Expr
 import { stripBraces, type StepGraph, type StepNode } from '../blueprint/graph.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
 import { internalError, userError, serializeError, type SerializedError } from '../shared/errors.ts';
-import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
-import type { StepRegistry } from '../steps/registry.ts';
+import { isFiltered, parseStepInput, type StepContext, type StepDefinition } from '../steps/define.ts';
+import type { CompiledStep } from '../blueprint/compile.ts';
 import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
 import { childKey, keyDepth, keyPrefix, newId } from '../shared/ids.ts';
 
@@ -37,8 +37,8 @@ export interface StoredInput {
  * once per page), every row of a run in a per-run sheet write's (19 MB for the 1000-keyword bench's
  * ideas). Time functions (`$now()`) give the time of the attempt.
  */
-export function evaluatedAtRun(env: Pick<PlanEnv, 'registry'>, node: StepNode): boolean {
-  return node.step.each === undefined && env.registry.get(node.step.uses)?.pure !== true;
+export function evaluatedAtRun(env: Pick<PlanEnv, 'steps'>, node: StepNode): boolean {
+  return node.step.each === undefined && env.steps.get(node.step.id)?.pure !== true;
 }
 
 /** What building an expression scope reads: a run transaction, or the store itself. */
@@ -58,7 +58,8 @@ export interface PlanEnv {
   run: RunRecord;
   blueprint: Blueprint;
   graph: StepGraph;
-  registry: StepRegistry;
+  /** The compiled steps (their types, queues, purity). */
+  steps: ReadonlyMap<string, CompiledStep<StepDefinition>>;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped', 'filtered']);
@@ -181,11 +182,9 @@ export async function runStillActive(env: Pick<PlanEnv, 'tx' | 'run'>): Promise<
   return (await env.tx.countStepRuns(env.run.id, { statuses: ACTIVE_STEP_STATUSES, limit: 1 })) > 0;
 }
 
-/** The provider queue of a step: a literal `with.provider` (http.request), else its type's. */
-export function queueOf(env: Pick<PlanEnv, 'registry'>, node: StepNode): string {
-  const literal = node.step.with?.provider;
-  if (typeof literal === 'string' && !literal.includes('{{')) return literal;
-  return env.registry.get(node.step.uses)?.provider ?? 'default';
+/** The provider queue of a step (see CompiledStep.queue). */
+export function queueOf(env: Pick<PlanEnv, 'steps'>, node: StepNode): string {
+  return env.steps.get(node.step.id)?.queue ?? 'default';
 }
 
 /** Creates the step runs that can start with the run (steps that depend on nothing). */
@@ -280,7 +279,7 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   for (const d of node.deps) {
     const dn = env.graph.nodes.get(d)!;
     const dr = await findRun(env, d, keyPrefix(key, dn.depth));
-    if (!dr || dr.status !== 'succeeded') return;
+    if (dr?.status !== 'succeeded') return;
   }
   if (node.fanInWait.length > 0 && (await stillWaiting(env, node, key))) return;
 
@@ -357,7 +356,7 @@ async function makeRow(
     if (evaluatedAtRun(env, node)) return { ...base, input: null };
     const mapped = (await evaluateMapping(node.step.with ?? {}, scope)) as Record<string, unknown>;
     const input: StoredInput = item === undefined ? { with: mapped } : { with: mapped, item };
-    const def = env.registry.get(node.step.uses);
+    const def = env.steps.get(node.step.id)?.type;
     if (!def?.pure) return { ...base, input };
     try {
       const result = await def.run(parseStepInput(def, mapped, where(key)), pureContext(env, node, base.id, key));

@@ -46,7 +46,7 @@ describe('the extraction pool', () => {
     await extractPoolReady(1);
     const page = corpusPage('docs', 300_000);
     const pages = Array.from({ length: 12 }, () => extractPageOffThread(page.html, page.url, { threads: 1 }).then(
-      (p) => p.status, (e: unknown) => (e as { fault?: string; code?: string }).code + ' ' + (e as { fault?: string }).fault));
+      (p) => p.status, (e: unknown) => `${(e as { fault?: string; code?: string }).code} ${(e as { fault?: string }).fault}`));
     await closeExtractPool();
     const outcomes = await Promise.all(pages);
     // 4 were held by the thread (the pool stops them as before); the 8 behind them were waiting.

@@ -33,6 +33,7 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
   const maxDepth = limits.maxDepth ?? MAX_DEPTH;
   const maxElements = limits.maxElements ?? MAX_ELEMENTS;
   const sample = raw.slice(0, 4096);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: counting control characters is the point: they mark a page decoded with the wrong charset.
   const bad = (sample.match(/[\u0000-\u0008\u000e-\u001a\ufffd]/g) ?? []).length;
   if (sample.length > 0 && bad / sample.length > 0.05) return { html: '', refused: 'content is binary, not text' };
 

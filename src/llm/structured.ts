@@ -8,10 +8,23 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { transientError, userError } from '../shared/errors.ts';
 import { ExpressionError } from '../blueprint/expressions.ts';
-import type { StepContext } from '../steps/define.ts';
-import { costUsd, maxTokensField, modelPrice, requireOpenAIKey } from '../providers/openai.ts';
-import { createChatCompletion } from '../providers/openai-thread.ts';
+import { costUsd, maxTokensField, modelPrice, requireOpenAIKey } from '../providers/openai/client.ts';
+import { createChatCompletion } from '../providers/openai/thread.ts';
 import { checkAssertions, type Assertion, type AssertionContext } from './assertions.ts';
+
+/** What a structured call needs of its caller (a step's context is one): credentials, cancellation, rate slots, usage, log and cache. */
+export interface LlmCallContext {
+  env: Record<string, string | undefined>;
+  signal: AbortSignal;
+  /** Waits for a rate slot of the provider, right before each request. */
+  throttle(): Promise<void>;
+  usage(u: { promptTokens?: number; completionTokens?: number; costUsd?: number; cacheHits?: number }): void;
+  log: { info(message: string, fields?: Record<string, unknown>): void; warn(message: string, fields?: Record<string, unknown>): void };
+  cache: {
+    get(namespace: string, key: string): Promise<{ value: unknown } | undefined>;
+    set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
+  };
+}
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 
@@ -62,7 +75,7 @@ export function llmCacheKey(req: StructuredRequest): string {
 
 type Problem = { kind: 'malformed' | 'assertion'; feedback: string[]; hardFailures: Assertion[]; softFailures: Assertion[] };
 
-export async function structuredCall<T = unknown>(ctx: StepContext, req: StructuredRequest): Promise<StructuredResult<T>> {
+export async function structuredCall<T = unknown>(ctx: LlmCallContext, req: StructuredRequest): Promise<StructuredResult<T>> {
   const key = llmCacheKey(req);
   if (req.cacheTtlMs > 0) {
     const hit = await ctx.cache.get(LLM_CACHE_NAMESPACE, key);
@@ -128,7 +141,7 @@ export async function structuredCall<T = unknown>(ctx: StepContext, req: Structu
 }
 
 /** One request (on the OpenAI request thread when it is on: see openai-thread.ts); failures come back typed. */
-async function send(ctx: StepContext, req: StructuredRequest, messages: ChatMessage[]) {
+async function send(ctx: LlmCallContext, req: StructuredRequest, messages: ChatMessage[]) {
   await ctx.throttle();
   return createChatCompletion(ctx.env, {
     params: {
@@ -154,7 +167,7 @@ async function judge(content: string, finishReason: string | undefined, validato
   }
   const result = validator.safeParse(parsed);
   if (!result.success) return malformed(`Your reply did not match the required JSON schema:\n${z.prettifyError(result.error)}`);
-  let failures;
+  let failures: Awaited<ReturnType<typeof checkAssertions>>;
   try {
     failures = await checkAssertions(result.data, req.assertions ?? [], req.assertionContext);
   } catch (err) {

@@ -423,7 +423,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   }
 
   return {
-    kind: 'bullmq',
+    name: 'bullmq',
+    capabilities: { local: false, redeliversStalled: true },
 
     async acquire(queue: string, signal?: AbortSignal): Promise<void> {
       signal?.throwIfAborted();

@@ -271,7 +271,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   }
 
   return {
-    kind: 'memory',
+    name: 'memory',
+    capabilities: { local: true, redeliversStalled: false },
 
     async acquire(queue: string, signal?: AbortSignal): Promise<void> {
       signal?.throwIfAborted();

@@ -8,18 +8,22 @@
  */
 import type { RetryPolicy } from '../shared/retry.ts';
 
-export interface RateLimit {
-  /** Requests allowed per interval. */
-  max: number;
-  /** Interval length in ms. */
-  intervalMs: number;
-}
+import type { QueueLimits } from '../shared/limits.ts';
 
-export interface QueueLimits {
-  /** Jobs of this queue running at once (per worker process for bullmq). */
-  concurrency?: number;
-  /** Jobs of this queue started per interval, across every worker. */
-  rateLimit?: RateLimit;
+export type { QueueLimits, RateLimit } from '../shared/limits.ts';
+
+export interface QueueCapabilities {
+  /**
+   * Jobs live in this process only: a step run the store holds as running with no job here died
+   * with the process that ran it, and this process owns the runs it starts (no other may resume
+   * them while it is alive).
+   */
+  local: boolean;
+  /**
+   * A job whose worker died comes back to another worker while its step run is still `running` in
+   * the store (a stalled job): the worker that gets it takes the step run over.
+   */
+  redeliversStalled: boolean;
 }
 
 export interface JobSpec {
@@ -62,7 +66,10 @@ export interface Job {
 export type JobHandler = (job: Job) => Promise<void>;
 
 export interface QueueDriver {
-  readonly kind: 'memory' | 'bullmq';
+  /** The driver's name, for logs. */
+  readonly name: string;
+  /** What the engine may rely on; it asks these, never the driver's name. */
+  readonly capabilities: QueueCapabilities;
   /** Sets concurrency and rate limit of a queue. Call before or after start. */
   configureQueue(queue: string, limits: QueueLimits): Promise<void>;
   enqueue(jobs: readonly JobSpec[]): Promise<void>;

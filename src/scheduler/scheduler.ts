@@ -9,7 +9,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { Engine, EngineLogger } from '../engine/engine.ts';
-import { openWorkflow, resolveInputs, WORKFLOWS_DIR } from '../workflow.ts';
+import { resolveInputs } from '../blueprint/inputs.ts';
+import { openWorkflow, WORKFLOWS_DIR } from '../app/workflows.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
 import { serializeError, formatError } from '../shared/errors.ts';
 
@@ -99,7 +100,7 @@ export class Scheduler {
     const seen = new Set<string>();
     const files = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => f.endsWith('.json')).sort() : [];
     for (const f of files) {
-      let wf;
+      let wf: Awaited<ReturnType<typeof openWorkflow>>;
       try {
         wf = await openWorkflow(join(this.dir, f));
       } catch (err) {

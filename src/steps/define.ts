@@ -122,7 +122,4 @@ export function defineStep<S extends z.ZodType, O>(def: StepDefinition<S, O>): S
   return def;
 }
 
-/** `serper.search@1` */
-export function stepRef(def: Pick<StepDefinition, 'type' | 'version'>): string {
-  return `${def.type}@${def.version}`;
-}
+export { stepRef } from '../blueprint/catalog.ts';

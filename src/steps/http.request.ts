@@ -9,7 +9,7 @@ import { defineStep } from './define.ts';
 import { transientError, userError, type TopicflowError } from '../shared/errors.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { parseRetryAfter } from '../shared/retry.ts';
-import { decodeBody, httpSend, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http.ts';
+import { decodeBody, httpSend, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http/client.ts';
 import { parseAllowedHost } from '../providers/web/guard.ts';
 
 const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;

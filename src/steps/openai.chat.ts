@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { openaiConfigError } from '../providers/openai.ts';
-import { warmOpenAIThread } from '../providers/openai-thread.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from '../llm/inputs.ts';
+import { openaiConfigError } from '../providers/openai/client.ts';
+import { warmOpenAIThread } from '../providers/openai/thread.ts';
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from './support/openai-inputs.ts';
 import { assertionSchema, isBuiltin } from '../llm/assertions.ts';
 import { structuredCall, type ChatMessage, type StructuredResult } from '../llm/structured.ts';
 

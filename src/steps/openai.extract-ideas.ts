@@ -6,11 +6,11 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { hasOpenAIKey, openaiConfigError } from '../providers/openai.ts';
-import { warmOpenAIThread } from '../providers/openai-thread.ts';
+import { hasOpenAIKey, openaiConfigError } from '../providers/openai/client.ts';
+import { warmOpenAIThread } from '../providers/openai/thread.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from '../llm/inputs.ts';
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from './support/openai-inputs.ts';
 import { structuredCall } from '../llm/structured.ts';
 import { cutToTokens } from '../llm/token-budget.ts';
 

@@ -2,8 +2,9 @@
  * Every step type topicflow knows, listed explicitly (no folder scanning). A blueprint names a
  * step as `type@version`; old versions stay listed so blueprints that pin them keep working.
  */
+import { stepRef, type StepCatalog } from '../blueprint/catalog.ts';
+import { PROVIDER_DEFAULTS } from '../providers/limits.ts';
 import type { StepDefinition } from './define.ts';
-import { stepRef } from './define.ts';
 import dataSet from './data.set.ts';
 import flowFilter from './flow.filter.ts';
 import httpRequest from './http.request.ts';
@@ -34,11 +35,8 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   openaiExtractIdeas,
 ] as StepDefinition[];
 
-export interface StepRegistry {
-  get(ref: string): StepDefinition | undefined;
-  versions(type: string): number[];
-  all(): readonly StepDefinition[];
-}
+/** The step catalog the blueprint layer validates and compiles against, with the runnable definitions. */
+export type StepRegistry = StepCatalog<StepDefinition>;
 
 export function createRegistry(types: readonly StepDefinition[] = STEP_TYPES): StepRegistry {
   const byRef = new Map(types.map((t) => [stepRef(t), t]));
@@ -46,6 +44,7 @@ export function createRegistry(types: readonly StepDefinition[] = STEP_TYPES): S
     get: (ref) => byRef.get(ref),
     versions: (type) => types.filter((t) => t.type === type).map((t) => t.version).sort((a, b) => a - b),
     all: () => types,
+    providers: () => PROVIDER_DEFAULTS,
   };
 }
 

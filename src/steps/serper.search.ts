@@ -7,11 +7,11 @@ import { z } from 'zod';
 import { defineStep, type StepContext } from './define.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { userError, type TopicflowError } from '../shared/errors.ts';
-import { safeUrl } from '../providers/http.ts';
+import { safeUrl } from '../providers/http/client.ts';
 import {
   billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
-  type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperSearchParams,
-} from '../providers/serper.ts';
+  type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperResult, type SerperSearchParams,
+} from '../providers/serper/client.ts';
 
 
 const input = z.object({
@@ -88,7 +88,7 @@ export const serperSearch = defineStep({
       const hit = ttlMs > 0 ? await ctx.cache.get('serper', key) : undefined;
       const fromCache = hit ? parseSerperResponse(hit.value) : undefined;
       let raw: unknown;
-      let result;
+      let result: SerperResult;
       if (fromCache !== undefined && typeof fromCache !== 'string') {
         raw = hit!.value;
         result = fromCache;

@@ -4,24 +4,8 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { openSheetsForStep } from '../providers/sheets/open.ts';
+import { createOption, openSheetsForStep, sheetRef, whereSchema } from './support/sheets.ts';
 import { readRows, type ReadRowsResult } from '../providers/sheets/ops.ts';
-
-const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-
-/** Fields every sheets step shares. */
-export const sheetRef = {
-  spreadsheet: z.string().trim().min(1, 'name a spreadsheet: a Google Sheets id or URL, or a .xlsx path')
-    .describe('A Google spreadsheet id or URL (shared with the service account), or a path ending in .xlsx for a local workbook.'),
-  tab: z.string().trim().min(1, 'name the tab').describe('Tab (worksheet) name, e.g. "Keywords".'),
-};
-
-/** `create` of the steps that may be the first to write a local workbook. */
-export const createOption = z.boolean().default(false)
-  .describe('For a .xlsx path with no file: create the workbook (and its folders). Off, a missing workbook is an error, so a misspelled path is not taken for a new, empty workbook.');
-
-/** Column -> value or list of accepted values; '' matches an empty or missing cell. */
-export const whereSchema = z.record(z.string(), z.union([scalar, z.array(scalar)]));
 
 const input = z.object({
   ...sheetRef,

@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { sheetRef, whereSchema } from './sheets.read-rows.ts';
-import { openSheetsForStep } from '../providers/sheets/open.ts';
+import { openSheetsForStep, sheetRef, whereSchema } from './support/sheets.ts';
 import { updateCells } from '../providers/sheets/ops.ts';
 
 const input = z.object({

@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { createOption, sheetRef } from './sheets.read-rows.ts';
-import { openSheetsForStep } from '../providers/sheets/open.ts';
+import { createOption, openSheetsForStep, sheetRef } from './support/sheets.ts';
 import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
 
 const input = z.object({

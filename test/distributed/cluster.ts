@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { openRuntime, type Runtime } from '../../src/runtime.ts';
+import { openRuntime, type Runtime } from '../../src/app/runtime.ts';
 import { DATABASE_URL, REDIS_URL } from '../helpers/services.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openWorkflow } from '../../src/workflow.ts';
+import { openWorkflow } from '../../src/app/workflows.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';
 import type { RunRecord } from '../../src/store/types.ts';

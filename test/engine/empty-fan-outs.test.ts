@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
-import { formatSummary, summarize } from '../../src/cli/summary.ts';
+import { summarize } from '../../src/engine/summary.ts';
+import { formatSummary } from '../../src/cli/summary.ts';
 import { openTestEngine } from '../helpers/engine.ts';
 
 async function summaryOf(blueprint: Record<string, unknown>, inputs: Record<string, unknown> = {}) {

@@ -21,7 +21,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rng as seededRandom } from '../helpers/random.ts';
-import type { SerperSearchParams } from '../../src/providers/serper.ts';
+import type { SerperSearchParams } from '../../src/providers/serper/client.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/serper/', import.meta.url));
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/store/types.ts';
-import { openWorkflow } from '../../src/workflow.ts';
+import { openWorkflow } from '../../src/app/workflows.ts';
 import { startCluster, until, type Cluster, type Proc } from '../distributed/cluster.ts';
 import { DATABASE_URL, postgresProblem, redisProblem, requireServices } from '../helpers/services.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBlueprint } from '../../src/workflow.ts';
+import { loadBlueprint } from '../../src/app/workflows.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { openTestEngine } from '../helpers/engine.ts';

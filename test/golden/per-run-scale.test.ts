@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateMapping } from '../../src/blueprint/expressions.ts';
-import { loadBlueprint } from '../../src/workflow.ts';
+import { loadBlueprint } from '../../src/app/workflows.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const N = 5000;

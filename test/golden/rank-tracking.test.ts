@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBlueprint } from '../../src/workflow.ts';
+import { loadBlueprint } from '../../src/app/workflows.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';
 import { openTestEngine } from '../helpers/engine.ts';

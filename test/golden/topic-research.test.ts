@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Cron } from 'croner';
-import { importBlueprint, loadBlueprint } from '../../src/workflow.ts';
+import { importBlueprint, loadBlueprint } from '../../src/app/workflows.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
 import { readRows } from '../../src/providers/sheets/ops.ts';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
+import type { RunRecord } from '../../src/store/types.ts';
 import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 
@@ -214,7 +215,7 @@ describe('topic-research blueprint (golden)', () => {
       vi.setSystemTime(tick - 1000);
       const scheduler = new Scheduler({ engine: t.engine, dir: workflows, now: () => Date.now() });
       const before = fx.serper.requests.length;
-      let done;
+      let done: RunRecord;
       try {
         await scheduler.start();
         const scheduled = await vi.waitFor(async () => {

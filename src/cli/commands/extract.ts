@@ -1,5 +1,5 @@
 import { userError } from '../../shared/errors.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const extractCommand: Command = {
   name: 'extract',

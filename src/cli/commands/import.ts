@@ -1,6 +1,6 @@
 import { userError } from '../../shared/errors.ts';
-import { importBlueprint } from '../../workflow.ts';
-import type { Command } from '../main.ts';
+import { importBlueprint } from '../../app/workflows.ts';
+import type { Command } from '../command.ts';
 
 export const importCommand: Command = {
   name: 'import',

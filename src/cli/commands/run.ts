@@ -1,11 +1,13 @@
 import { userError } from '../../shared/errors.ts';
-import { openRuntime, type Runtime } from '../../runtime.ts';
-import { openWorkflow, parseSets, resolveInputs } from '../../workflow.ts';
+import { openRuntime, type Runtime } from '../../app/runtime.ts';
+import { parseSets, resolveInputs } from '../../blueprint/inputs.ts';
+import { openWorkflow } from '../../app/workflows.ts';
 import type { RunRecord } from '../../store/types.ts';
 import { wholeNumberOption } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { formatSummary, summarize } from '../summary.ts';
-import type { Command } from '../main.ts';
+import { summarize } from '../../engine/summary.ts';
+import { formatSummary } from '../summary.ts';
+import type { Command } from '../command.ts';
 
 async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolean): Promise<number> {
   const progress = new Progress(rt.store, run.id, steps);

@@ -1,8 +1,9 @@
 import { userError } from '../../shared/errors.ts';
-import { openStore } from '../../runtime.ts';
-import { formatDuration, formatSummary, summarize } from '../summary.ts';
+import { openStore } from '../../app/runtime.ts';
+import { summarize } from '../../engine/summary.ts';
+import { formatDuration, formatSummary } from '../summary.ts';
 import { wholeNumberOption } from '../options.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 export const runsCommand: Command = {
   name: 'runs',

@@ -1,8 +1,9 @@
 import { readJsonFile } from '../../blueprint/load.ts';
 import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
 import { userError } from '../../shared/errors.ts';
-import { inputProblems, mergeInputs } from '../../workflow.ts';
-import type { Command } from '../main.ts';
+import { defaultRegistry } from '../../steps/registry.ts';
+import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
+import type { Command } from '../command.ts';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -23,7 +24,7 @@ export const validateCommand: Command = {
         continue;
       }
       const workflow = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? doc as { blueprint: unknown; inputs?: unknown } : undefined;
-      const result = validateBlueprint(workflow ? workflow.blueprint : doc);
+      const result = validateBlueprint(workflow ? workflow.blueprint : doc, defaultRegistry);
       // A workflow file's bound inputs are checked as `run` will check them.
       const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
       const inputLines = result.ok && workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];

@@ -1,5 +1,5 @@
 import { userError } from '../../shared/errors.ts';
-import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../runtime.ts';
+import { consoleLogger, msFromEnv, openRuntime, type Runtime } from '../../app/runtime.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
 import { secondsOption, wholeNumberOption } from '../options.ts';
 
@@ -13,11 +13,11 @@ function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?:
   const reconcileMs = msFromEnv(env, 'TOPICFLOW_RECONCILE_MS');
   return { ...(reloadMs !== undefined ? { reloadMs } : {}), ...(reconcileMs !== undefined ? { reconcileMs } : {}) };
 }
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 /** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
 async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
-  consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.kind} queue); stop with Ctrl-C or SIGTERM`);
+  consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.name} queue); stop with Ctrl-C or SIGTERM`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       consoleLogger.info(`${sig}: stopping; running steps get ${graceMs / 1000}s to finish, the rest go back to the queue`);
@@ -59,7 +59,7 @@ export const workerCommand: Command = {
     const every = msFromEnv(process.env, 'TOPICFLOW_RECONCILE_MS') ?? 30_000;
     const rt = await openRuntime({ logger: consoleLogger, ...(concurrency ? { concurrency } : {}) });
     const timer = await closing(rt, async () => {
-      if (rt.queue.kind === 'memory') consoleLogger.warn('REDIS_URL is not set: this worker only sees runs started in this process; use `topicflow start` for embedded mode');
+      if (rt.queue.capabilities.local) consoleLogger.warn('REDIS_URL is not set: this worker only sees runs started in this process; use `topicflow start` for embedded mode');
       await rt.engine.startWorker(concurrency);
       await rt.engine.reconcileAll();
       // Workers reconcile too, so that work the queue lost (Redis restarted without persistence)

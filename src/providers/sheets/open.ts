@@ -6,7 +6,6 @@ import { userError } from '../../shared/errors.ts';
 import { openGoogleSheets } from './google.ts';
 import { openXlsx } from './xlsx.ts';
 import type { SheetsBackend } from './types.ts';
-import type { StepContext } from '../../steps/define.ts';
 
 export type SpreadsheetRef = { kind: 'xlsx'; path: string } | { kind: 'google'; id: string };
 
@@ -43,9 +42,4 @@ export function openSheets(spreadsheet: string, options: OpenSheetsOptions): She
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.throttleWrites ? { throttleWrites: options.throttleWrites } : {}),
   });
-}
-
-/** The backend a step uses: the step's environment, abort signal and write-quota throttle. */
-export function openSheetsForStep(spreadsheet: string, ctx: Pick<StepContext, 'env' | 'signal' | 'throttle'>, options: { create?: boolean } = {}): SheetsBackend {
-  return openSheets(spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle, create: options.create === true });
 }

@@ -80,7 +80,7 @@ export function openXlsx(path: string, options: XlsxOptions = {}): SheetsBackend
 
   /** The workbook; undefined when there is no file and `create` allows one. */
   async function load(): Promise<ExcelJS.Workbook | undefined> {
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(file);
     } catch (err) {
@@ -128,7 +128,7 @@ export function openXlsx(path: string, options: XlsxOptions = {}): SheetsBackend
   }
 
   /** Runs a change on the workbook and saves it; a failed change drops the cached copy. */
-  async function change(fn: (wb: ExcelJS.Workbook) => boolean | void): Promise<void> {
+  async function change(fn: (wb: ExcelJS.Workbook) => boolean | undefined): Promise<void> {
     await withLock(fileLock, async () => {
       const wb = (await load()) ?? new (await excel()).Workbook();
       try {
@@ -180,14 +180,14 @@ export function openXlsx(path: string, options: XlsxOptions = {}): SheetsBackend
           ws.getCell(row, column).value = value === '' ? null : value;
         };
         for (const range of batch.ranges) {
-          range.values.forEach((line, r) => line.forEach((v, c) => put(range.row + r, range.column + c, v)));
+          for (const [r, line] of range.values.entries()) for (const [c, v] of line.entries()) put(range.row + r, range.column + c, v);
         }
         if (batch.append.length > 0) {
           let last = 0;
           ws.eachRow({ includeEmpty: false }, (row, n) => {
             if ((row.values as ExcelJS.CellValue[]).some((v) => fromExcel(v ?? null) !== '')) last = n;
           });
-          batch.append.forEach((line, r) => line.forEach((v, c) => put(last + 1 + r, 1 + c, v)));
+          for (const [r, line] of batch.append.entries()) for (const [c, v] of line.entries()) put(last + 1 + r, 1 + c, v);
         }
       });
     },

@@ -18,7 +18,7 @@ import zlib from 'node:zlib';
 import { pipeline, type Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { transientError, type TopicflowError } from '../../shared/errors.ts';
-import { deadline } from '../deadline.ts';
+import { deadline } from '../http/deadline.ts';
 import { parseRetryAfter } from '../../shared/retry.ts';
 import { createGuard, guardedLookup, type Guard, type GuardOptions } from './guard.ts';
 import { robotsAllows, type RobotsFetch } from './robots.ts';

@@ -1,5 +1,5 @@
 /** Zod pieces shared by the OpenAI step inputs. */
-import { durationMsSchema } from '../shared/duration.ts';
+import { durationMsSchema } from '../../shared/duration.ts';
 
 /** A duration as in blueprints, parsed to ms. */
 export const durationInput = durationMsSchema('30s, 2m, 7d');

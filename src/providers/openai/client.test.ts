@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd, createOpenAIClient, maxTokensField, modelPrice, openaiError } from './openai.ts';
+import { costUsd, createOpenAIClient, maxTokensField, modelPrice, openaiError } from './client.ts';
 
 describe('OpenAI provider', () => {
   it('prices dated snapshots by their family, the longest name first', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBody, oneLine, safeUrl } from './http.ts';
+import { decodeBody, oneLine, safeUrl } from './client.ts';
 
 describe('safeUrl', () => {
   it('drops credentials and the query string, which may hold keys', () => {

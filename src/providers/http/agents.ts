@@ -9,7 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { lookup as dnsLookup } from 'node:dns';
 import type { Duplex } from 'node:stream';
-import { BlockedAddressError, createGuard, guardedLookup, isAllowedHost, type AllowedHost } from './web/guard.ts';
+import { BlockedAddressError, createGuard, guardedLookup, isAllowedHost, type AllowedHost } from '../web/guard.ts';
 
 /** Code of the error a socket is destroyed with when it did not connect in time. */
 export const CONNECT_TIMEOUT = 'ECONNECTTIMEOUT';

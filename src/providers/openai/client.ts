@@ -5,8 +5,8 @@
  */
 import OpenAI from 'openai';
 import { leanFetch } from './lean-fetch.ts';
-import { quotaError, transientError, userError, type TopicflowError } from '../shared/errors.ts';
-import { parseRetryAfter } from '../shared/retry.ts';
+import { quotaError, transientError, userError, type TopicflowError } from '../../shared/errors.ts';
+import { parseRetryAfter } from '../../shared/retry.ts';
 
 /** Default request timeout. A long structured answer from a slow model can take a minute. @default 120000 */
 export const DEFAULT_OPENAI_TIMEOUT_MS = 120_000;
@@ -85,7 +85,7 @@ export function createOpenAIClient(env: Record<string, string | undefined>, opti
 
 /** OpenAI echoes part of a wrong key in its 401 message; never let a key reach logs or the store. */
 function redact(message: string): string {
-  return message.replace(/\b(sk|key)-[A-Za-z0-9_*\-]{3,}/g, '$1-***');
+  return message.replace(/\b(sk|key)-[A-Za-z0-9_*-]{3,}/g, '$1-***');
 }
 
 /**

@@ -4,7 +4,7 @@
  * `openaiError`.
  */
 import type OpenAI from 'openai';
-import { createOpenAIClient, openaiError } from './openai.ts';
+import { createOpenAIClient, openaiError } from './client.ts';
 
 /** The settings a request needs, and all it is given of the environment. */
 export const OPENAI_ENV_KEYS = ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID'] as const;

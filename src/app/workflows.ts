@@ -5,11 +5,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { readJsonFile } from './blueprint/load.ts';
-import { checkInputValue, formatProblem, validateBlueprint, type Problem } from './blueprint/validate.ts';
-import type { Blueprint } from './blueprint/schema.ts';
-import { TopicflowError, userError } from './shared/errors.ts';
-import type { StepRegistry } from './steps/registry.ts';
+import { readJsonFile } from '../blueprint/load.ts';
+import { formatProblem, validateBlueprint as validateAgainst, type Problem, type ValidationResult } from '../blueprint/validate.ts';
+import { parseSets, resolveInputs } from '../blueprint/inputs.ts';
+import type { Blueprint } from '../blueprint/schema.ts';
+import { TopicflowError, userError } from '../shared/errors.ts';
+import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 
 export interface WorkflowFile {
   workflow: 1;
@@ -37,6 +38,11 @@ export class BlueprintError extends TopicflowError {
 
 export const WORKFLOWS_DIR = 'workflows';
 
+/** Every problem of a blueprint, checked against the built-in step types unless `registry` is given. */
+export function validateBlueprint(doc: unknown, registry: StepRegistry = defaultRegistry): ValidationResult {
+  return validateAgainst(doc, registry);
+}
+
 /** Reads and validates a blueprint file (or a workflow file, whose blueprint it returns). */
 export async function loadBlueprint(source: string | unknown, registry?: StepRegistry): Promise<Blueprint> {
   const doc = typeof source === 'string' ? await readJsonFile(source) : source;
@@ -49,66 +55,6 @@ export async function loadBlueprint(source: string | unknown, registry?: StepReg
 
 function isWorkflowDoc(doc: unknown): boolean {
   return !!doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 && 'blueprint' in (doc as object);
-}
-
-/**
- * Parses `--set key=value` pairs against the declared inputs: numbers, booleans, arrays and
- * objects are parsed from their text; strings are taken as they are.
- */
-export function parseSets(bp: Blueprint, sets: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const s of sets) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw userError('input.bad_set', `expected key=value, got "${s}"`, { where: '--set' });
-    const key = s.slice(0, eq);
-    const text = s.slice(eq + 1);
-    const decl = Object.hasOwn(bp.inputs ?? {}, key) ? bp.inputs![key] : undefined;
-    if (!decl) throw userError('input.unknown', `unknown input "${key}" (inputs: ${Object.keys(bp.inputs ?? {}).join(', ') || 'none'})`, { where: `--set ${key}` });
-    let value: unknown = text;
-    if (decl.type !== 'string') {
-      try { value = JSON.parse(text); } catch {
-        throw userError('input.bad_value', `expected ${decl.type}, got "${text}"`, { where: `--set ${key}` });
-      }
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
-/** What is wrong with inputs bound to `bp`: missing required ones, unknown ones, and values outside their declaration. */
-export function inputProblems(bp: Blueprint, inputs: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  for (const [name, decl] of Object.entries(bp.inputs ?? {})) {
-    if (inputs[name] === undefined) {
-      if (decl.required !== false) problems.push(`missing required input "${name}"${decl.description ? ` (${decl.description})` : ''}: bind it with --set ${name}=...`);
-      continue;
-    }
-    const err = checkInputValue(decl, inputs[name]);
-    if (err) problems.push(`input "${name}": ${err}`);
-  }
-  for (const name of Object.keys(inputs)) if (!Object.hasOwn(bp.inputs ?? {}, name)) problems.push(`unknown input "${name}"`);
-  return problems;
-}
-
-/** Defaults, then each layer's values, unchecked. */
-export function mergeInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
-  // Null prototype: a layer parsed from JSON may hold a "__proto__" key, which must stay a key.
-  const out = Object.create(null) as Record<string, unknown>;
-  for (const [name, decl] of Object.entries(bp.inputs ?? {})) if (decl.default !== undefined) out[name] = decl.default;
-  for (const layer of layers) for (const [k, v] of Object.entries(layer)) out[k] = v;
-  return out;
-}
-
-/**
- * Defaults, then bound values, then overrides; every required input present, well typed and
- * within its bounds. The CLI (import, run), the scheduler and the library (`Engine.startRun`,
- * `runWorkflow`) all check inputs here, so they accept and refuse the same values.
- */
-export function resolveInputs(bp: Blueprint, ...layers: Record<string, unknown>[]): Record<string, unknown> {
-  const out = mergeInputs(bp, ...layers);
-  const problems = inputProblems(bp, out);
-  if (problems.length) throw userError('input.invalid', problems.join('; '));
-  return { ...out };
 }
 
 export function workflowPath(name: string, dir = WORKFLOWS_DIR): string {

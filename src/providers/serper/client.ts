@@ -4,9 +4,9 @@
  * retries: the queue does, with the shared retry policy, so retries are counted and bounded.
  */
 import { z } from 'zod';
-import { quotaError, transientError, userError, type TopicflowError } from '../shared/errors.ts';
-import { parseRetryAfter } from '../shared/retry.ts';
-import { decodeBody, httpSend, isHttpUrl, oneLine, requestIdOf, shownSetting, type HttpOutcome } from './http.ts';
+import { quotaError, transientError, userError, type TopicflowError } from '../../shared/errors.ts';
+import { parseRetryAfter } from '../../shared/retry.ts';
+import { decodeBody, httpSend, isHttpUrl, oneLine, requestIdOf, shownSetting, type HttpOutcome } from '../http/client.ts';
 
 /** @default 'https://google.serper.dev' */
 export const SERPER_DEFAULT_BASE_URL = 'https://google.serper.dev';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainOf, parseSerperResponse } from './serper.ts';
+import { domainOf, parseSerperResponse } from './client.ts';
 
 describe('parseSerperResponse', () => {
   it('fills what Serper omits and drops organic items without a link', () => {

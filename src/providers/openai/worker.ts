@@ -3,9 +3,9 @@
  * at once, and posts back the reply or the typed failure, serialized.
  */
 import { parentPort } from 'node:worker_threads';
-import { serializeError } from '../shared/errors.ts';
-import { chatCompletion, clockMs, type ChatTask } from './openai-exchange.ts';
-import type { ThreadReply } from './openai-thread.ts';
+import { serializeError } from '../../shared/errors.ts';
+import { chatCompletion, clockMs, type ChatTask } from './exchange.ts';
+import type { ThreadReply } from './thread.ts';
 
 const port = parentPort!;
 const aborts = new Map<number, AbortController>();

@@ -7,7 +7,7 @@
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import { deadline } from './deadline.ts';
 import { CONNECT_TIMEOUT, agentsFor, guardedAgents, hostPort } from './agents.ts';
-import { BlockedAddressError, type AllowedHost } from './web/guard.ts';
+import { BlockedAddressError, type AllowedHost } from '../web/guard.ts';
 
 export interface HttpSendOptions {
   method: string;

@@ -3,13 +3,13 @@
  * unless DATABASE_URL / REDIS_URL say otherwise.
  */
 import { join } from 'node:path';
-import { openSqliteStore } from './store/sqlite/index.ts';
-import { createMemoryQueue } from './queue/memory.ts';
-import { Engine, type EngineLogger } from './engine/engine.ts';
-import type { Store } from './store/types.ts';
-import { userError } from './shared/errors.ts';
-import type { QueueDriver } from './queue/types.ts';
-import type { StepRegistry } from './steps/registry.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
+import { createMemoryQueue } from '../queue/memory.ts';
+import { Engine, type EngineLogger } from '../engine/engine.ts';
+import type { Store } from '../store/types.ts';
+import { userError } from '../shared/errors.ts';
+import type { QueueDriver } from '../queue/types.ts';
+import type { StepRegistry } from '../steps/registry.ts';
 
 export interface RuntimeOptions {
   env?: Record<string, string | undefined>;
@@ -41,7 +41,7 @@ export function sqlitePath(env: Record<string, string | undefined>): string {
 export async function openStore(env: Record<string, string | undefined> = process.env): Promise<Store> {
   if (env.DATABASE_URL) {
     // Loaded only in distributed mode: embedded mode never pays for pg.
-    const { openPostgresStore } = await import('./store/postgres/index.ts');
+    const { openPostgresStore } = await import('../store/postgres/index.ts');
     return openPostgresStore(env.DATABASE_URL, env.TOPICFLOW_PG_SCHEMA ? { schema: env.TOPICFLOW_PG_SCHEMA } : {});
   }
   const store = await openSqliteStore(sqlitePath(env));
@@ -52,7 +52,7 @@ export async function openStore(env: Record<string, string | undefined> = proces
 /** BullMQ when REDIS_URL is set (workers on any number of machines), else the in-process queue. */
 export async function openQueue(env: Record<string, string | undefined> = process.env): Promise<QueueDriver> {
   if (env.REDIS_URL) {
-    const { createBullmqQueue } = await import('./queue/bullmq.ts');
+    const { createBullmqQueue } = await import('../queue/bullmq.ts');
     const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
     return createBullmqQueue({
       connection: env.REDIS_URL,
@@ -100,7 +100,7 @@ export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime
   });
   return {
     store, queue, engine,
-    mode: queue.kind === 'memory' ? 'embedded' : 'distributed',
+    mode: queue.capabilities.local ? 'embedded' : 'distributed',
     async close(timeoutMs = 10_000) {
       await engine.close(timeoutMs);
       await store.close();

@@ -1,0 +1,201 @@
+/**
+ * Executing one step run: claim it, evaluate its input, run its step type with a step context,
+ * and record the result and what it makes ready in one transaction, or hand a transient failure
+ * back to the queue for its retry.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Job, QueueDriver } from '../queue/types.ts';
+import { internalError, isRateLimited, serializeError, stopsRun, type SerializedError } from '../shared/errors.ts';
+import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
+import type { RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
+import { Deferral } from './deferral.ts';
+import type { EngineLogger } from './logger.ts';
+import type { Ownership } from './owner.ts';
+import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, type StoredInput } from './planner.ts';
+import { maybeFinish, planEnv, sumUsage, type RunContext, type Runs } from './runs.ts';
+
+export interface ExecutorOptions {
+  store: Store;
+  queue: QueueDriver;
+  runs: Runs;
+  env: Record<string, string | undefined>;
+  logger: EngineLogger;
+  events: EventEmitter;
+  /** The runs this process owns, when its queue lives here. */
+  ownership: Ownership | undefined;
+  lostAfterMs: number;
+}
+
+type Result = { status: 'succeeded' | 'failed' | 'filtered'; output?: unknown; error?: SerializedError };
+
+export class Executor {
+  readonly #o: ExecutorOptions;
+  readonly #inflight = new Set<AbortController>();
+  /** When the last step handler of this process returned (see Deferral's `drained`). */
+  #lastHandledAt = 0;
+  readonly #deferral: Deferral;
+
+  constructor(options: ExecutorOptions) {
+    this.#o = options;
+    this.#deferral = new Deferral({
+      logger: options.logger,
+      lostAfterMs: options.lostAfterMs,
+      // Drained: no step has run in this process for 100 ms (the end of a run, not a gap between two jobs).
+      drained: () => this.#inflight.size === 0 && performance.now() - this.#lastHandledAt > 100,
+    });
+  }
+
+  /** The queue's job handler: executes the step run `job.id`. */
+  async handle(job: Job): Promise<void> {
+    const { store, queue, runs, events } = this.#o;
+    // The claim takes only a pending step run of a running run: a stopped run keeps its pending
+    // step runs for `resume`, and a finished step run is never executed again.
+    let sr = await store.claimStepRun(job.id);
+    if (!sr && queue.capabilities.redeliversStalled) {
+      // The queue hands a job to one worker at a time, so its step run already 'running' means the
+      // worker that claimed it died: its lock expired and the stalled job came back. Take it over.
+      // Status checks read no input: a per-run step's input can be every row of the run.
+      const cur = await store.getStepRun(job.id, { withInput: false });
+      if (cur?.status !== 'running') return;
+      await store.withRun(cur.runId, async (tx) => {
+        if ((await tx.getStepRun(job.id, { withInput: false }))?.status === 'running') await tx.updateStepRun(job.id, { status: 'pending' });
+      });
+      sr = await store.claimStepRun(job.id);
+    }
+    if (!sr) return;
+    const rc = await runs.get(sr.runId);
+    if (!rc) return;
+    const claimed = sr;
+    const compiledStep = rc.compiled.steps.get(claimed.stepId);
+    const where = `step "${claimed.stepId}"${claimed.itemKey ? ` item ${claimed.itemKey}` : ''}`;
+    const usage: Usage = {};
+    const controller = new AbortController();
+    this.#inflight.add(controller);
+    this.#o.ownership?.busy(claimed.runId, 1);
+    let finishLater = false;
+    events.emit('step', { runId: claimed.runId, stepId: claimed.stepId, status: 'running' });
+    try {
+      const def = compiledStep?.type;
+      if (!compiledStep || !def) throw internalError('step.unknown', `step type ${compiledStep?.step.uses ?? claimed.stepId} is not registered`);
+      const node = compiledStep.node;
+      // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run planned by
+      // an earlier version of topicflow has its evaluated mapping stored.
+      const stored = (claimed.input ?? { with: {} }) as StoredInput;
+      const mapping = claimed.input === null && evaluatedAtRun(rc.compiled, node) ? await mappingAtRun(store, rc, node, claimed.itemKey, where) : stored.with;
+      const input = parseStepInput(def, mapping, where);
+      const result = await def.run(input, this.#stepContext(rc, claimed, job, controller.signal, usage));
+      if (isFiltered(result)) {
+        await this.#finish(rc, claimed, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
+      } else if (this.#deferral.background(rc).has(claimed.stepId) && def.cachesResult?.(input) === true && this.#deferral.mayDefer(claimed)) {
+        // Only pure and collecting steps use this result: finish it when the loop has a moment,
+        // and give the queue its slot back now (see IdleGate). Meanwhile only the fan-out item of
+        // its input is kept, not the rest (a page's text).
+        claimed.input = itemOnly(stored.item);
+        finishLater = true;
+        this.#deferral.later(claimed.stepId, () => this.#finish(rc, claimed, { status: 'succeeded', output: result ?? null }, usage), () => this.#o.ownership?.busy(claimed.runId, -1));
+      } else {
+        await this.#finish(rc, claimed, { status: 'succeeded', output: result ?? null }, usage);
+      }
+    } catch (err) {
+      await this.#failed(rc, claimed, job, err, usage, where, compiledStep?.step.onError === 'fail');
+    } finally {
+      this.#inflight.delete(controller);
+      if (!finishLater) this.#o.ownership?.busy(claimed.runId, -1);
+      this.#lastHandledAt = performance.now();
+    }
+  }
+
+  /** A step threw: retried (thrown back to the queue), the run stopped (quota, credentials), or the item failed. */
+  async #failed(rc: RunContext, sr: StepRunRecord, job: Job, err: unknown, usage: Usage, where: string, failsRun: boolean): Promise<void> {
+    const { store, queue, logger, events } = this.#o;
+    const e: SerializedError = { ...serializeError(err) };
+    e.where ??= where;
+    if (isRateLimited(e)) {
+      // The provider counted more than its limit: every worker keeps this queue's window wider
+      // for a while. Only a hint to the limiter; its failure must not change what happens here.
+      try {
+        await queue.rateLimited(sr.queue);
+      } catch (cause) {
+        logger.warn('could not widen the rate window after a 429', { queue: sr.queue, error: serializeError(cause).message });
+      }
+    }
+    if (e.fault === 'transient' && !job.isLastAttempt) {
+      // Back to pending with the error kept; the driver retries after its backoff.
+      await store.withRun(sr.runId, (tx) => tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) }));
+      events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });
+      throw Object.assign(new Error(e.message), { fault: e.fault, code: e.code, retryAfterMs: e.retryAfterMs });
+    }
+    if (stopsRun(e)) {
+      // Not the item's fault: it goes back to pending, and the run stops until credits or the key are back.
+      await store.withRun(sr.runId, async (tx) => {
+        await tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) });
+        await tx.updateRun(sr.runId, { status: 'stopped', error: e, finishedAt: Date.now() });
+      });
+      events.emit('run', sr.runId);
+      return;
+    }
+    await this.#finish(rc, sr, { status: 'failed', error: e }, usage, failsRun ? e : undefined);
+  }
+
+  /** Only reached when the handler itself failed outside a step (a store fault): resume or the reconciler picks the step run up. */
+  onDriverFailed(job: Job, error: unknown): void {
+    this.#o.logger.warn('job failed outside a step', { id: job.id, error: serializeError(error).message });
+  }
+
+  #stepContext(rc: RunContext, sr: StepRunRecord, job: Job, signal: AbortSignal, usage: Usage): StepContext {
+    const { store, queue, env, logger } = this.#o;
+    const fields = { runId: sr.runId, step: sr.stepId, item: sr.itemKey };
+    return {
+      runId: sr.runId, stepRunId: sr.id, stepId: sr.stepId, itemKey: sr.itemKey,
+      attempt: sr.attempts, isLastAttempt: job.isLastAttempt,
+      signal, blueprint: rc.blueprint, env, store,
+      log: { info: (m, f) => logger.info(m, { ...fields, ...f }), warn: (m, f) => logger.warn(m, { ...fields, ...f }) },
+      usage: (u) => { Object.assign(usage, sumUsage(usage, u)); },
+      throttle: () => queue.acquire(sr.queue, signal),
+      cache: {
+        get: (ns, key) => store.cacheGet(ns, key),
+        set: (ns, key, value, ttlMs) => store.cacheSet(ns, key, value, ttlMs),
+      },
+    };
+  }
+
+  /** Records the result and plans what it makes ready, in one transaction; then enqueues that. */
+  async #finish(rc: RunContext, sr: StepRunRecord, result: Result, usage: Usage, stopWith?: SerializedError): Promise<void> {
+    const { store, runs, events } = this.#o;
+    let planTx: RunTx | undefined;
+    const { created, ended } = await store.withRun(sr.runId, async (tx) => {
+      planTx = tx;
+      const cur = await tx.getStepRun(sr.id, { withInput: false });
+      if (cur?.status !== 'running') return { created: [], ended: false };
+      const finishedAt = Date.now();
+      const total = sumUsage(cur.usage, usage);
+      await tx.updateStepRun(sr.id, {
+        status: result.status,
+        output: result.output ?? null,
+        error: result.error ?? null,
+        usage: Object.keys(total).length ? total : null,
+        finishedAt,
+      });
+      const env = planEnv(tx, rc);
+      if (stopWith) {
+        await tx.updateRun(sr.runId, { status: 'stopped', error: stopWith, finishedAt });
+        return { created: [], ended: true };
+      }
+      // The planner's cache of finished step runs keeps only what planning reads (see itemOnly).
+      const updated: StepRunRecord = { ...cur, input: itemOnly((sr.input as StoredInput | null)?.item), status: result.status, output: result.output ?? null, error: result.error ?? null, finishedAt };
+      const c = await planAfter(env, [updated]);
+      return { created: c, ended: !(await maybeFinish(env, c.length)) };
+    });
+    if (planTx) planCommitted(planTx);
+    events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
+    await runs.enqueue(rc, created);
+    if (ended) events.emit('run', sr.runId);
+  }
+
+  /** Aborts the steps still running after `timeoutMs`; finishes waiting for a quiet moment are done at once. */
+  async close(closeQueue: () => Promise<void>, timeoutMs: number): Promise<void> {
+    const t = setTimeout(() => { for (const c of this.#inflight) c.abort(new Error('shutting down')); }, timeoutMs);
+    try { await closeQueue(); } finally { clearTimeout(t); }
+    await this.#deferral.flush();
+  }
+}
