@@ -14,6 +14,7 @@ import { Fifo, MinHeap } from './collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
+import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
 import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
@@ -46,7 +47,7 @@ interface QueueState {
   concurrency: number;
   limiter: RateLimiter | undefined;
   /** Callers of `acquire` waiting for a slot, in order (made on first use). */
-  gate?: RateGate;
+  gate?: RateGate<number>;
   /** The widened window margin after a 429 (see `rateLimited`), in force until `until`. */
   caution: { ms: number; until: number; widenedAt: number };
   running: number;
@@ -181,6 +182,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
 
   const cautionMs = (q: QueueState) => (q.caution.until > now() ? q.caution.ms : 0);
   const margin = (q: QueueState, limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs(limiter.limit.intervalMs), cautionMs(q));
+  /** Slot `id` of `limiter`, to be stamped when its request leaves (see send-stamp.ts). */
+  const held = (limiter: RateLimiter, id: number): HeldSlot => ({ sent: () => limiter.restamp(id, now()) });
 
   function pump(): void {
     if (!handler || closed) return;
@@ -193,17 +196,19 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         if (q.waiting === 0 || q.running >= q.concurrency) continue;
         const key = pickLane(q);
         if (key === undefined) continue;
+        let slot: HeldSlot | undefined;
         if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
           const wait = q.limiter.tryAcquire(now(), margin(q, q.limiter));
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
             continue;
           }
+          slot = held(q.limiter, q.limiter.lastSlot);
         }
         const e = q.lanes.get(key)!.shift()!;
         q.waiting--;
         cursor = (idx + 1) % order.length;
-        run(q, e);
+        run(q, e, slot);
         started = true;
       }
       if (!started) break;
@@ -211,7 +216,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     if (soonestWake < Infinity) scheduleWake(soonestWake);
   }
 
-  function run(q: QueueState, e: Entry): void {
+  function run(q: QueueState, e: Entry, slot: HeldSlot | undefined): void {
     const h = handler!;
     e.state = 'running';
     running++;
@@ -224,7 +229,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     // (1.2 s at the start of the 1000-keyword bench), in which no socket connects or reads and
     // requests granted rate slots leave only at its end, together with the next window's.
     new Promise<void>((resolve) => { setImmediate(resolve); })
-      .then(() => h(job))
+      .then(() => runWithSlots(() => h(job), slot ? [slot] : []))
       .then(
         () => finish(e, job, undefined, false),
         (err: unknown) => finish(e, job, err, true),
@@ -277,11 +282,18 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       signal?.throwIfAborted();
       const q = queues.get(queue);
       if (!q?.limiter) return;
-      q.gate ??= createRateGate(
-        () => (q.limiter ? q.limiter.tryAcquire(now(), margin(q, q.limiter)) : 0),
+      q.gate ??= createRateGate<number>(
+        () => {
+          const limiter = q.limiter;
+          if (!limiter) return { slot: -1 };
+          const waitMs = limiter.tryAcquire(now(), margin(q, limiter));
+          return waitMs > 0 ? { waitMs } : { slot: limiter.lastSlot };
+        },
         (ms) => sleep(Math.min(ms, MAX_TIMER_MS)),
       );
-      await q.gate.acquire(signal);
+      const slot = await q.gate.acquire(signal);
+      const limiter = q.limiter;
+      if (limiter && slot >= 0) holdSlot(held(limiter, slot));
     },
 
     async rateLimited(queue: string): Promise<void> {
