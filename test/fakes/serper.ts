@@ -20,6 +20,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rng as seededRandom } from '../helpers/random.ts';
+import { arrivedAt } from './arrival-front.ts';
 import type { SerperSearchParams } from '../../src/providers/serper.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/serper/', import.meta.url));
@@ -162,7 +163,8 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, text: string): Promise<void> {
-    const time = performance.timeOrigin + performance.now();
+    // Behind an arrival front (see arrival-front.ts) the time it arrived there, else now.
+    const time = arrivedAt(req) ?? performance.timeOrigin + performance.now();
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/search') {
       return send(res, 404, { message: 'Not found', statusCode: 404 });
     }
@@ -193,8 +195,10 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
 
     if (options.rateLimit) {
       const { requests: limit, perMs, retryAfter } = options.rateLimit;
-      served = served.filter((t) => t > time - perMs);
-      if (served.length >= limit) {
+      // Requests may be handled a little out of arrival order: count the window that ends at this
+      // one's arrival, and forget only what no window can hold any more.
+      served = served.filter((t) => t > time - 2 * perMs);
+      if (served.filter((t) => t > time - perMs && t <= time).length >= limit) {
         violations++;
         entry.status = 429;
         return send(res, 429, { message: 'Too many requests', statusCode: 429 }, retryAfter ? { 'Retry-After': retryAfter } : {});
