@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { quotaError, serializeError, transientError, userError } from '../src/errors.ts';
 import type { RetryPolicy } from '../src/retry.ts';
-import type { Job, JobSpec, QueueDriver } from '../src/queue/types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobSpec, type QueueDriver } from '../src/queue/types.ts';
 import { rateWindowMargin, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { startArrivalFront } from './fakes/arrival-front.ts';
 
@@ -443,6 +443,36 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(failures).toHaveLength(1);
     }, T);
 
+    it('waits out a 429 (its Retry-After) without counting an attempt, up to RATE_LIMIT_WAITS, then counts them again', async () => {
+      const q = await driver();
+      const seen: { id: string; at: number; attemptsMade: number; isLastAttempt: boolean; waitsLeft: number }[] = [];
+      const failures: Job[] = [];
+      await q.start(async (job) => {
+        seen.push({ id: job.id, at: clock(), attemptsMade: job.attemptsMade, isLastAttempt: job.isLastAttempt, waitsLeft: job.rateLimitWaitsLeft });
+        // 'paced' meets four 429s, then succeeds; 'stuck' never stops meeting them.
+        if (job.id === 'stuck' || seen.filter((s) => s.id === job.id).length <= 4) {
+          throw transientError('test.rate_limited', 'provider answered 429', { status: 429, retryAfterMs: 30 });
+        }
+      }, { onFailed: (job) => failures.push(job) });
+      // Two attempts: counted, the four 429s would fail the item.
+      await q.enqueue([spec('paced', 'a', { retry: policy(2, 20, 100) })]);
+      await waitFor(() => seen.filter((s) => s.id === 'paced').length === 5, 'the fifth try', 10_000);
+      await q.idle();
+      const paced = seen.filter((s) => s.id === 'paced');
+      expect(paced.map((s) => [s.attemptsMade, s.isLastAttempt, s.waitsLeft])).toEqual([
+        [0, false, RATE_LIMIT_WAITS], [0, false, RATE_LIMIT_WAITS - 1], [0, false, RATE_LIMIT_WAITS - 2], [0, false, RATE_LIMIT_WAITS - 3], [0, false, RATE_LIMIT_WAITS - 4],
+      ]);
+      // Each try came at least the Retry-After (30 ms) after the 429 before it.
+      for (let i = 1; i < paced.length; i++) expect(paced[i]!.at - paced[i - 1]!.at).toBeGreaterThanOrEqual(30 - TOL);
+      expect(failures).toEqual([]);
+      // A provider that never stops: after RATE_LIMIT_WAITS waits, 429s count as attempts again.
+      await q.enqueue([spec('stuck', 'a', { retry: policy(2, 1, 5) })]);
+      await waitFor(() => failures.length === 1, 'the stuck job to fail', 20_000);
+      const stuck = seen.filter((s) => s.id === 'stuck');
+      expect(stuck).toHaveLength(RATE_LIMIT_WAITS + 2);
+      expect(failures[0]).toMatchObject({ id: 'stuck', attemptsMade: 1, isLastAttempt: true, rateLimitWaitsLeft: 0 });
+    }, 30_000);
+
     it('treats errors as transient by their own fault or by serializeError (network codes)', async () => {
       const q = await driver();
       const c = counter();
@@ -470,7 +500,8 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
         if (job.attemptsMade > 0) return;
         failedAt = clock();
         const retryAfterMs = job.id === 'long' ? 90_000 : 200;
-        throw transientError('test.rate_limited', 'slow down', { status: 429, retryAfterMs });
+        // A 503 with Retry-After (a 429's wait does not count as an attempt: see the test above).
+        throw transientError('test.unavailable', 'slow down', { status: 503, retryAfterMs });
       }, { onFailed: (job) => failed.push(job.id) });
       await q.enqueue([spec('short', 'a', { retry: policy(3, 1, 5) })]);
       await waitFor(() => starts.get('short')?.length === 2, 'the retry', 5000);

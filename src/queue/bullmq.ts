@@ -26,16 +26,16 @@
  *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatError, serializeError, transientError } from '../errors.ts';
+import { formatError, isRateLimited, serializeError, transientError } from '../errors.ts';
 import { retryDelay, type RetryPolicy } from '../retry.ts';
 import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { createRateGate, type Grant, type RateGate, type Taken } from './rate-gate.ts';
 import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
 import { Semaphore } from './semaphore.ts';
-import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
@@ -68,6 +68,8 @@ interface JobData {
   selfThrottled?: boolean;
   /** The enqueuing process had a rate limit for the queue (see `needsSlot`). */
   limited?: boolean;
+  /** 429s waited out so far (see RATE_LIMIT_WAITS). */
+  rateLimitWaits?: number;
 }
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
@@ -262,6 +264,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     return {
       id: d.id, queue: d.queue, attemptsMade, retry: d.retry,
       isLastAttempt: attemptsMade + 1 >= d.retry.attempts,
+      rateLimitWaitsLeft: RATE_LIMIT_WAITS - (d.rateLimitWaits ?? 0),
       ...(d.group === undefined ? {} : { group: d.group }),
     };
   }
@@ -362,7 +365,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
           await queueOf(job.queue).rateLimit(grant.waitMs);
           throw Worker.RateLimitError();
         }
-        await runHandler(job, `${bj.id}:${token ?? ''}`, grant ? [held(job.queue, grant.slot)] : []);
+        await runHandler(bj, token, job, grant ? [held(job.queue, grant.slot)] : []);
       } finally {
         global.release();
       }
@@ -371,7 +374,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     }
   }
 
-  async function runHandler(job: Job, key: string, slots: HeldSlot[]): Promise<void> {
+  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, slots: HeldSlot[]): Promise<void> {
+    const key = `${bj.id}:${token ?? ''}`;
     let release!: () => void;
     const released = new Promise<'released'>((r) => { release = () => r('released'); });
     running.set(key, { release });
@@ -384,10 +388,29 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       if (outcome === 'released') throw Worker.RateLimitError();
     } catch (err) {
       if (err instanceof Error && err.message === Worker.RateLimitError().message) throw err;
+      const waitMs = rateLimitWait(job, err);
+      if (waitMs !== undefined && !closing) {
+        // The provider said "not now": back to delayed without counting an attempt (BullMQ
+        // counts none for a job moved to delayed by its processor).
+        await bj.updateData({ ...bj.data, rateLimitWaits: (bj.data.rateLimitWaits ?? 0) + 1 });
+        await bj.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
       throw failure(job, err);
     } finally {
       running.delete(key);
     }
+  }
+
+  /** How long to wait out a 429 of `job` without counting an attempt, or undefined when it is not one to wait out. */
+  function rateLimitWait(job: Job, err: unknown): number | undefined {
+    const s = serializeError(err);
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; code?: unknown; retryAfterMs?: unknown }) : {};
+    const fault = typeof own.fault === 'string' ? own.fault : s.fault;
+    const code = typeof own.code === 'string' ? own.code : s.code;
+    if (fault !== 'transient' || !isRateLimited({ code }) || job.rateLimitWaitsLeft <= 0) return undefined;
+    const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : s.retryAfterMs;
+    return retryDelay(RATE_LIMIT_WAITS - job.rateLimitWaitsLeft + 1, job.retry, retryAfterMs);
   }
 
   function failure(job: Job, err: unknown): Error {

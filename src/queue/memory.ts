@@ -8,14 +8,14 @@
  * whose group has room starts next; groups are step ids, so lanes are few.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { serializeError } from '../errors.ts';
+import { isRateLimited, serializeError } from '../errors.ts';
 import { retryDelay } from '../retry.ts';
 import { Fifo, MinHeap } from './collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
 import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
-import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
   /** Monotonic clock in ms for delays and rate limits. @default performance.now */
@@ -40,6 +40,8 @@ interface Entry {
   seq: number;
   state: State;
   dueAt: number;
+  /** 429s waited out so far (see RATE_LIMIT_WAITS). */
+  rateLimitWaits: number;
 }
 
 interface QueueState {
@@ -223,7 +225,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     q.running++;
     const g = e.job.group === undefined ? undefined : groupOf(e.job.group);
     if (g) g.running++;
-    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts };
+    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts, rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
     // Each job starts in its own macrotask: a handler's store calls resolve at once, so jobs
     // started from a finishing job's microtasks would chain into one long turn of the event loop
     // (1.2 s at the start of the 1000-keyword bench), in which no socket connects or reads and
@@ -249,10 +251,21 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       entries.delete(job.id);
       return;
     }
-    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; retryAfterMs?: unknown }) : {};
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; code?: unknown; retryAfterMs?: unknown }) : {};
     const serialized = serializeError(err);
     const fault = typeof own.fault === 'string' ? own.fault : serialized.fault;
+    const code = typeof own.code === 'string' ? own.code : serialized.code;
     const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : serialized.retryAfterMs;
+    if (fault === 'transient' && isRateLimited({ code }) && job.rateLimitWaitsLeft > 0) {
+      // The provider said "not now": wait, and go again without counting an attempt.
+      if (closed) {
+        entries.delete(job.id);
+        return;
+      }
+      e.rateLimitWaits++;
+      makeDelayed(e, now() + retryDelay(e.rateLimitWaits, e.job.retry, retryAfterMs));
+      return;
+    }
     if (fault === 'transient' && !job.isLastAttempt) {
       if (closed) {
         // Not run again here; the store still has the step run and a resume enqueues it.
@@ -332,10 +345,11 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
           attemptsMade: spec.attemptsMade ?? 0,
           retry: spec.retry,
           isLastAttempt: false,
+          rateLimitWaitsLeft: RATE_LIMIT_WAITS,
           ...(spec.group === undefined ? {} : { group: spec.group }),
           ...(spec.selfThrottled ? { selfThrottled: true } : {}),
         };
-        const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t };
+        const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t, rateLimitWaits: 0 };
         entries.set(spec.id, e);
         queueOf(spec.queue);
         if (spec.group !== undefined && spec.groupConcurrency !== undefined) groupOf(spec.group).limit = spec.groupConcurrency;
