@@ -62,3 +62,14 @@ export function cpuTicks(pid: number | undefined): number {
     return 0;
   }
 }
+
+/**
+ * `work`, failing instead when `progress` has not changed for `stallMs` while it is pending
+ * (e.g. an in-process engine's `waitForRun`, watched through the run's step counts).
+ */
+export async function whileProgressing<T>(what: string, work: Promise<T>, progress: () => unknown, options: { stallMs?: number; everyMs?: number } = {}): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => { settled = true; });
+  await untilProgress(what, () => settled, progress, { everyMs: 100, ...options });
+  return done;
+}
