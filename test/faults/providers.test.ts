@@ -14,7 +14,7 @@ import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { openTestEngine } from '../helpers/engine.ts';
 import { ALL_KINDS, startChaosProxy, type ChaosKind, type ChaosProxy } from './chaos-proxy.ts';
 import { checkTopicOutcome, cliDone, keywordBook, keywords, runIdOf, tab, tempDir, writeBlueprint } from './harness.ts';
-import { HANG_MS } from '../helpers/progress.ts';
+import { HANG_MS, whileProgressing } from '../helpers/progress.ts';
 
 const PAGE_KINDS: ChaosKind[] = ['429-retry-after', '429', '500', '502', '503', 'reset', 'timeout', 'cut'];
 
@@ -44,7 +44,8 @@ describe('transient provider faults at 20%', () => {
     try {
       const blueprint = await loadBlueprint(file);
       const started = Date.now();
-      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'chaos', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } })).id, 50);
+      const { id } = await t.engine.startRun({ workflow: 'chaos', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } });
+      const run = await whileProgressing(`run ${id}`, t.engine.waitForRun(id, 50), () => t.store.stepCounts(id));
       const elapsed = Date.now() - started;
       const counts = await t.store.stepCounts(run.id);
       const failed = (await t.store.listStepRuns(run.id, { statuses: ['failed'] })).map((r) => `${r.stepId}: ${r.error?.code} ${r.error?.message}`);
@@ -71,7 +72,7 @@ describe('transient provider faults at 20%', () => {
     } finally {
       await t.close();
     }
-  }, 120_000);
+  }, HANG_MS);
 });
 
 describe('a provider that answers 429', () => {
@@ -89,7 +90,8 @@ describe('a provider that answers 429', () => {
     const t = await openTestEngine({ env: fx.env });
     try {
       const blueprint = await loadBlueprint(file);
-      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'paced', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 2 } })).id, 50);
+      const { id } = await t.engine.startRun({ workflow: 'paced', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 2 } });
+      const run = await whileProgressing(`run ${id}`, t.engine.waitForRun(id, 50), async () => [await t.store.stepCounts(id), fx.serper.requests.length]);
       const failed = (await t.store.listStepRuns(run.id, { statuses: ['failed'] })).map((r) => `${r.stepId}: ${r.error?.code}`);
       expect(failed).toEqual([]);
       expect(run.status).toBe('succeeded');
@@ -138,11 +140,11 @@ describe('permanent provider failures stop the run with one clear line and leave
 
   it('Serper out of credits', async () => {
     await stopThenResume('nocredits', () => fx.serper.setFault('no-credits'), () => fx.serper.setFault(null), /out of credits/);
-  }, 60_000);
+  }, HANG_MS);
 
   it('a bad Serper key', async () => {
     await stopThenResume('badkey', () => fx.serper.setFault('unauthorized'), () => fx.serper.setFault(null), /Serper rejected the API key/);
-  }, 60_000);
+  }, HANG_MS);
 
   it('OpenAI insufficient_quota', async () => {
     const quota = await startChaosProxy({ upstream: fx.openai.url.replace(/\/v1$/, ''), rate: 0, seed: 1, kinds: ['insufficient-quota'] });
@@ -154,5 +156,5 @@ describe('permanent provider failures stop the run with one clear line and leave
       fx.env.OPENAI_BASE_URL = openaiUrl;
       await quota.close();
     }
-  }, 60_000);
+  }, HANG_MS);
 });
