@@ -3,9 +3,8 @@
  *
  * A provider counts a request when it arrives. Between the grant and the send, the request may
  * wait for this thread (another job's synchronous work), for a new connection (TCP and TLS
- * handshakes: on a busy machine, the first requests of a worker left 100-400 ms after their
- * grant) or for the CPU; the slots granted one window after the grant then reach the provider
- * within a window of the late ones. So the queue drivers run each job in a context of its own
+ * handshakes, a worker's first request) or for a core; the slots granted one window after the
+ * grant then reach the provider within a window of the late ones. So the queue drivers run each job in a context of its own
  * ({@link runWithSlots}), note every slot they grant to it ({@link holdSlot}), and this module
  * watches the HTTP clients of this thread (Node's `http`/`https` and `fetch`'s undici, through
  * their diagnostics channels): when a request of that job leaves, the oldest slot the job holds is
