@@ -1,7 +1,7 @@
 /**
  * Crashes, fast part (also in `npm test`): a 20-keyword topic-research run through the real
- * `topicflow` CLI is SIGKILLed 3 times, each time once the run has ended a further share of its
- * step runs, and resumed after each kill. The sheet ends with every keyword done, no duplicated
+ * `topicflow` CLI is SIGKILLed 3 times, each time once the run has taken up a further share of
+ * its step runs, and resumed after each kill. The sheet ends with every keyword done, no duplicated
  * SERP or Content Ideas row, the same ideas as a clean run, exact data store counts, and no more
  * Serper or OpenAI calls than a clean run made plus the searches and idea requests in flight at
  * the kills. The 200-keyword, 20-kill versions (embedded and distributed) are in crash.slow.ts.
@@ -54,7 +54,7 @@ describe('crash and resume (embedded, fast)', () => {
     await result.store.close();
     const used = { serper: calls().serper - start.serper, openai: calls().openai - start.openai };
     const inFlight = result.kills.reduce((t, k) => ({ serper: t.serper + k.inFlight.serper, openai: t.openai + k.inFlight.openai }), { serper: 0, openai: 0 });
-    console.log(`[faults] crash (fast): ${result.kills.length} kills at ${result.kills.map((k) => `${k.endedAtKill}/${totalSteps}`).join(', ')} step runs; serper ${used.serper} calls (clean ${cleanCalls.serper}, in flight at the kills ${inFlight.serper}), openai ${used.openai} (clean ${cleanCalls.openai}, in flight ${inFlight.openai})`);
+    console.log(`[faults] crash (fast): ${result.kills.length} kills at ${result.kills.map((k) => `${k.takenAtKill}/${totalSteps}`).join(', ')} step runs; serper ${used.serper} calls (clean ${cleanCalls.serper}, in flight at the kills ${inFlight.serper}), openai ${used.openai} (clean ${cleanCalls.openai}, in flight ${inFlight.openai})`);
     expect(result.kills).toHaveLength(KILLS);
     expect(result.finalCode, result.finalStderr).toBe(0);
     const store = await openSqliteStore(db);

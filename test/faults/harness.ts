@@ -108,12 +108,16 @@ export async function cliDone(args: string[], env: Record<string, string>, cwd: 
 
 export const runIdOf = (stderr: string): string | undefined => /run (run_\w+) started/.exec(stderr)?.[1];
 
-/** Step runs that have ended (what the kill schedule counts). */
-const ENDED = ['succeeded', 'failed', 'filtered'] as const;
+/** Step runs that were taken up (what the kill schedule counts). */
+const TAKEN = ['running', 'succeeded', 'failed', 'filtered'] as const;
 
-/** Step runs of a run that have ended: succeeded, failed or filtered. */
-export function endedSteps(store: Store, runId: string): Promise<number> {
-  return store.countStepRuns(runId, { statuses: ENDED });
+/**
+ * Step runs of a run taken up so far: running or ended. Not only ended: an idea request's
+ * finish is recorded up to 30 s after its answer (see RELIABILITY.md, finishes that wait for a
+ * quiet moment), so ended step runs lag the work and then jump near the end of the run.
+ */
+export function takenSteps(store: Store, runId: string): Promise<number> {
+  return store.countStepRuns(runId, { statuses: TAKEN });
 }
 
 /** Steps of topic-research that call a paid provider: a step run of theirs in flight at a kill may call it again. */
@@ -121,10 +125,10 @@ export const PROVIDER_STEPS = { serper: ['search'], openai: ['ideas'] } as const
 
 export interface Kill {
   attempt: number;
-  /** Ended step runs the kill waited for (see `killAndResume`). */
+  /** Step runs taken up that the kill waited for (see `killAndResume`). */
   threshold: number;
-  /** Ended step runs when the process was killed. */
-  endedAtKill: number;
+  /** Step runs taken up when the process was killed. */
+  takenAtKill: number;
   /** Step runs of the Serper and OpenAI steps running at the kill (they may call again). */
   inFlight: { serper: number; openai: number };
 }
@@ -141,9 +145,9 @@ export async function exitOf(c: Cli, progress: () => unknown = () => 0): Promise
 /**
  * Runs `topicflow run` and kills it with SIGKILL `kills` times, resuming after each kill; the last
  * resume runs to its end. The kills follow the run's progress, not the clock: each process is
- * killed once the run has ended a further share of the step runs (seeded: half to one and a half
- * of an even share of what is left of 90% of `totalSteps`, at least one), so however slow the
- * machine, every kill lands mid-run.
+ * killed once the run has taken up a further share of its step runs (seeded: half to one and a
+ * half of an even share of what is left of 70% of `totalSteps`, at least one), so however slow
+ * the machine, every kill lands mid-run.
  * `totalSteps` comes from a clean run of the same job. At each kill (after `alsoKill`, e.g. a
  * worker), the step runs of the Serper and OpenAI steps still running are noted: the most calls
  * a kill can repeat.
@@ -159,9 +163,10 @@ export async function killAndResume(options: {
   afterKill?: (n: number) => Promise<void>;
 }): Promise<{ runId: string; kills: Kill[]; finalCode: number | null; finalStdout: string; finalStderr: string; store: Store }> {
   const random = rng(options.seed);
-  // Kills are spread over the first 90% of the run: its end finishes many step runs at once (the
-  // deferred finishes of idea requests), and the last kill must come before it is over.
-  const room = 0.9 * options.totalSteps;
+  // Kills are spread over the first 70% of the run's step runs: each kill and resume also lets
+  // some go by (taken up in bursts between two looks at the store, or by workers starting again
+  // with the resume), and the last kill must still come before the run is over.
+  const room = 0.7 * options.totalSteps;
   const kills: Kill[] = [];
   let runId: string | undefined;
   let store: Store | undefined;
@@ -169,7 +174,7 @@ export async function killAndResume(options: {
   for (;;) {
     const c = cli(runId ? ['resume', runId] : options.runArgs, options.env, options.cwd);
     if (kills.length >= options.kills) {
-      const code = await exitOf(c, () => (store && runId ? endedSteps(store, runId) : 0));
+      const code = await exitOf(c, () => (store && runId ? takenSteps(store, runId) : 0));
       return { runId: runId!, kills, finalCode: code, finalStdout: c.stdout(), finalStderr: c.stderr(), store: store! };
     }
     attempt++;
@@ -181,25 +186,25 @@ export async function killAndResume(options: {
     store ??= await options.openStore();
     const id = runId;
     const s = store;
-    // A share of what is left of the 90% for each kill still to come, from where the run is now
-    // (in distributed mode, workers go on while the run process is down).
-    let ended = await endedSteps(s, id);
+    // A share of what is left of the 70% for each kill still to come, from where the run is now
+    // (a resume gives back the step runs that were running; workers may have gone on meanwhile).
+    let taken = await takenSteps(s, id);
     const left = options.kills - kills.length;
-    const threshold = ended + Math.max(1, Math.floor((Math.max(0, room - ended) * (0.5 + random())) / (left + 1)));
-    await untilProgress(`${threshold} ended step runs (kill ${kills.length + 1})`, async () => {
+    const threshold = taken + Math.max(1, Math.floor((Math.max(0, room - taken) * (0.5 + random())) / (left + 1)));
+    await untilProgress(`${threshold} step runs taken up (kill ${kills.length + 1})`, async () => {
       if (exited) return true;
-      ended = await endedSteps(s, id);
-      return ended >= threshold;
-    }, () => [ended, cpuTicks(c.child.pid)], { everyMs: 20 });
+      taken = await takenSteps(s, id);
+      return taken >= threshold;
+    }, () => [taken, cpuTicks(c.child.pid)], { everyMs: 20 });
     if (exited) {
-      throw new Error(`run ${id} ended after ${kills.length} of ${options.kills} kills, before ${threshold} of ${options.totalSteps} step runs had ended (code ${await c.exit}): ${c.stderr().slice(-2000)}`);
+      throw new Error(`run ${id} ended after ${kills.length} of ${options.kills} kills, before ${threshold} of ${options.totalSteps} step runs were taken up (code ${await c.exit}): ${c.stderr().slice(-2000)}`);
     }
     c.child.kill('SIGKILL');
     await c.exit;
     await options.alsoKill?.(kills.length + 1);
     const running = (stepIds: readonly string[]) => s.countStepRuns(id, { statuses: ['running'], stepIds });
     kills.push({
-      attempt, threshold, endedAtKill: await endedSteps(s, id),
+      attempt, threshold, takenAtKill: await takenSteps(s, id),
       inFlight: { serper: await running(PROVIDER_STEPS.serper), openai: await running(PROVIDER_STEPS.openai) },
     });
     await options.afterKill?.(kills.length);
