@@ -3,8 +3,8 @@
  * topic-research run, each followed by `topicflow resume`, in embedded mode (SQLite, in-process
  * queue, .xlsx sheet) and in distributed mode (PostgreSQL, BullMQ on Redis, two `topicflow worker`
  * processes beside the run, Google Sheets fake; each kill takes the run process and both workers
- * down at once, as a machine running them all would go, and the workers start again with the
- * resume). Each kill comes once the run has taken up a further share of the step runs a clean
+ * down at once, as a machine running them all would go, and the workers start again once the
+ * resume is up). Each kill comes once the run has taken up a further share of the step runs a clean
  * run makes, so all 20 land mid-run however slow the machine is. (A worker that lives on while
  * the others restart is the distributed test's case; here it would finish the run during the
  * restarts of a loaded machine, before the 20 kills.) At the end the sheet has exactly 200
@@ -139,7 +139,7 @@ describe('crash and resume, 200 keywords, 20 SIGKILLs', () => {
           for (const w of workers) w.child.kill('SIGKILL');
           await Promise.all(workers.map((w) => w.exit));
         },
-        async afterKill() {
+        async afterResume() {
           for (let i = 0; i < workers.length; i++) workers[i] = worker();
         },
       });

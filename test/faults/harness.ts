@@ -159,8 +159,14 @@ export async function killAndResume(options: {
   openStore: () => Promise<Store>;
   /** Killed together with the run process, before the step runs in flight are counted. */
   alsoKill?: (n: number) => Promise<void>;
-  /** Called after every kill, before the resume (e.g. restart a worker or a service). */
+  /** Called after every kill, before the resume (e.g. restart a service). */
   afterKill?: (n: number) => Promise<void>;
+  /**
+   * Called once a resume has announced the run, before the kill's share is counted (e.g. start
+   * the workers killed with the last process: started earlier, they would run ahead of the
+   * resume, uncounted).
+   */
+  afterResume?: (n: number) => Promise<void>;
 }): Promise<{ runId: string; kills: Kill[]; finalCode: number | null; finalStdout: string; finalStderr: string; store: Store }> {
   const random = rng(options.seed);
   // Kills are spread over the first 70% of the run's step runs: each kill and resume also lets
@@ -173,16 +179,17 @@ export async function killAndResume(options: {
   let attempt = 0;
   for (;;) {
     const c = cli(runId ? ['resume', runId] : options.runArgs, options.env, options.cwd);
-    if (kills.length >= options.kills) {
-      const code = await exitOf(c, () => (store && runId ? takenSteps(store, runId) : 0));
-      return { runId: runId!, kills, finalCode: code, finalStdout: c.stdout(), finalStderr: c.stderr(), store: store! };
-    }
-    attempt++;
     let exited = false;
     void c.exit.then(() => { exited = true; });
     await untilProgress('the run to start', () => exited || runIdOf(c.stderr()) !== undefined, () => [cpuTicks(c.child.pid), c.stderr().length]);
     runId ??= runIdOf(c.stderr());
     if (!runId) throw new Error(`the run did not start: ${c.stderr()}`);
+    if (kills.length > 0) await options.afterResume?.(kills.length);
+    if (kills.length >= options.kills) {
+      const code = await exitOf(c, () => (store && runId ? takenSteps(store, runId) : 0));
+      return { runId, kills, finalCode: code, finalStdout: c.stdout(), finalStderr: c.stderr(), store: store! };
+    }
+    attempt++;
     store ??= await options.openStore();
     const id = runId;
     const s = store;
