@@ -14,6 +14,8 @@ export interface MakeModule {
   filter?: MakeFilter;
   metadata: Record<string, unknown>;
   routes?: { flow: MakeModule[] }[];
+  /** Branches of an if-else (`builtin:BasicIfElse`). */
+  branches?: { flow: MakeModule[] }[];
   onerror?: MakeModule[];
   /** Where it is in the file, for messages: `$.flow[2].routes[0].flow[1]`. */
   at: string;
@@ -105,6 +107,9 @@ function readModule(raw: unknown, at: string, depth: number): MakeModule {
       return { flow: readFlow(r.flow, `${at}.routes[${i}].flow`, depth + 1) };
     });
   }
+  if (Array.isArray(raw.branches)) {
+    mod.branches = raw.branches.map((b, i) => ({ flow: isObject(b) && b.flow !== undefined ? readFlow(b.flow, `${at}.branches[${i}].flow`, depth + 1) : [] }));
+  }
   if (raw.onerror !== undefined && raw.onerror !== null) mod.onerror = readFlow(raw.onerror, `${at}.onerror`, depth + 1);
   return mod;
 }
@@ -121,7 +126,7 @@ export function readMakeExport(doc: unknown): MakeScenario {
       const first = seen.get(m.id);
       if (first) throw new MakeExportError(`${m.at}.id`, `module ${m.id} appears twice (first at ${first})`);
       seen.set(m.id, m.at);
-      for (const r of m.routes ?? []) visit(r.flow);
+      for (const r of [...(m.routes ?? []), ...(m.branches ?? [])]) visit(r.flow);
       visit(m.onerror ?? []);
     }
   };

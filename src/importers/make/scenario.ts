@@ -25,6 +25,8 @@ interface Visit {
   previous: MakeModule | undefined;
   /** The module whose error handler route it is in. */
   handlerOf?: MakeModule;
+  /** The if-else module whose branch it is in. */
+  branchOf?: MakeModule;
 }
 
 export interface ScenarioTranslation {
@@ -37,11 +39,12 @@ export interface ScenarioTranslation {
 
 const DIRECTIVES = new Set(['builtin:Ignore', 'builtin:Resume', 'builtin:Break', 'builtin:Commit', 'builtin:Rollback']);
 
-function walk(flow: MakeModule[], previous: MakeModule | undefined, out: Visit[], handlerOf?: MakeModule): MakeModule | undefined {
+function walk(flow: MakeModule[], previous: MakeModule | undefined, out: Visit[], handlerOf?: MakeModule, branchOf?: MakeModule): MakeModule | undefined {
   let prev = previous;
   for (const mod of flow) {
-    out.push({ mod, previous: prev, ...(handlerOf ? { handlerOf } : {}) });
-    if (mod.onerror) walk(mod.onerror.filter((m) => !DIRECTIVES.has(m.module)), mod, out, mod);
+    out.push({ mod, previous: prev, ...(handlerOf ? { handlerOf } : {}), ...(branchOf ? { branchOf } : {}) });
+    if (mod.onerror) walk(mod.onerror.filter((m) => !DIRECTIVES.has(m.module)), mod, out, mod, branchOf);
+    for (const b of mod.branches ?? []) walk(b.flow, mod, out, handlerOf, mod);
     if (mod.routes) {
       for (const r of mod.routes) walk(r.flow, prev, out, handlerOf);
       // A router ends its flow; nothing follows it in the same route.
@@ -76,6 +79,7 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
   const sheetInputs = new Map<string, string>();
   const moduleSteps: BlueprintStep[] = [];
   const notes: string[] = [];
+  const googleModules: number[] = [];
 
   const addEnv = (variable: string, why: string) => {
     const list = env.get(variable) ?? [];
@@ -154,7 +158,6 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
     if (mod.routes) {
       chainAfter.set(mod.id, previousChain(visit));
       if (mod.routes.length > 1) report.notes.push('its routes run side by side, not one after the other (Make finishes a route before it starts the next)');
-      for (const r of mod.routes) if (r.flow[0]?.filter) report.notes.push(`route filter of module ${r.flow[0].id} is its first step's "when"`);
       if (report.notes.length) report.status = 'approximated';
       continue;
     }
@@ -166,6 +169,10 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
     };
     if (visit.handlerOf) {
       fail('unsupported', `it runs in the error handler route of module ${visit.handlerOf.id}; modules in error handler routes have no translation`);
+      continue;
+    }
+    if (visit.branchOf) {
+      fail('dropped', `it is in a branch of module ${visit.branchOf.id} (${visit.branchOf.module}), which is not supported`);
       continue;
     }
     if (!Object.hasOwn(MODULES, mod.module)) {
@@ -201,8 +208,12 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
       sheet: () => {
         if (sheetRef) return sheetRef;
         const key = sheetKey(mod);
-        const tabText = text(key.tab) ?? '';
-        if (tabText === '') throw new Untranslatable('it names no sheet (tab)');
+        let tabText = text(key.tab) ?? '';
+        if (tabText === '') {
+          // The export left the sheet to choose after import: it becomes an input to bind.
+          addInput('tab', { type: 'string', minLength: 1, description: 'The tab (sheet name) of the spreadsheet; the Make export left it to choose after import.' });
+          tabText = '{{ inputs.tab }}';
+        }
         let spreadsheet: string;
         const id = text(key.spreadsheet) ?? '';
         if (id.includes('{{')) spreadsheet = mapValue(tr, id, 'mapper.spreadsheetId') as string;
@@ -219,18 +230,17 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
             });
           }
           spreadsheet = `{{ inputs.${inputName} }}`;
-          if (mod.parameters.__IMTCONN__ !== undefined) {
-            addEnv('GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON', `module ${mod.id} uses Google Sheets (Make connection ${String(mod.parameters.__IMTCONN__)}); not needed when inputs.${inputName} is a local .xlsx workbook`);
-          }
+          googleModules.push(mod.id);
         }
-        const tab = tabText.includes('{{') ? mapValue(tr, tabText, 'mapper.sheetId') as string : tabText;
+        const tab = tabText.includes('{{') && tabText !== '{{ inputs.tab }}' ? mapValue(tr, tabText, 'mapper.sheetId') as string : tabText;
         const headers = headersBySheet.get(keyOf(key)) ?? new Map<number, string>();
         let headerStep: string | undefined;
         sheetRef = {
           spreadsheet, tab, headers,
           get headerStep() {
-            if (spreadsheet.includes('steps.') || tab.includes('{{')) return undefined;
-            headerStep ??= ctx.prelude(headerStepFor(spreadsheet, tab, `headers_${tab.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'tab'}`));
+            // A tab named by a module's output has no header row to read before the run.
+            if (spreadsheet.includes('steps.') || tab.includes('steps.')) return undefined;
+            headerStep ??= ctx.prelude(headerStepFor(spreadsheet, tab, `headers_${tab.replace(/\{\{ inputs\.|\}\}/g, '').replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'tab'}`));
             return headerStep;
           },
         };
@@ -291,6 +301,10 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
     ...(sched.schedule ? { schedule: sched.schedule } : {}),
     steps: [...prelude, ...moduleSteps],
   };
+  if (googleModules.length) {
+    const ids = [...new Set(googleModules)];
+    addEnv('GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT_JSON', `a Google service account for the Google Sheets module${ids.length > 1 ? 's' : ''} ${ids.join(', ')} (they used Make's Google connection); not needed when the spreadsheet input is a local .xlsx workbook`);
+  }
   const report: ImportReport = {
     scenario: scenario.name,
     modules: order.map((id) => reports.get(id)!),
@@ -338,7 +352,7 @@ function applyHandlers(mod: MakeModule, main: BlueprintStep, notes: string[]): v
       main.onError = 'skip';
       if (p.retry === true || p.retry === 'true' || p.retry === undefined) {
         main.retry = { attempts: Math.min(100, Math.max(1, Math.trunc(count) + 1)), initialDelay: `${Math.max(1, Math.trunc(interval))}m`, maxDelay: `${Math.max(1, Math.trunc(interval))}m` };
-        notes.push(`on error (Break) transient failures are retried ${Math.trunc(count)} times ${Math.trunc(interval)} minutes apart, then the item is recorded as failed (Make stored an incomplete execution)`);
+        notes.push(`on error (Break) transient failures are retried ${Math.trunc(count)} time(s), ${Math.trunc(interval)} minute(s) apart, then the item is recorded as failed (Make stored an incomplete execution)`);
       } else notes.push('on error (Break) the item is recorded as failed (Make stored an incomplete execution to resolve by hand)');
       break;
     }

@@ -20,7 +20,10 @@ const TYPES: Record<string, FieldType> = {
 /** The data store's name: its label in Make when it is usable, else `datastore_<id>`. */
 function storeName(ctx: ModuleContext): string {
   const id = ctx.mod.parameters.datastore;
-  if (id === undefined || id === '') throw new Untranslatable('parameters.datastore names no data store');
+  if (id === undefined || id === '' || id === null) {
+    ctx.note('the export names no data store (a template to complete after import): the data store is declared as "datastore"');
+    return 'datastore';
+  }
   const restore = ctx.mod.metadata.restore;
   const label = isObject(restore) && isObject(restore.parameters) && isObject(restore.parameters.datastore) ? restore.parameters.datastore.label : undefined;
   const clean = typeof label === 'string' ? label.replace(/\s*\(\d+\)\s*$/, '').trim().replace(/[^A-Za-z0-9_]+/g, '_').replace(/^(\d)/, '_$1') : '';

@@ -146,7 +146,8 @@ function hostPrefix(url: string): string {
   let host = '';
   try { host = new URL(url.replace(/\{\{[\s\S]*?\}\}/g, 'x')).hostname; } catch { /* mapped host */ }
   const parts = host.split('.').filter((p) => p && !['www', 'api', 'com', 'io', 'net', 'org', 'dev', 'ai', 'co', 'app'].includes(p));
-  return (parts.at(-1) ?? 'HTTP').toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  const name = (parts.at(-1) ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '_');
+  return /^[A-Z]/.test(name) ? name : 'HTTP';
 }
 
 /** Headers to send, with clear credentials replaced by `${VARIABLE}` references in `secretHeaders`. */

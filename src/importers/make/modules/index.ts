@@ -61,6 +61,8 @@ export const UNSUPPORTED_MODULES: Readonly<Record<string, string>> = {
   'google-sheets:clearCell': 'topicflow has no step that clears a cell',
   'google-sheets:deleteRow': 'topicflow has no step that deletes rows',
   'gateway:WebhookRespond': 'topicflow has no webhook response step',
-  'builtin:BasicIfElse': 'if-else branches have no translation (a router with filters does)',
+  'builtin:BasicIfElse': 'if-else branches have no translation; a router with filters does',
   'builtin:BasicMerge': 'merging branches has no translation',
+  'util:FunctionSleep': 'topicflow paces calls with provider rate limits (limits.providers in the blueprint), not pauses',
+  'builtin:Sleep': 'topicflow paces calls with provider rate limits (limits.providers in the blueprint), not pauses',
 };
