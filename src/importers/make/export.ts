@@ -53,7 +53,7 @@ export function isMakeExport(doc: unknown): boolean {
 }
 
 function typeName(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
+  return v === undefined ? 'nothing' : v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
 }
 
 function readFilter(raw: unknown, at: string): MakeFilter | undefined {

@@ -208,12 +208,6 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
       sheet: () => {
         if (sheetRef) return sheetRef;
         const key = sheetKey(mod);
-        let tabText = text(key.tab) ?? '';
-        if (tabText === '') {
-          // The export left the sheet to choose after import: it becomes an input to bind.
-          addInput('tab', { type: 'string', minLength: 1, description: 'The tab (sheet name) of the spreadsheet; the Make export left it to choose after import.' });
-          tabText = '{{ inputs.tab }}';
-        }
         let spreadsheet: string;
         const id = text(key.spreadsheet) ?? '';
         if (id.includes('{{')) spreadsheet = mapValue(tr, id, 'mapper.spreadsheetId') as string;
@@ -231,6 +225,12 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
           }
           spreadsheet = `{{ inputs.${inputName} }}`;
           googleModules.push(mod.id);
+        }
+        let tabText = text(key.tab) ?? '';
+        if (tabText === '') {
+          // The export left the sheet to choose after import: it becomes an input to bind.
+          addInput('tab', { type: 'string', minLength: 1, description: 'The tab (sheet name) of the spreadsheet; the Make export left it to choose after import.' });
+          tabText = '{{ inputs.tab }}';
         }
         const tab = tabText.includes('{{') && tabText !== '{{ inputs.tab }}' ? mapValue(tr, tabText, 'mapper.sheetId') as string : tabText;
         const headers = headersBySheet.get(keyOf(key)) ?? new Map<number, string>();

@@ -207,6 +207,6 @@ export const updateCell: ModuleTranslator = (ctx) => {
 
 /** Reads an `__IMTCONN__`-free sheet reference for the header step. */
 export function headerStepFor(spreadsheet: string, tab: string, id: string) {
-  return step(id, STEP_READ, { spreadsheet, tab, limit: 1 }, { description: `The header row of tab ${tab}, for columns the Make export names by position only.` });
+  return step(id, STEP_READ, { spreadsheet, tab, limit: 1 }, { description: `The header row of the tab, for columns the Make export names by position only.` });
 }
 
