@@ -19,10 +19,16 @@ export function field(name: string): string {
   return `$lookup($, ${str(name)})`;
 }
 
+/**
+ * Field names that topicflow's checks read as its scope names wherever they stand in a path
+ * (`item`, `items`, `index`): read with `$lookup` so a field of that name is just a field.
+ */
+const SCOPE_LIKE = new Set(['item', 'items', 'index']);
+
 /** `base.name`, with `$lookup` where the name cannot be a path step. */
 export function dot(base: string, name: string): string {
   const f = field(name);
-  return f.startsWith('$lookup') ? `$lookup(${base}, ${str(name)})` : `${base}.${f}`;
+  return f.startsWith('$lookup') || SCOPE_LIKE.has(name) ? `$lookup(${base}, ${str(name)})` : `${base}.${f}`;
 }
 
 /** Wraps an expression in parentheses unless it is a single term. */

@@ -17,7 +17,7 @@ export const iterator: ModuleTranslator = (ctx) => {
   const each = ctx.expr(array, 'mapper.array');
   const id = ctx.id('iterator');
   return {
-    steps: [step(id, 'data.set@1', { item: '{{ item }}', position: '{{ index + 1 }}' }, { each, description: 'One item per element, as Make\'s iterator outputs one bundle per element.' })],
+    steps: [step(id, 'data.set@1', { element: '{{ item }}', position: '{{ index + 1 }}' }, { each, description: 'One item per element, as Make\'s iterator outputs one bundle per element.' })],
     entry: id,
     chain: id,
     read: (path, tools) => {
@@ -26,8 +26,8 @@ export const iterator: ModuleTranslator = (ctx) => {
       if (key === '__IMTINDEX__') return tools.follow(`${base}.position`, rest);
       if (key === '__IMTLENGTH__') return tools.follow(`$count(${list(each.replace(/\bsteps\./g, tools.root('steps.')))})`, rest);
       // An element that is not a collection is output as { value }.
-      if (key === 'value') return tools.follow(`($type(${base}.item) = 'object' ? ${base}.item.value : ${base}.item)`, rest);
-      return tools.follow(`${base}.item`, path);
+      if (key === 'value') return tools.follow(`($type(${base}.element) = 'object' ? ${base}.element.value : ${base}.element)`, rest);
+      return tools.follow(`${base}.element`, path);
     },
   };
 };
