@@ -291,6 +291,8 @@ export function translateScenario(scenario: MakeScenario, options: MakeImportOpt
   notes.push(...sched.notes);
   if (trigger) notes.push('the scenario starts on a webhook: the workflow file marks it webhook-triggered; a run takes the request body as inputs.webhook (from the command line: --set webhook=\'{"field": "value"}\')');
   notes.push('a module without an error handler that fails records its item as failed and the run goes on with the others (Make stops the execution at the first error)');
+  const settings = isObject(scenario.metadata.scenario) ? scenario.metadata.scenario : {};
+  if (settings.sequential === true) notes.push('Make ran this scenario\'s executions one at a time (sequential processing); topicflow runs items in parallel under each provider\'s limits');
 
   const blueprint: Record<string, unknown> = {
     version: 1,
