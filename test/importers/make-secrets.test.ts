@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
 import { importMakeScenario, runMakeImport } from '../../src/importers/make/index.ts';
 import { serializeError } from '../../src/shared/errors.ts';
+import { httpRequest } from '../../src/steps/http.request.ts';
 import { openTestEngine } from '../helpers/engine.ts';
+import { makeStepContext, openTestStore } from '../helpers/step-context.ts';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/make/topic-research.blueprint.json');
 const SERPER_KEY = 'fake-serper-key-0123456789abcdef';
@@ -101,6 +103,28 @@ describe('secrets of a Make export', () => {
       expect(serializeError(failed!.error).message).toBe('header Authorization needs the environment variable HTTP_AUTHORIZATION, which is not set');
     } finally {
       await t2.close();
+    }
+  });
+
+  it('cannot carry topicflow\'s own settings, and provider keys go to their provider only', async () => {
+    const store = await openTestStore();
+    const env = { SERPER_API_KEY: 'serper-secret', DATABASE_URL: 'postgres://u:p@db/x', SERPER_BASE_URL: 'https://serper-proxy.example' };
+    const send = async (url: string, secretHeaders: Record<string, string>) => {
+      try {
+        await httpRequest.run(httpRequest.input.parse({ url, secretHeaders, allowHosts: [new URL(base).host] }), makeStepContext(store, { env }));
+        return 'sent';
+      } catch (err) {
+        return serializeError(err).message;
+      }
+    };
+    try {
+      expect(await send(`${base}/x`, { 'X-API-KEY': '${SERPER_API_KEY}' })).toBe(`header X-API-KEY: SERPER_API_KEY is sent to google.serper.dev (or SERPER_BASE_URL) only, not to ${new URL(base).host}`);
+      expect(await send(`${base}/x`, { 'X-Db': '${DATABASE_URL}' })).toBe('header X-Db: DATABASE_URL is a topicflow setting, not a credential to send');
+      const before = seen.length;
+      expect(await send(`${base}/x`, { Authorization: 'Bearer ${API_TOKEN}' })).toBe('header Authorization needs the environment variable API_TOKEN, which is not set');
+      expect(seen.length).toBe(before);
+    } finally {
+      await store.close();
     }
   });
 });
