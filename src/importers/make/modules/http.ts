@@ -233,7 +233,9 @@ function extractionUrl(call: HttpCall, json: unknown): unknown {
 function pageExtract(ctx: ModuleContext, url: unknown): ReturnType<ModuleTranslator> {
   const id = ctx.id('page');
   const allow = ctx.input('allowPrivateNetwork', { type: 'boolean', default: false, description: 'Let page fetches reach private and loopback addresses (off: links to them are refused).' });
-  ctx.note(`--map-extract: the page is fetched and its main content extracted by topicflow (Readability), not by ${hostPrefix(text(ctx.mod.mapper.url) ?? '').toLowerCase()}; reply fields are read by name (text, title, author, word_count, ...)`);
+  let endpoint = 'the extraction endpoint';
+  try { endpoint = new URL(text(ctx.mod.mapper.url) ?? '').host; } catch { /* a mapped URL */ }
+  ctx.note(`--map-extract: the page is fetched and its main content extracted by topicflow (Readability), not by ${endpoint}; reply fields are read by name (text, title, author, word_count, ...)`);
   return {
     steps: [step(id, 'page.extract@1', { url: bodyMapping(ctx, url, 'body.url'), allowPrivate: `{{ inputs.${allow} }}` })],
     entry: id,
