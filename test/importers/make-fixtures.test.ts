@@ -90,4 +90,36 @@ describe('Make exports in test/fixtures/make', () => {
     expect(step('chat8').when).toContain('steps.page6.text');
     expect(step('page6').uses).toBe('page.extract@1');
   });
+
+  it('keeps the data store\'s typed fields and the modules\' error handlers', () => {
+    const { blueprint, report } = importMakeScenario(load('topic-research.blueprint.json'), { mapExtract: true });
+    expect(blueprint!.datastores).toEqual({
+      SERP_RESULTS: {
+        key: ['key'],
+        fields: {
+          key: { type: 'string', required: true }, keyword: { type: 'string', required: true }, link: { type: 'string', required: true },
+          position: { type: 'number', required: true }, title: { type: 'string' }, last_updated: { type: 'date', required: true },
+        },
+      },
+    });
+    const step = (id: string) => blueprint!.steps.find((s) => s.id === id)!;
+    // Break with 3 retries 1 minute apart; Ignore.
+    expect(step('serper2')).toMatchObject({ retry: { attempts: 4, initialDelay: '1m', maxDelay: '1m' }, onError: 'skip' });
+    expect(step('page6').onError).toBe('skip');
+    expect(report.modules.find((m) => m.id === 2)!.notes).toContain('on error (Break) transient failures are retried 3 time(s), 1 minute(s) apart, then the item is recorded as failed (Make stored an incomplete execution)');
+  });
+
+  it('Commit and Rollback stop the run, Resume skips the item, each said in the report', () => {
+    const handled = (id: number, directive: string) => ({
+      id, module: 'util:ComposeTransformer', version: 1, parameters: {}, mapper: { value: 'x' }, metadata: {},
+      onerror: [{ id: id + 100, module: directive, version: 1, parameters: {}, mapper: {}, metadata: {} }],
+    });
+    const { blueprint, report } = importMakeScenario({ name: 'Handlers', flow: [handled(1, 'builtin:Commit'), handled(2, 'builtin:Rollback'), handled(3, 'builtin:Resume')], metadata: {} });
+    expect(blueprint!.steps.map((s) => s.onError)).toEqual(['fail', 'fail', 'skip']);
+    expect(report.modules.map((m) => m.notes[0])).toEqual([
+      'on error (Commit) the run stops, resumable (Make committed and ended the execution successfully)',
+      'on error (Rollback) the run stops, resumable; steps already done are not undone (topicflow has no transactions)',
+      'on error (Resume) the item stops here, recorded as failed: the substitute output Make went on with is not used',
+    ]);
+  });
 });
