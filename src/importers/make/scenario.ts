@@ -17,6 +17,7 @@ import { MODULES, UNSUPPORTED_MODULES } from './modules/index.ts';
 import { headerStepFor } from './modules/sheets.ts';
 import type { ImportReport, ModuleReport } from './report.ts';
 import { scheduleOf } from './schedule.ts';
+import { applyHandlers, DIRECTIVES } from './handlers.ts';
 import { labelledColumns } from './sheets-columns.ts';
 
 /** One module in walk order, with the module before it in its route. */
@@ -36,8 +37,6 @@ export interface ScenarioTranslation {
   /** Extra fields of the workflow file: how a run is started. */
   trigger?: { type: 'webhook'; module: number; hook?: unknown };
 }
-
-const DIRECTIVES = new Set(['builtin:Ignore', 'builtin:Resume', 'builtin:Break', 'builtin:Commit', 'builtin:Rollback']);
 
 function walk(flow: MakeModule[], previous: MakeModule | undefined, out: Visit[], handlerOf?: MakeModule, branchOf?: MakeModule): MakeModule | undefined {
   let prev = previous;
@@ -330,44 +329,4 @@ function mapValue(tr: ImlTranslator, value: unknown, where: string): unknown {
 function located(err: unknown, where: string): unknown {
   if (err instanceof TemplateError) return new Untranslatable(`${where}: ${err.message}`);
   return err;
-}
-
-/** The module's error handler route → `onError` and `retry` of the step that does its work. */
-function applyHandlers(mod: MakeModule, main: BlueprintStep, notes: string[]): void {
-  if (!mod.onerror || mod.onerror.length === 0) return;
-  const directive = mod.onerror.at(-1)!;
-  const others = mod.onerror.filter((m) => !DIRECTIVES.has(m.module));
-  if (others.length) notes.push(`its error handler route's modules (${others.map((m) => m.id).join(', ')}) are left out`);
-  switch (directive.module) {
-    case 'builtin:Ignore':
-      main.onError = 'skip';
-      notes.push('on error (Ignore) the item is recorded as failed and the run goes on (Make marked the execution successful)');
-      break;
-    case 'builtin:Resume':
-      main.onError = 'skip';
-      notes.push('on error (Resume) the item stops here, recorded as failed: the substitute output Make went on with is not used');
-      break;
-    case 'builtin:Break': {
-      const p = { ...directive.parameters, ...directive.mapper };
-      const count = Number(p.count ?? 3);
-      const interval = Number(p.interval ?? 15);
-      main.onError = 'skip';
-      if (p.retry === true || p.retry === 'true' || p.retry === undefined) {
-        main.retry = { attempts: Math.min(100, Math.max(1, Math.trunc(count) + 1)), initialDelay: `${Math.max(1, Math.trunc(interval))}m`, maxDelay: `${Math.max(1, Math.trunc(interval))}m` };
-        notes.push(`on error (Break) transient failures are retried ${Math.trunc(count)} time(s), ${Math.trunc(interval)} minute(s) apart, then the item is recorded as failed (Make stored an incomplete execution)`);
-      } else notes.push('on error (Break) the item is recorded as failed (Make stored an incomplete execution to resolve by hand)');
-      break;
-    }
-    case 'builtin:Commit':
-      main.onError = 'fail';
-      notes.push('on error (Commit) the run stops, resumable (Make committed and ended the execution successfully)');
-      break;
-    case 'builtin:Rollback':
-      main.onError = 'fail';
-      notes.push('on error (Rollback) the run stops, resumable; steps already done are not undone (topicflow has no transactions)');
-      break;
-    default:
-      main.onError = 'skip';
-      notes.push('its error handler route ends without a directive: the item is recorded as failed and the run goes on');
-  }
 }
