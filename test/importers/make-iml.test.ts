@@ -68,6 +68,12 @@ describe('IML parser', () => {
     expect(() => translator().mapping('{{frobnicate(1.name)}}')).toThrow('frobnicate() is not a Make function topicflow knows');
     expect(() => translator().mapping('{{var.scenario.key}}')).toThrow('scenario and custom variables (var.*) have no translation');
   });
+
+  it('refuses expressions nested deeper than 20 levels in one short line, however deep the file nests them', () => {
+    expect(() => translator().mapping(`{{${'('.repeat(5000)}1${')'.repeat(5000)}}}`)).toThrow(/^\{\{\(+…\}\}: expressions nest deeper than 20 levels \(at character 21\)$/);
+    expect(() => translator().mapping(`{{${'lower('.repeat(21)}1.name${')'.repeat(21)}}}`)).toThrow(/expressions nest deeper than 20 levels/);
+    expect(translator().mapping(`{{${'lower('.repeat(15)}1.name${')'.repeat(15)}}}`)).toContain('$lowercase');
+  });
 });
 
 describe('general functions (help.make.com/general-functions)', () => {

@@ -41,8 +41,11 @@ const BINARY: Record<string, { power: number; op: BinaryOp }> = {
 };
 const UNARY_POWER = 7;
 
-/** How deep expressions may nest: the parser and the translator recurse. */
-const MAX_DEPTH = 64;
+/**
+ * How deep calls, brackets and signs may nest: the parser and the translator recurse, and each
+ * level becomes a few brackets of JSONata, which topicflow allows 100 deep.
+ */
+const MAX_DEPTH = 20;
 
 /** The index after a quoted run that starts at `i` (the quote), honouring doubled quotes. */
 function skipQuoted(src: string, i: number): number {
@@ -64,6 +67,8 @@ class Parser {
   private readonly src: string;
   private readonly end: number;
   private readonly depth: number;
+  /** Brackets and signs open in this argument. */
+  private nesting = 0;
 
   constructor(src: string, start: number, end: number, depth: number) {
     this.src = src;
@@ -150,6 +155,7 @@ class Parser {
 
   private prefix(): Expr {
     const t = this.next();
+    if (this.depth + this.nesting >= MAX_DEPTH) throw new ImlSyntaxError(`expressions nest deeper than ${MAX_DEPTH} levels`, t.at);
     switch (t.type) {
       case 'number': return this.postfix({ kind: 'number', value: t.value });
       case 'string': return this.postfix({ kind: 'string', value: t.value });
@@ -163,11 +169,18 @@ class Parser {
       }
       case 'punct':
         if (t.value === '(') {
+          this.nesting++;
           const inner = this.expression(0);
           this.expectPunct(')');
+          this.nesting--;
           return this.postfix(inner);
         }
-        if (t.value === '!' || t.value === '-') return { kind: 'unary', op: t.value, arg: this.expression(UNARY_POWER) };
+        if (t.value === '!' || t.value === '-') {
+          this.nesting++;
+          const arg = this.expression(UNARY_POWER);
+          this.nesting--;
+          return { kind: 'unary', op: t.value, arg };
+        }
         throw new ImlSyntaxError(`unexpected "${t.value}"`, t.at);
       case 'eof':
         throw new ImlSyntaxError('expression ends too early', t.at);
@@ -193,8 +206,10 @@ class Parser {
           this.next();
           out.push({ kind: 'all' });
         } else {
+          this.nesting++;
           out.push({ kind: 'index', index: this.expression(0) });
           this.expectPunct(']');
+          this.nesting--;
         }
       } else return out;
     }
@@ -208,19 +223,19 @@ class Parser {
   /** `name(arg; arg; ...)`: the arguments are cut out of the source, then each is read. */
   private call(name: string): Expr {
     const open = this.expectPunct('(');
-    if (this.depth >= MAX_DEPTH) throw new ImlSyntaxError(`expressions nest deeper than ${MAX_DEPTH} calls`, open.at);
-    const { spans, close } = argumentSpans(this.src, open.end, this.end);
+    if (this.depth + this.nesting >= MAX_DEPTH) throw new ImlSyntaxError(`expressions nest deeper than ${MAX_DEPTH} levels`, open.at);
+    const { spans, close } = argumentSpans(this.src, open.end, this.end, this.depth + this.nesting);
     this.peeked = undefined;
     this.pos = close + 1;
     const args = spans.length === 1 && this.src.slice(spans[0]![0], spans[0]![1]).trim() === ''
       ? []
-      : spans.map(([a, b]) => parseArgument(this.src, a, b, this.depth + 1));
+      : spans.map(([a, b]) => parseArgument(this.src, a, b, this.depth + this.nesting + 1));
     return { kind: 'call', name, args };
   }
 }
 
 /** Where each argument of a call starts and ends, and where its `)` is. */
-function argumentSpans(src: string, start: number, end: number): { spans: [number, number][]; close: number } {
+function argumentSpans(src: string, start: number, end: number, depthAt: number): { spans: [number, number][]; close: number } {
   const semis: number[] = [];
   const commas: number[] = [];
   let depth = 0;
@@ -247,18 +262,19 @@ function argumentSpans(src: string, start: number, end: number): { spans: [numbe
     return out;
   };
   if (semis.length > 0) return { spans: cut(semis), close: i };
-  // Older scenarios separate arguments with commas; a comma inside unquoted text is text.
-  if (commas.length > 0) {
+  // Older scenarios separate arguments with commas; a comma inside unquoted text is text. Only
+  // near the top: each probe parses the part again, which nested probes would multiply.
+  if (commas.length > 0 && depthAt < 4) {
     const parts = cut(commas);
-    if (parts.every(([a, b]) => isExpression(src, a, b))) return { spans: parts, close: i };
+    if (parts.every(([a, b]) => isExpression(src, a, b, depthAt + 1))) return { spans: parts, close: i };
   }
   return { spans: [[start, i]], close: i };
 }
 
-function isExpression(src: string, a: number, b: number): boolean {
+function isExpression(src: string, a: number, b: number, depth: number): boolean {
   if (src.slice(a, b).trim() === '') return false;
   try {
-    return !hasBareName(new Parser(src, a, b, 0).parseAll());
+    return !hasBareName(new Parser(src, a, b, depth).parseAll());
   } catch {
     return false;
   }

@@ -48,7 +48,8 @@ export function parseTemplate(text: string): TemplatePart[] {
     try {
       parts.push({ kind: 'expr', expr: parseIml(source), source });
     } catch (err) {
-      if (err instanceof ImlSyntaxError) throw new TemplateError(source, `{{${source}}}: ${err.message} (at character ${err.offset + 1})`);
+      const shown = source.length > 80 ? `${source.slice(0, 79)}…` : source;
+      if (err instanceof ImlSyntaxError) throw new TemplateError(source, `{{${shown}}}: ${err.message} (at character ${err.offset + 1})`);
       throw err;
     }
     i = close + 2;
