@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateBlueprint } from '../../src/app/workflows.ts';
 import { importMakeScenario } from '../../src/importers/make/index.ts';
+import { MakeExportError } from '../../src/importers/make/export.ts';
 
 const DIR = join(import.meta.dirname, '../fixtures/make');
 const load = (file: string) => JSON.parse(readFileSync(join(DIR, file), 'utf8')) as unknown;
@@ -121,5 +122,14 @@ describe('Make exports in test/fixtures/make', () => {
       'on error (Rollback) the run stops, resumable; steps already done are not undone (topicflow has no transactions)',
       'on error (Resume) the item stops here, recorded as failed: the substitute output Make went on with is not used',
     ]);
+  });
+
+  it('refuses a "__proto__" key anywhere in the file, at its path', () => {
+    const doc = JSON.parse('{"name": "x", "flow": [{"id": 1, "module": "util:SetVariable2", "mapper": {"name": "a", "value": {"__proto__": {"polluted": true}}}}], "metadata": {}}') as unknown;
+    let error: unknown;
+    try { importMakeScenario(doc); } catch (err) { error = err; }
+    expect(error).toBeInstanceOf(MakeExportError);
+    expect([(error as MakeExportError).path, (error as MakeExportError).message]).toEqual(['$.flow[0].mapper.value.__proto__', '"__proto__" is a built-in name of JavaScript objects; rename it']);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
   });
 });

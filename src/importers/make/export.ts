@@ -114,9 +114,25 @@ function readModule(raw: unknown, at: string, depth: number): MakeModule {
   return mod;
 }
 
+/** The path of the first `__proto__` key (which objects built from the file would take for their prototype). */
+function protoKey(doc: unknown): string | undefined {
+  const stack: { v: unknown; at: string }[] = [{ v: doc, at: '$' }];
+  while (stack.length) {
+    const { v, at } = stack.pop()!;
+    if (Array.isArray(v)) v.forEach((x, i) => { stack.push({ v: x, at: `${at}[${i}]` }); });
+    else if (isObject(v)) {
+      if (Object.hasOwn(v, '__proto__')) return `${at}.__proto__`;
+      for (const [k, x] of Object.entries(v)) stack.push({ v: x, at: `${at}.${k}` });
+    }
+  }
+  return undefined;
+}
+
 /** Checks and reads a Make export; throws {@link MakeExportError} at the first problem. */
 export function readMakeExport(doc: unknown): MakeScenario {
   if (!isObject(doc)) throw new MakeExportError('$', `a Make export is a JSON object, got ${typeName(doc)}`);
+  const proto = protoKey(doc);
+  if (proto) throw new MakeExportError(proto, '"__proto__" is a built-in name of JavaScript objects; rename it');
   if (!isObject(doc.metadata)) throw new MakeExportError('$.metadata', `expected an object, got ${typeName(doc.metadata)}`);
   const flow = readFlow(doc.flow, '$.flow', 0);
   if (flow.length === 0) throw new MakeExportError('$.flow', 'the scenario has no modules');

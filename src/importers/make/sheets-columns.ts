@@ -18,7 +18,7 @@ export function columnIndex(letters: string): number | undefined {
 export function labelHeader(label: string): string | undefined {
   const m = /^(.*?)\s*\(([A-Z]{1,3})\)$/.exec(label.trim());
   const header = (m ? m[1]! : label).trim();
-  return header === '' ? undefined : header;
+  return header === '' || header === '__proto__' ? undefined : header;
 }
 
 /** Column position → header from every `{ name: "3", label: "Email (D)" }` in a module's metadata. */

@@ -22,6 +22,7 @@ export function variablesSet(mod: MakeModule): [string, unknown][] {
 export const setVariables: ModuleTranslator = (ctx) => {
   const vars = variablesSet(ctx.mod);
   if (vars.length === 0 || vars.some(([n]) => n.trim() === '')) throw new Untranslatable('a variable has no name');
+  if (vars.some(([n]) => n === '__proto__')) throw new Untranslatable('a variable named "__proto__" (a built-in name of JavaScript objects) has no translation');
   if (ctx.mod.mapper.scope === 'execution') ctx.note('an execution-wide variable holds the value of the item that set it (Make keeps the last value set in the execution)');
   const id = ctx.id('vars');
   const out: Record<string, unknown> = {};
@@ -40,6 +41,7 @@ export const getVariables: ModuleTranslator = (ctx) => {
     ? (Array.isArray(ctx.mod.mapper.variables) ? ctx.mod.mapper.variables.filter(isObject).map((v) => String(v.name ?? '')) : [])
     : [String(ctx.mod.mapper.name ?? '')];
   if (names.length === 0 || names.some((n) => n === '')) throw new Untranslatable('it gets no variable');
+  if (names.includes('__proto__')) throw new Untranslatable('a variable named "__proto__" (a built-in name of JavaScript objects) has no translation');
   const id = ctx.id('vars');
   const out: Record<string, unknown> = {};
   for (const name of names) {
