@@ -95,7 +95,7 @@ function ask<T>(child: ChildProcess, msg: Record<string, unknown>, reply: string
 async function openQueue(prefix: string): Promise<{ queue: QueueDriver; redisPeakMb?: () => Promise<number> }> {
   if (opt.driver === 'memory') return { queue: createMemoryQueue() };
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const { createBullmqQueue } = await import('../src/queue/bullmq.ts');
+  const { createBullmqQueue } = await import('../src/queue/bullmq/driver.ts');
   const { Redis } = await import('ioredis');
   return {
     queue: createBullmqQueue({ connection: url, prefix }),

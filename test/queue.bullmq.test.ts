@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq.ts';
+import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq/driver.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
 import { RATE_CAUTION_MS, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { describeQueueContract } from './queue.contract.ts';

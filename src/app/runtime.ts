@@ -52,7 +52,7 @@ export async function openStore(env: Record<string, string | undefined> = proces
 /** BullMQ when REDIS_URL is set (workers on any number of machines), else the in-process queue. */
 export async function openQueue(env: Record<string, string | undefined> = process.env): Promise<QueueDriver> {
   if (env.REDIS_URL) {
-    const { createBullmqQueue } = await import('../queue/bullmq.ts');
+    const { createBullmqQueue } = await import('../queue/bullmq/driver.ts');
     const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
     return createBullmqQueue({
       connection: env.REDIS_URL,

@@ -28,14 +28,14 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatError, isRateLimited, serializeError, transientError } from '../shared/errors.ts';
-import { retryDelay, type RetryPolicy } from '../shared/retry.ts';
-import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
-import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
-import { createRateGate, type Grant, type RateGate, type Taken } from './rate-gate.ts';
-import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
+import { formatError, isRateLimited, serializeError, transientError } from '../../shared/errors.ts';
+import { retryDelay, type RetryPolicy } from '../../shared/retry.ts';
+import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from '../rate-limiter.ts';
+import { recentLoopLagMs, watchLoopLag } from '../../shared/loop-lag.ts';
+import { createRateGate, type Grant, type RateGate, type Taken } from '../rate-gate.ts';
+import { holdSlot, runWithSlots, type HeldSlot } from '../send-stamp.ts';
 import { Semaphore } from './semaphore.ts';
-import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
