@@ -34,6 +34,7 @@ import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLim
 import { recentLoopLagMs, watchLoopLag } from '../../shared/loop-lag.ts';
 import { createRateGate, type Grant, type RateGate, type Taken } from '../rate-gate.ts';
 import { holdSlot, runWithSlots, type HeldSlot } from '../send-stamp.ts';
+import { defineScripts } from './scripts.ts';
 import { Semaphore } from './semaphore.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
 
@@ -79,128 +80,6 @@ const IDLE_POLL_MS = 50;
 const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
-// The window of a queue's sliding log, shared by ACQUIRE_LUA and REFIT_LUA. KEYS[1] the log (a
-// zset of slots by time), KEYS[2] the limits hash, KEYS[3] the queue's caution margin,
-// 'ms:widenedAt' (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[3] the limit
-// this process last configured ('' when none), ARGV[4] this process's recent event-loop delay in
-// ms (see loop-lag.ts). A limit missing from Redis (flushed, or restarted without persistence) is
-// written back from ARGV[3], so a lost hash never means "no limit". Sets `limit` (nil: none),
-// `max`, `interval` (the window plus its margin) and `now` (Redis's clock, ms), and drops the
-// slots that left the window.
-const WINDOW_LUA = `
-local limit = redis.call('HGET', KEYS[2], ARGV[1])
-if not limit and ARGV[3] ~= '' then
-  limit = ARGV[3]
-  redis.call('HSET', KEYS[2], ARGV[1], limit)
-end
-local max, interval
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-if limit then
-  max, interval = string.match(limit, '^(%d+):([%d.]+)$')
-  max = tonumber(max)
-  -- The window is kept a margin longer than the limit (rateWindowMargin in rate-limiter.ts): 5%
-  -- of it, at least 50 ms, at most 500 ms; or the caution margin after the provider answered 429;
-  -- or the caller's recent event-loop delay (up to one more window), whichever is longest. The
-  -- provider counts a request when it arrives, a variable time after its slot was stamped.
-  interval = tonumber(interval)
-  local caution = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^([%d.]+)')) or 0
-  interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
-end
-`;
-
-// Takes slots (WINDOW_LUA's keys and ARGV[1], [3], [4]); ARGV[2] the ask's name (slot i is named
-// ARGV[2]..':'..i), ARGV[5] (optional) how many slots to take at most. Without ARGV[5] it returns
-// 0 when a slot was taken, else the ms until one frees; with it, {slots taken, ms until the next
-// frees (0 when all were taken)}.
-const ACQUIRE_LUA = `${WINDOW_LUA}
-local want = tonumber(ARGV[5])
-if not limit then
-  if want then return {want, 0} end
-  return 0
-end
-local free = max - redis.call('ZCARD', KEYS[1])
-local take = math.min(math.max(free, 0), want or 1)
-for i = 1, take do redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. i) end
-if take > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(interval)) end
-local wait = 0
-if take < (want or 1) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  wait = math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
-end
-if want then return {take, wait} end
-return wait
-`;
-
-// Moves slots whose grant reached this process late to Redis's clock now, as many as the window
-// still has room for (see \`refitIfLate\`); the others are given back. WINDOW_LUA's keys and
-// ARGV[1], [3], [4]; ARGV[2] unused; ARGV[5..] the slots, in order. Returns {slots kept (the
-// first ones), ms until the next frees (0 when all were kept)}.
-const REFIT_LUA = `${WINDOW_LUA}
-local n = #ARGV - 4
-if not limit then return {n, 0} end
-for i = 5, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
-local keep = math.min(math.max(max - redis.call('ZCARD', KEYS[1]), 0), n)
-for i = 1, keep do redis.call('ZADD', KEYS[1], now, ARGV[4 + i]) end
-if keep > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(interval)) end
-local wait = 0
-if keep < n then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  wait = math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
-end
-return {keep, wait}
-`;
-
-// The request of a slot left: the slot counts from Redis's clock now (see send-stamp.ts), never
-// earlier than before. KEYS[1] the queue's log; ARGV[1] the slot, ARGV[2] how long the log must
-// live at least from now (ms). A slot no longer in the log is not put back.
-const SENT_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if at and tonumber(at) < now then
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-end
-return 1
-`;
-
-// Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does (at most
-// one doubling a window): read, compute and write in one script, so that 429s seen by several
-// workers at once are counted by the same rule and none is lost to a race (a GET then SET from
-// each worker could overwrite a wider value). The key holds 'ms:widenedAt' (Redis time, ms).
-// KEYS[1] the caution key, KEYS[2] the limits hash; ARGV[1] queue, ARGV[2] the limit this
-// process configured ('' when none), ARGV[3] how long it stays in force (ms). Returns the new
-// margin, or 0 (nothing written) when the queue has no rate limit.
-const CAUTION_LUA = `
-local limit = redis.call('HGET', KEYS[2], ARGV[1])
-if not limit and ARGV[2] ~= '' then limit = ARGV[2] end
-if not limit then return 0 end
-local interval = tonumber(string.match(limit, '^%d+:([%d.]+)$'))
-if not interval then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cur, at = string.match(redis.call('GET', KEYS[1]) or '', '^([%d.]+):(%d+)$')
-cur = tonumber(cur) or 0
-at = tonumber(at) or 0
-local ms = cur
-if cur == 0 or now - at >= interval then
-  ms = math.min(interval, math.max(math.min(math.max(interval * 0.15, 250), 500), 2 * cur))
-  at = now
-end
-redis.call('SET', KEYS[1], tostring(ms) .. ':' .. tostring(at), 'PX', ARGV[3])
-return ms
-`;
-
-/** The scripts above, as commands of the driver's own connection (see `defineCommand`). */
-interface Scripts {
-  topicflowAcquire(...args: (string | number)[]): Promise<number | [number, number]>;
-  topicflowRefit(...args: (string | number)[]): Promise<[number, number]>;
-  topicflowSent(...args: (string | number)[]): Promise<number>;
-  topicflowCaution(...args: (string | number)[]): Promise<number>;
-}
-
 /** BullMQ forbids ':' and all-digit custom ids. */
 const toJobId = (id: string) => `sr-${id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'))}`;
 
@@ -212,14 +91,8 @@ interface Tagged { retryDelayMs?: number; final?: { job: Job; error: unknown } }
 export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const prefix = options.prefix ?? 'topicflow';
   const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }) as Redis & Scripts;
+  const redis = defineScripts(new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }));
   redis.on('error', () => { /* reported through the commands that fail */ });
-  // Sent by SHA (EVALSHA; ioredis loads a script Redis does not have yet): EVAL sent the whole
-  // script with every rate slot, one per OpenAI request and per Serper search.
-  redis.defineCommand('topicflowAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
-  redis.defineCommand('topicflowCaution', { numberOfKeys: 2, lua: CAUTION_LUA });
-  redis.defineCommand('topicflowRefit', { numberOfKeys: 3, lua: REFIT_LUA });
-  redis.defineCommand('topicflowSent', { numberOfKeys: 1, lua: SENT_LUA });
   const namesKey = `${prefix}:topicflow:queues`;
   const limitsKey = `${prefix}:topicflow:limits`;
   const cautionKey = (queue: string) => `${prefix}:topicflow:caution:${queue}`;
@@ -276,7 +149,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   }
 
   const logKey = (queue: string) => `${prefix}:topicflow:rl:${queue}`;
-  /** WINDOW_LUA's keys and ARGV[1..4] for `queue`. */
+  /** The keys and ARGV[1..4] of scripts/includes/window.lua for `queue`. */
   const windowArgs = (queue: string, name: string) => [logKey(queue), limitsKey, cautionKey(queue), queue, name, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))];
 
   /** One slot of `queue` for a job's start or a request, or the ms until one may be free. */
