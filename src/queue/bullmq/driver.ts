@@ -4,16 +4,11 @@
  *
  * - One BullMQ queue per topicflow queue (provider), so a provider held by its rate limit never
  *   blocks the others, and one Worker per queue in each process.
- * - Rate limits hold across every worker on every machine: BullMQ's own `limiter` is a fixed
- *   window (a counter that expires), which lets up to 2 × max through around a window edge, and
- *   providers that count per rolling minute answer that with 429s. So each job start takes a slot
- *   in a Redis sliding log (a sorted set, one Lua call, Redis' own clock so machines agree).
- *   When the log is full the job goes back to the head of `wait` (BullMQ's manual rate limit:
- *   `queue.rateLimit(ms)` + `RateLimitError`), which also parks every worker of that queue, on
- *   every machine, until the oldest start leaves the window: no polling, no job churn.
- *   The limit itself is stored in Redis, so the last `configureQueue` anywhere applies to all
- *   (to a queue this process has no limit for, from its next scan of Redis: see `needsSlot`).
- *   So is the wider margin after a 429 (`rateLimited`): any worker's 429 slows every worker.
+ * - Rate limits hold across every worker on every machine: each job start takes a slot of its
+ *   queue in Redis (rate-slots.ts). When none is free the job goes back to the head of `wait`
+ *   (BullMQ's manual rate limit: `queue.rateLimit(ms)` + `RateLimitError`), which also parks
+ *   every worker of that queue, on every machine, until the oldest start leaves the window: no
+ *   polling, no job churn.
  * - Concurrency (per queue and global from `start`) and group concurrency are per worker
  *   process. A job waiting for its group or the global limit has already been fetched: it holds
  *   a slot of its queue's worker in this process (its lock is kept fresh meanwhile).
@@ -25,20 +20,16 @@
  * - Crashes: a SIGKILLed worker's jobs stop having their lock renewed; after `lockDurationMs`
  *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
  */
-import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatError, isRateLimited, serializeError, transientError } from '../../shared/errors.ts';
 import { retryDelay, type RetryPolicy } from '../../shared/retry.ts';
-import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from '../rate-limiter.ts';
-import { recentLoopLagMs, watchLoopLag } from '../../shared/loop-lag.ts';
-import { createRateGate, type Grant, type RateGate, type Taken } from '../rate-gate.ts';
-import { holdSlot, runWithSlots, type HeldSlot } from '../send-stamp.ts';
+import { validateConcurrency, validateRateLimit } from '../rate-limiter.ts';
+import { runWithSlots, type HeldSlot } from '../send-stamp.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
+import { createRateSlots } from './rate-slots.ts';
 import { defineScripts } from './scripts.ts';
 import { Semaphore } from './semaphore.ts';
-import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
-
-const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
 export interface BullmqQueueOptions {
   /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
@@ -93,26 +84,18 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const connection = { url: options.connection, maxRetriesPerRequest: null };
   const redis = defineScripts(new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }));
   redis.on('error', () => { /* reported through the commands that fail */ });
+  const slots = createRateSlots(redis, prefix);
   const namesKey = `${prefix}:topicflow:queues`;
-  const limitsKey = `${prefix}:topicflow:limits`;
-  const cautionKey = (queue: string) => `${prefix}:topicflow:caution:${queue}`;
   const queues = new Map<string, Queue>();
   const workers = new Map<string, Worker>();
   const concurrency = new Map<string, number>();
-  /** `max:intervalMs` of each queue configured in this process, to restore a flushed limit. */
-  const rateLimits = new Map<string, string>();
-  /** The limits hash as last read from Redis (every QUEUE_SCAN_MS), for queues set up elsewhere. */
-  let sharedLimits = new Set<string>();
   const groups = new Map<string, Semaphore>();
-  /** Per queue, this process's callers of `acquire` in line: one asks Redis at a time. */
-  const gates = new Map<string, RateGate<string>>();
   const running = new Map<string, { release: () => void }>();
   let handler: JobHandler | undefined;
   let onFailed: ((job: Job, error: unknown) => void) | undefined;
   let global = new Semaphore(DEFAULT_BULLMQ_CONCURRENCY);
   let closing = false;
   let scanTimer: NodeJS.Timeout | undefined;
-  let seq = 0;
 
   function queueOf(name: string): Queue {
     let q = queues.get(name);
@@ -142,63 +125,6 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     };
   }
 
-  /** The window of `queue` as this process configured it (else undefined: the whole lag history). */
-  function intervalOf(queue: string): number | undefined {
-    const limit = rateLimits.get(queue);
-    return limit === undefined ? undefined : Number(limit.split(':')[1]);
-  }
-
-  const logKey = (queue: string) => `${prefix}:topicflow:rl:${queue}`;
-  /** The keys and ARGV[1..4] of scripts/includes/window.lua for `queue`. */
-  const windowArgs = (queue: string, name: string) => [logKey(queue), limitsKey, cautionKey(queue), queue, name, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))];
-
-  /** One slot of `queue` for a job's start or a request, or the ms until one may be free. */
-  async function acquireRate(queue: string, jobId: string): Promise<Grant<string>> {
-    const name = `${jobId}:${process.pid}:${seq++}`;
-    const askedAt = performance.now();
-    const waitMs = Number(await redis.topicflowAcquire(...windowArgs(queue, name)));
-    if (waitMs > 0) return { waitMs };
-    // The script names a slot after the ask and its number in it (one here).
-    const got = await refitIfLate(queue, askedAt, [`${name}:1`]);
-    return got.slots.length > 0 ? { slot: got.slots[0]! } : { waitMs: got.waitMs };
-  }
-
-  /** Up to `want` slots of `queue` in one round trip (see `TakeMany`). */
-  async function acquireRates(queue: string, want: number): Promise<Taken<string>> {
-    const name = `request:${process.pid}:${seq++}`;
-    const askedAt = performance.now();
-    const [taken, waitMs] = (await redis.topicflowAcquire(...windowArgs(queue, name), want)) as [number, number];
-    const got = await refitIfLate(queue, askedAt, Array.from({ length: Number(taken) }, (_, i) => `${name}:${i + 1}`));
-    return { slots: got.slots, waitMs: got.slots.length < Number(taken) ? got.waitMs : Number(waitMs) };
-  }
-
-  /**
-   * Redis stamps a slot with its own clock when it grants it, but this thread may get the answer
-   * late (a long synchronous stretch, a descheduled process), and slots granted a window after
-   * the stamps, to a worker that did not stall, would arrive within a window of these. So slots
-   * whose answer came late are stamped again with Redis's clock now, as many as the window still
-   * has room for; the others are given back and their callers wait. One more round trip, only
-   * after a stall. What happens after this (a new connection, another stall) is covered by the
-   * stamp at the moment the request leaves (see send-stamp.ts).
-   */
-  async function refitIfLate(queue: string, askedAt: number, slots: string[]): Promise<Taken<string>> {
-    // Late: past half the smallest margin the window keeps (rateWindowMargin without lag or caution).
-    if (slots.length === 0 || performance.now() - askedAt <= rateWindowMargin(intervalOf(queue) ?? 0) / 2) return { slots, waitMs: 0 };
-    const [kept, waitMs] = await redis.topicflowRefit(...windowArgs(queue, ''), ...slots);
-    return { slots: slots.slice(0, Number(kept)), waitMs: Number(waitMs) };
-  }
-
-  /** Slot `member` of `queue`, stamped again when its request leaves (see send-stamp.ts). */
-  function held(queue: string, member: string): HeldSlot {
-    return {
-      sent: () => {
-        const ttl = Math.ceil(2 * (intervalOf(queue) ?? 60_000) + 1000);
-        // Only makes the window stricter; a failure leaves the slot at its grant time.
-        redis.topicflowSent(logKey(queue), member, ttl).catch(() => {});
-      },
-    };
-  }
-
   /**
    * Whether a job must take a rate slot when it starts. Asking Redis costs a round trip per job,
    * and most jobs are of queues with no limit (the 10,000 page downloads of the 1000-keyword
@@ -208,7 +134,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
    */
   function needsSlot(d: JobData): boolean {
     if (d.selfThrottled) return false;
-    return d.limited === true || rateLimits.has(d.queue) || sharedLimits.has(d.queue);
+    return d.limited === true || slots.isLimited(d.queue);
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
@@ -233,12 +159,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       }
       try {
         if (closing) throw Worker.RateLimitError();
-        const grant = needsSlot(bj.data) ? await acquireRate(job.queue, bj.id ?? job.id) : undefined;
+        const grant = needsSlot(bj.data) ? await slots.take(job.queue, bj.id ?? job.id) : undefined;
         if (grant && 'waitMs' in grant) {
           await queueOf(job.queue).rateLimit(grant.waitMs);
           throw Worker.RateLimitError();
         }
-        await runHandler(bj, token, job, grant ? [held(job.queue, grant.slot)] : []);
+        await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : []);
       } finally {
         global.release();
       }
@@ -247,12 +173,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     }
   }
 
-  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, slots: HeldSlot[]): Promise<void> {
+  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, held: HeldSlot[]): Promise<void> {
     const key = `${bj.id}:${token ?? ''}`;
     let release!: () => void;
     const released = new Promise<'released'>((r) => { release = () => r('released'); });
     running.set(key, { release });
-    const work = Promise.resolve().then(() => runWithSlots(() => handler!(job), slots));
+    const work = Promise.resolve().then(() => runWithSlots(() => handler!(job), held));
     // A released job may still finish here later; nobody waits for it any more.
     work.catch(() => {});
     try {
@@ -337,7 +263,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     await remember(byQueue.keys());
     await Promise.all([...byQueue].map(([name, list]) => queueOf(name).addBulk(list.map((s) => {
       const base = s.attemptsMade ?? 0;
-      const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : rateLimits.has(s.queue) ? { limited: true } : {}) };
+      const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : slots.configuredHere(s.queue) ? { limited: true } : {}) };
       if (s.group !== undefined) data.group = s.group;
       if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
       return {
@@ -356,8 +282,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   }
 
   async function scanQueues(): Promise<void> {
-    const [names, limited] = await Promise.all([redis.smembers(namesKey), redis.hkeys(limitsKey)]);
-    sharedLimits = new Set(limited);
+    const [names] = await Promise.all([redis.smembers(namesKey), slots.scan()]);
     await remember(names);
   }
 
@@ -371,25 +296,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     name: 'bullmq',
     capabilities: { local: false, redeliversStalled: true },
 
-    async acquire(queue: string, signal?: AbortSignal): Promise<void> {
-      signal?.throwIfAborted();
-      let gate = gates.get(queue);
-      if (!gate) {
-        gate = createRateGate(
-          () => acquireRate(queue, 'request'),
-          // The log frees a slot when its oldest entry leaves the window: `wait` says when (other
-          // workers may take it first, so ask again at least once a second).
-          (ms) => sleep(Math.min(ms, 1000) + Math.floor(Math.random() * 20)),
-          (want) => acquireRates(queue, want),
-        );
-        gates.set(queue, gate);
-      }
-      holdSlot(held(queue, await gate.acquire(signal)));
-    },
+    acquire: (queue: string, signal?: AbortSignal) => slots.acquire(queue, signal),
 
-    async rateLimited(queue: string): Promise<void> {
-      await redis.topicflowCaution(cautionKey(queue), limitsKey, queue, rateLimits.get(queue) ?? '', RATE_CAUTION_MS);
-    },
+    rateLimited: (queue: string) => slots.rateLimited(queue),
 
     async configureQueue(name: string, limits: QueueLimits): Promise<void> {
       const where = `queue ${name}`;
@@ -399,10 +308,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
         if (w) w.concurrency = Math.min(limits.concurrency, global.limit);
       }
       if (limits.rateLimit !== undefined) {
-        const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
-        rateLimits.set(name, `${max}:${intervalMs}`);
-        watchLoopLag();
-        await redis.hset(limitsKey, name, `${max}:${intervalMs}`);
+        await slots.configure(name, validateRateLimit(limits.rateLimit, where));
       }
       await remember([name]);
     },
