@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Job, QueueDriver } from '../queue/types.ts';
 import { internalError, isRateLimited, serializeError, stopsRun, type SerializedError } from '../shared/errors.ts';
+import { shouldRetry } from '../shared/retry.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import type { RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
 import { Deferral } from './deferral.ts';
@@ -120,7 +121,7 @@ export class Executor {
       }
     }
     // A 429 is waited out by the driver without counting as an attempt (Job.rateLimitWaitsLeft).
-    if (e.fault === 'transient' && (!job.isLastAttempt || (isRateLimited(e) && job.rateLimitWaitsLeft > 0))) {
+    if (shouldRetry(e, job.attemptsMade + 1, job.retry) || (e.fault === 'transient' && isRateLimited(e) && job.rateLimitWaitsLeft > 0)) {
       // Back to pending with the error kept; the driver retries after its backoff.
       await store.withRun(sr.runId, (tx) => tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) }));
       events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { isRateLimited, serializeError } from '../shared/errors.ts';
-import { retryDelay } from '../shared/retry.ts';
+import { retryDelay, shouldRetry } from '../shared/retry.ts';
 import { Fifo, MinHeap } from '../shared/collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
@@ -225,7 +225,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     q.running++;
     const g = e.job.group === undefined ? undefined : groupOf(e.job.group);
     if (g) g.running++;
-    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts, rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
+    // Its last attempt: a transient failure of it would not be retried.
+    const job: Job = { ...e.job, isLastAttempt: !shouldRetry({ fault: 'transient' }, e.job.attemptsMade + 1, e.job.retry), rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
     // Each job starts in its own macrotask: a handler's store calls resolve at once, so jobs
     // started from a finishing job's microtasks would chain into one long turn of the event loop
     // (1.2 s at the start of the 1000-keyword bench), in which no socket connects or reads and
@@ -266,7 +267,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       makeDelayed(e, now() + retryDelay(e.rateLimitWaits, e.job.retry, retryAfterMs));
       return;
     }
-    if (fault === 'transient' && !job.isLastAttempt) {
+    if (shouldRetry({ fault }, job.attemptsMade + 1, job.retry)) {
       if (closed) {
         // Not run again here; the store still has the step run and a resume enqueues it.
         entries.delete(job.id);

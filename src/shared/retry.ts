@@ -3,7 +3,6 @@
  * retry transient faults with capped exponential backoff and full jitter, honour the provider's
  * `Retry-After` even when it is longer than a minute (the Sheets quota window is a minute).
  */
-import type { SerializedError } from './errors.ts';
 
 export interface RetryPolicy {
   /** Total attempts including the first. @default 5 */
@@ -19,8 +18,12 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, initialDelayMs: 1000, m
 /** A Retry-After longer than this is treated as "stop the run" rather than waited for. @default 6 h */
 export const MAX_RETRY_AFTER_MS = 6 * 3600_000;
 
-/** Only transient faults are retried; user, quota and internal errors fail at once. */
-export function shouldRetry(error: Pick<SerializedError, 'fault'>, attemptsMade: number, policy: RetryPolicy): boolean {
+/**
+ * Whether a failure is retried, `attemptsMade` counting the failed attempt: only transient faults
+ * are, while the policy has attempts left; user, quota and internal errors fail at once. The one
+ * place of this rule: the queue drivers and the engine ask it.
+ */
+export function shouldRetry(error: { readonly fault: string }, attemptsMade: number, policy: Pick<RetryPolicy, 'attempts'>): boolean {
   return error.fault === 'transient' && attemptsMade < policy.attempts;
 }
 

@@ -23,7 +23,7 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatError, isRateLimited, serializeError, transientError } from '../../shared/errors.ts';
-import { retryDelay, type RetryPolicy } from '../../shared/retry.ts';
+import { retryDelay, shouldRetry, type RetryPolicy } from '../../shared/retry.ts';
 import { validateConcurrency, validateRateLimit } from '../rate-limiter.ts';
 import { runWithSlots, type HeldSlot } from '../send-stamp.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
@@ -119,7 +119,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     const attemptsMade = d.base + bj.attemptsMade;
     return {
       id: d.id, queue: d.queue, attemptsMade, retry: d.retry,
-      isLastAttempt: attemptsMade + 1 >= d.retry.attempts,
+      // Its last attempt: a transient failure of it would not be retried.
+      isLastAttempt: !shouldRetry({ fault: 'transient' }, attemptsMade + 1, d.retry),
       rateLimitWaitsLeft: RATE_LIMIT_WAITS - (d.rateLimitWaits ?? 0),
       ...(d.group === undefined ? {} : { group: d.group }),
     };
@@ -217,7 +218,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; retryAfterMs?: unknown }) : {};
     const fault = typeof own.fault === 'string' ? own.fault : s.fault;
     const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : s.retryAfterMs;
-    if (fault === 'transient' && !job.isLastAttempt) {
+    if (shouldRetry({ fault }, job.attemptsMade + 1, job.retry)) {
       const e = new Error(formatError(s)) as Error & Tagged;
       e.retryDelayMs = retryDelay(job.attemptsMade + 1, job.retry, retryAfterMs);
       return e;
