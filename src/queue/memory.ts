@@ -228,9 +228,9 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     // Its last attempt: a transient failure of it would not be retried.
     const job: Job = { ...e.job, isLastAttempt: !shouldRetry({ fault: 'transient' }, e.job.attemptsMade + 1, e.job.retry), rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
     // Each job starts in its own macrotask: a handler's store calls resolve at once, so jobs
-    // started from a finishing job's microtasks would chain into one long turn of the event loop
-    // (1.2 s at the start of the 1000-keyword bench), in which no socket connects or reads and
-    // requests granted rate slots leave only at its end, together with the next window's.
+    // started from a finishing job's microtasks would chain into one long turn of the event loop,
+    // in which no socket connects or reads and requests granted rate slots leave only at its end,
+    // together with the next window's.
     new Promise<void>((resolve) => { setImmediate(resolve); })
       .then(() => runWithSlots(() => h(job), slot ? [slot] : []))
       .then(

@@ -1,12 +1,10 @@
 /**
  * The callers waiting for a rate slot of one queue (`QueueDriver.acquire`), first come, first
  * served. Only the first of them asks the limiter and sleeps until the slot it was told of frees;
- * the others wait for their turn without a timer of their own.
- *
- * Each caller used to sleep for the wait the limiter gave it, and every one of them was given
- * the same wait: with 1,000 OpenAI calls waiting on a full minute window (the bench's second
- * minute), each freed slot woke all 1,000 to take one, ~80,000 wake-ups a second on the main
- * thread, and with the bullmq driver as many scripts run in Redis.
+ * the others wait for their turn without a timer of their own: callers sleeping on their own
+ * timers are all told the same wait, so each freed slot would wake every one of them (a thousand
+ * OpenAI calls waiting on a full minute window) to take one, and with the bullmq driver each
+ * wake-up is a script run in Redis.
  */
 import { Fifo } from '../shared/collections.ts';
 
@@ -41,8 +39,7 @@ export const MAX_TAKE_MANY = 64;
  * `take` takes one slot and returns it, or takes nothing and returns the ms until one may be
  * free; `sleep` waits that long. With `takeMany` (a limiter in Redis), the first in line asks
  * for a slot for everyone waiting, up to {@link MAX_TAKE_MANY}: one slot per round trip and wake-up
- * served the bullmq bench's second minute of OpenAI requests at ~60 a second against the 83 a
- * second that were freeing, 24 s late in all.
+ * falls behind a window that frees slots faster than that.
  */
 export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany<S>): RateGate<S> {
   const waiters = new Fifo<Waiter<S>>();

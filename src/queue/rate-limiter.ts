@@ -48,9 +48,9 @@ export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
  * provider's own queueing); that delay is absolute, not a share of the window, and usually tens
  * of ms. So the margin is 5% of the window, at least 50 ms, at most 500 ms; or `cautionMs` after
  * the provider answered 429 (see {@link widenedMargin}); or this thread's recent event-loop delay
- * (at most one more window), whichever is longest. A fixed 250 ms floor cost a 1 s window a fifth
- * of its throughput all the time (16.3 requests/s against Serper's 20/s), while a request that
- * arrives too early costs one 429 and one retried request, after which the margin widens: the
+ * (at most one more window), whichever is longest. A floor of a few hundred ms would cost a 1 s
+ * window a large share of its throughput all the time, while a request that arrives too early
+ * costs one 429 and one retried request, after which the margin widens: the
  * limiter adapts to what the provider says, like the AWS SDK's adaptive retry mode (client-side
  * throttling). The bullmq driver's Lua script applies the same rule, with the lag its process
  * sends and the caution stored in Redis.
@@ -61,10 +61,10 @@ export function rateWindowMargin(intervalMs: number, loopLagMs = 0, cautionMs = 
 
 /**
  * The caution margin after the provider behind a queue answered 429, given the one in force
- * (0 when none) and how long ago it was last widened: the first 429 brings back the old fixed
- * margin (15% of the window, 250-500 ms); a 429 while it is in force doubles it, up to one whole
- * window, but at most once a window: the requests that met 429 together were all sent under the
- * old margin, and they must not double it once each. It stays in force for
+ * (0 when none) and how long ago it was last widened: the first 429 sets a wide margin (15% of
+ * the window, 250-500 ms); a 429 while it is in force doubles it, up to one whole window, but at
+ * most once a window: the requests that met 429 together were all sent under the previous margin,
+ * and they must not double it once each. It stays in force for
  * {@link RATE_CAUTION_MS} after the last 429.
  */
 export function widenedMargin(intervalMs: number, currentCautionMs: number, sinceWidenedMs = Infinity): number {

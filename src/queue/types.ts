@@ -114,8 +114,9 @@ export interface QueueDriver {
   /** Resolves when nothing is waiting, delayed or running. */
   idle(): Promise<void>;
   /**
-   * Stops taking jobs. With `drain`, waits for running jobs to finish (up to `timeoutMs`);
-   * jobs still running after that are released to be run again elsewhere.
+   * Stops taking jobs and waits for the running ones to finish, up to `timeoutMs` (@default
+   * 30000). Jobs still running after that are no longer waited for: bullmq moves them back to
+   * wait for another worker; the store still holds them as running, for a resume.
    */
   close(options?: { timeoutMs?: number }): Promise<void>;
 }

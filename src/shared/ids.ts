@@ -1,8 +1,8 @@
 import { randomFillSync } from 'node:crypto';
 
 /**
- * Random bytes for ids, drawn 4 KB at a time: one `randomBytes(5)` per id was a system call per
- * step run (~1% of the main thread in the bench). Ids are unique, not secret.
+ * Random bytes for ids, drawn 4 KB at a time rather than a system call per id (one per step run).
+ * Ids are unique, not secret.
  */
 const pool = Buffer.allocUnsafe(4096);
 let used = pool.length;

@@ -4,10 +4,9 @@
  * A rate slot is taken when it is granted, but the provider counts the request when it arrives.
  * In between the request waits for this thread's event loop (a new connection's connect callback,
  * the HTTP client's own hops), so a stall of S ms after a grant sends the request S ms late, and
- * the slots granted right after the stall go out with it: in the 1000-keyword bench, a 1.2 s
- * turn of the event loop at the start of the run (since split up by the memory queue) put 40
- * Serper requests into one second against a limit of 20. The limiters therefore keep their
- * window longer by at least the worst delay that can still matter to it (see
+ * the slots granted right after the stall go out with it: the provider can count up to twice its
+ * limit in one window. The limiters therefore keep their window longer by at least the worst
+ * delay that can still matter to it (see
  * {@link recentLoopLagMs} and `rateWindowMargin`). Stalls are kept short where they come from;
  * this covers what is left.
  */
@@ -40,7 +39,7 @@ function start(): IntervalHistogram {
 
 /**
  * A request that left `ms` after its rate slot was granted, for a reason this thread's event loop
- * does not see: it waited for another thread (the OpenAI request thread, see openai-thread.ts).
+ * does not see: it waited for another thread (the OpenAI request thread, providers/openai/thread.ts).
  * Counted like a stall of that length.
  */
 export function noteDispatchDelay(ms: number): void {
@@ -51,8 +50,7 @@ export function noteDispatchDelay(ms: number): void {
 /**
  * Starts measuring (idempotent). The drivers call it when a rate limit is configured, before the
  * first slot is granted: Node's delay histogram does not record its first interval, so a stall
- * that begins as measuring begins goes unseen (it did in the bench when measuring started with
- * the first grant).
+ * that begins as measuring begins would go unseen.
  */
 export function watchLoopLag(): void {
   histogram ??= start();
@@ -62,9 +60,8 @@ export function watchLoopLag(): void {
  * The longest event-loop delay of this thread that still matters to a limiter whose window is
  * `windowMs`, in ms. A stall of S ms sends the requests granted before it S ms late, so the
  * provider counts them until S + window after they were granted: a stall is remembered for that
- * long, and no longer. (A fixed 10 s memory held a 1 s window's margin at a start-up stall of
- * ~270 ms for 10 s, Serper at 15.8/s instead of 19; and forgot a stall a minute window still
- * needed.) Without `windowMs`, the whole history.
+ * long and no longer, so a short window's margin does not outlive the stall and a minute window's
+ * covers it. Without `windowMs`, the whole history.
  */
 export function recentLoopLagMs(windowMs = LAG_HISTORY_S * 1000): number {
   histogram ??= start();

@@ -128,8 +128,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   /**
    * Whether a job must take a rate slot when it starts. Asking Redis costs a round trip per job,
-   * and most jobs are of queues with no limit (the 10,000 page downloads of the 1000-keyword
-   * bench), so it is asked only when the enqueuing process had a limit for the queue, this one
+   * and most jobs are of queues with no limit (the page downloads, one per search result), so it is
+   * asked only when the enqueuing process had a limit for the queue, this one
    * has, or Redis had one at the last scan. A limit another process set on a queue that neither
    * knows of applies here from the next scan, within QUEUE_SCAN_MS.
    */
@@ -318,7 +318,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       if (closing || specs.length === 0) return;
       // Every enqueue of this turn of the event loop goes in one addBulk per queue: the engine
       // enqueues what each finished step made (one or two jobs), and an addBulk (a Redis
-      // pipeline) each was ~4% of the main thread in the bench.
+      // pipeline) for each would cost the main thread a round of work per finished step.
       if (!batch) {
         let resolve!: () => void;
         let reject!: (err: unknown) => void;
