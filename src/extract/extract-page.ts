@@ -1,9 +1,8 @@
 /**
  * Main-content extraction: Mozilla Readability (what Firefox Reader View runs) on a parsed page.
- * The page is parsed with linkedom by default: on our corpus Readability gives field-for-field
- * the same article as on jsdom, 5.7 x faster (bench/extract.ts measures both). jsdom stays
- * available (`dom: 'jsdom'`): it is loaded on first use and parses with the DOMParser of a shared
- * window (no scripts, no resources, silent console) that is replaced after
+ * The page is parsed with linkedom by default (see {@link DomKind}). jsdom stays available
+ * (`dom: 'jsdom'`): it is loaded on first use and parses with the DOMParser of a shared window
+ * (no scripts, no resources, silent console) that is replaced after
  * {@link DOCS_PER_WINDOW} documents or 16 MB of HTML, because a window per page costs ~45 ms and
  * one window for ever grows ~190 KB a page; closed windows are freed only after the event loop
  * turns (see `yieldToEventLoop`).
@@ -50,9 +49,9 @@ let shared: { dom: JSDOM; docs: number; bytes: number } | undefined;
 
 /**
  * Which DOM parses pages: `linkedom` (default) or `jsdom`. Readability gives the same article on
- * both for our corpus (bench/extract.ts checks it); linkedom builds a plain tree without the
- * spec machinery jsdom keeps per node (wrapper objects, live collections, mutation bookkeeping),
- * measured ~5.7x faster per page on 20 KB - 2 MB pages (bench:extract, with the fix in linkedom.ts).
+ * both (linkedom.test.ts and bench:extract check it on the bench corpus); linkedom is several
+ * times faster, as it builds a plain tree without the spec machinery jsdom keeps per node
+ * (wrapper objects, live collections, mutation bookkeeping).
  * @default 'linkedom'
  */
 export type DomKind = 'linkedom' | 'jsdom';
@@ -116,7 +115,7 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
     };
     if (!article?.content) {
       // Readability changed the document: Firefox's "does it look like an article?" is asked of a
-      // fresh parse, only here (asked of every page, it was ~3% of the extraction).
+      // fresh parse, so only of the pages where Readability found nothing.
       const hint = isProbablyReaderable(parseDocument(prepared.html, options.dom ?? 'linkedom'));
       return { status: 'not-readerable', reason: `no main content found${hint ? '' : ' (page does not look like an article)'}`, ...EMPTY, ...meta };
     }

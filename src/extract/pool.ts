@@ -22,12 +22,9 @@ import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
 
 /**
- * Pages handed to a thread at once. A thread given one page at a time waited for the main thread
- * between pages (to hear that the page was done and send the next): in the 300-keyword bench the
- * one thread worked 55-70% of the time with ~200 pages queued, and extracted ~115 pages/s where
- * it can do ~200; the page jobs waiting on it held all 260 slots of the web queue. More pages
- * per thread balance worse when sizes differ: bench:extract's pool of 2 did 46.5 pages/s with
- * 8, 54.8 with 4, 51.1 with 2 (one run each); the 300-keyword bench could not tell 4 from 8.
+ * Pages handed to a thread at once: 4 a thread. Given one at a time, a thread waits for the busy
+ * main thread between pages (to hear that the page was done and get the next) while page jobs
+ * queue up; big pages balance badly between threads with more.
  */
 export const PAGES_PER_THREAD = 4;
 
@@ -35,10 +32,8 @@ export const PAGES_PER_THREAD = 4;
 export const EXTRACT_THREAD_HEAP_MB = 256;
 
 /**
- * Young-generation cap of each extraction thread, in MB. On the bench corpus 32 MB extracted as
- * fast as V8's default and halved the pool's RSS (bench:extract: 338 against 562 MB); 16 MB, as
- * fast again (pool of 2: 94.0 against 92.7 pages/s) for less (393 against 477 MB). In the
- * 1000-keyword bench the thread's heap was 46 MB at 32. @default 16
+ * Young-generation cap of each extraction thread, in MB: a page's garbage dies young, and a small
+ * young generation extracts as fast as V8's default for much less memory. @default 16
  */
 export const EXTRACT_THREAD_YOUNG_MB = 16;
 
@@ -56,10 +51,8 @@ let ready: Promise<void> = Promise.resolve();
 /**
  * Worker threads to use: `TOPICFLOW_EXTRACT_THREADS`, else one per core minus one (at least one).
  * The engine's main thread is the one that grants rate-limit slots and sends requests: with every
- * core extracting it waited for CPU, and requests granted before such a wait went out together
- * after it. In the 300-keyword bench on 2 cores, 1 thread instead of 2 took the main thread's
- * p99 event-loop delay from 242 to 133 ms and peak RSS from 621 to 550 MB at the same wall time
- * (extraction is ~10% of one core there).
+ * core extracting it waits for CPU, and requests granted before such a wait go out together
+ * after it. Extraction is a small share of a run's CPU, so a core less for it costs no time.
  */
 export function extractThreads(env: Record<string, string | undefined> = process.env): number {
   const raw = env.TOPICFLOW_EXTRACT_THREADS;
@@ -88,7 +81,7 @@ function getPool(threads: number): Piscina<Task, PageExtract | null> {
     // A thread's heap is capped so a hostile page cannot take the machine's memory: the thread
     // dies, its page is not readerable, and piscina starts a new thread. linkedom needs ~60 MB
     // for a 2 MB page. The young generation is capped too: it is where a page's garbage dies,
-    // and left to grow it took each thread's RSS to ~250 MB for no measured gain.
+    // and a bigger one only costs memory (see EXTRACT_THREAD_YOUNG_MB).
     resourceLimits: { maxOldGenerationSizeMb: EXTRACT_THREAD_HEAP_MB, maxYoungGenerationSizeMb: EXTRACT_THREAD_YOUNG_MB },
   });
   pool = p;
@@ -98,7 +91,7 @@ function getPool(threads: number): Piscina<Task, PageExtract | null> {
 
 /**
  * Threads say on one broadcast channel which task they start: a MessageChannel per page (made,
- * transferred and closed for each) cost ~0.4 ms of the main thread a page.
+ * transferred and closed for each) would cost the main thread ~0.4 ms a page.
  */
 let startedChannel: BroadcastChannel | undefined;
 const onStart = new Map<number, (threadId: number, finished: boolean) => void>();
@@ -159,8 +152,7 @@ function pump(): void {
 function submit(p: Piscina<Task, PageExtract | null>, job: Pending): void {
   inFlight++;
   // The cap starts when a thread starts on the page, not when it is handed over: under load
-  // pages wait, and in the 1000-keyword bench a cap that counted the wait stopped 4 ordinary
-  // pages after 20 s in the queue.
+  // pages wait, and a cap that counted the wait would stop ordinary pages that waited long.
   const startedId = whenStarted((threadId, finished) => {
     if (finished) {
       // Its answer may still wait behind the thread's next pages: the cap is over.

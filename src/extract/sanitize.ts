@@ -1,8 +1,8 @@
 /**
- * Cheap checks and trims on raw HTML before jsdom sees it. jsdom and Readability are
- * synchronous and superlinear on pathological markup (measured with jsdom 29 / Readability 0.6:
- * 256 nested empty divs take ~4 s, 1,000 take ~38 s, 10,000 overflow the stack; 13,000
- * elements take ~4 s), and nothing can interrupt them once started, so limits are enforced here.
+ * Cheap checks and trims on raw HTML before a DOM parser (linkedom, or jsdom) sees it. Parsing
+ * and Readability are synchronous and superlinear on pathological markup (with jsdom, a few
+ * hundred nested empty divs take seconds and 10,000 overflow the stack), and nothing can
+ * interrupt them once started, so limits are enforced here.
  */
 
 /** Deeper markup is refused. Real pages rarely pass 60 levels; Blink flattens at 512. @default 200 */
