@@ -322,8 +322,8 @@ export async function evaluateMapping(value: unknown, scope: ExpressionScope): P
  * JSONata returns sequences (arrays with extra properties), lambdas, `undefined` inside lists and
  * objects, and values of its input by reference; give back plain JSON, as `JSON.stringify` would
  * see it. Copy on write: a part that is already plain JSON (most of a fan-in's collected outputs)
- * is returned as it is, not copied: a 10,000-row fan-in used to be serialized and parsed whole
- * here, ~45 MB of garbage at the peak of a 1000-keyword run.
+ * is returned as it is, not copied: serializing and parsing a 10,000-row fan-in whole would make
+ * tens of MB of garbage.
  */
 export function normalize(value: unknown): unknown {
   if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;

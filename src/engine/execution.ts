@@ -79,8 +79,8 @@ export class Executor {
       const def = compiledStep?.type;
       if (!compiledStep || !def) throw internalError('step.unknown', `step type ${compiledStep?.step.uses ?? claimed.stepId} is not registered`);
       const node = compiledStep.node;
-      // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run planned by
-      // an earlier version of topicflow has its evaluated mapping stored.
+      // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run whose
+      // evaluated mapping is stored (a store written by a release that planned it so) uses that.
       const stored = (claimed.input ?? { with: {} }) as StoredInput;
       const mapping = claimed.input === null && evaluatedAtRun(rc.compiled, node) ? await mappingAtRun(store, rc, node, claimed.itemKey, where) : stored.with;
       const input = parseStepInput(def, mapping, where);

@@ -23,8 +23,8 @@ export interface IdleGateOptions {
   batch?: number;
   /**
    * True when nothing else is left to do (no step running in this process): everything waiting
-   * goes through at once. The work let through keeps the loop busy by itself, and at the end of
-   * a run, batch by batch, that made the last finishes wait ~2 s.
+   * goes through at once. The work let through keeps the loop busy by itself, so at the end of a
+   * run, let through batch by batch, it would make the last finishes wait.
    */
   drained?: () => boolean;
 }

@@ -33,8 +33,8 @@ export interface StoredInput {
  * reads have finished (all of them, for a step that collects items), and a finished step run never
  * changes; the run's inputs and start time do not change either. So evaluating it when it runs
  * gives the input planning would have stored, and the store keeps no second copy of what upstream
- * steps already hold: a page's text in the ideas step's input (12 KB a page, written and read back
- * once per page), every row of a run in a per-run sheet write's (19 MB for the 1000-keyword bench's
+ * steps already hold: a page's text in the ideas step's input (~12 KB a page, written and read
+ * back once per page), every row of a run in a per-run sheet write's (tens of MB for a big run's
  * ideas). Time functions (`$now()`) give the time of the attempt.
  */
 export function evaluatedAtRun(env: Pick<PlanEnv, 'steps'>, node: StepNode): boolean {
@@ -80,9 +80,9 @@ const terminal = new WeakMap<RunRecord, Map<string, StepRunRecord>>();
 /**
  * Per planning transaction: the terminal step runs it read or made (`rows`), and the pending ones
  * it made (`pending`). A step run made pending in a transaction stays pending until it commits
- * (it is claimed only after), so reading it back is no query: a fan-out's items made each of its
- * pending page step runs and then asked twice whether it had finished (~20,000 look-ups in the
- * 1000-keyword bench). Pending rows never join the run's cache (see planCommitted).
+ * (it is claimed only after), so reading it back is no query: a fan-out's items make each of its
+ * pending page step runs and then ask twice whether it has finished. Pending rows never join the
+ * run's cache (see planCommitted).
  */
 const memos = new WeakMap<ScopeReader, { run: RunRecord; rows: Map<string, StepRunRecord>; pending: Map<string, StepRunRecord> }>();
 
@@ -272,8 +272,8 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   const isEach = node.step.each !== undefined;
   // A fan-out that made its items once does not make them again. A single step run is not looked
   // up first: it is made in the pass in which its last dependency finished, so it hardly ever exists
-  // yet, and if it does the (run, step, item) key makes the insert a no-op. The look-up was one
-  // query per step run made (~25,000 in the first 45 s of the 1000-keyword bench).
+  // yet, and if it does the (run, step, item) key makes the insert a no-op. A look-up would be one
+  // query per step run made.
   if (isEach && (await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true, limit: 1 })) > 0) return;
 
   for (const d of node.deps) {
@@ -362,7 +362,7 @@ async function makeRow(
       const result = await def.run(parseStepInput(def, mapped, where(key)), pureContext(env, node, base.id, key));
       if (isFiltered(result)) return { ...base, input, status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } };
       // Its output says what it made of its input: only the fan-out element is kept, which later
-      // steps' `item` needs (serpRow and ideaRows each stored ~1.5 KB twice in the bench).
+      // steps' `item` needs, not a second copy of what the output holds.
       return { ...base, input: itemOnly(item), status: 'succeeded', output: result ?? null };
     } catch (err) {
       return { ...fail(key, err), id: base.id, input };

@@ -1,8 +1,8 @@
 /**
- * `http.request@1`: the generic HTTP module (Make's "HTTP > Make a request"), which Make users
- * used to call Serper and other APIs before a dedicated step existed. Its URL is often built from
- * sheet or SERP data, so it goes through the page fetcher's SSRF guard; `allowHosts` names the
- * private hosts it may reach.
+ * `http.request@1`: the generic HTTP module (Make's "HTTP > Make a request"), with which Make
+ * scenarios call APIs that have no module of their own (Serper among them). Its URL is often
+ * built from sheet or SERP data, so it goes through the page fetcher's SSRF guard; `allowHosts`
+ * names the private hosts it may reach.
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';

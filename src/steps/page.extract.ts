@@ -1,5 +1,6 @@
 /**
- * `page.extract@1`: fetch one URL safely and extract its main content (Readability on jsdom).
+ * `page.extract@1`: fetch one URL safely and extract its main content (Readability on linkedom,
+ * in the extraction threads).
  * A page that cannot be read is a result with a status and a reason, not an error; transient
  * faults (timeout, 429, 5xx, reset) throw so the queue retries them, except on the last attempt,
  * where the status is returned. Pages are cached by URL with their validators, so a re-run sends

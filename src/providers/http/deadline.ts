@@ -2,8 +2,8 @@
  * A request's time limit as an AbortSignal that can be cleared. `AbortSignal.timeout` cannot: its
  * timer runs to the end whatever happened, then builds a TimeoutError and dispatches an abort
  * event nobody listens to any more, and `AbortSignal.any` keeps the combined signal until then.
- * For the 1000-keyword bench that was ~11,000 timers and signals alive 15-30 s after their
- * request had finished, each ending in a DOMException on the main thread.
+ * With a request per page, that keeps thousands of timers and signals alive long after their
+ * requests finished, each ending in a DOMException on the main thread.
  */
 export interface Deadline {
   /** Aborts after `ms`, or when the parent signal aborts (with its reason). */

@@ -7,10 +7,9 @@
  * request's parameters and gets back the reply, or the failure already typed by `openaiError` and
  * serialized.
  *
- * In the 1000-keyword bench on 2 cores it takes 7-9 s of CPU off the main thread (42-47 against
- * 50-53 s) for ~60 MB more peak RSS (the thread's heap holds the ~300 requests in flight). Once the
- * extraction pool stopped waiting for the main thread, the main thread was the bottleneck there,
- * so this is on by default. On one core it would only add the hand-over.
+ * The main thread is what bounds a big run on 2 cores, so this is on by default there, at the
+ * cost of the thread's heap (it holds the requests in flight; README, Speed and memory). On one
+ * core it would only add the hand-over.
  *
  * The thread is started when a run that uses an OpenAI step starts ({@link warmOpenAIThread}), else
  * on the first request, and does not keep the process alive while no request is in flight. If it
@@ -108,7 +107,7 @@ export function createChatCompletion(env: Record<string, string | undefined>, re
  * heuristic ideas). Its start (loading the SDK, ~0.2-0.5 s on a busy machine) otherwise delays the
  * run's first requests after their rate slots were granted: the provider then counts them later
  * than the limiter did, and a minute later the limiter's window has moved on before the
- * provider's has (the bench's first window ended in 429s).
+ * provider's has: the first window ends in 429s.
  */
 export function warmOpenAIThread(env: Record<string, string | undefined>): void {
   if (hasOpenAIKey(env) && useOpenAIThread(env)) worker ??= startWorker();

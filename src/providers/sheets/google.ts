@@ -1,9 +1,9 @@
 /**
  * The Google Sheets backend: Sheets API v4 through `@googleapis/sheets`, authenticated as a
  * service account. That is the googleapis project's Sheets-only package: the same generated
- * client as `googleapis`, which loads all of Google's APIs to offer one (measured on Node 24:
- * 155 against 68 MB RSS and 654 against 79 ms to load and make a client). Every provider reply that is an error goes through {@link sheetsError}, the one
- * factory that turns it into a typed topicflow error.
+ * client as `googleapis`, which loads all of Google's APIs to offer one, at several times the
+ * memory and start-up time. Every provider reply that is an error goes through
+ * {@link sheetsError}, the one factory that turns it into a typed topicflow error.
  */
 import { readFileSync } from 'node:fs';
 import type { sheets_v4 } from '@googleapis/sheets';
@@ -228,8 +228,8 @@ export function openGoogleSheets(spreadsheetId: string, options: GoogleSheetsOpt
   client.catch(() => undefined);
   const ctx: ErrorContext = { spreadsheetId, email: key.client_email, ...(key.token_uri ? { tokenUri: key.token_uri } : {}) };
   const reqOpts = options.signal ? { signal: options.signal } : {};
-  // Write bodies go as JSON text: given an object, gaxios deep-copies it before serializing it
-  // (~0.35 s and a second copy in memory for the 19 MB of a 1000-keyword run's ideas).
+  // Write bodies go as JSON text: given an object, gaxios deep-copies it before serializing it,
+  // a second copy in memory of a write that can be tens of MB (a big run's ideas).
   const writeOpts = { ...reqOpts, headers: { 'content-type': 'application/json' } };
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
