@@ -13,6 +13,6 @@ const { fileURLToPath } = await import('node:url');
 // A clone runs its TypeScript sources (Node 24 strips the types; no build needed). An installed
 // package ships no src/ and runs the built dist/; Node never strips types under node_modules.
 const sources = new URL('../src/cli/main.ts', import.meta.url);
-const useSources = existsSync(fileURLToPath(sources)) && !fileURLToPath(import.meta.url).includes('/node_modules/');
+const useSources = existsSync(fileURLToPath(sources)) && !/[\\/]node_modules[\\/]/.test(fileURLToPath(import.meta.url));
 const { cli } = await import(useSources ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);
 cli();

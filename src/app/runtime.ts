@@ -32,9 +32,9 @@ export interface Runtime {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Where embedded mode keeps its SQLite file. @default data/topicflow.db */
+/** Where embedded mode keeps its SQLite file; an empty setting (`TOPICFLOW_DB=` in .env) counts as unset. @default data/topicflow.db */
 export function sqlitePath(env: Record<string, string | undefined>): string {
-  return env.TOPICFLOW_DB ?? join(env.TOPICFLOW_DATA_DIR ?? 'data', 'topicflow.db');
+  return env.TOPICFLOW_DB?.trim() || join(env.TOPICFLOW_DATA_DIR?.trim() || 'data', 'topicflow.db');
 }
 
 /** PostgreSQL when DATABASE_URL is set (needed once workers run on several machines), else SQLite. */
