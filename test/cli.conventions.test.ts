@@ -6,11 +6,12 @@
  * not UTF-8, an old Node, and a `validate` that loads none of the heavy libraries.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -90,7 +91,7 @@ describe('help, version and usage errors', () => {
   it('--help lists every command and the exit codes; each command\'s --help documents each option with its short form and default', async () => {
     const main = await topicflow(tmp(), ['--help']);
     expect(main.code).toBe(0);
-    for (const c of ['validate', 'import', 'run', 'resume', 'cancel', 'runs', 'extract', 'start', 'worker', 'scheduler']) {
+    for (const c of ['init', 'demo', 'validate', 'import', 'run', 'resume', 'cancel', 'runs', 'extract', 'start', 'worker', 'scheduler']) {
       expect(main.stdout).toMatch(new RegExp(`^ {2}${c}\\b`, 'm'));
     }
     expect(main.stdout).toMatch(/Exit codes:[\s\S]*\b0\b[\s\S]*\b1\b[\s\S]*\b2\b[\s\S]*\b70\b/);
@@ -102,7 +103,7 @@ describe('help, version and usage errors', () => {
     const run = await topicflow(tmp(), ['run', '--help']);
     expect(run.stdout).toMatch(/^ {2}-c, --concurrency N +Step runs executing at once.*Default: /m);
     expect(run.stdout).toMatch(/^ {2}-s, --set k=v +Set a blueprint input.*Repeatable\./m);
-    for (const c of ['validate', 'import', 'resume', 'cancel', 'extract', 'start', 'worker', 'scheduler']) {
+    for (const c of ['init', 'demo', 'validate', 'import', 'resume', 'cancel', 'extract', 'start', 'worker', 'scheduler']) {
       const r = await topicflow(tmp(), [c, '-h']);
       expect(r.code).toBe(0);
       const options = r.stdout.split('Options:\n')[1]!.split('\n\n')[0]!.split('\n');
@@ -343,4 +344,53 @@ process.on('exit', () => writeFileSync(${JSON.stringify(join(dir, 'loaded.json')
       expect(r.stdout).toBe('');
     }
   }, 30_000);
+});
+
+describe('init and the offline demo from a clone', () => {
+  it('init DIR scaffolds a project whose workflow validates; a second init writes nothing; --force keeps the workbook', async () => {
+    const cwd = tmp();
+    const r = await topicflow(cwd, ['init', 'my-research']);
+    expect(r.code, r.stderr).toBe(0);
+    const dir = join(cwd, 'my-research');
+    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
+    }
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(readFileSync(join(ROOT, '.env.example'), 'utf8'));
+    const wf = JSON.parse(readFileSync(join(dir, 'workflows/research.json'), 'utf8')) as { name: string; source: string; inputs: Record<string, unknown> };
+    expect(wf).toMatchObject({ name: 'research', source: 'blueprints/topic-research.json', inputs: { spreadsheet: 'data/topics.xlsx' } });
+    expect((await topicflow(dir, ['validate', 'workflows/research.json'])).code).toBe(0);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(join(dir, 'data/topics.xlsx'));
+    const rows: unknown[] = [];
+    wb.getWorksheet('Keywords')!.eachRow((row) => rows.push((row.values as unknown[])[1]));
+    expect(rows).toEqual(['keyword', 'content marketing strategy', 'seo audit checklist']);
+
+    const readme = statSync(join(dir, 'README.md')).mtimeMs;
+    const again = await topicflow(cwd, ['init', 'my-research']);
+    expect(again.code).toBe(2);
+    expect(lines(again.stderr)).toHaveLength(1);
+    expect(again.stderr).toMatch(/--force/);
+    expect(statSync(join(dir, 'README.md')).mtimeMs).toBe(readme);
+
+    const book = readFileSync(join(dir, 'data/topics.xlsx'));
+    const forced = await topicflow(cwd, ['init', 'my-research', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'data/topics.xlsx')).equals(book)).toBe(true);
+  }, 90_000);
+
+  it('npm start with no SERPER_API_KEY runs the offline demo in the current folder', async () => {
+    const dir = tmp();
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/start.ts')], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += String(d); });
+    child.stderr.on('data', (d) => { out += String(d); });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/running the offline demo/);
+    expect(out).toMatch(/: succeeded in /);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(join(dir, 'data/demo.xlsx'));
+    expect(wb.getWorksheet('SERP Results')!.rowCount).toBeGreaterThan(10);
+    expect(wb.getWorksheet('Content Ideas')!.rowCount).toBeGreaterThan(10);
+  }, 120_000);
 });

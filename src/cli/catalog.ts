@@ -15,6 +15,31 @@ const lazy = <M>(load: () => Promise<M>, pick: (m: M) => CommandRun) => async ()
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
+    name: 'init', args: '[DIR]',
+    summary: 'Create a project in DIR (default: here): workflows/, blueprints/, .env, data/topics.xlsx, README.md.',
+    details: [
+      'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the',
+      'local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example',
+      'keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files',
+      'exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
+    ],
+    options: { force: { type: 'boolean', short: 'f', help: 'Overwrite files that exist.' } },
+    load: lazy(() => import('./commands/init.ts'), (m) => m.init),
+  },
+  {
+    name: 'demo', args: '',
+    summary: 'Run the topic-research job offline: recorded Serper replies and page snapshots served on 127.0.0.1.',
+    details: [
+      'No API key is used and no credit spent; ideas come from the heuristic extractor. Writes',
+      'DIR/demo.xlsx (tabs Keywords, SERP Results, Content Ideas) and keeps its runs in DIR/demo.db.',
+    ],
+    options: {
+      dir: { type: 'string', short: 'd', value: 'DIR', help: 'Where the demo workbook and database go.', default: 'data' },
+      json,
+    },
+    load: lazy(() => import('./commands/demo.ts'), (m) => m.demo),
+  },
+  {
     name: 'validate', args: 'FILE...',
     summary: 'Check blueprints or workflow files: one line per problem.',
     details: ['Exit code 2 when any file has a problem.'],
