@@ -8,6 +8,9 @@ if (Number(version.split('.')[0]) < 24) {
   process.exit(2);
 }
 
+// V8's code cache on disk (os.tmpdir()/node-compile-cache; NODE_DISABLE_COMPILE_CACHE=1 turns it
+// off): later starts skip compiling, and in a clone stripping types, what they load.
+(await import('node:module')).enableCompileCache?.();
 const { existsSync } = await import('node:fs');
 const { fileURLToPath } = await import('node:url');
 // A clone runs its TypeScript sources (Node 24 strips the types; no build needed). An installed
