@@ -38,6 +38,8 @@ function start(cwd: string, args: string[], env: Record<string, string> = {}, no
 const topicflow = (cwd: string, args: string[], env: Record<string, string> = {}) => start(cwd, args, env).done;
 const tmp = () => mkdtempSync(join(tmpdir(), 'topicflow-conv-'));
 const lines = (s: string) => s.trim().split('\n').filter(Boolean);
+/** Help text with each wrapped option line joined back to its first line. */
+const unwrapped = (help: string) => help.replace(/\n {6,}(?=\S)/g, ' ');
 
 /**
  * A loopback API: /item/N answers {"n": N}, once `gate` (when set) resolves; /item/bad answers
@@ -98,15 +100,16 @@ describe('help, version and usage errors', () => {
 
     const runs = await topicflow(tmp(), ['runs', '--help']);
     expect(runs.code).toBe(0);
-    expect(runs.stdout).toMatch(/^ {2}-l, --limit N +How many runs to list.*Default: 20\.$/m);
-    expect(runs.stdout).toMatch(/^ {2}-j, --json +Print the result as JSON/m);
+    expect(lines(runs.stdout).every((l) => l.length <= 100)).toBe(true);
+    expect(unwrapped(runs.stdout)).toMatch(/^ {2}-l, --limit N +How many runs to list.*Default: 20\.$/m);
+    expect(unwrapped(runs.stdout)).toMatch(/^ {2}-j, --json +Print the result as JSON/m);
     const run = await topicflow(tmp(), ['run', '--help']);
-    expect(run.stdout).toMatch(/^ {2}-c, --concurrency N +Step runs executing at once.*Default: /m);
-    expect(run.stdout).toMatch(/^ {2}-s, --set k=v +Set a blueprint input.*Repeatable\./m);
+    expect(unwrapped(run.stdout)).toMatch(/^ {2}-c, --concurrency N +Step runs executing at once.*Default: /m);
+    expect(unwrapped(run.stdout)).toMatch(/^ {2}-s, --set k=v +Set a blueprint input.*Repeatable\./m);
     for (const c of ['init', 'demo', 'validate', 'import', 'resume', 'cancel', 'extract', 'start', 'worker', 'scheduler']) {
       const r = await topicflow(tmp(), [c, '-h']);
       expect(r.code).toBe(0);
-      const options = r.stdout.split('Options:\n')[1]!.split('\n\n')[0]!.split('\n');
+      const options = unwrapped(r.stdout).split('Options:\n')[1]!.split('\n\n')[0]!.split('\n');
       // Every option line: short form (or its place), long form, and a sentence of what it does.
       for (const o of options) expect(o, `${c}: ${o}`).toMatch(/^ {2}(-\w, | {4})--[\w-]+( \S+)? {2,}[A-Z].+\.$/);
       expect(r.stdout).toContain('Exit codes:');

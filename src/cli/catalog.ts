@@ -9,30 +9,22 @@ import type { CommandRun, CommandSpec, OptionSpec } from './command.ts';
 const json: OptionSpec = { type: 'boolean', short: 'j', help: 'Print the result as JSON on stdout; an error is then one JSON object on stderr.' };
 const concurrency: OptionSpec = { type: 'string', short: 'c', value: 'N', help: 'Step runs executing at once in this process (a whole number >= 1).', default: "the blueprint's limits.concurrency, else 32" };
 const grace: OptionSpec = { type: 'string', short: 'g', value: 'S', help: 'On SIGTERM or Ctrl-C, seconds running steps get to finish before they go back to the queue.', default: '30' };
-const set: OptionSpec = { type: 'string', short: 's', multiple: true, value: 'k=v', help: "Set a blueprint input (repeatable), e.g. --set country=gb; checked against the input's type and bounds." };
+const set: OptionSpec = { type: 'string', short: 's', multiple: true, value: 'k=v', help: "Set a blueprint input, e.g. --set country=gb; checked against the input's type and bounds." };
 
 const lazy = <M>(load: () => Promise<M>, pick: (m: M) => CommandRun) => async (): Promise<CommandRun> => pick(await load());
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'init', args: '[DIR]',
-    summary: 'Create a project in DIR (default: here): workflows/, blueprints/, .env, data/topics.xlsx, README.md.',
-    details: [
-      'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the',
-      'local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example',
-      'keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files',
-      'exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
-    ],
+    summary: 'Create a project in DIR (default: here) to run and version research in.',
+    details: 'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
     options: { force: { type: 'boolean', short: 'f', help: 'Overwrite files that exist.' } },
     load: lazy(() => import('./commands/init.ts'), (m) => m.init),
   },
   {
     name: 'demo', args: '',
-    summary: 'Run the topic-research job offline: recorded Serper replies and page snapshots served on 127.0.0.1.',
-    details: [
-      'No API key is used and no credit spent; ideas come from the heuristic extractor. Writes',
-      'DIR/demo.xlsx (tabs Keywords, SERP Results, Content Ideas) and keeps its runs in DIR/demo.db.',
-    ],
+    summary: 'Run the topic-research job offline on recorded replies; no key needed.',
+    details: 'Recorded Serper replies and page snapshots are served on 127.0.0.1: no API key is used and no credit spent; ideas come from the heuristic extractor. Writes DIR/demo.xlsx (tabs Keywords, SERP Results, Content Ideas) and keeps its runs in DIR/demo.db.',
     options: {
       dir: { type: 'string', short: 'd', value: 'DIR', help: 'Where the demo workbook and database go.', default: 'data' },
       json,
@@ -42,7 +34,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'validate', args: 'FILE...',
     summary: 'Check blueprints or workflow files: one line per problem.',
-    details: ['Exit code 2 when any file has a problem.'],
+    details: 'Exit code 2 when any file has a problem.',
     options: { quiet: { type: 'boolean', short: 'q', help: 'Print nothing for files without problems.' }, json },
     load: lazy(() => import('./commands/validate.ts'), (m) => m.validate),
   },
@@ -58,8 +50,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'run', args: 'NAME|FILE',
-    summary: 'Run a workflow (workflows/NAME.json) or a blueprint file now, and wait for it.',
-    details: ['Progress goes to stderr (bars on a terminal, log lines otherwise), the summary to stdout.'],
+    summary: 'Run a workflow (workflows/NAME.json) or a blueprint file now.',
+    details: 'Waits for the run to end. Progress goes to stderr (bars on a terminal, log lines otherwise), the summary to stdout.',
     options: {
       set,
       limit: { type: 'string', short: 'l', value: 'N', help: 'Only the first N items of the first fan-out (e.g. the first N keywords); a whole number >= 0.', default: 'all' },
@@ -70,20 +62,21 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'resume', args: 'RUN_ID',
-    summary: 'Finish a run that was interrupted, stopped or cancelled; completed steps are not run again.',
+    summary: 'Finish an interrupted, stopped or cancelled run.',
+    details: 'Steps that finished do not run again; pending ones are queued again, and those a dead process left running too.',
     options: { json },
     load: lazy(() => import('./commands/run.ts'), (m) => m.resume),
   },
   {
     name: 'cancel', args: 'RUN_ID',
-    summary: 'Cancel a running run: steps in flight finish, nothing new starts, the run shows "cancelled".',
-    details: ['`topicflow resume RUN_ID` continues it later.'],
+    summary: 'Cancel a run: steps in flight finish, nothing new starts.',
+    details: 'The run shows "cancelled"; the process running it lets its steps in flight finish, prints its summary and exits 1. `topicflow resume RUN_ID` continues it.',
     options: { json },
     load: lazy(() => import('./commands/cancel.ts'), (m) => m.cancel),
   },
   {
     name: 'runs', args: '[show RUN_ID]',
-    summary: "List past runs, newest first, or show one run's step counts and every failed item.",
+    summary: "List past runs, or show one run's step counts and failed items.",
     options: {
       limit: { type: 'string', short: 'l', value: 'N', help: 'How many runs to list (a whole number >= 1).', default: '20' },
       workflow: { type: 'string', short: 'w', value: 'NAME', help: 'Only runs of this workflow.' },
@@ -93,8 +86,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'extract', args: 'URL',
-    summary: 'Fetch one page safely and print its main content (Make\'s "Extract Web Content").',
-    details: ['Exit code 1 when the page could not be read (its status says why).'],
+    summary: 'Fetch one page safely and print its main content.',
+    details: 'Make\'s "Extract Web Content". Exit code 1 when the page could not be read (its status says why).',
     options: {
       json,
       timeout: { type: 'string', short: 't', value: 'S', help: 'Seconds the whole fetch may take, redirects included.', default: '15' },
@@ -105,19 +98,22 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'start', args: '',
-    summary: 'Scheduler and worker in one process: how embedded mode runs its schedules.',
+    summary: 'Scheduler and worker in one process (embedded mode).',
+    details: 'Runs the workflows of workflows/ on their schedules and executes their steps; stops on SIGTERM or Ctrl-C.',
     options: { concurrency, grace },
     load: lazy(() => import('./commands/worker.ts'), (m) => m.start),
   },
   {
     name: 'worker', args: '',
-    summary: 'Execute step runs from the queue (one per machine, with REDIS_URL and DATABASE_URL set).',
+    summary: 'Execute step runs from the queue (distributed mode).',
+    details: 'One per machine, with REDIS_URL and DATABASE_URL set; stops on SIGTERM or Ctrl-C.',
     options: { concurrency, grace },
     load: lazy(() => import('./commands/worker.ts'), (m) => m.worker),
   },
   {
     name: 'scheduler', args: '',
-    summary: 'Start runs of the workflows in workflows/ on their cron schedules (one run per tick, however many run).',
+    summary: 'Start the scheduled runs of workflows/ (distributed mode).',
+    details: 'Needs REDIS_URL; any number may run: each tick makes one run.',
     options: {},
     load: lazy(() => import('./commands/worker.ts'), (m) => m.scheduler),
   },
@@ -134,6 +130,27 @@ export const EXIT_CODES_HELP = [
   '  70  internal error (a bug; TOPICFLOW_DEBUG=1 prints its stack)',
 ];
 
+/** Help lines are wrapped to this width, as git and npm keep theirs. */
+const WIDTH = 100;
+
+/** `text` in lines of at most `WIDTH` characters, the first after `lead`, the others indented as far. */
+function wrap(lead: string, text: string): string[] {
+  const out: string[] = [];
+  let line = lead;
+  let empty = true;
+  for (const word of text.split(' ')) {
+    if (!empty && line.length + 1 + word.length > WIDTH) {
+      out.push(line);
+      line = ' '.repeat(lead.length);
+      empty = true;
+    }
+    line += empty ? word : ` ${word}`;
+    empty = false;
+  }
+  out.push(line);
+  return out;
+}
+
 /** The command's options as help lines: short form, long form, value, what it does, default. */
 export function optionLines(options: Record<string, OptionSpec>): string[] {
   const rows = Object.entries(options).map(([name, o]) => [
@@ -141,7 +158,7 @@ export function optionLines(options: Record<string, OptionSpec>): string[] {
     `${o.help}${o.multiple ? ' Repeatable.' : ''}${o.default !== undefined ? ` Default: ${o.default}.` : ''}`,
   ] as const);
   const width = Math.max(...rows.map(([flags]) => flags.length));
-  return rows.map(([flags, text]) => `  ${flags.padEnd(width)}  ${text}`);
+  return rows.flatMap(([flags, text]) => wrap(`  ${flags.padEnd(width)}  `, text));
 }
 
 export function commandHelp(c: CommandSpec): string {
@@ -149,7 +166,7 @@ export function commandHelp(c: CommandSpec): string {
     `Usage: topicflow ${c.name}${c.args ? ` ${c.args}` : ''} [options]`,
     '',
     c.summary,
-    ...(c.details?.length ? ['', ...c.details] : []),
+    ...(c.details ? ['', ...wrap('', c.details)] : []),
     '',
     'Options:',
     ...optionLines({ ...c.options, help: HELP_OPTION }),
@@ -162,12 +179,12 @@ export function mainHelp(version: string): string {
   const usage = COMMANDS.map((c) => `${c.name}${c.args ? ` ${c.args}` : ''}`);
   const width = Math.max(...usage.map((u) => u.length));
   return [
-    `topicflow ${version}: keywords in a sheet in; SERP results, page content, rank history and content ideas out.`,
+    `topicflow ${version}: keywords in; SERP results, page content, rank history and content ideas out.`,
     '',
     'Usage: topicflow <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c, i) => `  ${usage[i]!.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.flatMap((c, i) => wrap(`  ${usage[i]!.padEnd(width)}  `, c.summary)),
     '',
     'Options:',
     ...optionLines({ help: { type: 'boolean', short: 'h', help: 'Show this help; `topicflow <command> --help` shows a command\'s options.' }, version: { type: 'boolean', short: 'v', help: 'Print the version.' } }),

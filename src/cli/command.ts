@@ -27,8 +27,8 @@ export interface CommandSpec {
   /** Its positional arguments, as usage shows them. */
   args: string;
   summary: string;
-  /** More lines of help. */
-  details?: string[];
+  /** A paragraph of help after the summary. */
+  details?: string;
   options: Record<string, OptionSpec>;
   /** Imports the command's code, only when it runs. */
   load(): Promise<CommandRun>;
