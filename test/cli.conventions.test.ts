@@ -375,6 +375,11 @@ describe('init and the offline demo from a clone', () => {
     expect(again.stderr).toMatch(/--force/);
     expect(statSync(join(dir, 'README.md')).mtimeMs).toBe(readme);
 
+    writeFileSync(join(cwd, 'notes.txt'), 'mine');
+    const onFile = await topicflow(cwd, ['init', 'notes.txt']);
+    expect(onFile.code).toBe(2);
+    expect(lines(onFile.stderr)).toEqual(['topicflow: notes.txt: is a file, not a folder (init.not_a_folder)']);
+
     const book = readFileSync(join(dir, 'data/topics.xlsx'));
     const forced = await topicflow(cwd, ['init', 'my-research', '--force']);
     expect(forced.code, forced.stderr).toBe(0);

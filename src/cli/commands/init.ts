@@ -1,5 +1,5 @@
 /** `topicflow init [DIR]`: a new project, ready for `topicflow run research` once .env has a Serper key. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { shipped } from '../../app/package.ts';
@@ -46,6 +46,7 @@ export async function init({ values, positionals }: ParsedArgs): Promise<number>
   if (positionals.length > 1) throw userError('cli.usage', `unexpected argument "${positionals[1]}"`);
   const dir = positionals[0] ?? '.';
   const force = Boolean(values.force);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw userError('init.not_a_folder', 'is a file, not a folder', { where: dir });
   const at = (p: string) => join(dir, p);
   const files = [...BLUEPRINTS.map((b) => `blueprints/${b}`), 'workflows/research.json', 'workflows/README.md', '.env', '.env.example', BOOK, 'README.md', '.gitignore'];
   const existing = files.filter((f) => existsSync(at(f)));
