@@ -12,6 +12,15 @@ import { BlockedAddressError, type AllowedHost } from '../web/guard.ts';
 /** axios and its ~60 modules load with the first request: `topicflow validate` and `--help` never need them. */
 let axiosModule: Promise<typeof import('axios')> | undefined;
 
+/**
+ * Loads the transport now. A step whose provider slot is taken right before each request awaits
+ * it before taking one: loading after the slot would hold the first requests back and send them
+ * together, over the provider's rate.
+ */
+export async function loadHttpTransport(): Promise<void> {
+  await (axiosModule ??= import('axios'));
+}
+
 export interface HttpSendOptions {
   method: string;
   url: string;
