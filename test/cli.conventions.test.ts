@@ -130,8 +130,8 @@ describe('help, version and usage errors', () => {
     ['runs --limit -3', ['runs', '--limit', '-3'], /--limit takes a whole number >= 1, got "-3"/],
     ['runs -l -3', ['runs', '-l', '-3'], /--limit takes a whole number >= 1, got "-3"/],
     ['run --concurrency 1.5', ['run', 'x.json', '--concurrency', '1.5'], /--concurrency takes a whole number >= 1, got "1.5"/],
-    ['run --limit (no value)', ['run', 'x.json', '--limit'], /--limit/],
-    ['an unknown option', ['runs', '--frobnicate'], /--frobnicate/],
+    ['run --limit (no value)', ['run', 'x.json', '--limit'], /^topicflow run: option '-l, --limit <value>' needs a value \(see topicflow run --help\)$/m],
+    ['an unknown option', ['runs', '--frobnicate'], /^topicflow runs: unknown option '--frobnicate' \(see topicflow runs --help\)$/m],
     ['an unknown command', ['frobnicate'], /unknown command "frobnicate"/],
   ])('%s: one usage line, exit 2', async (_name, args, message) => {
     const dir = tmp();

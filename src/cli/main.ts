@@ -65,7 +65,10 @@ function parse(command: CommandSpec, args: string[]): ParsedArgs {
     const { values, positionals } = parseArgs({ args: joinDashValues(args, specs), options, allowPositionals: true, strict: true });
     return { values: values as Record<string, unknown>, positionals };
   } catch (err) {
-    const message = (err as Error).message.split('\n')[0]!.replace(/^Option '([^']+)' argument missing$/, "option '$1' needs a value");
+    // Node's wording, shortened to what to fix: "unknown option '--frob'", "option '--limit <value>' needs a value".
+    const message = (err as Error).message.split('\n')[0]!
+      .replace(/^Unknown option '([^']+)'\..*$/, "unknown option '$1'")
+      .replace(/^Option '([^']+)' argument (missing|is ambiguous)\..*$|^Option '([^']+)' argument missing$/, (_, a?: string, _why?: string, b?: string) => `option '${a ?? b}' needs a value`);
     throw userError('cli.usage', message.charAt(0).toLowerCase() + message.slice(1));
   }
 }
