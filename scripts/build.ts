@@ -19,4 +19,4 @@ const assets = readdirSync(src, { recursive: true, withFileTypes: true })
   .filter((e) => e.isFile() && !e.name.endsWith('.ts'))
   .map((e) => relative(src, join(e.parentPath, e.name)));
 for (const file of assets) cpSync(join(src, file), join(dist, file));
-process.stdout.write(`built dist/ (${assets.length} data file${assets.length === 1 ? '' : 's'} copied: ${assets.join(', ') || 'none'})\n`);
+process.stderr.write(`built dist/ (${assets.length} data file${assets.length === 1 ? '' : 's'} copied: ${assets.join(', ') || 'none'})\n`);

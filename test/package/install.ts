@@ -38,7 +38,9 @@ export async function installPacked(): Promise<Installed> {
   const dir = mkdtempSync(join(tmpdir(), 'topicflow-pkg-'));
   const packs = join(dir, 'tarball');
   mkdirSync(packs);
-  const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', packs], ROOT)) as { filename: string }[];
+  // The JSON array follows whatever the prepare script printed.
+  const out = await npm(['pack', '--json', '--pack-destination', packs], ROOT);
+  const packed = JSON.parse(out.slice(out.search(/^\[/m))) as { filename: string }[];
   const tarball = join(packs, packed[0]!.filename);
   const project = join(dir, 'project');
   mkdirSync(project);
