@@ -20,6 +20,10 @@ export function version(): string {
 /** How an error is reported: which command, and whether as JSON. */
 interface ReportAs { command?: string; json?: boolean }
 
+/**
+ * Runs one command line (`argv` without node and the script) and returns its exit code. It does
+ * not exit the process, so scripts (npm start, the demo) and tests call it in-process.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || (name === 'help' && !rest[0])) {
