@@ -24,7 +24,7 @@ import { formatError } from '../src/shared/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { loadBlueprint } from '../src/app/workflows.ts';
 import type { Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';

@@ -75,7 +75,7 @@ describe('topicflow options', () => {
       child.stderr!.on('data', (d) => { if (/start started/.test(String(d))) child.kill('SIGTERM'); });
     });
     expect(r.exited).toBe(true);
-    expect(r.code).toBe(0);
+    expect({ code: r.code, signal: r.signal, stderr: r.stderr }).toMatchObject({ code: 0, signal: null });
     expect(r.stderr).toMatch(/SIGTERM: stopping; running steps get 0.5s/);
   });
 });

@@ -4,11 +4,14 @@
  * Timings use tens of ms; bounds are one-sided where a slow machine can only make things later,
  * with a few ms of tolerance for timer and clock granularity.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { quotaError, serializeError, transientError, userError } from '../src/shared/errors.ts';
 import type { RetryPolicy } from '../src/shared/retry.ts';
-import type { Job, JobSpec, QueueDriver } from '../src/queue/types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobSpec, type QueueDriver } from '../src/queue/types.ts';
 import { rateWindowMargin, widenedMargin } from '../src/queue/rate-limiter.ts';
+import { startArrivalFront } from './fakes/arrival-front.ts';
 
 /** Timer and clock granularity allowed on a lower bound (ms). */
 const TOL = 10;
@@ -57,6 +60,23 @@ function inFlight() {
     max: (k = '*') => max.get(k) ?? 0,
     now: (k = '*') => now.get(k) ?? 0,
   };
+}
+
+/** Most of `times` (ms) that fall within any window of `ms`. */
+function maxInWindow(times: number[], ms: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let lo = 0, hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= ms) lo++;
+    best = Math.max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+/** Keeps this thread busy for `ms`, as a long synchronous stretch of work would. */
+function busy(ms: number): void {
+  const end = clock() + ms;
+  while (clock() < end) { /* busy */ }
 }
 
 function counter() {
@@ -303,6 +323,67 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t0).toBeLessThan(4000);
     }, T);
 
+    /**
+     * Four jobs of a queue allowing 2 requests a second each take a slot and POST to a provider
+     * that notes arrivals on a thread of its own; `holdUp` delays the first request granted
+     * after it was created. Returns the arrival times.
+     */
+    async function heldUpRequests(holdUp: () => Promise<void> | void, beforeSend: boolean): Promise<number[]> {
+      const arrivals: number[] = [];
+      const provider = http.createServer((req, res) => {
+        arrivals.push(Number(req.headers['x-arrived-at']));
+        req.resume();
+        req.on('end', () => res.end('{}'));
+      });
+      await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+      const front = await startArrivalFront(`http://127.0.0.1:${(provider.address() as AddressInfo).port}`);
+      try {
+        const q = await driver();
+        await q.configureQueue('sent', { concurrency: 8, rateLimit: { max: 2, intervalMs: 1000 } });
+        await sleep(100); // the engine configures its queues long before the first request
+        let granted = 0;
+        const post = () => new Promise<void>((resolve, reject) => {
+          // A new connection for each request: its send waits for the connect callback.
+          const req = http.request(`${front.url}/search`, { method: 'POST', agent: false }, (res) => { res.resume(); res.on('end', resolve); });
+          req.on('error', reject);
+          req.end('{}');
+        });
+        await q.start(async () => {
+          await q.acquire('sent');
+          const first = granted++ === 0;
+          if (first && beforeSend) await holdUp();
+          const sent = post();
+          if (first && !beforeSend) await holdUp();
+          await sent;
+        });
+        await q.enqueue(['a', 'b', 'c', 'd'].map((id) => spec(id, 'sent', { selfThrottled: true })));
+        await waitFor(() => arrivals.length === 4, 'four requests at the provider', 15_000);
+        return arrivals;
+      } finally {
+        await front.close();
+        await new Promise<void>((r) => provider.close(() => r()));
+      }
+    }
+
+    it('counts a slot from when its request left: one held up by event-loop stalls after its grant does not bunch with the next window', async () => {
+      // Two stretches of synchronous work in a row (other jobs' work: 400 ms, then 400 ms in the
+      // next turn of the event loop) before the new connection's connect callback: the request
+      // leaves ~800 ms after its grant, while the event-loop delay seen is ~400 ms. Counted from
+      // their grants, the next window's slots open ~1400 ms after the first grant, within a
+      // second of the late request.
+      const arrivals = await heldUpRequests(() => {
+        busy(400);
+        setTimeout(() => busy(400), 0);
+      }, false);
+      expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(2);
+    }, T);
+
+    it('counts a slot from when its request left: one sent 800 ms after its grant (waiting for something else) does not bunch with the next window', async () => {
+      // No stall: the job waits (for a token, a connection, a lock) between grant and send.
+      const arrivals = await heldUpRequests(() => sleep(800), true);
+      expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(2);
+    }, T);
+
     it('starts self-throttled jobs without taking a rate slot; their acquire() calls take them', async () => {
       const q = await driver();
       await q.configureQueue('st', { rateLimit: { max: 2, intervalMs: 60_000 } });
@@ -362,6 +443,36 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(failures).toHaveLength(1);
     }, T);
 
+    it('waits out a 429 (its Retry-After) without counting an attempt, up to RATE_LIMIT_WAITS, then counts them again', async () => {
+      const q = await driver();
+      const seen: { id: string; at: number; attemptsMade: number; isLastAttempt: boolean; waitsLeft: number }[] = [];
+      const failures: Job[] = [];
+      await q.start(async (job) => {
+        seen.push({ id: job.id, at: clock(), attemptsMade: job.attemptsMade, isLastAttempt: job.isLastAttempt, waitsLeft: job.rateLimitWaitsLeft });
+        // 'paced' meets four 429s, then succeeds; 'stuck' never stops meeting them.
+        if (job.id === 'stuck' || seen.filter((s) => s.id === job.id).length <= 4) {
+          throw transientError('test.rate_limited', 'provider answered 429', { status: 429, retryAfterMs: 30 });
+        }
+      }, { onFailed: (job) => failures.push(job) });
+      // Two attempts: counted, the four 429s would fail the item.
+      await q.enqueue([spec('paced', 'a', { retry: policy(2, 20, 100) })]);
+      await waitFor(() => seen.filter((s) => s.id === 'paced').length === 5, 'the fifth try', 10_000);
+      await q.idle();
+      const paced = seen.filter((s) => s.id === 'paced');
+      expect(paced.map((s) => [s.attemptsMade, s.isLastAttempt, s.waitsLeft])).toEqual([
+        [0, false, RATE_LIMIT_WAITS], [0, false, RATE_LIMIT_WAITS - 1], [0, false, RATE_LIMIT_WAITS - 2], [0, false, RATE_LIMIT_WAITS - 3], [0, false, RATE_LIMIT_WAITS - 4],
+      ]);
+      // Each try came at least the Retry-After (30 ms) after the 429 before it.
+      for (let i = 1; i < paced.length; i++) expect(paced[i]!.at - paced[i - 1]!.at).toBeGreaterThanOrEqual(30 - TOL);
+      expect(failures).toEqual([]);
+      // A provider that never stops: after RATE_LIMIT_WAITS waits, 429s count as attempts again.
+      await q.enqueue([spec('stuck', 'a', { retry: policy(2, 1, 5) })]);
+      await waitFor(() => failures.length === 1, 'the stuck job to fail', 20_000);
+      const stuck = seen.filter((s) => s.id === 'stuck');
+      expect(stuck).toHaveLength(RATE_LIMIT_WAITS + 2);
+      expect(failures[0]).toMatchObject({ id: 'stuck', attemptsMade: 1, isLastAttempt: true, rateLimitWaitsLeft: 0 });
+    }, 30_000);
+
     it('treats errors as transient by their own fault or by serializeError (network codes)', async () => {
       const q = await driver();
       const c = counter();
@@ -389,7 +500,8 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
         if (job.attemptsMade > 0) return;
         failedAt = clock();
         const retryAfterMs = job.id === 'long' ? 90_000 : 200;
-        throw transientError('test.rate_limited', 'slow down', { status: 429, retryAfterMs });
+        // A 503 with Retry-After (a 429's wait does not count as an attempt: see the test above).
+        throw transientError('test.unavailable', 'slow down', { status: 503, retryAfterMs });
       }, { onFailed: (job) => failed.push(job.id) });
       await q.enqueue([spec('short', 'a', { retry: policy(3, 1, 5) })]);
       await waitFor(() => starts.get('short')?.length === 2, 'the retry', 5000);

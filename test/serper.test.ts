@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { createSerperClient, serperClientFromEnv, type SerperClient } from '../src/providers/serper/client.ts';
 import { serperSearch, type SerperSearchOutput } from '../src/steps/serper.search.ts';
 import { serializeError, type SerializedError } from '../src/shared/errors.ts';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openPostgresStore } from '../src/store/postgres.ts';
-import { POSTGRES_MIGRATIONS } from '../src/store/migrations/postgres.ts';
+import { openPostgresStore } from '../src/store/postgres/index.ts';
+import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.ts';
 import { describeStoreContract } from './store.contract.ts';
 import { postgresProblem } from './helpers/services.ts';
 

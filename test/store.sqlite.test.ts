@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { itemSortKey } from '../src/store/item-key.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
-import { SQLITE_MIGRATIONS } from '../src/store/migrations/sqlite.ts';
+import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import { describeStoreContract } from './store.contract.ts';
 
 const dirs: string[] = [];
@@ -20,7 +20,7 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
 describeStoreContract('sqlite file', () => openSqliteStore(join(tempDir(), 'store.db')));
 describeStoreContract('sqlite :memory:', () => openSqliteStore(':memory:'));
 
-const SQLITE_URL = new URL('../src/store/sqlite.ts', import.meta.url).href;
+const SQLITE_URL = new URL('../src/store/sqlite/index.ts', import.meta.url).href;
 
 /** Runs `code` (an ES module body with `openSqliteStore` in scope) in a separate Node process; resolves with its stdout. */
 function inChild(code: string): Promise<string> {

@@ -3,7 +3,7 @@
  * unless DATABASE_URL / REDIS_URL say otherwise.
  */
 import { join } from 'node:path';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openSqliteStore } from '../store/sqlite/index.ts';
 import { createMemoryQueue } from '../queue/memory.ts';
 import { Engine, type EngineLogger } from '../engine/engine.ts';
 import type { Store } from '../store/types.ts';
@@ -41,7 +41,7 @@ export function sqlitePath(env: Record<string, string | undefined>): string {
 export async function openStore(env: Record<string, string | undefined> = process.env): Promise<Store> {
   if (env.DATABASE_URL) {
     // Loaded only in distributed mode: embedded mode never pays for pg.
-    const { openPostgresStore } = await import('../store/postgres.ts');
+    const { openPostgresStore } = await import('../store/postgres/index.ts');
     return openPostgresStore(env.DATABASE_URL, env.TOPICFLOW_PG_SCHEMA ? { schema: env.TOPICFLOW_PG_SCHEMA } : {});
   }
   const store = await openSqliteStore(sqlitePath(env));

@@ -119,7 +119,8 @@ export class Executor {
         logger.warn('could not widen the rate window after a 429', { queue: sr.queue, error: serializeError(cause).message });
       }
     }
-    if (e.fault === 'transient' && !job.isLastAttempt) {
+    // A 429 is waited out by the driver without counting as an attempt (Job.rateLimitWaitsLeft).
+    if (e.fault === 'transient' && (!job.isLastAttempt || (isRateLimited(e) && job.rateLimitWaitsLeft > 0))) {
       // Back to pending with the error kept; the driver retries after its backoff.
       await store.withRun(sr.runId, (tx) => tx.updateStepRun(sr.id, { status: 'pending', error: e, usage: sumUsage(sr.usage, usage) }));
       events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: 'retrying', error: e });

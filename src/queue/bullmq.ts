@@ -26,15 +26,16 @@
  *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatError, serializeError, transientError } from '../shared/errors.ts';
+import { formatError, isRateLimited, serializeError, transientError } from '../shared/errors.ts';
 import { retryDelay, type RetryPolicy } from '../shared/retry.ts';
 import { RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
-import { createRateGate, type RateGate, type Taken } from './rate-gate.ts';
+import { createRateGate, type Grant, type RateGate, type Taken } from './rate-gate.ts';
+import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
 import { Semaphore } from './semaphore.ts';
-import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
 
 const sleep = (ms: number, signal?: AbortSignal) => sleepTimer(ms, undefined, signal ? { signal } : {});
 
@@ -67,6 +68,8 @@ interface JobData {
   selfThrottled?: boolean;
   /** The enqueuing process had a rate limit for the queue (see `needsSlot`). */
   limited?: boolean;
+  /** 429s waited out so far (see RATE_LIMIT_WAITS). */
+  rateLimitWaits?: number;
 }
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
@@ -76,38 +79,47 @@ const IDLE_POLL_MS = 50;
 const QUEUE_SCAN_MS = 2000;
 const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children'] as const;
 
-// Sliding log: KEYS[1] the log (zset), KEYS[2] the limits hash, KEYS[3] the queue's caution
-// margin, 'ms:widenedAt' (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[2] member,
-// ARGV[3] the limit this process last configured ('' when none), ARGV[4] this process's recent
-// event-loop delay in ms (see loop-lag.ts), ARGV[5] (optional) how many slots to take at most.
-// Without ARGV[5] it returns 0 when a slot was taken, else the ms until one frees; with it,
-// {slots taken, ms until the next frees (0 when all were taken)}. A limit missing from Redis
-// (flushed, or restarted without persistence) is written back from ARGV[3], so a lost hash
-// never means "no limit".
-const ACQUIRE_LUA = `
+// The window of a queue's sliding log, shared by ACQUIRE_LUA and REFIT_LUA. KEYS[1] the log (a
+// zset of slots by time), KEYS[2] the limits hash, KEYS[3] the queue's caution margin,
+// 'ms:widenedAt' (see CAUTION_LUA; absent when none is in force); ARGV[1] queue, ARGV[3] the limit
+// this process last configured ('' when none), ARGV[4] this process's recent event-loop delay in
+// ms (see loop-lag.ts). A limit missing from Redis (flushed, or restarted without persistence) is
+// written back from ARGV[3], so a lost hash never means "no limit". Sets `limit` (nil: none),
+// `max`, `interval` (the window plus its margin) and `now` (Redis's clock, ms), and drops the
+// slots that left the window.
+const WINDOW_LUA = `
 local limit = redis.call('HGET', KEYS[2], ARGV[1])
 if not limit and ARGV[3] ~= '' then
   limit = ARGV[3]
   redis.call('HSET', KEYS[2], ARGV[1], limit)
 end
+local max, interval
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+if limit then
+  max, interval = string.match(limit, '^(%d+):([%d.]+)$')
+  max = tonumber(max)
+  -- The window is kept a margin longer than the limit (rateWindowMargin in rate-limiter.ts): 5%
+  -- of it, at least 50 ms, at most 500 ms; or the caution margin after the provider answered 429;
+  -- or the caller's recent event-loop delay (up to one more window), whichever is longest. The
+  -- provider counts a request when it arrives, a variable time after its slot was stamped.
+  interval = tonumber(interval)
+  local caution = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^([%d.]+)')) or 0
+  interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
+end
+`;
+
+// Takes slots (WINDOW_LUA's keys and ARGV[1], [3], [4]); ARGV[2] the ask's name (slot i is named
+// ARGV[2]..':'..i), ARGV[5] (optional) how many slots to take at most. Without ARGV[5] it returns
+// 0 when a slot was taken, else the ms until one frees; with it, {slots taken, ms until the next
+// frees (0 when all were taken)}.
+const ACQUIRE_LUA = `${WINDOW_LUA}
 local want = tonumber(ARGV[5])
 if not limit then
   if want then return {want, 0} end
   return 0
 end
-local max, interval = string.match(limit, '^(%d+):([%d.]+)$')
-max = tonumber(max)
--- The window is kept a margin longer than the limit (rateWindowMargin in rate-limiter.ts): 5% of
--- it, at least 50 ms, at most 500 ms; or the caution margin after the provider answered 429; or
--- the caller's recent event-loop delay (up to one more window), whichever is longest. The provider
--- counts a request when it arrives, a variable time after its slot was taken; without the margin,
--- requests admitted at the exact edge of a full window reach the provider inside it.
-interval = tonumber(interval)
-local caution = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^([%d.]+)')) or 0
-interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
 local free = max - redis.call('ZCARD', KEYS[1])
 local take = math.min(math.max(free, 0), want or 1)
 for i = 1, take do redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. i) end
@@ -119,6 +131,39 @@ if take < (want or 1) then
 end
 if want then return {take, wait} end
 return wait
+`;
+
+// Moves slots whose grant reached this process late to Redis's clock now, as many as the window
+// still has room for (see \`refitIfLate\`); the others are given back. WINDOW_LUA's keys and
+// ARGV[1], [3], [4]; ARGV[2] unused; ARGV[5..] the slots, in order. Returns {slots kept (the
+// first ones), ms until the next frees (0 when all were kept)}.
+const REFIT_LUA = `${WINDOW_LUA}
+local n = #ARGV - 4
+if not limit then return {n, 0} end
+for i = 5, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+local keep = math.min(math.max(max - redis.call('ZCARD', KEYS[1]), 0), n)
+for i = 1, keep do redis.call('ZADD', KEYS[1], now, ARGV[4 + i]) end
+if keep > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(interval)) end
+local wait = 0
+if keep < n then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
+end
+return {keep, wait}
+`;
+
+// The request of a slot left: the slot counts from Redis's clock now (see send-stamp.ts), never
+// earlier than before. KEYS[1] the queue's log; ARGV[1] the slot, ARGV[2] how long the log must
+// live at least from now (ms). A slot no longer in the log is not put back.
+const SENT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if at and tonumber(at) < now then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+end
+return 1
 `;
 
 // Widens a queue's caution margin after a 429, as widenedMargin in rate-limiter.ts does (at most
@@ -148,21 +193,11 @@ redis.call('SET', KEYS[1], tostring(ms) .. ':' .. tostring(at), 'PX', ARGV[3])
 return ms
 `;
 
-// Moves rate slots just taken to Redis's clock now (see `restampIfLate`). KEYS[1] the queue's log;
-// ARGV[1] how long the log may live idle (ms), ARGV[2..] the slots. XX: a slot already gone is
-// not put back.
-const RESTAMP_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-`;
-
 /** The scripts above, as commands of the driver's own connection (see `defineCommand`). */
 interface Scripts {
-  topicflowRestamp(...args: (string | number)[]): Promise<number>;
   topicflowAcquire(...args: (string | number)[]): Promise<number | [number, number]>;
+  topicflowRefit(...args: (string | number)[]): Promise<[number, number]>;
+  topicflowSent(...args: (string | number)[]): Promise<number>;
   topicflowCaution(...args: (string | number)[]): Promise<number>;
 }
 
@@ -183,7 +218,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   // script with every rate slot, one per OpenAI request and per Serper search.
   redis.defineCommand('topicflowAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
   redis.defineCommand('topicflowCaution', { numberOfKeys: 2, lua: CAUTION_LUA });
-  redis.defineCommand('topicflowRestamp', { numberOfKeys: 1, lua: RESTAMP_LUA });
+  redis.defineCommand('topicflowRefit', { numberOfKeys: 3, lua: REFIT_LUA });
+  redis.defineCommand('topicflowSent', { numberOfKeys: 1, lua: SENT_LUA });
   const namesKey = `${prefix}:topicflow:queues`;
   const limitsKey = `${prefix}:topicflow:limits`;
   const cautionKey = (queue: string) => `${prefix}:topicflow:caution:${queue}`;
@@ -196,7 +232,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   let sharedLimits = new Set<string>();
   const groups = new Map<string, Semaphore>();
   /** Per queue, this process's callers of `acquire` in line: one asks Redis at a time. */
-  const gates = new Map<string, RateGate>();
+  const gates = new Map<string, RateGate<string>>();
   const running = new Map<string, { release: () => void }>();
   let handler: JobHandler | undefined;
   let onFailed: ((job: Job, error: unknown) => void) | undefined;
@@ -228,6 +264,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     return {
       id: d.id, queue: d.queue, attemptsMade, retry: d.retry,
       isLastAttempt: attemptsMade + 1 >= d.retry.attempts,
+      rateLimitWaitsLeft: RATE_LIMIT_WAITS - (d.rateLimitWaits ?? 0),
       ...(d.group === undefined ? {} : { group: d.group }),
     };
   }
@@ -238,40 +275,55 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     return limit === undefined ? undefined : Number(limit.split(':')[1]);
   }
 
-  async function acquireRate(queue: string, jobId: string): Promise<number> {
-    const member = `${jobId}:${process.pid}:${seq++}`;
+  const logKey = (queue: string) => `${prefix}:topicflow:rl:${queue}`;
+  /** WINDOW_LUA's keys and ARGV[1..4] for `queue`. */
+  const windowArgs = (queue: string, name: string) => [logKey(queue), limitsKey, cautionKey(queue), queue, name, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))];
+
+  /** One slot of `queue` for a job's start or a request, or the ms until one may be free. */
+  async function acquireRate(queue: string, jobId: string): Promise<Grant<string>> {
+    const name = `${jobId}:${process.pid}:${seq++}`;
     const askedAt = performance.now();
-    const wait = Number(await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue)))));
+    const waitMs = Number(await redis.topicflowAcquire(...windowArgs(queue, name)));
+    if (waitMs > 0) return { waitMs };
     // The script names a slot after the ask and its number in it (one here).
-    if (wait <= 0) await restampIfLate(queue, askedAt, [`${member}:1`]);
-    return wait;
+    const got = await refitIfLate(queue, askedAt, [`${name}:1`]);
+    return got.slots.length > 0 ? { slot: got.slots[0]! } : { waitMs: got.waitMs };
   }
 
   /** Up to `want` slots of `queue` in one round trip (see `TakeMany`). */
-  async function acquireRates(queue: string, want: number): Promise<Taken> {
-    const member = `request:${process.pid}:${seq++}`;
+  async function acquireRates(queue: string, want: number): Promise<Taken<string>> {
+    const name = `request:${process.pid}:${seq++}`;
     const askedAt = performance.now();
-    const [taken, waitMs] = (await redis.topicflowAcquire(`${prefix}:topicflow:rl:${queue}`, limitsKey, cautionKey(queue), queue, member, rateLimits.get(queue) ?? '', Math.round(recentLoopLagMs(intervalOf(queue))), want)) as [number, number];
-    if (Number(taken) > 0) await restampIfLate(queue, askedAt, Array.from({ length: Number(taken) }, (_, i) => `${member}:${i + 1}`));
-    return { taken: Number(taken), waitMs: Number(waitMs) };
+    const [taken, waitMs] = (await redis.topicflowAcquire(...windowArgs(queue, name), want)) as [number, number];
+    const got = await refitIfLate(queue, askedAt, Array.from({ length: Number(taken) }, (_, i) => `${name}:${i + 1}`));
+    return { slots: got.slots, waitMs: got.slots.length < Number(taken) ? got.waitMs : Number(waitMs) };
   }
 
   /**
-   * Redis stamps a slot with its own clock when it grants it, but the request leaves when this
-   * thread gets the answer. A thread that stalled in between (a long synchronous stretch, a
-   * descheduled process) sends late, and the slots Redis grants a window after the stamps, to a
-   * worker that did not stall, arrive within a window of these. This worker's event-loop margin
-   * learns of its stall, but only after it, and the other worker's never does. So slots whose
-   * answer came late are stamped again, with Redis's clock now, before they are used: one more
-   * round trip, only after a stall (in the 1000-keyword bench, ~4 of ~90 Serper asks took longer
-   * than 25 ms). The stall can repeat during it; that is the limit of this, and of any limiter
-   * whose clock is not the sender's.
+   * Redis stamps a slot with its own clock when it grants it, but this thread may get the answer
+   * late (a long synchronous stretch, a descheduled process), and slots granted a window after
+   * the stamps, to a worker that did not stall, would arrive within a window of these. So slots
+   * whose answer came late are stamped again with Redis's clock now, as many as the window still
+   * has room for; the others are given back and their callers wait. One more round trip, only
+   * after a stall. What happens after this (a new connection, another stall) is covered by the
+   * stamp at the moment the request leaves (see send-stamp.ts).
    */
-  async function restampIfLate(queue: string, askedAt: number, members: string[]): Promise<void> {
+  async function refitIfLate(queue: string, askedAt: number, slots: string[]): Promise<Taken<string>> {
     // Late: past half the smallest margin the window keeps (rateWindowMargin without lag or caution).
-    if (performance.now() - askedAt <= rateWindowMargin(intervalOf(queue) ?? 0) / 2) return;
-    const interval = intervalOf(queue) ?? 60_000;
-    await redis.topicflowRestamp(`${prefix}:topicflow:rl:${queue}`, Math.ceil(2 * interval + 1000), ...members);
+    if (slots.length === 0 || performance.now() - askedAt <= rateWindowMargin(intervalOf(queue) ?? 0) / 2) return { slots, waitMs: 0 };
+    const [kept, waitMs] = await redis.topicflowRefit(...windowArgs(queue, ''), ...slots);
+    return { slots: slots.slice(0, Number(kept)), waitMs: Number(waitMs) };
+  }
+
+  /** Slot `member` of `queue`, stamped again when its request leaves (see send-stamp.ts). */
+  function held(queue: string, member: string): HeldSlot {
+    return {
+      sent: () => {
+        const ttl = Math.ceil(2 * (intervalOf(queue) ?? 60_000) + 1000);
+        // Only makes the window stricter; a failure leaves the slot at its grant time.
+        redis.topicflowSent(logKey(queue), member, ttl).catch(() => {});
+      },
+    };
   }
 
   /**
@@ -308,12 +360,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       }
       try {
         if (closing) throw Worker.RateLimitError();
-        const wait = needsSlot(bj.data) ? await acquireRate(job.queue, bj.id ?? job.id) : 0;
-        if (wait > 0) {
-          await queueOf(job.queue).rateLimit(wait);
+        const grant = needsSlot(bj.data) ? await acquireRate(job.queue, bj.id ?? job.id) : undefined;
+        if (grant && 'waitMs' in grant) {
+          await queueOf(job.queue).rateLimit(grant.waitMs);
           throw Worker.RateLimitError();
         }
-        await runHandler(job, `${bj.id}:${token ?? ''}`);
+        await runHandler(bj, token, job, grant ? [held(job.queue, grant.slot)] : []);
       } finally {
         global.release();
       }
@@ -322,11 +374,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     }
   }
 
-  async function runHandler(job: Job, key: string): Promise<void> {
+  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, slots: HeldSlot[]): Promise<void> {
+    const key = `${bj.id}:${token ?? ''}`;
     let release!: () => void;
     const released = new Promise<'released'>((r) => { release = () => r('released'); });
     running.set(key, { release });
-    const work = Promise.resolve().then(() => handler!(job));
+    const work = Promise.resolve().then(() => runWithSlots(() => handler!(job), slots));
     // A released job may still finish here later; nobody waits for it any more.
     work.catch(() => {});
     try {
@@ -335,10 +388,29 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       if (outcome === 'released') throw Worker.RateLimitError();
     } catch (err) {
       if (err instanceof Error && err.message === Worker.RateLimitError().message) throw err;
+      const waitMs = rateLimitWait(job, err);
+      if (waitMs !== undefined && !closing) {
+        // The provider said "not now": back to delayed without counting an attempt (BullMQ
+        // counts none for a job moved to delayed by its processor).
+        await bj.updateData({ ...bj.data, rateLimitWaits: (bj.data.rateLimitWaits ?? 0) + 1 });
+        await bj.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
       throw failure(job, err);
     } finally {
       running.delete(key);
     }
+  }
+
+  /** How long to wait out a 429 of `job` without counting an attempt, or undefined when it is not one to wait out. */
+  function rateLimitWait(job: Job, err: unknown): number | undefined {
+    const s = serializeError(err);
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; code?: unknown; retryAfterMs?: unknown }) : {};
+    const fault = typeof own.fault === 'string' ? own.fault : s.fault;
+    const code = typeof own.code === 'string' ? own.code : s.code;
+    if (fault !== 'transient' || !isRateLimited({ code }) || job.rateLimitWaitsLeft <= 0) return undefined;
+    const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : s.retryAfterMs;
+    return retryDelay(RATE_LIMIT_WAITS - job.rateLimitWaitsLeft + 1, job.retry, retryAfterMs);
   }
 
   function failure(job: Job, err: unknown): Error {
@@ -439,7 +511,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
         );
         gates.set(queue, gate);
       }
-      await gate.acquire(signal);
+      holdSlot(held(queue, await gate.acquire(signal)));
     },
 
     async rateLimited(queue: string): Promise<void> {

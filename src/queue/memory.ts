@@ -8,13 +8,14 @@
  * whose group has room starts next; groups are step ids, so lanes are few.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import { serializeError } from '../shared/errors.ts';
+import { isRateLimited, serializeError } from '../shared/errors.ts';
 import { retryDelay } from '../shared/retry.ts';
 import { Fifo, MinHeap } from '../shared/collections.ts';
 import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurrency, validateRateLimit, widenedMargin, type RateLimiter } from './rate-limiter.ts';
 import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
-import type { Job, JobHandler, JobSpec, QueueDriver, QueueLimits } from './types.ts';
+import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
+import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
 
 export interface MemoryQueueOptions {
   /** Monotonic clock in ms for delays and rate limits. @default performance.now */
@@ -39,6 +40,8 @@ interface Entry {
   seq: number;
   state: State;
   dueAt: number;
+  /** 429s waited out so far (see RATE_LIMIT_WAITS). */
+  rateLimitWaits: number;
 }
 
 interface QueueState {
@@ -46,7 +49,7 @@ interface QueueState {
   concurrency: number;
   limiter: RateLimiter | undefined;
   /** Callers of `acquire` waiting for a slot, in order (made on first use). */
-  gate?: RateGate;
+  gate?: RateGate<number>;
   /** The widened window margin after a 429 (see `rateLimited`), in force until `until`. */
   caution: { ms: number; until: number; widenedAt: number };
   running: number;
@@ -181,6 +184,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
 
   const cautionMs = (q: QueueState) => (q.caution.until > now() ? q.caution.ms : 0);
   const margin = (q: QueueState, limiter: RateLimiter) => rateWindowMargin(limiter.limit.intervalMs, recentLoopLagMs(limiter.limit.intervalMs), cautionMs(q));
+  /** Slot `id` of `limiter`, to be stamped when its request leaves (see send-stamp.ts). */
+  const held = (limiter: RateLimiter, id: number): HeldSlot => ({ sent: () => limiter.restamp(id, now()) });
 
   function pump(): void {
     if (!handler || closed) return;
@@ -193,17 +198,19 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         if (q.waiting === 0 || q.running >= q.concurrency) continue;
         const key = pickLane(q);
         if (key === undefined) continue;
+        let slot: HeldSlot | undefined;
         if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
           const wait = q.limiter.tryAcquire(now(), margin(q, q.limiter));
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
             continue;
           }
+          slot = held(q.limiter, q.limiter.lastSlot);
         }
         const e = q.lanes.get(key)!.shift()!;
         q.waiting--;
         cursor = (idx + 1) % order.length;
-        run(q, e);
+        run(q, e, slot);
         started = true;
       }
       if (!started) break;
@@ -211,20 +218,20 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     if (soonestWake < Infinity) scheduleWake(soonestWake);
   }
 
-  function run(q: QueueState, e: Entry): void {
+  function run(q: QueueState, e: Entry, slot: HeldSlot | undefined): void {
     const h = handler!;
     e.state = 'running';
     running++;
     q.running++;
     const g = e.job.group === undefined ? undefined : groupOf(e.job.group);
     if (g) g.running++;
-    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts };
+    const job: Job = { ...e.job, isLastAttempt: e.job.attemptsMade + 1 >= e.job.retry.attempts, rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
     // Each job starts in its own macrotask: a handler's store calls resolve at once, so jobs
     // started from a finishing job's microtasks would chain into one long turn of the event loop
     // (1.2 s at the start of the 1000-keyword bench), in which no socket connects or reads and
     // requests granted rate slots leave only at its end, together with the next window's.
     new Promise<void>((resolve) => { setImmediate(resolve); })
-      .then(() => h(job))
+      .then(() => runWithSlots(() => h(job), slot ? [slot] : []))
       .then(
         () => finish(e, job, undefined, false),
         (err: unknown) => finish(e, job, err, true),
@@ -244,10 +251,21 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       entries.delete(job.id);
       return;
     }
-    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; retryAfterMs?: unknown }) : {};
+    const own = typeof err === 'object' && err !== null ? (err as { fault?: unknown; code?: unknown; retryAfterMs?: unknown }) : {};
     const serialized = serializeError(err);
     const fault = typeof own.fault === 'string' ? own.fault : serialized.fault;
+    const code = typeof own.code === 'string' ? own.code : serialized.code;
     const retryAfterMs = typeof own.retryAfterMs === 'number' ? own.retryAfterMs : serialized.retryAfterMs;
+    if (fault === 'transient' && isRateLimited({ code }) && job.rateLimitWaitsLeft > 0) {
+      // The provider said "not now": wait, and go again without counting an attempt.
+      if (closed) {
+        entries.delete(job.id);
+        return;
+      }
+      e.rateLimitWaits++;
+      makeDelayed(e, now() + retryDelay(e.rateLimitWaits, e.job.retry, retryAfterMs));
+      return;
+    }
     if (fault === 'transient' && !job.isLastAttempt) {
       if (closed) {
         // Not run again here; the store still has the step run and a resume enqueues it.
@@ -278,11 +296,18 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       signal?.throwIfAborted();
       const q = queues.get(queue);
       if (!q?.limiter) return;
-      q.gate ??= createRateGate(
-        () => (q.limiter ? q.limiter.tryAcquire(now(), margin(q, q.limiter)) : 0),
+      q.gate ??= createRateGate<number>(
+        () => {
+          const limiter = q.limiter;
+          if (!limiter) return { slot: -1 };
+          const waitMs = limiter.tryAcquire(now(), margin(q, limiter));
+          return waitMs > 0 ? { waitMs } : { slot: limiter.lastSlot };
+        },
         (ms) => sleep(Math.min(ms, MAX_TIMER_MS)),
       );
-      await q.gate.acquire(signal);
+      const slot = await q.gate.acquire(signal);
+      const limiter = q.limiter;
+      if (limiter && slot >= 0) holdSlot(held(limiter, slot));
     },
 
     async rateLimited(queue: string): Promise<void> {
@@ -321,10 +346,11 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
           attemptsMade: spec.attemptsMade ?? 0,
           retry: spec.retry,
           isLastAttempt: false,
+          rateLimitWaitsLeft: RATE_LIMIT_WAITS,
           ...(spec.group === undefined ? {} : { group: spec.group }),
           ...(spec.selfThrottled ? { selfThrottled: true } : {}),
         };
-        const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t };
+        const e: Entry = { job, seq: seq++, state: 'waiting', dueAt: t, rateLimitWaits: 0 };
         entries.set(spec.id, e);
         queueOf(spec.queue);
         if (spec.group !== undefined && spec.groupConcurrency !== undefined) groupOf(spec.group).limit = spec.groupConcurrency;

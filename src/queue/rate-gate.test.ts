@@ -1,13 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createRateGate } from './rate-gate.ts';
-import { createRateLimiter } from './rate-limiter.ts';
+import { createRateGate, type Grant } from './rate-gate.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+
+/** The limiter's answer as a gate takes it: the slot taken, or the wait. */
+function grantOf(limiter: RateLimiter): Grant<number> {
+  const w = limiter.tryAcquire(performance.now());
+  return w > 0 ? { waitMs: w } : { slot: limiter.lastSlot };
+}
 
 /** A gate over a real sliding-log limiter, counting how often the limiter is asked. */
 function gateOf(max: number, intervalMs: number) {
   const limiter = createRateLimiter({ max, intervalMs });
   let asked = 0;
-  const gate = createRateGate(() => { asked++; return limiter.tryAcquire(performance.now()); }, (ms) => sleep(ms));
+  const gate = createRateGate(() => { asked++; return grantOf(limiter); }, (ms) => sleep(ms));
   return { gate, asked: () => asked };
 }
 
@@ -39,21 +45,21 @@ describe('rate gate', () => {
     let asks = 0;
     let granted = 0;
     const grant = () => {
-      const w = limiter.tryAcquire(performance.now());
-      if (w === 0) granted++;
-      return w;
+      const g = grantOf(limiter);
+      if ('slot' in g) granted++;
+      return g;
     };
     // Round trips to the limiter, one per call of either kind.
     const gate = createRateGate(() => { asks++; return grant(); }, (ms) => sleep(ms), async (want) => {
       asks++;
-      let taken = 0;
+      const slots: number[] = [];
       let waitMs = 0;
-      while (taken < want) {
-        const w = grant();
-        if (w > 0) { waitMs = w; break; }
-        taken++;
+      while (slots.length < want) {
+        const g = grant();
+        if ('waitMs' in g) { waitMs = g.waitMs; break; }
+        slots.push(g.slot);
       }
-      return { taken, waitMs };
+      return { slots, waitMs };
     });
     const order: number[] = [];
     const ahead: number[] = [];
@@ -90,9 +96,9 @@ describe('rate gate', () => {
     let calls = 0;
     const gate = createRateGate(() => {
       calls++;
-      if (calls === 1) return 20;
+      if (calls === 1) return { waitMs: 20 };
       if (calls === 2) throw new Error('Redis is down');
-      return 0;
+      return { slot: calls };
     }, (ms) => sleep(ms));
     const results = await Promise.allSettled([gate.acquire(), gate.acquire()]);
     expect(results[0]).toMatchObject({ status: 'rejected', reason: { message: 'Redis is down' } });

@@ -10,43 +10,46 @@
  */
 import { Fifo } from '../shared/collections.ts';
 
-interface Waiter {
-  resolve: () => void;
+interface Waiter<S> {
+  resolve: (slot: S) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   done: boolean;
 }
 
-export interface RateGate {
-  /** Resolves once this caller holds a slot; rejects when `signal` aborts first. */
-  acquire(signal?: AbortSignal): Promise<void>;
+export interface RateGate<S> {
+  /** Resolves with the slot this caller holds; rejects when `signal` aborts first. */
+  acquire(signal?: AbortSignal): Promise<S>;
   /** Callers waiting (tests). */
   readonly waiting: number;
 }
 
-/** What {@link TakeMany} took: `taken` slots, and when fewer than asked, the ms until the next may be free. */
-export interface Taken { taken: number; waitMs: number }
+/** What a limiter answered: the slot it gave, or the ms until one may be free (> 0). */
+export type Grant<S> = { slot: S } | { waitMs: number };
+
+/** What {@link TakeMany} took: the slots, and when fewer than asked, the ms until the next may be free. */
+export interface Taken<S> { slots: S[]; waitMs: number }
 
 /** Takes up to `want` slots at once (one round trip to a shared limiter for several callers). */
-export type TakeMany = (want: number) => Promise<Taken>;
+export type TakeMany<S> = (want: number) => Promise<Taken<S>>;
 
 /** Slots asked for at once by {@link TakeMany}. */
 export const MAX_TAKE_MANY = 64;
 
 /**
- * `take` takes one slot and returns 0, or takes nothing and returns the ms until one may be
+ * `take` takes one slot and returns it, or takes nothing and returns the ms until one may be
  * free; `sleep` waits that long. With `takeMany` (a limiter in Redis), the first in line asks
  * for a slot for everyone waiting, up to {@link MAX_TAKE_MANY}: one slot per round trip and wake-up
  * served the bullmq bench's second minute of OpenAI requests at ~60 a second against the 83 a
  * second that were freeing, 24 s late in all.
  */
-export function createRateGate(take: () => number | Promise<number>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany): RateGate {
-  const waiters = new Fifo<Waiter>();
+export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany<S>): RateGate<S> {
+  const waiters = new Fifo<Waiter<S>>();
   let live = 0;
   let polling = false;
 
-  function settle(w: Waiter): void {
+  function settle(w: Waiter<S>): void {
     w.done = true;
     live--;
     if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
@@ -60,7 +63,7 @@ export function createRateGate(take: () => number | Promise<number>, sleep: (ms:
         while (head?.done) { waiters.shift(); head = waiters.peek(); }
         if (!head) return;
         if (takeMany && live > 1) {
-          let got: Taken;
+          let got: Taken<S>;
           try {
             got = await takeMany(Math.min(live, MAX_TAKE_MANY));
           } catch (err) {
@@ -70,33 +73,32 @@ export function createRateGate(take: () => number | Promise<number>, sleep: (ms:
           }
           // Each slot to the next caller still waiting, in order (one that gave up meanwhile is
           // passed over); slots left over, when every caller gave up, go unused.
-          for (let n = got.taken; n > 0;) {
+          for (let n = 0; n < got.slots.length;) {
             const w = waiters.shift();
             if (!w) break;
             if (w.done) continue;
             settle(w);
-            w.resolve();
-            n--;
+            w.resolve(got.slots[n++]!);
           }
           if (got.waitMs > 0 && waiters.length > 0) await sleep(got.waitMs);
           continue;
         }
-        let wait: number;
+        let grant: Grant<S>;
         try {
-          wait = await take();
+          grant = await take();
         } catch (err) {
           // The limiter itself failed (Redis unreachable): the first in line gets the error.
           waiters.shift();
           if (!head.done) { settle(head); head.reject(err); }
           continue;
         }
-        if (wait <= 0) {
+        if ('slot' in grant) {
           waiters.shift();
           // Gave up while the limiter answered: the slot goes unused, as an aborted request's would.
-          if (!head.done) { settle(head); head.resolve(); }
+          if (!head.done) { settle(head); head.resolve(grant.slot); }
           continue;
         }
-        await sleep(wait);
+        await sleep(grant.waitMs);
       }
     } finally {
       polling = false;
@@ -111,12 +113,12 @@ export function createRateGate(take: () => number | Promise<number>, sleep: (ms:
       // is not awaited, so the next caller already finds this one in line.
       if (live === 0 && !polling) {
         const answer = take();
-        const wait = typeof answer === 'number' ? answer : await answer;
-        if (wait <= 0) return;
+        const grant = answer instanceof Promise ? await answer : answer;
+        if ('slot' in grant) return grant.slot;
         signal?.throwIfAborted();
       }
-      await new Promise<void>((resolve, reject) => {
-        const w: Waiter = { resolve, reject, signal, onAbort: undefined, done: false };
+      return new Promise<S>((resolve, reject) => {
+        const w: Waiter<S> = { resolve, reject, signal, onAbort: undefined, done: false };
         if (signal) {
           w.onAbort = () => {
             if (w.done) return;

@@ -2,7 +2,8 @@
  * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`.
  * A fixed-window counter (what BullMQ's `limiter` does) can let 2 × max through across a window
  * boundary; providers that count per rolling minute answer that with 429s, so we keep the exact
- * start times of the last `max` acquisitions in a ring buffer (O(1) per call, O(max) memory).
+ * times of the last `max` acquisitions, oldest first (O(max) memory). A slot's time moves to
+ * when its request left ({@link RateLimiter.restamp}, see send-stamp.ts).
  */
 import { userError } from '../shared/errors.ts';
 import type { RateLimit } from './types.ts';
@@ -15,6 +16,13 @@ export interface RateLimiter {
    * longer for this call (see {@link rateWindowMargin}).
    */
   tryAcquire(now: number, marginMs?: number): number;
+  /** The id of the slot the last successful {@link tryAcquire} took. */
+  readonly lastSlot: number;
+  /**
+   * The request of slot `id` left at `at`: the slot counts from then. A slot already later, or
+   * no longer among the last `max`, is left alone.
+   */
+  restamp(id: number, at: number): void;
 }
 
 /** Checks a concurrency (a queue's or a process's) and says where it is wrong. */
@@ -67,25 +75,41 @@ export function widenedMargin(intervalMs: number, currentCautionMs: number, sinc
 /** How long a widened margin ({@link widenedMargin}) stays in force after the last 429 on its queue. */
 export const RATE_CAUTION_MS = 5 * 60_000;
 
+/** Slot ids, unique in the process (a queue configured again gets a new limiter). */
+let nextSlotId = 0;
+
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
   const { max, intervalMs } = validateRateLimit(limit, where);
-  const starts = new Float64Array(max);
-  let count = 0;
-  // Index of the oldest recorded start once the ring is full.
-  let head = 0;
+  // The last `max` slots by time, oldest first: a restamp moves one to the end.
+  const times: number[] = [];
+  const ids: number[] = [];
+  let lastSlot = -1;
+  function insert(id: number, t: number): void {
+    let i = times.length;
+    while (i > 0 && times[i - 1]! > t) i--;
+    times.splice(i, 0, t);
+    ids.splice(i, 0, id);
+  }
   return {
     limit: { max, intervalMs },
+    get lastSlot() { return lastSlot; },
     tryAcquire(now, marginMs = 0) {
-      if (count < max) {
-        starts[count++] = now;
-        return 0;
+      if (times.length >= max) {
+        const wait = times[0]! + intervalMs + marginMs - now;
+        if (wait > 0) return wait;
+        times.shift();
+        ids.shift();
       }
-      const oldest = starts[head]!;
-      const wait = oldest + intervalMs + marginMs - now;
-      if (wait > 0) return wait;
-      starts[head] = now;
-      head = (head + 1) % max;
+      lastSlot = nextSlotId++;
+      insert(lastSlot, now);
       return 0;
+    },
+    restamp(id, at) {
+      const i = ids.lastIndexOf(id);
+      if (i < 0 || times[i]! >= at) return;
+      times.splice(i, 1);
+      ids.splice(i, 1);
+      insert(id, at);
     },
   };
 }

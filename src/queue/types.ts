@@ -53,15 +53,30 @@ export interface Job {
   /** Attempts made before this one: 0 on the first attempt. */
   attemptsMade: number;
   retry: RetryPolicy;
-  /** True when a failure of this attempt will not be retried by the driver. */
+  /** True when a failure of this attempt will not be retried by the driver (a 429 may still be: see `rateLimitWaitsLeft`). */
   isLastAttempt: boolean;
+  /**
+   * How many more times the provider answering 429 (an error whose code ends in `.rate_limited`)
+   * is waited out for this job without counting as an attempt. @see RATE_LIMIT_WAITS
+   */
+  rateLimitWaitsLeft: number;
   selfThrottled?: boolean;
 }
 
 /**
+ * 429s waited out per job without counting as attempts. A 429 says "not now", not "this item is
+ * bad": the job waits (the provider's Retry-After, else the retry backoff) and goes again. The
+ * bound keeps a provider that never stops answering 429 from holding a run for ever: past it,
+ * 429s count as attempts again.
+ */
+export const RATE_LIMIT_WAITS = 20;
+
+/**
  * Processes one job. Resolve: the job is done. Throw: the driver retries it after
  * `retryDelay(attemptsMade + 1, job.retry, err.retryAfterMs)` when the error is transient
- * (`fault: 'transient'`) and attempts remain; otherwise the job is dropped and `onFailed` runs.
+ * (`fault: 'transient'`) and attempts remain; a transient `*.rate_limited` error (429) is retried
+ * after its Retry-After without counting as an attempt while `rateLimitWaitsLeft` > 0; otherwise
+ * the job is dropped and `onFailed` runs.
  */
 export type JobHandler = (job: Job) => Promise<void>;
 

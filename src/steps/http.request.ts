@@ -13,13 +13,34 @@ import { decodeBody, httpSend, loadHttpTransport, oneLine, requestIdOf, safeUrl,
 import { parseAllowedHost } from '../providers/web/guard.ts';
 
 const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
+/** Text with at least one `${NAME}` reference, and no other `$`. */
+const SECRET_TEMPLATE = /^[^$]*(\$\{[A-Z_][A-Z0-9_]*\}[^$]*)+$/;
+/** topicflow's own settings, which no request may carry. */
+const NOT_SECRETS = /^(DATABASE_URL|REDIS_URL|GOOGLE_APPLICATION_CREDENTIALS|GOOGLE_SERVICE_ACCOUNT_JSON|TOPICFLOW_\w*)$/;
+/** Provider keys go to their provider only: its host, or the host of its base URL setting. */
+const KEY_HOSTS: Record<string, { host: string; baseUrl: string }> = {
+  OPENAI_API_KEY: { host: 'api.openai.com', baseUrl: 'OPENAI_BASE_URL' },
+  SERPER_API_KEY: { host: 'google.serper.dev', baseUrl: 'SERPER_BASE_URL' },
+};
+
+/** Why `variable` may not be sent to `url`, or undefined. */
+function secretRefused(variable: string, url: string, env: Record<string, string | undefined>): string | undefined {
+  if (NOT_SECRETS.test(variable)) return `${variable} is a topicflow setting, not a credential to send`;
+  const bound = Object.hasOwn(KEY_HOSTS, variable) ? KEY_HOSTS[variable]! : undefined;
+  if (!bound) return undefined;
+  const hostOf = (u: string | undefined) => { try { return u ? new URL(u).host : undefined; } catch { return undefined; } };
+  const host = hostOf(url);
+  return host === bound.host || (host !== undefined && host === hostOf(env[bound.baseUrl])) ? undefined : `${variable} is sent to ${bound.host} (or ${bound.baseUrl}) only, not to ${host ?? 'this URL'}`;
+}
 
 const statusPattern = z.union([z.number().int().min(100).max(599), z.string().regex(STATUS_PATTERN, 'expected a status such as 200 or a class such as "2xx"')]);
 
 const input = z.object({
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).default('GET').describe('HTTP method. @default "GET"'),
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('Absolute http(s) URL.'),
-  headers: z.record(z.string(), z.string()).default({}).describe('Request headers, e.g. {"Authorization": "Bearer ..."}.'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Request headers, e.g. {"Accept-Language": "en"}. Credentials go in secretHeaders.'),
+  secretHeaders: z.record(z.string(), z.string().regex(SECRET_TEMPLATE, 'expected text with ${NAME} references to environment variables, e.g. "Bearer ${OPENAI_API_KEY}"')).default({})
+    .describe('Headers whose values come from environment variables, written as ${NAME}: {"X-API-KEY": "${SERPER_API_KEY}"}, {"Authorization": "Bearer ${API_TOKEN}"}. Resolved when the request is sent; the values are never stored. @default {}'),
   query: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Query parameters appended to the URL.'),
   json: z.unknown().optional().describe('Body sent as JSON (Content-Type: application/json).'),
   body: z.string().optional().describe('Body sent as text (Content-Type: text/plain unless a header says otherwise).'),
@@ -55,6 +76,15 @@ export const httpRequest = defineStep({
   },
   async run(args, ctx): Promise<HttpRequestOutput> {
     const headers = { ...args.headers };
+    for (const [name, template] of Object.entries(args.secretHeaders)) {
+      headers[name] = template.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_, variable: string) => {
+        const refused = secretRefused(variable, args.url, ctx.env);
+        if (refused) throw userError('http.secret_refused', `header ${name}: ${refused}`, { where: `secretHeaders.${name}` });
+        const value = ctx.env[variable];
+        if (value === undefined || value === '') throw userError('http.missing_secret', `header ${name} needs the environment variable ${variable}, which is not set`, { where: `secretHeaders.${name}` });
+        return value;
+      });
+    }
     let data: unknown;
     if (args.json !== undefined) {
       data = JSON.stringify(args.json);

@@ -3,13 +3,22 @@
  * fields, coerced the way a sheet cell or an expression result needs ("3" → 3 for a number field,
  * any date → ISO 8601), and keyed by the declared key fields. Shared by the `datastore.*` steps.
  */
-import type { Blueprint, DatastoreDecl } from '../blueprint/schema.ts';
 import { userError } from '../shared/errors.ts';
 
-type FieldType = DatastoreDecl['fields'][string]['type'];
+/** A data store field's type, as a blueprint declares it. */
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'array' | 'object';
+
+/**
+ * What the store needs of a data store's declaration: its key fields and typed fields. Declared
+ * here, so that the store does not depend on the blueprint format; a blueprint's declaration fits it.
+ */
+export interface DatastoreShape {
+  key: readonly string[];
+  fields: Record<string, { type: FieldType; required?: boolean }>;
+}
 
 /** The declaration of data store `name` in the run's blueprint, or a user error listing the declared ones. */
-export function datastoreDecl(blueprint: Pick<Blueprint, 'datastores'>, name: string): DatastoreDecl {
+export function datastoreDecl<D extends DatastoreShape>(blueprint: { datastores?: Record<string, D> }, name: string): D {
   const decl = blueprint.datastores?.[name];
   if (!decl) {
     const declared = Object.keys(blueprint.datastores ?? {});
@@ -66,7 +75,7 @@ export interface RecordCheck {
  * Checks record `index` of a write to data store `name`. With `partial`, required fields may be
  * missing (a merge into an existing record supplies them).
  */
-export function checkRecord(name: string, decl: DatastoreDecl, raw: Record<string, unknown>, index: number, partial = false): RecordCheck {
+export function checkRecord(name: string, decl: DatastoreShape, raw: Record<string, unknown>, index: number, partial = false): RecordCheck {
   const record: Record<string, unknown> = {};
   const problems: string[] = [];
   const at = (field: string) => `data store ${name}, record ${index}, field "${field}"`;
@@ -89,7 +98,7 @@ export function checkRecord(name: string, decl: DatastoreDecl, raw: Record<strin
  * The store key of a record: its key fields' values, the value itself for a one-field key and a
  * JSON array for several (unambiguous whatever the values contain).
  */
-export function recordKey(decl: DatastoreDecl, record: Record<string, unknown>): string {
+export function recordKey(decl: DatastoreShape, record: Record<string, unknown>): string {
   const values = decl.key.map((f) => record[f]);
   return values.length === 1 ? String(values[0]) : JSON.stringify(values);
 }
@@ -98,7 +107,7 @@ export function recordKey(decl: DatastoreDecl, record: Record<string, unknown>):
  * Field values to match (a `where` or a key), coerced to the declared types; a field the data
  * store does not declare is a user error naming it.
  */
-export function checkWhere(name: string, decl: DatastoreDecl, where: Record<string, unknown>, what = 'where'): Record<string, unknown> {
+export function checkWhere(name: string, decl: DatastoreShape, where: Record<string, unknown>, what = 'where'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(where)) {
     const spec = decl.fields[field];

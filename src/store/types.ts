@@ -33,9 +33,6 @@ export type StepRunStatus =
 export const TERMINAL_STEP_STATUSES: readonly StepRunStatus[] = ['succeeded', 'failed', 'skipped', 'filtered'];
 export const ACTIVE_STEP_STATUSES: readonly StepRunStatus[] = ['pending', 'running'];
 
-/** The step_runs columns a store reads into a record, with a null input (`StepRunFilter.withInput: false`). */
-export const STEP_RUN_COLUMNS_WITHOUT_INPUT = 'id, run_id, step_id, item_key, status, attempts, NULL AS input, output, error, usage, queue, created_at, started_at, finished_at';
-
 /** What steps report they spent. Summed per run. */
 export interface Usage {
   /** Provider credits (Serper: one per search page). */

@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { cpuTicks, HANG_MS, untilProgress, whileProgressing } from '../helpers/progress.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/topicflow.js');
@@ -58,12 +59,14 @@ function start(args: string[], db: string): { child: ChildProcess; exit: Promise
   return { child, exit, stderr: () => err };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits for `cond` while the child computes or logs, or the fake site is called. */
+function until(p: { child: ChildProcess; stderr: () => string }, cond: () => boolean, what: string): Promise<boolean> {
+  return untilProgress(what, cond, () => [cpuTicks(p.child.pid), p.stderr().length, hits.length], { everyMs: 20 });
+}
+
+/** The child's exit code; fails when it stops computing, logging and calling the site for STALL_MS. */
+function exitOf(p: { child: ChildProcess; exit: Promise<number | null>; stderr: () => string }): Promise<number | null> {
+  return whileProgressing('the process to exit', p.exit, () => [cpuTicks(p.child.pid), p.stderr().length, hits.length]);
 }
 
 async function outputs(db: string, runId: string) {
@@ -87,9 +90,9 @@ describe('crash and resume', () => {
 
     phase = 1;
     const first = start(['run', file, '--set', `base=${base}`], db);
-    await until(() => /run (run_\w+) started/.test(first.stderr()), 30_000, 'the run to start');
+    await until(first, () => /run (run_\w+) started/.test(first.stderr()), 'the run to start');
     const runId = /run (run_\w+) started/.exec(first.stderr())![1]!;
-    await until(() => hits.length >= N / 3, 30_000, 'a third of the items');
+    await until(first, () => hits.length >= N / 3, 'a third of the items');
     first.child.kill('SIGKILL');
     expect(await first.exit).toBe(null);
 
@@ -101,7 +104,7 @@ describe('crash and resume', () => {
 
     phase = 2;
     const second = start(['resume', runId], db);
-    expect(await second.exit).toBe(0);
+    expect(await exitOf(second)).toBe(0);
 
     const after = await outputs(db, runId);
     expect(after.run!.status).toBe('succeeded');
@@ -120,10 +123,10 @@ describe('crash and resume', () => {
     hits.length = 0;
     phase = 3;
     const clean = start(['run', file, '--set', `base=${base}`], join(dir, 'clean.db'));
-    expect(await clean.exit).toBe(0);
+    expect(await exitOf(clean)).toBe(0);
     const cleanId = /run (run_\w+) started/.exec(clean.stderr())![1]!;
     const reference = await outputs(join(dir, 'clean.db'), cleanId);
     expect(after.all).toEqual(reference.all);
     expect(after.all).toEqual([{ values: Array.from({ length: N }, (_, i) => (i + 1) * 2) }]);
-  }, 120_000);
+  }, HANG_MS);
 });

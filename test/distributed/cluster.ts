@@ -13,6 +13,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { openRuntime, type Runtime } from '../../src/app/runtime.ts';
 import { DATABASE_URL, REDIS_URL } from '../helpers/services.ts';
+import { cpuTicks, untilProgress } from '../helpers/progress.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/topicflow.js');
@@ -24,8 +25,8 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   /** Everything it wrote to stderr (its log) so far. */
   log(): string;
-  /** Waits until its log matches `re`. */
-  waitForLog(re: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** Waits until its log matches `re`; fails when the process neither logs nor computes for `stallMs`. */
+  waitForLog(re: RegExp, stallMs?: number): Promise<RegExpExecArray>;
 }
 
 export interface Cluster {
@@ -45,16 +46,6 @@ export interface Cluster {
   flushRedis(): Promise<number>;
   /** SIGKILLs what still runs, closes the runtime, removes the Redis keys and the schema. */
   close(): Promise<void>;
-}
-
-export async function until<T>(what: string, ms: number, probe: () => T | undefined | false | Promise<T | undefined | false>, everyMs = 50): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export async function startCluster(options: { env?: Record<string, string>; name?: string } = {}): Promise<Cluster> {
@@ -83,7 +74,7 @@ export async function startCluster(options: { env?: Record<string, string>; name
     const p: Proc = {
       name, child, exited,
       log: () => err,
-      waitForLog: (re, ms = 20_000) => until(`${name} to log ${re}`, ms, () => re.exec(err) ?? undefined),
+      waitForLog: (re, stallMs) => untilProgress(`${name} to log ${re}`, () => re.exec(err) ?? undefined, () => [err.length, cpuTicks(child.pid)], stallMs === undefined ? {} : { stallMs }),
     };
     procs.push(p);
     return p;

@@ -16,7 +16,7 @@ import { STEP_TYPES, createRegistry } from '../../src/steps/registry.ts';
 import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { startSerperFake } from '../fakes/serper.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { openTestEngine } from '../helpers/engine.ts';
 import { serializeError } from '../../src/shared/errors.ts';
 

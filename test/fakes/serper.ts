@@ -21,6 +21,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rng as seededRandom } from '../helpers/random.ts';
+import { arrivedAt } from './arrival-front.ts';
 import type { SerperSearchParams } from '../../src/providers/serper/client.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/serper/', import.meta.url));
@@ -167,7 +168,8 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, text: string): Promise<void> {
-    const time = performance.timeOrigin + performance.now();
+    // Behind an arrival front (see arrival-front.ts) the time it arrived there, else now.
+    const time = arrivedAt(req) ?? performance.timeOrigin + performance.now();
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/search') {
       return send(res, 404, { message: 'Not found', statusCode: 404 });
     }
@@ -198,8 +200,10 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
 
     if (options.rateLimit) {
       const { requests: limit, perMs, retryAfter } = options.rateLimit;
-      served = served.filter((t) => t > time - perMs);
-      if (served.length >= limit) {
+      // Requests may be handled a little out of arrival order: count the window that ends at this
+      // one's arrival, and forget only what no window can hold any more.
+      served = served.filter((t) => t > time - 2 * perMs);
+      if (served.filter((t) => t > time - perMs && t <= time).length >= limit) {
         violations++;
         entry.status = 429;
         return send(res, 429, { message: 'Too many requests', statusCode: 429 }, retryAfter ? { 'Retry-After': retryAfter } : {});
@@ -233,24 +237,24 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
   function injectFault(f: SerperFault, entry: SerperFakeRequest, res: http.ServerResponse): void {
     const ok = JSON.stringify(buildReply(entry));
     switch (f.kind) {
-      case 'unauthorized': entry.status = 403; return send(res, 403, { message: 'Unauthorized.', statusCode: 403 });
-      case 'no-credits': entry.status = 400; return send(res, 400, { message: 'Not enough credits', statusCode: 400 });
-      case 'bad-request': entry.status = 400; return send(res, 400, { message: 'Invalid gl parameter', statusCode: 400 });
+      case 'unauthorized': entry.status = 403; send(res, 403, { message: 'Unauthorized.', statusCode: 403 }); return;
+      case 'no-credits': entry.status = 400; send(res, 400, { message: 'Not enough credits', statusCode: 400 }); return;
+      case 'bad-request': entry.status = 400; send(res, 400, { message: 'Invalid gl parameter', statusCode: 400 }); return;
       case 'rate-limited':
         entry.status = 429;
-        return send(res, 429, { message: 'Too many requests', statusCode: 429 }, f.retryAfter ? { 'Retry-After': f.retryAfter } : {});
-      case 'server-error': entry.status = 500; return send(res, 500, { message: 'Internal server error', statusCode: 500 });
-      case 'bad-gateway': entry.status = 502; return sendRaw(res, 502, '<html><body><h1>502 Bad Gateway</h1></body></html>', 'text/html');
-      case 'unavailable': entry.status = 503; return send(res, 503, { message: 'Service unavailable', statusCode: 503 });
+        send(res, 429, { message: 'Too many requests', statusCode: 429 }, f.retryAfter ? { 'Retry-After': f.retryAfter } : {}); return;
+      case 'server-error': entry.status = 500; send(res, 500, { message: 'Internal server error', statusCode: 500 }); return;
+      case 'bad-gateway': entry.status = 502; sendRaw(res, 502, '<html><body><h1>502 Bad Gateway</h1></body></html>', 'text/html'); return;
+      case 'unavailable': entry.status = 503; send(res, 503, { message: 'Service unavailable', statusCode: 503 }); return;
       case 'reset': res.socket?.destroy(); return;
       case 'hang': return;
-      case 'truncated': entry.status = 200; return sendRaw(res, 200, ok.slice(0, Math.floor(ok.length / 2)), 'application/json; charset=utf-8');
+      case 'truncated': entry.status = 200; sendRaw(res, 200, ok.slice(0, Math.floor(ok.length / 2)), 'application/json; charset=utf-8'); return;
       case 'cut':
         res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(ok) });
         res.write(ok.slice(0, Math.floor(ok.length / 2)), () => res.socket?.destroy());
         return;
-      case 'malformed': entry.status = 200; return sendRaw(res, 200, `{"searchParameters":{"q":${JSON.stringify(entry.q)}},"organic":[{"title":"x",,]}`, 'application/json; charset=utf-8');
-      case 'html': entry.status = 200; return sendRaw(res, 200, '<!doctype html><html><body>Please log in to the Wi-Fi</body></html>', 'text/html');
+      case 'malformed': entry.status = 200; sendRaw(res, 200, `{"searchParameters":{"q":${JSON.stringify(entry.q)}},"organic":[{"title":"x",,]}`, 'application/json; charset=utf-8'); return;
+      case 'html': entry.status = 200; sendRaw(res, 200, '<!doctype html><html><body>Please log in to the Wi-Fi</body></html>', 'text/html'); return;
       case 'no-organic': {
         entry.status = 200;
         const reply = buildReply(entry);
@@ -259,7 +263,8 @@ export async function startSerperFake(options: SerperFakeOptions = {}): Promise<
         const news = (reply.organic as Record<string, unknown>[]).map((o) => ({
           title: o.title, link: o.link, snippet: o.snippet, date: o.date ?? '1 day ago', source: new URL(String(o.link)).hostname, position: o.position,
         }));
-        return send(res, 200, { searchParameters, news, credits: reply.credits });
+        send(res, 200, { searchParameters, news, credits: reply.credits });
+        return;
       }
     }
   }

@@ -13,10 +13,11 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { cliDone, tab, tempDir, writeBlueprint } from './harness.ts';
+import { HANG_MS } from '../helpers/progress.ts';
 
 describe('fuzzed blueprints', () => {
   it('200 seeded mutations: every invalid one is exit 2 with one path-naming line per problem, never a crash', () => {
-    const child = spawnSync(process.execPath, [join(import.meta.dirname, 'fuzz-validate.ts'), '7', '200'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+    const child = spawnSync(process.execPath, [join(import.meta.dirname, 'fuzz-validate.ts'), '7', '200'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: HANG_MS });
     expect(child.status, child.stderr).toBe(0);
     const results = JSON.parse(child.stdout) as { i: number; op: string; code: number; stdout: string; stderr: string }[];
     expect(results).toHaveLength(200);
@@ -37,7 +38,7 @@ describe('fuzzed blueprints', () => {
       expect(new Set(lines).size, `${where}: a problem reported twice`).toBe(lines.length);
     }
     for (const r of results.filter((x) => x.code === 0)) expect(r.stdout).toMatch(/: ok \(\d+ steps\)/);
-  }, 150_000);
+  }, HANG_MS);
 });
 
 describe('bad sheets', () => {
@@ -70,13 +71,13 @@ describe('bad sheets', () => {
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(r.serperCalls).toBe(before);
     expect(r.tabs).toEqual(['Keywords']);
-  }, 60_000);
+  }, HANG_MS);
 
   it('empty and blank rows are skipped; the other keywords are researched', async () => {
     const r = await runOn('empty-rows', [['keyword', 'country', 'language', 'status', 'last_run'], ['alpha one', '', '', '', ''], [], [null, null, null], ['   ', '', '', '', ''], ['beta two', '', '', '', '']]);
     expect(r.code, r.stderr).toBe(0);
     expect((await tab(r.book, 'SERP Results')).map((x) => x.keyword)).toEqual(['alpha one', 'alpha one', 'beta two', 'beta two']);
-  }, 60_000);
+  }, HANG_MS);
 
   it('a sheet without a keyword column or with nothing due: the run succeeds and does nothing', async () => {
     const before = fx.serper.requests.length;
@@ -84,7 +85,7 @@ describe('bad sheets', () => {
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(fx.serper.requests.length).toBe(before);
     expect(await tab(r.book, 'SERP Results')).toEqual([]);
-  }, 60_000);
+  }, HANG_MS);
 
   it('a 50,000-character keyword cell and formula-looking cells stay text, and nothing becomes a formula', async () => {
     const huge = `long ${'x'.repeat(49_995)}`;
@@ -105,5 +106,5 @@ describe('bad sheets', () => {
     wb.eachSheet((ws) => ws.eachRow((row) => row.eachCell((c) => { if (c.type === ExcelJS.ValueType.Formula) formulaCells++; })));
     expect(formulaCells).toBe(0);
     expect((await tab(r.book, 'Keywords')).every((k) => k.status === 'done')).toBe(true);
-  }, 60_000);
+  }, HANG_MS);
 });

@@ -8,10 +8,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchAndExtract } from '../../src/extract/fetch-and-extract.ts';
 import { clearRobotsCache } from '../../src/providers/web/robots.ts';
 import { startWebsite, type Website } from '../fakes/website.ts';
+import { HANG_MS } from '../helpers/progress.ts';
 
 /** RSS may grow at most this much over the whole corpus (1 GB of body, a 64 MB gzip bomb, ...). */
 const RSS_BOUND = 128 * 1024 * 1024;
@@ -101,6 +103,8 @@ describe('hostile page corpus', () => {
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const report: string[] = [];
     try {
       for (const [label, raw, status, reason] of CORPUS) {
@@ -108,22 +112,27 @@ describe('hostile page corpus', () => {
         // The fakes live on 127.0.0.1: only the port of the fake itself is let through.
         const allow = url.startsWith(site.url) || url.startsWith(extraUrl) ? ['127.0.0.1'] : [];
         const started = Date.now();
+        loopDelay.reset();
         const r = await fetchAndExtract(url, { allowAddresses: allow, timeoutMs: TIMEOUT_MS, connectTimeoutMs: 1000, respectRobots: false });
         const ms = Date.now() - started;
+        // A busy machine makes this thread late too (it waits for a core): that lateness, seen as
+        // event-loop delay during the case, is not the guard's.
+        const late = loopDelay.count > 0 ? loopDelay.max / 1e6 : 0;
         report.push(`${label}: ${r.status} in ${ms} ms (${r.reason ?? ''})`);
         expect.soft(r.status, `${label}: ${r.reason}`).toBe(status);
         if (status !== 'ok') expect.soft(r.reason ?? '', label).toMatch(reason);
         expect.soft(r.reason ?? '', label).not.toContain('\n');
-        expect.soft(ms, label).toBeLessThan(TIMEOUT_MS + 1500);
+        expect.soft(ms, label).toBeLessThan(TIMEOUT_MS + 1500 + late);
         peak = Math.max(peak, process.memoryUsage().rss);
       }
     } finally {
       clearInterval(sampler);
+      loopDelay.disable();
     }
     console.log(`[faults] hostile corpus: ${CORPUS.length} cases, RSS baseline ${(baseline / 1048576).toFixed(0)} MB, peak +${((peak - baseline) / 1048576).toFixed(0)} MB\n  ${report.join('\n  ')}`);
     expect(peak - baseline).toBeLessThan(RSS_BOUND);
     // Still serving: a good page after the whole corpus.
     clearRobotsCache();
     expect((await fetchAndExtract(`${site.url}/news/article`, { allowAddresses: ['127.0.0.1'], timeoutMs: TIMEOUT_MS })).status).toBe('ok');
-  }, 120_000);
+  }, HANG_MS);
 });

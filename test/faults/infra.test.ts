@@ -16,7 +16,8 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/store/types.ts';
 import { openWorkflow } from '../../src/app/workflows.ts';
-import { startCluster, until, type Cluster, type Proc } from '../distributed/cluster.ts';
+import { startCluster, type Cluster, type Proc } from '../distributed/cluster.ts';
+import { cpuTicks, HANG_MS, untilProgress } from '../helpers/progress.ts';
 import { DATABASE_URL, postgresProblem, redisProblem, requireServices } from '../helpers/services.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { tab, topicBlueprint } from './harness.ts';
@@ -61,7 +62,7 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     fx = await startTopicEnv({ serper: { latencyMs: 150 }, site: { latencyMs: 60 } });
     redisPort = await freePort();
     redis = startRedis(redisPort);
-    await until('the private Redis to answer', 10_000, async () => (await redisProblem(`redis://127.0.0.1:${redisPort}`)) === undefined || undefined, 50);
+    await redisUp();
     c = await startCluster({
       name: 'infra',
       env: {
@@ -74,8 +75,8 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     });
     workers = [1, 2].map((i) => c.spawn(`worker${i}`, ['worker', '--concurrency', '8', '--grace', '1']));
     c.spawn('scheduler', ['scheduler']);
-    await Promise.all(c.procs.map((p) => p.waitForLog(/ started \(distributed mode/, 60_000)));
-  }, 90_000);
+    await Promise.all(c.procs.map((p) => p.waitForLog(/ started \(distributed mode/)));
+  }, HANG_MS);
   afterEach((ctx) => {
     if (ctx.task.result?.state === 'fail') for (const p of c.procs) console.error(`--- ${p.name} ---\n${p.log().slice(-3000)}`);
   });
@@ -85,6 +86,16 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     await redis?.exited;
     await fx?.close();
   });
+
+  /** Waits until the private Redis answers; fails when its process stops starting up. */
+  async function redisUp(): Promise<void> {
+    await untilProgress('the private Redis to answer', async () => (await redisProblem(`redis://127.0.0.1:${redisPort}`)) === undefined || undefined, () => cpuTicks(redis.proc.pid), { everyMs: 50, stallMs: 30_000 });
+  }
+
+  /** What moves while a run makes progress: its step counts and the requests every fake answered. */
+  async function progressOf(runId: string): Promise<unknown> {
+    return [await c.rt.store.stepCounts(runId).catch(() => 'store unreachable'), fx.serper.requests.length, fx.openai.requests.length, fx.site.hits.length, fx.sheets.requests.length];
+  }
 
   async function startResearch(tag: string): Promise<{ run: RunRecord; sheet: string }> {
     const sheet = `1Infra${tag}${randomUUID().replace(/-/g, '')}`;
@@ -98,12 +109,12 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     return { run, sheet };
   }
 
-  /** Polls the store for the run's end; a read cut by a fault is tried again. */
-  async function finished(runId: string, ms = 60_000): Promise<RunRecord> {
-    return until(`run ${runId} to finish`, ms, async () => {
+  /** Polls the store for the run's end (a read cut by a fault is tried again); fails when the run stops making progress. */
+  async function finished(runId: string): Promise<RunRecord> {
+    return untilProgress(`run ${runId} to finish`, async () => {
       const r = await c.rt.store.getRun(runId).catch(() => undefined);
       return r && r.status !== 'running' ? r : undefined;
-    }, 200);
+    }, () => progressOf(runId), { everyMs: 200 });
   }
 
   /** Every keyword researched exactly once into every output. */
@@ -126,17 +137,17 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     const t0 = Date.now();
     const { run, sheet } = await startResearch('redis');
     // Steps running at the kill: their jobs die with Redis, their workers with them.
-    const runningAtKill = await until('steps running', 30_000, async () => {
+    const runningAtKill = await untilProgress('steps running', async () => {
       const n = await c.rt.store.countStepRuns(run.id, { statuses: ['running'] });
       return fx.serper.requests.length >= 3 && n >= 2 ? n : undefined;
-    }, 20);
+    }, () => progressOf(run.id), { everyMs: 20 });
     for (const w of workers) w.child.kill('SIGKILL');
     redis.proc.kill('SIGKILL');
     await Promise.all([...workers.map((w) => w.exited), redis.exited]);
     const lostAt = Date.now();
     await sleep(1000);
     redis = startRedis(redisPort);
-    await until('Redis back', 10_000, async () => (await redisProblem(`redis://127.0.0.1:${redisPort}`)) === undefined || undefined, 50);
+    await redisUp();
     workers = [3, 4].map((i) => c.spawn(`worker${i}`, ['worker', '--concurrency', '8', '--grace', '1']));
 
     const done = await finished(run.id);
@@ -147,12 +158,12 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     await expectExact(done, sheet, 'redis');
     expect((await c.rt.store.listStepRuns(run.id, {})).filter((r) => r.attempts > 1).length).toBeGreaterThan(0);
     for (const p of [...workers, ...c.procs.filter((p) => p.name === 'scheduler')]) expect(p.child.exitCode, p.name).toBeNull();
-  }, 90_000);
+  }, HANG_MS);
 
   it('every PostgreSQL connection of the cluster terminated three times mid-run: the run completes exactly and no process dies', async () => {
     const t0 = Date.now();
     const { run, sheet } = await startResearch('pgdrop');
-    await until('searches under way', 30_000, () => fx.serper.requests.length >= 2 || undefined, 20);
+    await untilProgress('searches under way', () => fx.serper.requests.length >= 2 || undefined, () => progressOf(run.id), { everyMs: 20 });
     const admin = new pg.Client({ connectionString: DATABASE_URL });
     await admin.connect();
     let terminated = 0;
@@ -173,5 +184,5 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
     expect(done.status).toBe('succeeded');
     await expectExact(done, sheet, 'pgdrop');
     for (const p of [...workers, ...c.procs.filter((p) => p.name === 'scheduler')]) expect(p.child.exitCode, p.name).toBeNull();
-  }, 90_000);
+  }, HANG_MS);
 });

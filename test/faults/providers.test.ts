@@ -9,11 +9,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBlueprint } from '../../src/app/workflows.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { openTestEngine } from '../helpers/engine.ts';
 import { ALL_KINDS, startChaosProxy, type ChaosKind, type ChaosProxy } from './chaos-proxy.ts';
 import { checkTopicOutcome, cliDone, keywordBook, keywords, runIdOf, tab, tempDir, writeBlueprint } from './harness.ts';
+import { HANG_MS, whileProgressing } from '../helpers/progress.ts';
 
 const PAGE_KINDS: ChaosKind[] = ['429-retry-after', '429', '500', '502', '503', 'reset', 'timeout', 'cut'];
 
@@ -43,7 +44,8 @@ describe('transient provider faults at 20%', () => {
     try {
       const blueprint = await loadBlueprint(file);
       const started = Date.now();
-      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'chaos', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } })).id, 50);
+      const { id } = await t.engine.startRun({ workflow: 'chaos', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } });
+      const run = await whileProgressing(`run ${id}`, t.engine.waitForRun(id, 50), () => t.store.stepCounts(id));
       const elapsed = Date.now() - started;
       const counts = await t.store.stepCounts(run.id);
       const failed = (await t.store.listStepRuns(run.id, { statuses: ['failed'] })).map((r) => `${r.stepId}: ${r.error?.code} ${r.error?.message}`);
@@ -70,7 +72,36 @@ describe('transient provider faults at 20%', () => {
     } finally {
       await t.close();
     }
-  }, 120_000);
+  }, HANG_MS);
+});
+
+describe('a provider that answers 429', () => {
+  let fx: TopicEnv;
+  beforeAll(async () => { fx = await startTopicEnv(); });
+  afterAll(() => fx.close());
+
+  it('is waited out: more 429s than the step has attempts fail no item', async () => {
+    const dir = tempDir('paced');
+    const list = keywords(2, 'paced');
+    const book = await keywordBook(dir, list);
+    // Two attempts; Serper answers the next five searches 429 (Retry-After: 0).
+    const file = writeBlueprint(dir, { retry: { attempts: 2, initialDelay: '20ms', maxDelay: '100ms' } });
+    fx.serper.setFault({ kind: 'rate-limited', retryAfter: '0' }, { times: 5 });
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const blueprint = await loadBlueprint(file);
+      const { id } = await t.engine.startRun({ workflow: 'paced', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 2 } });
+      const run = await whileProgressing(`run ${id}`, t.engine.waitForRun(id, 50), async () => [await t.store.stepCounts(id), fx.serper.requests.length]);
+      const failed = (await t.store.listStepRuns(run.id, { statuses: ['failed'] })).map((r) => `${r.stepId}: ${r.error?.code}`);
+      expect(failed).toEqual([]);
+      expect(run.status).toBe('succeeded');
+      expect((await t.store.stepCounts(run.id)).search).toEqual({ succeeded: 2 });
+      expect(fx.serper.requests.filter((r) => r.status === 429)).toHaveLength(5);
+    } finally {
+      await t.close();
+      fx.serper.setFault(null);
+    }
+  }, HANG_MS);
 });
 
 describe('permanent provider failures stop the run with one clear line and leave it resumable', () => {
@@ -109,11 +140,11 @@ describe('permanent provider failures stop the run with one clear line and leave
 
   it('Serper out of credits', async () => {
     await stopThenResume('nocredits', () => fx.serper.setFault('no-credits'), () => fx.serper.setFault(null), /out of credits/);
-  }, 60_000);
+  }, HANG_MS);
 
   it('a bad Serper key', async () => {
     await stopThenResume('badkey', () => fx.serper.setFault('unauthorized'), () => fx.serper.setFault(null), /Serper rejected the API key/);
-  }, 60_000);
+  }, HANG_MS);
 
   it('OpenAI insufficient_quota', async () => {
     const quota = await startChaosProxy({ upstream: fx.openai.url.replace(/\/v1$/, ''), rate: 0, seed: 1, kinds: ['insufficient-quota'] });
@@ -125,5 +156,5 @@ describe('permanent provider failures stop the run with one clear line and leave
       fx.env.OPENAI_BASE_URL = openaiUrl;
       await quota.close();
     }
-  }, 60_000);
+  }, HANG_MS);
 });

@@ -11,6 +11,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedKeywords, startTopicEnv, type TopicEnv } from '../helpers/topic-env.ts';
 import { cliDone, keywordBook, keywords, tempDir, writeBlueprint } from './harness.ts';
+import { HANG_MS } from '../helpers/progress.ts';
 
 const SERPER_KEY = 'serper-SECRET-4b1d7e9a0c3f5e28d6a1b7c9e0f2a4d6';
 const OPENAI_KEY = 'sk-proj-SECRET-9f8e7d6c5b4a39281706f5e4d3c2b1a0';
@@ -110,5 +111,5 @@ describe('secrets never leave the environment', () => {
     // The job really ran against the keyed fakes.
     expect(fx.serper.requests.filter((r) => r.keyOk).length).toBeGreaterThanOrEqual(5);
     expect(fx.openai.requests.some((r) => r.authorization === `Bearer ${OPENAI_KEY}`)).toBe(true);
-  }, 120_000);
+  }, HANG_MS);
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.ts';
 import { createMemoryQueue } from '../../src/queue/memory.ts';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { StepRegistry } from '../../src/steps/registry.ts';
 import type { Store } from '../../src/store/types.ts';
 

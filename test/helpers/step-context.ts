@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { StepContext } from '../../src/steps/define.ts';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
 import type { Store, Usage } from '../../src/store/types.ts';

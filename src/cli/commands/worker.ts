@@ -17,8 +17,8 @@ function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?:
 
 /** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
 async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
-  consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.name} queue); stop with Ctrl-C or SIGTERM`);
-  await new Promise<void>((resolve) => {
+  // The handlers are in place before "started" is printed: a supervisor may signal as soon as it reads it.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       consoleLogger.info(`${sig}: stopping; running steps get ${graceMs / 1000}s to finish, the rest go back to the queue`);
       resolve();
@@ -26,6 +26,8 @@ async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.name} queue); stop with Ctrl-C or SIGTERM`);
+  await stopped;
   const hard = setTimeout(() => { consoleLogger.warn('shutdown took too long; exiting'); process.exit(1); }, graceMs + 5000);
   hard.unref();
   for (const t of timers) clearInterval(t);

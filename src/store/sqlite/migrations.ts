@@ -3,11 +3,7 @@
  * migration that has shipped: add a new one. Ids and timestamps are set by the caller; JSON
  * columns are TEXT; timestamps are milliseconds since the epoch.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../sql/migrate.ts';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -97,8 +93,7 @@ CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
     version: 3,
     name: 'cache as a rowid table',
     // WITHOUT ROWID keeps whole rows in the key's B-tree, which SQLite advises only for rows under
-    // ~1/20 of a page; a cached page is ~12 KB. As a rowid table with a unique index, a lookup
-    // took 2-3 us instead of 18-20 and an upsert 9-11 us instead of 26-27 (6,000 12 KB entries).
+    // ~1/20 of a page; a cached page is ~12 KB. So: a rowid table with a unique index.
     sql: `
 CREATE TABLE cache_new (
   namespace TEXT NOT NULL,
@@ -119,10 +114,8 @@ CREATE INDEX cache_expires ON cache (expires_at);
     name: 'step run inputs in a table of their own',
     // An input can be large (the ideas of a page take its text, ~12 KB) and SQLite rewrites a
     // whole row, overflow pages included, on every change of its size: a step run's claim and
-    // its finish each wrote its input again, and each commit wrote those pages to the WAL. Kept
-    // apart, an input is written once; claims and finishes rewrite a row of ~200 bytes: 35% less
-    // SQLite time for the insert, claim and finish of 6,000 step runs with 12 KB inputs (2.0
-    // against 3.0 s), and 8% less SQL time in all in the 300-keyword bench (8.3 against 9.0 s).
+    // its finish would each write its input again, and each commit those pages to the WAL. Kept
+    // apart, an input is written once; claims and finishes rewrite a row of ~200 bytes.
     // A step run's input is \`step_run_inputs.id = input_id\`; the trigger deletes it with its
     // step run (a run's deletion cascades to its step runs).
     sql: `
@@ -134,7 +127,8 @@ ALTER TABLE step_runs DROP COLUMN input;
 CREATE TRIGGER step_run_inputs_gone AFTER DELETE ON step_runs WHEN old.input_id IS NOT NULL
 BEGIN DELETE FROM step_run_inputs WHERE id = old.input_id; END;
 `,
-  },  {
+  },
+  {
     version: 5,
     name: 'run owner',
     // The process that holds an embedded run's queue (host, pid, heartbeat), as JSON: resume

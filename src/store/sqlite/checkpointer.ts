@@ -1,13 +1,12 @@
 /**
  * WAL checkpoints off the main thread. A checkpoint copies the WAL's pages into the database file
  * and syncs both: with `synchronous = NORMAL` that sync is the only one SQLite makes, and run by
- * the writing connection itself (every 1000 pages by default) it took about half of the main
- * thread's commit time in the 1000-keyword bench. Here a worker thread with its own connection
- * runs a PASSIVE checkpoint (it never blocks the writer) every `intervalMs`; the writer keeps a
- * far larger automatic checkpoint as a backstop in case this thread falls behind or is gone.
- * Every 500 ms, not 100: a page written again within the interval is copied once, and at 300
- * keywords the thread's CPU went from 2.3 to 1.1 s. What a power loss can take is the commits
- * since the last checkpoint, so at most ~0.5 s of them; a killed process loses none.
+ * the writing connection itself (every 1000 pages by default) it stalls the commits of the main
+ * thread. Here a worker thread with its own connection runs a PASSIVE checkpoint (it never blocks
+ * the writer) every `intervalMs`; the writer keeps a far larger automatic checkpoint as a
+ * backstop in case this thread falls behind or is gone. Every 500 ms: a page written again within
+ * the interval is copied once. What a power loss can take is the commits since the last
+ * checkpoint, so at most ~0.5 s of them; a killed process loses none.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -21,10 +20,10 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
+/** Starts checkpointing the WAL of the database file at `path` on a thread of its own. */
 export function startCheckpointer(path: string, options: CheckpointerOptions = {}): Checkpointer {
-  // Plain JavaScript, evaluated: a .ts worker loads Node's TypeScript stripper (a WASM module)
-  // into the thread. That way, with V8's default heap limits, the thread cost ~23 MB of RSS; this
-  // way ~13 MB.
+  // Plain JavaScript, evaluated: a .ts worker would load Node's TypeScript stripper (a WASM
+  // module) into a thread that otherwise holds one connection.
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     name: 'sqlite-checkpoint',

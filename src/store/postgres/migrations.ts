@@ -3,7 +3,7 @@
  * `schema_migrations`. Never edit a migration that has shipped: add a new one. Keys and sort keys
  * use the "C" collation: item-key order and prefix ranges are byte order, whatever the locale.
  */
-import type { Migration } from './sqlite.ts';
+import type { Migration } from '../sql/migrate.ts';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -80,7 +80,8 @@ CREATE UNIQUE INDEX ds_history_id ON ds_history (datastore, id);
 CREATE INDEX ds_history_key ON ds_history (datastore, key, observed_at);
 CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
 `,
-  },  {
+  },
+  {
     version: 2,
     name: 'run owner',
     // The process that holds an embedded run's queue (host, pid, heartbeat): resume refuses a
