@@ -5,12 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { main } from '../src/cli/main.ts';
-import { seedKeywords } from '../test/helpers/topic-env.ts';
+import { seedKeywords } from '../src/app/workbook.ts';
 
 if (existsSync('.env')) process.loadEnvFile('.env');
 if (!process.env.SERPER_API_KEY) {
   process.stderr.write('No SERPER_API_KEY (set it in .env, see .env.example): running the offline demo instead.\n');
-  await import('./demo.ts');
+  process.exitCode = await main(['demo']);
 } else {
   const book = 'data/topics.xlsx';
   if (!existsSync(book) && !existsSync('workflows/topic-research.json')) {

@@ -9,7 +9,7 @@ import { Engine, type EngineLogger } from '../engine/engine.ts';
 import type { Store } from '../store/types.ts';
 import { userError } from '../shared/errors.ts';
 import type { QueueDriver } from '../queue/types.ts';
-import type { StepRegistry } from '../steps/registry.ts';
+import { loadStepRuntimes, type StepRegistry } from '../steps/registry.ts';
 
 export interface RuntimeOptions {
   env?: Record<string, string | undefined>;
@@ -32,9 +32,9 @@ export interface Runtime {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Where embedded mode keeps its SQLite file. @default data/topicflow.db */
+/** Where embedded mode keeps its SQLite file; an empty setting (`TOPICFLOW_DB=` in .env) counts as unset. @default data/topicflow.db */
 export function sqlitePath(env: Record<string, string | undefined>): string {
-  return env.TOPICFLOW_DB ?? join(env.TOPICFLOW_DATA_DIR ?? 'data', 'topicflow.db');
+  return env.TOPICFLOW_DB?.trim() || join(env.TOPICFLOW_DATA_DIR?.trim() || 'data', 'topicflow.db');
 }
 
 /** PostgreSQL when DATABASE_URL is set (needed once workers run on several machines), else SQLite. */
@@ -76,12 +76,15 @@ export function msFromEnv(env: Record<string, string | undefined>, name: string)
 }
 
 /**
- * Opens the store, the queue and an engine over them. The environment's settings are checked
- * first, so that a bad value opens nothing; a queue that cannot be opened closes the store.
+ * Opens the store, the queue and an engine over them, with the steps' libraries loaded. The
+ * environment's settings are checked first, so that a bad value opens nothing; a queue that
+ * cannot be opened closes the store.
  */
 export async function openRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
   const stalledMs = msFromEnv(env, 'TOPICFLOW_STALLED_MS');
+  // Before any job: what the steps load on first use (see loadStepRuntimes).
+  await loadStepRuntimes();
   const store = await openStore(env);
   let queue: QueueDriver;
   try {

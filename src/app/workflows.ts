@@ -6,11 +6,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readJsonFile } from '../blueprint/load.ts';
-import { formatProblem, validateBlueprint as validateAgainst, type Problem, type ValidationResult } from '../blueprint/validate.ts';
+import { validateBlueprint as validateAgainst, type ValidationResult } from '../blueprint/validate.ts';
+import { BlueprintError } from '../blueprint/problems.ts';
 import { parseSets, resolveInputs } from '../blueprint/inputs.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import { TopicflowError, userError } from '../shared/errors.ts';
+import { userError } from '../shared/errors.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
+
+export { BlueprintError };
 
 export interface WorkflowFile {
   workflow: 1;
@@ -20,20 +23,6 @@ export interface WorkflowFile {
   importedAt?: string;
   inputs: Record<string, unknown>;
   blueprint: Blueprint;
-}
-
-/** A blueprint that failed validation: every problem, one line each. */
-export class BlueprintError extends TopicflowError {
-  readonly problems: Problem[];
-  readonly source: string;
-  constructor(source: string, problems: Problem[]) {
-    super('user', 'blueprint.invalid', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}`, { where: source });
-    this.problems = problems;
-    this.source = source;
-  }
-  lines(): string[] {
-    return this.problems.map((p) => formatProblem(p, this.source));
-  }
 }
 
 export const WORKFLOWS_DIR = 'workflows';
@@ -63,13 +52,13 @@ export function workflowPath(name: string, dir = WORKFLOWS_DIR): string {
 }
 
 /** `topicflow import`: validates, binds and checks inputs, writes workflows/NAME.json. */
-export async function importBlueprint(file: string, options: { name: string; sets?: string[]; force?: boolean; dir?: string; registry?: StepRegistry }): Promise<{ path: string; workflow: WorkflowFile }> {
+export async function importBlueprint(file: string, options: { name: string; sets?: string[]; force?: boolean; dir?: string; registry?: StepRegistry; /** Recorded as where it came from. @default file */ source?: string }): Promise<{ path: string; workflow: WorkflowFile }> {
   const blueprint = await loadBlueprint(file, options.registry);
   const bound = parseSets(blueprint, options.sets ?? []);
   resolveInputs(blueprint, bound);
   const path = workflowPath(options.name, options.dir);
   if (existsSync(path) && !options.force) throw userError('workflow.exists', `${path} exists; pass --force to replace it`, { where: path });
-  const workflow: WorkflowFile = { workflow: 1, name: options.name, source: file, importedAt: new Date().toISOString(), inputs: bound, blueprint };
+  const workflow: WorkflowFile = { workflow: 1, name: options.name, source: options.source ?? file, importedAt: new Date().toISOString(), inputs: bound, blueprint };
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(workflow, null, 2)}\n`);

@@ -1,6 +1,7 @@
 /**
  * Reading blueprint and workflow files: JSON with errors that give line and column.
  */
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { userError } from '../shared/errors.ts';
 
@@ -64,13 +65,37 @@ function lineCol(text: string, position: number): { line: number; col: number } 
   return { line, col: position - before.lastIndexOf('\n') };
 }
 
+/**
+ * The offset of the first byte of `bytes` that does not belong to valid UTF-8, or undefined when
+ * all of it is UTF-8. (A decoder would put U+FFFD there and go on: a blueprint read so would
+ * carry replacement characters into mappings and sheets.)
+ */
+export function invalidUtf8Offset(bytes: Uint8Array): number | undefined {
+  if (isUtf8(bytes)) return undefined;
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  for (let i = text.indexOf('\uFFFD'); i !== -1; i = text.indexOf('\uFFFD', i + 1)) {
+    const offset = Buffer.byteLength(text.slice(0, i));
+    // A U+FFFD the file really holds is the bytes EF BF BD; any other stands for invalid bytes.
+    if (bytes[offset] !== 0xef || bytes[offset + 1] !== 0xbf || bytes[offset + 2] !== 0xbd) return offset;
+  }
+  return bytes.length;
+}
+
+/** Reads a JSON file that must be UTF-8; anything else is a user error with the offset of the first bad byte. */
 export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw userError('file.unreadable', code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (err as Error).message})`, { where: path });
   }
-  return parseJson(text, path);
+  const bad = invalidUtf8Offset(bytes);
+  if (bad !== undefined) {
+    let line = 1;
+    for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+    const hex = bytes[bad] === undefined ? 'end of file' : `0x${bytes[bad].toString(16).padStart(2, '0')}`;
+    throw userError('file.not_utf8', `not UTF-8: byte offset ${bad} (${hex}, line ${line}) is not valid UTF-8; save the file as UTF-8`, { where: path });
+  }
+  return parseJson(bytes.toString('utf8'), path);
 }

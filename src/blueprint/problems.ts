@@ -1,5 +1,6 @@
 /** A problem found in a blueprint: where it is (JSON path, step id) and what is wrong, in one line. */
 import type { z } from 'zod';
+import { TopicflowError } from '../shared/errors.ts';
 
 export interface Problem {
   /** JSON path, e.g. `$.steps[2].with.q`. */
@@ -20,6 +21,20 @@ function clip(text: string): string {
 
 export function formatProblem(p: Problem, source?: string): string {
   return `${source ? `${source}: ` : ''}${clip(p.path)}${p.stepId ? ` (step "${clip(p.stepId)}")` : ''}: ${clip(p.message)}`;
+}
+
+/** A blueprint that failed validation: every problem, one line each. */
+export class BlueprintError extends TopicflowError {
+  readonly problems: Problem[];
+  readonly source: string;
+  constructor(source: string, problems: Problem[]) {
+    super('user', 'blueprint.invalid', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}`, { where: source });
+    this.problems = problems;
+    this.source = source;
+  }
+  lines(): string[] {
+    return this.problems.map((p) => formatProblem(p, this.source));
+  }
 }
 
 export function jsonPath(path: readonly PropertyKey[]): string {

@@ -1,13 +1,37 @@
-/** What a `topicflow` subcommand is, and the exit codes every command uses. */
-import type { parseArgs } from 'node:util';
+/** What a `topicflow` command is, and the exit codes every command uses. */
 
-export interface Command {
+/** One option of a command, as the parser takes it and as `--help` documents it. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** One-letter form, e.g. 'l' for -l. */
+  short?: string;
+  multiple?: boolean;
+  /** The value's placeholder in help, e.g. N, S, k=v. */
+  value?: string;
+  /** What it does, in a sentence. */
+  help: string;
+  /** The default, as help shows it. */
+  default?: string;
+}
+
+export interface ParsedArgs {
+  values: Record<string, unknown>;
+  positionals: string[];
+}
+
+/** Runs a command; returns its exit code. */
+export type CommandRun = (args: ParsedArgs) => Promise<number>;
+
+export interface CommandSpec {
   name: string;
-  usage: string;
+  /** Its positional arguments, as usage shows them. */
+  args: string;
   summary: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  /** Returns the exit code. */
-  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
+  /** A paragraph of help after the summary. */
+  details?: string;
+  options: Record<string, OptionSpec>;
+  /** Imports the command's code, only when it runs. */
+  load(): Promise<CommandRun>;
 }
 
 /** 0 everything succeeded, 1 some items failed or the run stopped, 2 bad input, 70 internal error. */

@@ -64,12 +64,15 @@ export class Progress {
     this.history.set(id, h);
     const first = h[0]!;
     const rate = now > first.t ? ((done - first.done) * 1000) / (now - first.t) : 0;
-    const eta = rate > 0 && total > done ? `ETA ${Math.ceil((total - done) / rate)}s` : '';
+    // A rate only while the step has work: a finished step (or one with nothing yet) has no speed.
+    const active = (c.pending ?? 0) + (c.running ?? 0) > 0;
+    const speed = active ? `  ${rate.toFixed(1)}/s` : '';
+    const eta = active && rate > 0 ? `  ETA ${Math.ceil((total - done) / rate)}s` : '';
     const width = 24;
     const filled = total ? Math.round((done / total) * width) : 0;
     const bar = this.tty ? `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` : '';
     const name = id.padEnd(Math.max(...this.steps.map((s) => s.length)));
     const fails = c.failed ? `  ${c.failed} failed` : '';
-    return `${name}  ${bar}${done}/${total}  ${rate.toFixed(1)}/s  ${eta}${fails}`;
+    return `${name}  ${bar}${done}/${total}${speed}${eta}${fails}`;
   }
 }

@@ -16,6 +16,7 @@ import { userError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 import type { RunRecord, Store } from '../store/types.ts';
+import { cancelRun, type CancelOutcome } from './cancel.ts';
 import { Executor } from './execution.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { Ownership, thisProcess } from './owner.ts';
@@ -80,6 +81,7 @@ export class Engine {
   readonly #executor: Executor;
   readonly #recovery: Recovery;
   #started = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -147,6 +149,13 @@ export class Engine {
     return this.#recovery.resume(runId);
   }
 
+  /** @see cancelRun; wakes whoever waits for the run. */
+  async cancel(runId: string): Promise<CancelOutcome> {
+    const outcome = await cancelRun(this.store, runId);
+    this.events.emit('run', runId);
+    return outcome;
+  }
+
   /** @see Recovery.reconcileAll */
   reconcileAll(): Promise<number> {
     return this.#recovery.reconcileAll();
@@ -183,10 +192,13 @@ export class Engine {
     }
   }
 
-  /** Stops taking work; running steps are aborted after `timeoutMs` and left for resume. */
-  async close(timeoutMs = 10_000): Promise<void> {
-    await this.#executor.close(() => this.queue.close({ timeoutMs }), timeoutMs);
-    // Nothing of its runs executes here any more: another process may resume them at once.
-    await this.#ownership?.releaseAll();
+  /** Stops taking work; running steps are aborted after `timeoutMs` and left for resume. A second call waits for the first. */
+  close(timeoutMs = 10_000): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#executor.close(() => this.queue.close({ timeoutMs }), timeoutMs);
+      // Nothing of its runs executes here any more: another process may resume them at once.
+      await this.#ownership?.releaseAll();
+    })();
+    return this.#closing;
   }
 }

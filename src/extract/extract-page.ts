@@ -1,7 +1,8 @@
 /**
  * Main-content extraction: Mozilla Readability (what Firefox Reader View runs) on a parsed page.
  * The page is parsed with linkedom by default (see {@link DomKind}). jsdom stays available
- * (`dom: 'jsdom'`): it is loaded on first use and parses with the DOMParser of a shared window
+ * (`dom: 'jsdom'`, an optional peer dependency the user installs: 22 MB and 32 packages nothing
+ * else needs): it is loaded on first use and parses with the DOMParser of a shared window
  * (no scripts, no resources, silent console) that is replaced after
  * {@link DOCS_PER_WINDOW} documents or 16 MB of HTML, because a window per page costs ~45 ms and
  * one window for ever grows ~190 KB a page; closed windows are freed only after the event loop
@@ -13,6 +14,7 @@ import { DOMParser as LinkedomParser } from './linkedom.ts';
 import { Readability, isProbablyReaderable } from '@mozilla/readability';
 import { prepareHtml } from './sanitize.ts';
 import { textOf, countWords, normalizeSpace } from './text.ts';
+import { userError } from '../shared/errors.ts';
 
 export interface Heading {
   level: 1 | 2 | 3;
@@ -61,11 +63,20 @@ const linkedom = new LinkedomParser();
 function parseDocument(html: string, dom: DomKind): Document {
   if (dom === 'linkedom') return linkedom.parseFromString(html, 'text/html') as unknown as Document;
   // Loaded on first use: jsdom takes ~0.5 s to import, which every extraction thread would pay.
-  const jsdom = createRequire(import.meta.url)('jsdom') as typeof import('jsdom');
+  const jsdom = requireJsdom();
   shared ??= { dom: new jsdom.JSDOM('', { virtualConsole: new jsdom.VirtualConsole() }), docs: 0, bytes: 0 };
   shared.docs++;
   shared.bytes += html.length;
   return new shared.dom.window.DOMParser().parseFromString(html, 'text/html');
+}
+
+function requireJsdom(): typeof import('jsdom') {
+  try {
+    return createRequire(import.meta.url)('jsdom') as typeof import('jsdom');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw userError('extract.no_jsdom', "dom: 'jsdom' needs the jsdom package, which topicflow does not install: npm install jsdom", { where: 'dom' });
+  }
 }
 
 /** Closes the shared parsing window now (shutdown, tests); the next page opens a new one. */
@@ -91,6 +102,8 @@ export function yieldToEventLoop(): Promise<void> {
 /** Extracts the main content of an HTML document fetched from `url`. Never throws for bad HTML. */
 export function extractPage(html: string, url: string, options: { dom?: DomKind } = {}): PageExtract {
   void url; // links are not extracted, so relative URLs need no base
+  // A missing optional jsdom is the caller's setup, not this page's fault: it throws.
+  if (options.dom === 'jsdom') requireJsdom();
   const prepared = prepareHtml(html);
   if (prepared.refused) return notReaderable(prepared.refused);
 

@@ -17,6 +17,7 @@ import { transientError } from '../shared/errors.ts';
 import { Fifo } from '../shared/collections.ts';
 import { extractPage, notReaderable, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
+import { siblingModule } from '../shared/modules.ts';
 
 /** Longest one page may take to extract before its worker is terminated. @default 20000 */
 export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
@@ -70,7 +71,7 @@ function getPool(threads: number): Piscina<Task, PageExtract | null> {
   poolThreads = threads;
   warm = false;
   const p = new Piscina<Task, PageExtract | null>({
-    filename: new URL('./worker.ts', import.meta.url).href,
+    filename: siblingModule(import.meta.url, 'worker').href,
     minThreads: threads,
     maxThreads: threads,
     // Queued pages wait in the backlog below rather than in more threads: one thread per core is

@@ -9,7 +9,7 @@ import { defineStep } from './define.ts';
 import { transientError, userError, type TopicflowError } from '../shared/errors.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { parseRetryAfter } from '../shared/retry.ts';
-import { decodeBody, httpSend, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http/client.ts';
+import { decodeBody, httpSend, loadHttpTransport, oneLine, requestIdOf, safeUrl, type HttpOutcome } from '../providers/http/client.ts';
 import { parseAllowedHost } from '../providers/web/guard.ts';
 
 const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
@@ -70,6 +70,10 @@ export const httpRequest = defineStep({
   description: 'Makes an HTTP request and returns status, headers and body (JSON or text). 429, 5xx and timeouts are retried; other unexpected statuses fail the item. Private, loopback and cloud metadata addresses are refused unless listed in allowHosts.',
   provider: 'default',
   input,
+  // Its provider slot is taken as the step run starts: the transport should be loaded by then.
+  warm() {
+    loadHttpTransport().catch(() => undefined);
+  },
   async run(args, ctx): Promise<HttpRequestOutput> {
     const headers = { ...args.headers };
     for (const [name, template] of Object.entries(args.secretHeaders)) {

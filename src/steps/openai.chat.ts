@@ -5,11 +5,11 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { openaiConfigError } from '../providers/openai/client.ts';
-import { warmOpenAIThread } from '../providers/openai/thread.ts';
+import { openaiConfigError } from '../providers/openai/config.ts';
+import { warmOpenAI } from './support/openai-inputs.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from './support/openai-inputs.ts';
 import { assertionSchema, isBuiltin } from '../llm/assertions.ts';
-import { structuredCall, type ChatMessage, type StructuredResult } from '../llm/structured.ts';
+import type { ChatMessage, StructuredResult } from '../llm/structured.ts';
 
 const jsonSchemaInput = z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
   if (schema.type !== 'object') {
@@ -52,11 +52,12 @@ export const openaiChat = defineStep({
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
   preflight: openaiConfigError,
-  warm: warmOpenAIThread,
+  warm: warmOpenAI,
   async run(input, ctx): Promise<ChatOutput> {
     const messages: ChatMessage[] = [];
     if (input.system) messages.push({ role: 'system', content: input.system });
     messages.push({ role: 'user', content: input.user });
+    const { structuredCall } = await import('../llm/structured.ts');
     return structuredCall(ctx, {
       model: input.model,
       messages,

@@ -6,12 +6,10 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { hasOpenAIKey, openaiConfigError } from '../providers/openai/client.ts';
-import { warmOpenAIThread } from '../providers/openai/thread.ts';
+import { hasOpenAIKey, openaiConfigError } from '../providers/openai/config.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
-import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput } from './support/openai-inputs.ts';
-import { structuredCall } from '../llm/structured.ts';
+import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput, warmOpenAI } from './support/openai-inputs.ts';
 import { cutToTokens } from '../llm/token-budget.ts';
 
 /** Default prompts. Placeholders in single braces are filled by the step (not by the engine): {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}. */
@@ -119,7 +117,7 @@ export const openaiExtractIdeas = defineStep({
   // One slot per request: assertion retries are requests too; cache hits and heuristic ideas are none.
   throttle: 'per-request',
   preflight: openaiConfigError,
-  warm: warmOpenAIThread,
+  warm: warmOpenAI,
   async run(input, ctx): Promise<ExtractIdeasOutput> {
     const warnings: string[] = [];
     if (!hasOpenAIKey(ctx.env)) {
@@ -147,6 +145,7 @@ export const openaiExtractIdeas = defineStep({
       minIdeas: String(input.minIdeas),
       maxIdeas: String(input.maxIdeas),
     };
+    const { structuredCall } = await import('../llm/structured.ts');
     const result = await structuredCall<{ ideas: Idea[] }>(ctx, {
       model: input.model,
       messages: [

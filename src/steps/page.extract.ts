@@ -8,8 +8,7 @@
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
-import { fetchAndExtractDetailed, type PageResult } from '../extract/fetch-and-extract.ts';
-import { extractPoolReady } from '../extract/pool.ts';
+import type { PageResult } from '../extract/fetch-and-extract.ts';
 import { webError, DEFAULT_MAX_BYTES } from '../providers/web/safe-fetch.ts';
 
 /** Cached extracts are kept this long; revalidated with a conditional request on every use. */
@@ -36,13 +35,15 @@ export const pageExtract = defineStep({
   warm() {
     // The threads load the parser first (~0.3 s on an idle core, seconds on a busy one); until
     // they are up, pages are extracted on the engine's main thread.
-    void extractPoolReady();
+    import('../extract/pool.ts').then((pool) => pool.extractPoolReady(), () => undefined);
   },
   async run(input, ctx): Promise<PageResult> {
     const entry = await ctx.cache.get('page', input.url);
     const cached = entry?.value as CachedPage | undefined;
     const usable = cached && cached.maxTextChars >= input.maxTextChars && (cached.result.etag || cached.result.lastModified) ? cached : undefined;
 
+    // The extractor (piscina, linkedom, Readability) loads with the first page, not with the step registry.
+    const { fetchAndExtractDetailed } = await import('../extract/fetch-and-extract.ts');
     const { result, fetched } = await fetchAndExtractDetailed(input.url, {
       timeoutMs: input.timeoutMs,
       maxBytes: input.maxBytes,

@@ -49,3 +49,19 @@ export function createRegistry(types: readonly StepDefinition[] = STEP_TYPES): S
 }
 
 export const defaultRegistry = createRegistry();
+
+/**
+ * Loads what the built-in step types otherwise load on first use: the HTTP transport, the OpenAI
+ * SDK and its request thread's module, the page extractor (linkedom, Readability, the thread
+ * pool). A process that runs steps calls it before it takes jobs: loading is synchronous work on
+ * the main thread, and done mid-run it held back requests that had their rate slots, which then
+ * went out together. `validate` and `--help` never call it.
+ */
+export async function loadStepRuntimes(): Promise<void> {
+  await Promise.all([
+    import('../providers/http/client.ts').then((m) => m.loadHttpTransport()),
+    import('../llm/structured.ts'),
+    import('../extract/fetch-and-extract.ts'),
+    import('../extract/pool.ts'),
+  ]);
+}

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { defineStep, type StepContext } from './define.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { userError, type TopicflowError } from '../shared/errors.ts';
-import { safeUrl } from '../providers/http/client.ts';
+import { loadHttpTransport, safeUrl } from '../providers/http/client.ts';
 import {
   billedCredits, parseSerperResponse, serperClientFromEnv, serperConfigError,
   type SerperClient, type SerperOrganicResult, type SerperPage, type SerperPeopleAlsoAsk, type SerperResult, type SerperSearchParams,
@@ -125,6 +125,7 @@ export default serperSearch;
  * asking again rarely helps: it is asked once more, then the keyword fails with serper.malformed.
  */
 async function searchPage(client: SerperClient, params: SerperSearchParams, ctx: StepContext, spent: (credits: number) => void): Promise<SerperPage> {
+  await loadHttpTransport();
   for (let tries = 1; ; tries++) {
     await ctx.throttle();
     try {

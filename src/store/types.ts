@@ -15,8 +15,10 @@ export type RunStatus =
   | 'succeeded'
   /** Done, but some items failed after their retries (error policy `skip`). */
   | 'failed'
-  /** Stopped early (a `fail` error policy, credits or quota used up, cancelled): resumable. */
-  | 'stopped';
+  /** Stopped early (a `fail` error policy, credits or quota used up): resumable. */
+  | 'stopped'
+  /** Cancelled by a user (`topicflow cancel`): no new step run starts; resumable. */
+  | 'cancelled';
 
 export type StepRunStatus =
   | 'pending'

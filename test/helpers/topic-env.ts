@@ -7,8 +7,6 @@ import { startSerperFake, type SerperFake, type SerperFakeOptions } from '../fak
 import { startTopicSite, type TopicSite, type TopicSiteOptions } from '../fakes/topic-site.ts';
 import { startOpenAIFake, type OpenAIFake, type OpenAIFakeOptions } from '../fakes/openai.ts';
 import { startSheetsFake, type SheetsFake } from '../fakes/google-sheets.ts';
-import { openSheets } from '../../src/providers/sheets/open.ts';
-import { upsertRows } from '../../src/providers/sheets/ops.ts';
 
 export interface TopicEnv {
   serper: SerperFake;
@@ -36,15 +34,4 @@ export async function startTopicEnv(options: { serper?: SerperFakeOptions; site?
   };
 }
 
-export interface KeywordRow { keyword: string; country?: string; language?: string; status?: string; last_run?: string }
-
-/** Writes the Keywords tab of a workbook (local .xlsx path or Google id) with these rows. */
-export async function seedKeywords(spreadsheet: string, rows: KeywordRow[], env: Record<string, string | undefined> = {}): Promise<void> {
-  const backend = openSheets(spreadsheet, { env, create: true });
-  await upsertRows(backend, {
-    tab: 'Keywords',
-    key: ['keyword'],
-    columns: ['keyword', 'country', 'language', 'status', 'last_run'],
-    rows: rows.map((r) => ({ country: '', language: '', status: '', last_run: '', ...r })),
-  });
-}
+export { seedKeywords, type KeywordRow } from '../../src/app/workbook.ts';

@@ -1,3 +1,4 @@
+/** `topicflow run` and `topicflow resume`: a run in this process, followed to its end. */
 import { userError } from '../../shared/errors.ts';
 import { openRuntime, type Runtime } from '../../app/runtime.ts';
 import { parseSets, resolveInputs } from '../../blueprint/inputs.ts';
@@ -7,7 +8,10 @@ import { wholeNumberOption } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { summarize } from '../../engine/summary.ts';
 import { formatSummary } from '../summary.ts';
-import type { Command } from '../command.ts';
+import { EXIT, type ParsedArgs } from '../command.ts';
+
+/** How long steps in flight get to finish once the run ended, was stopped or cancelled (as `worker --grace`). */
+const FINISH_MS = 30_000;
 
 async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolean): Promise<number> {
   const progress = new Progress(rt.store, run.id, steps);
@@ -22,12 +26,17 @@ async function follow(rt: Runtime, run: RunRecord, steps: string[], json: boolea
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const done = await rt.engine.waitForRun(run.id);
+  const ended = await rt.engine.waitForRun(run.id);
+  if (ended.status === 'cancelled' && !json) process.stderr.write(`run ${run.id} was cancelled: finishing the steps in flight\n`);
+  // Steps still in flight finish (or go back to pending) before the summary is read, so that it
+  // says what `runs show` will say.
+  await rt.engine.close(FINISH_MS);
   await progress.stop();
+  const done = (await rt.store.getRun(run.id)) ?? ended;
   const summary = await summarize(rt.store, done);
   process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-  if (done.status === 'succeeded') return 0;
-  return (await badInputOnly(rt, done)) ? 2 : 1;
+  if (done.status === 'succeeded') return EXIT.ok;
+  return (await badInputOnly(rt, done)) ? EXIT.badInput : EXIT.failed;
 }
 
 /**
@@ -41,57 +50,41 @@ async function badInputOnly(rt: Runtime, run: RunRecord): Promise<boolean> {
   return failed.length > 0 && failed.every((r) => r.error?.fault === 'user');
 }
 
-export const runCommand: Command = {
-  name: 'run',
-  usage: 'run NAME|FILE [--set k=v ...] [--limit N] [--json]',
-  summary: 'Run a workflow (or a blueprint file) now and wait for it.',
-  options: {
-    set: { type: 'string', multiple: true, short: 's' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-    concurrency: { type: 'string' },
-  },
-  async run({ values, positionals }) {
-    const ref = positionals[0];
-    if (!ref) throw userError('cli.usage', 'run needs a workflow NAME or a FILE', { where: 'run' });
-    const limit = wholeNumberOption(values, 'limit', 0);
-    const concurrencyOption = wholeNumberOption(values, 'concurrency', 1);
-    const wf = await openWorkflow(ref);
-    const inputs = resolveInputs(wf.blueprint, wf.inputs, parseSets(wf.blueprint, (values.set as string[] | undefined) ?? []));
-    const concurrency = concurrencyOption ?? wf.blueprint.limits?.concurrency;
-    const rt = await openRuntime(concurrency ? { concurrency } : {});
-    try {
-      await rt.engine.startWorker();
-      const run = await rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs, trigger: 'cli', ...(limit !== undefined ? { limit } : {}) });
-      return await follow(rt, run, wf.blueprint.steps.map((s) => s.id), Boolean(values.json));
-    } finally {
-      await rt.close();
-    }
-  },
-};
+export async function run({ values, positionals }: ParsedArgs): Promise<number> {
+  const ref = positionals[0];
+  if (!ref) throw userError('cli.usage', 'run needs a workflow NAME or a FILE');
+  if (positionals.length > 1) throw userError('cli.usage', `unexpected argument "${positionals[1]}"`);
+  const limit = wholeNumberOption(values, 'limit', 0);
+  const concurrencyOption = wholeNumberOption(values, 'concurrency', 1);
+  const wf = await openWorkflow(ref);
+  const inputs = resolveInputs(wf.blueprint, wf.inputs, parseSets(wf.blueprint, (values.set as string[] | undefined) ?? []));
+  const concurrency = concurrencyOption ?? wf.blueprint.limits?.concurrency;
+  const rt = await openRuntime(concurrency ? { concurrency } : {});
+  try {
+    await rt.engine.startWorker();
+    const started = await rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs, trigger: 'cli', ...(limit !== undefined ? { limit } : {}) });
+    return await follow(rt, started, wf.blueprint.steps.map((s) => s.id), Boolean(values.json));
+  } finally {
+    await rt.close();
+  }
+}
 
-export const resumeCommand: Command = {
-  name: 'resume',
-  usage: 'resume ID [--json]',
-  summary: 'Finish a run that was interrupted or stopped; completed steps are not run again.',
-  options: { json: { type: 'boolean' } },
-  async run({ values, positionals }) {
-    const id = positionals[0];
-    if (!id) throw userError('cli.usage', 'resume needs a run ID (see topicflow runs)', { where: 'resume' });
-    const rt = await openRuntime();
-    try {
-      const existing = await rt.store.getRun(id);
-      if (!existing) throw userError('run.not_found', `no run with id "${id}" (see \`topicflow runs\`)`, { where: 'resume' });
-      if (existing.status === 'succeeded') {
-        process.stderr.write(`run ${id} already succeeded; nothing to resume\n`);
-        return 0;
-      }
-      await rt.engine.startWorker();
-      const run = await rt.engine.resume(id);
-      const steps = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
-      return await follow(rt, run, steps, Boolean(values.json));
-    } finally {
-      await rt.close();
+export async function resume({ values, positionals }: ParsedArgs): Promise<number> {
+  const id = positionals[0];
+  if (!id) throw userError('cli.usage', 'resume needs a RUN_ID (see topicflow runs)');
+  const rt = await openRuntime();
+  try {
+    const existing = await rt.store.getRun(id);
+    if (!existing) throw userError('run.not_found', `no run with id "${id}" (see topicflow runs)`, { where: 'resume' });
+    if (existing.status === 'succeeded') {
+      process.stderr.write(`run ${id} already succeeded; nothing to resume\n`);
+      return EXIT.ok;
     }
-  },
-};
+    await rt.engine.startWorker();
+    const resumed = await rt.engine.resume(id);
+    const steps = ((resumed.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
+    return await follow(rt, resumed, steps, Boolean(values.json));
+  } finally {
+    await rt.close();
+  }
+}

@@ -1,44 +1,52 @@
+/** `topicflow validate FILE...`: every problem of blueprints and workflow files, one line each. */
 import { readJsonFile } from '../../blueprint/load.ts';
-import { formatProblem, validateBlueprint } from '../../blueprint/validate.ts';
-import { userError } from '../../shared/errors.ts';
-import { defaultRegistry } from '../../steps/registry.ts';
+import { formatProblem, validateBlueprint, type Problem } from '../../blueprint/validate.ts';
 import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
-import type { Command } from '../command.ts';
+import { serializeError, userError } from '../../shared/errors.ts';
+import { defaultRegistry } from '../../steps/registry.ts';
+import { EXIT, type ParsedArgs } from '../command.ts';
 
-export const validateCommand: Command = {
-  name: 'validate',
-  usage: 'validate FILE...',
-  summary: 'Check blueprints or workflows: one line per problem, exit 2 when any.',
-  options: { quiet: { type: 'boolean', short: 'q' } },
-  async run({ values, positionals }) {
-    if (!positionals.length) throw userError('cli.usage', 'validate needs a FILE', { where: 'validate' });
-    let bad = 0;
-    for (const file of positionals) {
-      let doc: unknown;
-      try {
-        doc = await readJsonFile(file);
-      } catch (err) {
-        const e = err as { where?: string; message: string };
-        process.stderr.write(`${e.where ?? file}: ${e.message}\n`);
-        bad++;
-        continue;
-      }
-      const workflow = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? doc as { blueprint: unknown; inputs?: unknown } : undefined;
-      const result = validateBlueprint(workflow ? workflow.blueprint : doc, defaultRegistry);
-      // A workflow file's bound inputs are checked as `run` will check them.
-      const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
-      const inputLines = result.ok && workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];
-      if (inputLines.length) {
-        bad++;
-        for (const line of inputLines) process.stderr.write(`${formatProblem({ path: '$.inputs', message: line }, file)}\n`);
-      } else if (result.ok) {
-        if (!values.quiet) process.stdout.write(`${file}: ok (${result.blueprint.steps.length} steps)\n`);
-      } else {
-        bad++;
-        for (const p of result.problems) process.stderr.write(`${formatProblem(p, file)}\n`);
+/** One file's verdict, as `--json` prints it. */
+interface FileResult {
+  file: string;
+  ok: boolean;
+  /** Steps of a valid blueprint. */
+  steps?: number;
+  /** `where` is set for a file that cannot be read or parsed (path:line:col). */
+  problems: (Partial<Problem> & { message: string; where?: string })[];
+}
+
+async function check(file: string): Promise<FileResult> {
+  let doc: unknown;
+  try {
+    doc = await readJsonFile(file);
+  } catch (err) {
+    const e = serializeError(err);
+    return { file, ok: false, problems: [{ message: e.message, where: e.where ?? file }] };
+  }
+  const workflow = doc && typeof doc === 'object' && (doc as { workflow?: unknown }).workflow === 1 ? doc as { blueprint: unknown; inputs?: unknown } : undefined;
+  const result = validateBlueprint(workflow ? workflow.blueprint : doc, defaultRegistry);
+  if (!result.ok) return { file, ok: false, problems: result.problems };
+  // A workflow file's bound inputs are checked as `run` will check them.
+  const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
+  const inputLines = workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];
+  if (inputLines.length) return { file, ok: false, problems: inputLines.map((message) => ({ path: '$.inputs', message })) };
+  return { file, ok: true, steps: result.blueprint.steps.length, problems: [] };
+}
+
+export async function validate({ values, positionals }: ParsedArgs): Promise<number> {
+  if (!positionals.length) throw userError('cli.usage', 'validate needs a FILE');
+  const results: FileResult[] = [];
+  for (const file of positionals) results.push(await check(file));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  } else {
+    for (const r of results) {
+      if (r.ok && !values.quiet) process.stdout.write(`${r.file}: ok (${r.steps} steps)\n`);
+      for (const p of r.problems) {
+        process.stderr.write(`${p.where ? `${p.where}: ${p.message}` : formatProblem({ path: p.path ?? '$', message: p.message, ...(p.stepId ? { stepId: p.stepId } : {}) }, r.file)}\n`);
       }
     }
-    return bad ? 2 : 0;
-  },
-};
-
+  }
+  return results.every((r) => r.ok) ? EXIT.ok : EXIT.badInput;
+}

@@ -4,10 +4,22 @@
  * so that each vendor's single error factory sees either a reply or a failure and nothing else.
  * A request may be put behind the page fetcher's SSRF guard (`guard`), for URLs built from data.
  */
-import axios, { AxiosError, AxiosHeaders } from 'axios';
+import type { AxiosError } from 'axios';
 import { deadline } from './deadline.ts';
 import { CONNECT_TIMEOUT, agentsFor, guardedAgents, hostPort } from './agents.ts';
 import { BlockedAddressError, type AllowedHost } from '../web/guard.ts';
+
+/** axios and its ~60 modules load with the first request: `topicflow validate` and `--help` never need them. */
+let axiosModule: Promise<typeof import('axios')> | undefined;
+
+/**
+ * Loads the transport now. A step whose provider slot is taken right before each request awaits
+ * it before taking one: loading after the slot would hold the first requests back and send them
+ * together, over the provider's rate.
+ */
+export async function loadHttpTransport(): Promise<void> {
+  await (axiosModule ??= import('axios'));
+}
 
 export interface HttpSendOptions {
   method: string;
@@ -91,6 +103,8 @@ export async function httpSend(options: HttpSendOptions): Promise<HttpOutcome> {
     if (refused) return { kind: 'failure', reason: 'blocked', code: 'EBLOCKEDADDRESS', detail: refused, host: hostPort(url) };
   }
   const agents = guarded ?? agentsFor(connectTimeoutMs);
+  // Before the deadline starts: loading is not the server's time.
+  const { default: axios } = await (axiosModule ??= import('axios'));
   const total = deadline(timeoutMs, options.signal);
   const signal = total.signal;
   const started = performance.now();
@@ -152,13 +166,13 @@ function classifyTransportError(err: unknown, limits: { connectTimeoutMs: number
   if (causeWithCode(err, CONNECT_TIMEOUT)) {
     return { kind: 'failure', reason: 'timeout', code: CONNECT_TIMEOUT, detail: `could not connect within ${limits.connectTimeoutMs} ms`, limit: limits.connectTimeoutMs };
   }
-  if (code === AxiosError.ECONNABORTED || code === AxiosError.ETIMEDOUT || /timeout/i.test(message)) {
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return { kind: 'failure', reason: 'timeout', code: code ?? 'ETIMEDOUT', detail: oneLine(message) || 'timed out' };
   }
   if (/maxContentLength/.test(message)) {
     return { kind: 'failure', reason: 'too_large', code: 'ERR_TOO_LARGE', detail: `body larger than ${limits.maxBytes} bytes`, limit: limits.maxBytes };
   }
-  if (code === AxiosError.ERR_FR_TOO_MANY_REDIRECTS) {
+  if (code === 'ERR_FR_TOO_MANY_REDIRECTS') {
     return { kind: 'failure', reason: 'redirects', code, detail: 'too many redirects' };
   }
   // ECONNRESET, ECONNREFUSED, "stream has been aborted" (connection dropped mid-body), DNS errors.
@@ -168,7 +182,10 @@ function classifyTransportError(err: unknown, limits: { connectTimeoutMs: number
 
 /** Lower-case header names; repeated values joined. */
 export function lowerHeaders(headers: unknown): Record<string, string> {
-  const src = headers instanceof AxiosHeaders ? headers.toJSON() : (headers ?? {}) as Record<string, unknown>;
+  // axios hands its AxiosHeaders (with toJSON) or a plain object.
+  const src = typeof (headers as { toJSON?: unknown } | undefined)?.toJSON === 'function'
+    ? (headers as { toJSON(): Record<string, unknown> }).toJSON()
+    : (headers ?? {}) as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(src)) {
     if (value === undefined || value === null) continue;

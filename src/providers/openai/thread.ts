@@ -21,6 +21,7 @@ import { Worker } from 'node:worker_threads';
 import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../../shared/errors.ts';
 import { noteDispatchDelay } from '../../shared/loop-lag.ts';
+import { siblingModule } from '../../shared/modules.ts';
 import { hasOpenAIKey } from './client.ts';
 import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './exchange.ts';
 
@@ -35,7 +36,7 @@ const pending = new Map<number, Pending>();
 let nextId = 1;
 
 function startWorker(): Worker {
-  const w = new Worker(new URL('./worker.ts', import.meta.url), {
+  const w = new Worker(siblingModule(import.meta.url, 'worker'), {
     name: 'openai-requests',
     // Its garbage is request and reply bodies: a small young generation keeps its RSS small.
     resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
