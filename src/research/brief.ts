@@ -125,7 +125,35 @@ function groupHeadings(pages: readonly BriefPage[]): HeadingGroup[] {
       g.best = Math.min(g.best, page.position);
     });
   }
-  return [...groups.values()];
+  return mergeSimilar([...groups.values()]);
+}
+
+/** Words two merge keys share over the words either has. */
+function jaccard(a: readonly string[], b: readonly string[]): number {
+  const sa = new Set(a);
+  const shared = b.filter((w) => sa.has(w)).length;
+  return shared / (sa.size + b.length - shared);
+}
+
+/**
+ * Folds each group into a bigger one whose key shares at least half the words ("storage tips"
+ * into "storage", "what is cold brew coffee" into "what is cold brew"); biggest groups lead.
+ */
+function mergeSimilar(groups: HeadingGroup[]): HeadingGroup[] {
+  groups.sort((a, b) => b.pages.size - a.pages.size || a.key.localeCompare(b.key));
+  const leaders: { group: HeadingGroup; words: string[] }[] = [];
+  for (const g of groups) {
+    const words = g.key.split(' ');
+    const into = leaders.find((l) => jaccard(l.words, words) >= 0.5);
+    if (!into) { leaders.push({ group: g, words }); continue; }
+    const t = into.group;
+    for (const [v, c] of g.variants) t.variants.set(v, (t.variants.get(v) ?? 0) + c);
+    for (const [l, c] of g.levels) t.levels.set(l, (t.levels.get(l) ?? 0) + c);
+    for (const p of g.pages) t.pages.add(p);
+    t.order.push(...g.order);
+    t.best = Math.min(t.best, g.best);
+  }
+  return leaders.map((l) => l.group);
 }
 
 const mostCommon = <T>(m: Map<T, number>): T => [...m.entries()].sort((a, b) => b[1] - a[1])[0]![0];
@@ -154,7 +182,8 @@ export function outlineAndGaps(pages: readonly BriefPage[], serp: Pick<BriefSerp
   for (const q of [...serp.peopleAlsoAsk, ...serp.relatedSearches]) {
     const key = headingKey(q);
     const words = key.split(' ').filter((w) => w && !keywordWords.has(w));
-    if (words.length === 0 || seen.has(key)) continue;
+    // Already a section or a gap: every word of the question is in its heading.
+    if (words.length === 0 || seen.has(key) || [...seen].some((k) => { const ks = new Set(k.split(' ')); return words.every((w) => ks.has(w)); })) continue;
     seen.add(key);
     const covering = pages.filter((p) => {
       const have = new Set(p.headings.flatMap((h) => headingKey(h.text).split(' ')));

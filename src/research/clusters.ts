@@ -1,8 +1,8 @@
 /**
  * Keyword clusters by SERP overlap, as SEO clustering tools compute them: a keyword belongs to a
  * cluster when its top results share at least `minShared` URLs with the cluster's main keyword.
- * Main keywords are taken in order of volume (when known), then combined position weight, so the
- * strongest keyword of a group leads it. Overlaps come from an inverted index (URL -> keywords),
+ * Main keywords are taken in order of volume (when known), then combined position weight (how
+ * high it ranks the URLs other keywords rank too), so the strongest keyword of a group leads it. Overlaps come from an inverted index (URL -> keywords),
  * never from all pairs. Incremental: stored assignments keep their cluster numbers; a new keyword
  * joins the stored cluster whose main it overlaps most, and the rest form new clusters numbered on.
  */
@@ -100,7 +100,8 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
     kwPos.push(Int32Array.from(pos));
   }
 
-  // Shared URLs with every keyword it overlaps, and its combined position weight.
+  // Shared URLs with every keyword it overlaps, and its combined position weight: over every URL it
+  // shares with another keyword, the weight of both positions (1 for #1 down to 0.1 for #10).
   const weightAt = (p: number) => (top + 1 - p) / top;
   const count = new Int32Array(n);
   const wsum = new Float64Array(n);
@@ -122,7 +123,8 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
     }
     const near = new Map<number, number>();
     for (const j of touched) {
-      if (count[j]! >= minShared) { near.set(j, count[j]!); weight[i]! += wsum[j]!; }
+      if (count[j]! >= minShared) near.set(j, count[j]!);
+      weight[i]! += wsum[j]!;
       count[j] = 0;
       wsum[j] = 0;
     }

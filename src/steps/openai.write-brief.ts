@@ -3,7 +3,8 @@
  * intent, title, the H2/H3 outline the pages share, gaps, People Also Ask, target length, the
  * pages drawn on). With OPENAI_API_KEY a model writes intent, title, outline, gaps and claims as
  * structured output whose every section and claim must cite pages that were given (checked, and
- * retried with feedback); without it the heuristic brief fills every field, offline.
+ * retried with feedback; still failing, the heuristic brief is kept with a warning); without it
+ * the heuristic brief fills every field, offline.
  */
 import { z } from 'zod';
 import { defineStep } from './define.ts';
@@ -172,7 +173,7 @@ export const openaiWriteBrief = defineStep({
     };
     const render = (t: string) => t.replace(PLACEHOLDER, (_, name: string) => values[name] ?? '');
     const { structuredCall } = await import('../llm/structured.ts');
-    const result = await structuredCall<ModelBrief>(ctx, {
+    const call = structuredCall<ModelBrief>(ctx, {
       model: args.model,
       messages: [
         { role: 'system', content: render(args.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system) },
@@ -201,6 +202,16 @@ export const openaiWriteBrief = defineStep({
       cacheTtlMs: args.cacheTtl,
       timeoutMs: args.timeout,
     });
+    const result = await call.catch((err: unknown) => {
+      // A brief the model could not ground after the retries: the keyword still gets the heuristic one.
+      if ((err as { code?: string }).code !== 'openai.assertion_failed') throw err;
+      ctx.log.warn(`model brief rejected: ${(err as Error).message}; the heuristic brief is used`, { keyword: args.keyword });
+      return (err as Error).message;
+    });
+    if (typeof result === 'string') {
+      warnings.push(`the model's brief failed its checks (${result}): the heuristic brief is used instead`);
+      return { ...base, cells: briefCells(base), source: 'heuristic', model: 'heuristic', warnings, attempts: args.maxAssertionRetries + 1, cached: false };
+    }
     const known = new Set(pages.map((p) => p.id));
     const valid = (c: readonly string[]) => [...new Set(c.filter((id) => known.has(id)))];
     const m = result.data;
