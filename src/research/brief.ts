@@ -61,7 +61,7 @@ export interface BriefOptions {
 }
 
 const INTENT_PATTERNS: Record<SearchIntent, RegExp> = {
-  transactional: /\b(buy|price|prices|pricing|cheap|deals?|discount|coupons?|shop|order|for sale|free trial|download|sign up|hire|quote)\b/i,
+  transactional: /\b(buy|price|prices|pricing|cheap|deals?|discount|coupons?|shop|order|sale|free trial|download|sign up|hire)\b/i,
   commercial: /\b(best|top \d+|reviews?|vs\.?|versus|compared?|comparison|alternatives?|rated|ranking)\b/i,
   informational: /\b(how|what|why|when|who|guide|tutorial|tips|ideas|examples?|checklist|learn|explained|introduction|definition|meaning|steps?|strategy|lessons)\b/i,
   navigational: /\b(login|log in|sign in|official site|homepage|customer service|contact)\b/i,
@@ -107,8 +107,8 @@ export function headingKey(text: string): string {
 
 interface HeadingGroup { key: string; variants: Map<string, number>; levels: Map<number, number>; pages: Set<string>; order: number[]; best: number }
 
-/** Groups the H2/H3 headings of the pages by merge key. */
-function groupHeadings(pages: readonly BriefPage[]): HeadingGroup[] {
+/** Groups the H2/H3 headings of the pages by merge key, then folds similar groups together. */
+function groupHeadings(pages: readonly BriefPage[], keyword: string): HeadingGroup[] {
   const groups = new Map<string, HeadingGroup>();
   for (const page of pages) {
     const hs = page.headings.filter((h) => h.level >= 2 && h.level <= 3 && h.text.trim() && !BOILERPLATE.test(h.text.trim()));
@@ -118,14 +118,16 @@ function groupHeadings(pages: readonly BriefPage[]): HeadingGroup[] {
       let g = groups.get(key);
       if (!g) groups.set(key, g = { key, variants: new Map(), levels: new Map(), pages: new Set(), order: [], best: Infinity });
       const text = h.text.replace(/\s*\(part \d+\)\s*$/i, '').trim();
-      g.variants.set(text, (g.variants.get(text) ?? 0) + 1);
+      // Ties go to the wording of the better-ranked page: a count plus less than one, more for a better position.
+      const count = Math.floor(g.variants.get(text) ?? 0) + 1;
+      g.variants.set(text, count + Math.max((g.variants.get(text) ?? 0) % 1, 1 / (1 + page.position)));
       g.levels.set(h.level, (g.levels.get(h.level) ?? 0) + 1);
       if (!g.pages.has(page.id)) g.order.push(i / Math.max(1, hs.length));
       g.pages.add(page.id);
       g.best = Math.min(g.best, page.position);
     });
   }
-  return mergeSimilar([...groups.values()]);
+  return mergeSimilar([...groups.values()], new Set(headingKey(keyword).split(' ')));
 }
 
 /** Words two merge keys share over the words either has. */
@@ -136,15 +138,16 @@ function jaccard(a: readonly string[], b: readonly string[]): number {
 }
 
 /**
- * Folds each group into a bigger one whose key shares at least half the words ("storage tips"
- * into "storage", "what is cold brew coffee" into "what is cold brew"); biggest groups lead.
+ * Folds each group into a bigger one whose key shares at least half the words besides the
+ * keyword's ("storage tips" into "storage", "what is cold brew coffee" into "what is cold
+ * brew"; "cold brew: tools and costs" stays apart from "what is cold brew"); biggest groups lead.
  */
-function mergeSimilar(groups: HeadingGroup[]): HeadingGroup[] {
+function mergeSimilar(groups: HeadingGroup[], keywordWords: ReadonlySet<string>): HeadingGroup[] {
   groups.sort((a, b) => b.pages.size - a.pages.size || a.key.localeCompare(b.key));
   const leaders: { group: HeadingGroup; words: string[] }[] = [];
   for (const g of groups) {
-    const words = g.key.split(' ');
-    const into = leaders.find((l) => jaccard(l.words, words) >= 0.5);
+    const words = g.key.split(' ').filter((w) => !keywordWords.has(w));
+    const into = words.length > 0 ? leaders.find((l) => l.words.length > 0 && jaccard(l.words, words) >= 0.5) : undefined;
     if (!into) { leaders.push({ group: g, words }); continue; }
     const t = into.group;
     for (const [v, c] of g.variants) t.variants.set(v, (t.variants.get(v) ?? 0) + c);
@@ -168,7 +171,7 @@ export function sharedThreshold(pageCount: number, minShare = 0.3): number {
 /** The merged outline (headings at least `sharedThreshold` pages share, in their usual order) and the gaps. */
 export function outlineAndGaps(pages: readonly BriefPage[], serp: Pick<BriefSerp, 'peopleAlsoAsk' | 'relatedSearches'>, keyword: string, options: BriefOptions = {}): { outline: OutlineSection[]; gaps: BriefGap[] } {
   const threshold = sharedThreshold(pages.length, options.minShare);
-  const groups = groupHeadings(pages);
+  const groups = groupHeadings(pages, keyword);
   const outline = groups.filter((g) => g.pages.size >= threshold)
     .sort((a, b) => mean(a.order) - mean(b.order) || b.pages.size - a.pages.size || a.key.localeCompare(b.key))
     .slice(0, options.maxSections ?? 25)

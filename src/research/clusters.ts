@@ -101,7 +101,7 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
   }
 
   // Shared URLs with every keyword it overlaps, and its combined position weight: over every URL it
-  // shares with another keyword, the weight of both positions (1 for #1 down to 0.1 for #10).
+  // shares with another keyword, the weight of its position there (1 for #1 down to 0.1 for #10).
   const weightAt = (p: number) => (top + 1 - p) / top;
   const count = new Int32Array(n);
   const wsum = new Float64Array(n);
@@ -118,7 +118,7 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
         if (j === i) continue;
         if (count[j] === 0) touched.push(j);
         count[j]!++;
-        wsum[j]! += wi + weightAt(post[x + 1]!);
+        wsum[j]! += wi;
       }
     }
     const near = new Map<number, number>();

@@ -317,7 +317,7 @@ function brief(req: FakeChatRequest): unknown {
       if (!e.ids.includes(id)) e.ids.push(id);
       cites.set(h[2]!, e);
     }
-    const sentence = /Text:\n([^.!?\n]{20,}[.!?])/.exec(body)?.[1];
+    const sentence = /Text:\n[\s\S]*?([A-Z][^.!?\n]{20,}[.!?])/.exec(body)?.[1];
     if (sentence && claims.length < 3) claims.push({ claim: sentence, cites: [id] });
   }
   const outline = [...cites.entries()].map(([heading, e]) => ({ level: e.level, heading, cites: e.ids }));
