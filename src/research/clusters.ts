@@ -52,10 +52,20 @@ export interface ClusterResult {
 
 /** A URL as compared: no scheme, no www., no fragment, no trailing slash, host lower case. */
 export function normalizeResultUrl(url: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:www\.)?([^/?#]+)([^#]*)/i.exec(url.trim());
-  if (!m) return url.trim();
-  const rest = m[2]!.replace(/\/+(?=\?|$)/, '');
-  return m[1]!.toLowerCase() + rest;
+  const u = url.trim();
+  const scheme = u.indexOf('://');
+  if (scheme < 1) return u;
+  let start = scheme + 3;
+  if (u.startsWith('www.', start)) start += 4;
+  let hostEnd = start;
+  while (hostEnd < u.length && u[hostEnd] !== '/' && u[hostEnd] !== '?' && u[hostEnd] !== '#') hostEnd++;
+  const hash = u.indexOf('#', hostEnd);
+  let rest = hash < 0 ? u.slice(hostEnd) : u.slice(hostEnd, hash);
+  const q = rest.indexOf('?');
+  let path = q < 0 ? rest : rest.slice(0, q);
+  while (path.endsWith('/')) path = path.slice(0, -1);
+  rest = q < 0 ? path : path + rest.slice(q);
+  return u.slice(start, hostEnd).toLowerCase() + rest;
 }
 
 const groupOf = (k: { country: string; language: string }) => `${k.country}\n${k.language}`;
@@ -73,31 +83,38 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
     const old = byKey.get(keyOf(c));
     byKey.set(keyOf(c), old ? { ...old, kw: { ...c, volume: c.volume ?? old.kw.volume ?? null } } : { kw: c, cluster: 0, main: '', placed: true });
   }
-  const all = [...byKey.values()].sort((a, b) => (keyOf(a.kw) < keyOf(b.kw) ? -1 : keyOf(a.kw) > keyOf(b.kw) ? 1 : 0));
+  const all = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, e]) => e);
   const n = all.length;
 
   // Inverted index: per (country, language) URL, the keywords (and positions) it ranks for.
-  const urlIds = new Map<string, number>();
+  const urlIdsByGroup = new Map<string, Map<string, number>>();
+  const urlNames: string[] = [];
   const postings: number[][] = [];
   const kwUrls: Int32Array[] = [];
   const kwPos: Int32Array[] = [];
   for (let i = 0; i < n; i++) {
     const kw = all[i]!.kw;
-    const seen = new Set<number>();
-    const ids: number[] = [];
-    const pos: number[] = [];
-    kw.urls.slice(0, top).forEach((u, p) => {
-      const k = `${groupOf(kw)}\n${normalizeResultUrl(u)}`;
-      let id = urlIds.get(k);
-      if (id === undefined) { id = postings.length; urlIds.set(k, id); postings.push([]); }
-      if (seen.has(id)) return;
-      seen.add(id);
-      ids.push(id);
-      pos.push(p + 1);
+    const group = groupOf(kw);
+    let urlIds = urlIdsByGroup.get(group);
+    if (!urlIds) urlIdsByGroup.set(group, urlIds = new Map());
+    const m = Math.min(top, kw.urls.length);
+    const ids = new Int32Array(m);
+    const pos = new Int32Array(m);
+    let count = 0;
+    for (let p = 0; p < m; p++) {
+      const url = kw.urls[p]!;
+      const norm = normalizeResultUrl(url);
+      let id = urlIds.get(norm);
+      if (id === undefined) { id = postings.length; urlIds.set(norm, id); postings.push([]); urlNames.push(url); }
+      let dup = false;
+      for (let d = 0; d < count && !dup; d++) dup = ids[d] === id;
+      if (dup) continue;
+      ids[count] = id;
+      pos[count++] = p + 1;
       postings[id]!.push(i, p + 1);
-    });
-    kwUrls.push(Int32Array.from(ids));
-    kwPos.push(Int32Array.from(pos));
+    }
+    kwUrls.push(ids.subarray(0, count));
+    kwPos.push(pos.subarray(0, count));
   }
 
   // Shared URLs with every keyword it overlaps, and its combined position weight: over every URL it
@@ -186,8 +203,7 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
     const ordered = [...idx].sort((a, b) => Number(b === m) - Number(a === m) || (near.get(b) ?? 0) - (near.get(a) ?? 0) || (all[a]!.kw.keyword < all[b]!.kw.keyword ? -1 : 1));
     const urlCount = new Map<number, number>();
     for (const i of idx) for (const u of kwUrls[i]!) urlCount.set(u, (urlCount.get(u) ?? 0) + 1);
-    const urlNames = idx.length > 1 ? new Map([...idx.flatMap((i) => all[i]!.kw.urls.slice(0, top).map((u) => [urlIds.get(`${groupOf(all[i]!.kw)}\n${normalizeResultUrl(u)}`)!, u] as const))]) : new Map<number, string>();
-    const sharedUrls = [...urlCount.entries()].filter(([, c]) => c >= 2).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 10).map(([u]) => urlNames.get(u)!);
+    const sharedUrls = [...urlCount.entries()].filter(([, c]) => c >= 2).sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 10).map(([u]) => urlNames[u]!);
     const volumes = idx.map((i) => all[i]!.kw.volume).filter((v): v is number => typeof v === 'number');
     return {
       cluster: id, country: all[m]!.kw.country, language: all[m]!.kw.language, main: all[m]!.kw.keyword,
