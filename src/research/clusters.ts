@@ -117,6 +117,19 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
     kwPos.push(pos.subarray(0, count));
   }
 
+  // Stored clusters: their main keyword's index.
+  const mainOf = new Map<number, number>();
+  let nextCluster = 1;
+  const indexByKey = new Map(all.map((e, i) => [keyOf(e.kw), i]));
+  for (const [i, e] of all.entries()) {
+    if (e.placed) continue;
+    nextCluster = Math.max(nextCluster, e.cluster + 1);
+    const m = indexByKey.get(keyOf({ ...e.kw, keyword: e.main }));
+    if (!mainOf.has(e.cluster) || m === i) mainOf.set(e.cluster, m ?? i);
+  }
+
+  const mains = new Set(mainOf.values());
+
   // Shared URLs with every keyword it overlaps, and its combined position weight: over every URL it
   // shares with another keyword, the weight of its position there (1 for #1 down to 0.1 for #10).
   const weightAt = (p: number) => (top + 1 - p) / top;
@@ -124,7 +137,10 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
   const wsum = new Float64Array(n);
   const neighbours: Map<number, number>[] = [];
   const weight = new Float64Array(n);
+  const none = new Map<number, number>();
   for (let i = 0; i < n; i++) {
+    // A stored keyword that leads no cluster neither moves nor takes members: nothing to compute.
+    if (!all[i]!.placed && !mains.has(i)) { neighbours.push(none); continue; }
     const touched: number[] = [];
     const ids = kwUrls[i]!;
     for (let u = 0; u < ids.length; u++) {
@@ -146,17 +162,6 @@ export function clusterKeywords(current: readonly ClusterKeyword[], stored: read
       wsum[j] = 0;
     }
     neighbours.push(near);
-  }
-
-  // Stored clusters: their main keyword's index.
-  const mainOf = new Map<number, number>();
-  let nextCluster = 1;
-  const indexByKey = new Map(all.map((e, i) => [keyOf(e.kw), i]));
-  for (const [i, e] of all.entries()) {
-    if (e.placed) continue;
-    nextCluster = Math.max(nextCluster, e.cluster + 1);
-    const m = indexByKey.get(keyOf({ ...e.kw, keyword: e.main }));
-    if (!mainOf.has(e.cluster) || m === i) mainOf.set(e.cluster, m ?? i);
   }
 
   // New keywords join the stored cluster whose main they share the most URLs with.
