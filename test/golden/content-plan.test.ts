@@ -197,6 +197,34 @@ describe('content plan (golden): briefs, clusters, questions', () => {
     }
   }, 120_000);
 
+  it('a keyword whose SERP has no organic results still gets a brief from its SERP, a cluster of its own and its questions', async () => {
+    const book = newBook();
+    const empty = loadSerperFixture('appleInc') as Record<string, unknown>;
+    empty.searchParameters = { ...(empty.searchParameters as object), q: 'zzq nothing ranks' };
+    empty.organic = [];
+    empty.peopleAlsoAsk = [{ question: 'Why does nothing rank?', snippet: '', title: '', link: '' }];
+    empty.relatedSearches = [];
+    delete empty.knowledgeGraph;
+    fx.serper.setResponse('zzq nothing ranks', empty);
+    await seedKeywords(book, [{ keyword: 'zzq nothing ranks' }, { keyword: 'yoga mat' }]);
+    const t = await openTestEngine({ env: noKey() });
+    try {
+      const r = await run(t, book, { results: 3 });
+      expect(r.status).toBe('succeeded');
+      const briefs = await tab(book, 'Content Briefs');
+      const brief = briefs.find((b) => b.keyword === 'zzq nothing ranks')!;
+      expect(brief).toMatchObject({ source: 'heuristic', questions: 'Why does nothing rank?', gaps: 'Why does nothing rank? (0/0 pages)' });
+      expect(brief.outline ?? '').toBe('');
+      expect(brief.target_words ?? '').toBe('');
+      const runs = await t.store.listStepRuns(r.id, { stepId: 'brief', statuses: ['succeeded'] });
+      expect(runs.flatMap((x) => (x.output as { warnings: string[] }).warnings).join(' ')).toContain('no top page of "zzq nothing ranks" could be read');
+      expect((await tab(book, 'Clusters')).map((c) => [c.main_keyword, c.size])).toEqual([['yoga mat', 1], ['zzq nothing ranks', 1]]);
+      expect((await tab(book, 'Questions')).find((q) => q.question === 'Why does nothing rank?')).toMatchObject({ keywords: 'zzq nothing ranks', count: 1 });
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
   it('with an OpenAI key the model writes the brief; an answer citing pages that do not exist is sent back with the failure and corrected', async () => {
     const book = newBook();
     await seedKeywords(book, [{ keyword: 'marathon training plan' }]);
