@@ -30,6 +30,9 @@ const input = z.object({
   cacheTtl: durationSchema('30m, 24h, 7d, or 0').default('24h').describe('Expansion searches reused from the cache this long. @default "24h"'),
 });
 
+/** How long a step run's spent credits are remembered for its next attempt. */
+const BUDGET_TTL_MS = 30 * 86_400_000;
+
 export interface HarvestQuestionsOutput {
   questions: HarvestedQuestion[];
   /** Expansion searches made or read from the cache. */
@@ -54,6 +57,9 @@ export default defineStep({
       const ttlMs = parseDuration(args.cacheTtl);
       // Every related search is a candidate; the budget decides how many cost credits.
       const { queries } = expansionQueries(args.serps, Number.MAX_SAFE_INTEGER);
+      // What earlier attempts of this step run spent (a crash or a retry must not renew the budget).
+      const spentKey = `${ctx.runId}:${ctx.stepRunId}`;
+      const before = Number((await ctx.cache.get('serper-budget', spentKey))?.value ?? 0);
       let client: SerperClient | undefined;
       for (const query of queries) {
         const params: SerperSearchParams = { q: query.q, num: 10 };
@@ -64,7 +70,7 @@ export default defineStep({
         let result = hit ? parseSerperResponse(hit.value) : undefined;
         if (result === undefined || typeof result === 'string') {
           // One page of 10 results costs one credit: stop before the search that would pass the budget.
-          if (out.credits + 1 > args.creditBudget) { out.skipped++; continue; }
+          if (before + out.credits + 1 > args.creditBudget) { out.skipped++; continue; }
           client ??= serperClientFromEnv(ctx.env);
           await loadHttpTransport();
           await ctx.throttle();
@@ -74,11 +80,15 @@ export default defineStep({
           } catch (err) {
             const billed = billedCredits(err);
             out.credits += billed;
-            if (billed) ctx.usage({ credits: billed });
+            if (billed) {
+              ctx.usage({ credits: billed });
+              await ctx.cache.set('serper-budget', spentKey, before + out.credits, BUDGET_TTL_MS);
+            }
             throw err;
           }
           out.credits += reply.result.credits;
           ctx.usage({ credits: reply.result.credits });
+          await ctx.cache.set('serper-budget', spentKey, before + out.credits, BUDGET_TTL_MS);
           if (ttlMs > 0) await ctx.cache.set('serper', key, reply.raw, ttlMs);
           result = reply.result;
         } else {
