@@ -116,6 +116,52 @@ export interface WriteBriefOutput extends ContentBrief {
 
 const PLACEHOLDER = /\{(keyword|intent|pages|peopleAlsoAsk|relatedSearches|outline|pageIds)\}/g;
 
+/**
+ * The messages, output schema and citation check of a model-written brief: what the step sends,
+ * and what an evaluation of brief prompts sends for the same pages.
+ */
+export function briefRequest(req: { keyword: string; pages: readonly BriefPage[]; serp: BriefSerp; heuristic: ContentBrief; maxInputTokens: number; prompt?: { system?: string | undefined; user?: string | undefined } }) {
+  const { pages, serp, heuristic } = req;
+  const pageBlocks = pages.map((p) => {
+    // The page must not close the delimiter the prompt puts around it.
+    const text = cutToTokens(p.text ?? '', req.maxInputTokens).text.replace(/<\/?page[^>]*>/gi, '');
+    const hs = p.headings.filter((h) => h.level >= 2 && h.level <= 3).map((h) => `${h.level === 3 ? '  ' : ''}H${h.level} ${h.text}`).join('\n');
+    return `<page id="${p.id}" position="${p.position}" words="${p.words}">\nTitle: ${p.title}\nURL: ${p.url}\nHeadings:\n${hs}\nText:\n${text}\n</page>`;
+  });
+  const values: Record<string, string> = {
+    keyword: req.keyword,
+    intent: `${heuristic.intent} (${heuristic.intentWhy})`,
+    pages: pageBlocks.join('\n\n'),
+    peopleAlsoAsk: serp.peopleAlsoAsk.join('\n') || '(none)',
+    relatedSearches: serp.relatedSearches.join('\n') || '(none)',
+    outline: heuristic.outline.map((s) => `H${s.level} ${s.heading} (${s.pages} pages: ${s.cites.join(', ')})`).join('\n') || '(none)',
+    pageIds: pages.map((p) => p.id).join(', '),
+  };
+  const render = (t: string) => t.replace(PLACEHOLDER, (_, name: string) => values[name] ?? '');
+  return {
+    messages: [
+      { role: 'system' as const, content: render(req.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system) },
+      { role: 'user' as const, content: render(req.prompt?.user ?? DEFAULT_BRIEF_PROMPT.user) },
+    ],
+    schemaName: 'content_brief',
+    jsonSchema: BRIEF_JSON_SCHEMA,
+    validator: briefOutputSchema,
+    assertionContext: {
+      citations: {
+        sources: pages.map((p) => p.id),
+        entries: (o: unknown) => {
+          const b = o as ModelBrief;
+          return [
+            ...b.outline.map((s) => ({ label: s.heading, cites: s.cites, required: true })),
+            ...b.claims.map((c) => ({ label: c.claim, cites: c.cites, required: true })),
+            ...b.gaps.map((g) => ({ label: g.topic, cites: g.cites, required: false })),
+          ];
+        },
+      },
+    },
+  };
+}
+
 /** The readable top pages, best ranked first, with their ids (P1, P2, ...). */
 function briefPages(args: z.output<typeof input>): BriefPage[] {
   const position = new Map(args.search.organic.map((o) => [o.link, o.position]));
@@ -157,47 +203,13 @@ export const openaiWriteBrief = defineStep({
       return { ...base, cells: briefCells(base), source: 'heuristic', model: 'heuristic', warnings, attempts: 0, cached: false };
     }
 
-    const pageBlocks = pages.map((p) => {
-      const text = cutToTokens(p.text ?? '', args.maxInputTokens).text.replace(/<\/?page[^>]*>/gi, '');
-      const hs = p.headings.filter((h) => h.level >= 2 && h.level <= 3).map((h) => `${h.level === 3 ? '  ' : ''}H${h.level} ${h.text}`).join('\n');
-      return `<page id="${p.id}" position="${p.position}" words="${p.words}">\nTitle: ${p.title}\nURL: ${p.url}\nHeadings:\n${hs}\nText:\n${text}\n</page>`;
-    });
-    const values: Record<string, string> = {
-      keyword: args.keyword,
-      intent: `${base.intent} (${base.intentWhy})`,
-      pages: pageBlocks.join('\n\n'),
-      peopleAlsoAsk: serp.peopleAlsoAsk.join('\n') || '(none)',
-      relatedSearches: serp.relatedSearches.join('\n') || '(none)',
-      outline: base.outline.map((s) => `H${s.level} ${s.heading} (${s.pages} pages: ${s.cites.join(', ')})`).join('\n') || '(none)',
-      pageIds: pages.map((p) => p.id).join(', '),
-    };
-    const render = (t: string) => t.replace(PLACEHOLDER, (_, name: string) => values[name] ?? '');
     const { structuredCall } = await import('../llm/structured.ts');
     const call = structuredCall<ModelBrief>(ctx, {
+      ...briefRequest({ keyword: args.keyword, pages, serp, heuristic: base, maxInputTokens: args.maxInputTokens, ...(args.prompt ? { prompt: args.prompt } : {}) }),
       model: args.model,
-      messages: [
-        { role: 'system', content: render(args.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system) },
-        { role: 'user', content: render(args.prompt?.user ?? DEFAULT_BRIEF_PROMPT.user) },
-      ],
-      schemaName: 'content_brief',
-      jsonSchema: BRIEF_JSON_SCHEMA,
-      validator: briefOutputSchema,
       ...(args.temperature === undefined ? {} : { temperature: args.temperature }),
       maxOutputTokens: args.maxOutputTokens,
       assertions: args.assertions ?? DEFAULT_BRIEF_ASSERTIONS,
-      assertionContext: {
-        citations: {
-          sources: pages.map((p) => p.id),
-          entries: (o) => {
-            const b = o as ModelBrief;
-            return [
-              ...b.outline.map((s) => ({ label: s.heading, cites: s.cites, required: true })),
-              ...b.claims.map((c) => ({ label: c.claim, cites: c.cites, required: true })),
-              ...b.gaps.map((g) => ({ label: g.topic, cites: g.cites, required: false })),
-            ];
-          },
-        },
-      },
       maxRetries: args.maxAssertionRetries,
       cacheTtlMs: args.cacheTtl,
       timeoutMs: args.timeout,
