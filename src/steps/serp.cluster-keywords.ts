@@ -27,9 +27,9 @@ const input = z.object({
 
 export interface ClusterKeywordsOutput {
   clusters: Cluster[];
-  /** Every keyword's cluster, stored ones included: the records to write back. */
+  /** The cluster of each keyword of this run (new, or stored and researched again, with today's URLs): the records to write back. */
   assignments: Omit<Assignment, 'placed'>[];
-  /** Cluster number by "keyword\ncountry\nlanguage". */
+  /** Cluster number of each keyword of this run by "keyword\ncountry\nlanguage". */
   byKey: Record<string, number>;
   /** Keywords this run placed (new ones); the others kept their stored cluster. */
   placed: number;
@@ -61,11 +61,18 @@ export default defineStep({
       }
     }
     const { clusters, assignments } = clusterKeywords(args.keywords, stored, { minShared: args.minShared, top: args.top });
+    const key = (k: { keyword: string; country: string; language: string }) => `${k.keyword}\n${k.country}\n${k.language}`;
+    const current = new Set(args.keywords.map(key));
     const byKey: Record<string, number> = {};
-    for (const a of assignments) byKey[`${a.keyword}\n${a.country}\n${a.language}`] = a.cluster;
+    const changed: ClusterKeywordsOutput['assignments'] = [];
+    for (const { placed: _, ...a } of assignments) {
+      if (!current.has(key(a))) continue;
+      byKey[key(a)] = a.cluster;
+      changed.push({ ...a, urls: a.urls.slice(0, args.top) });
+    }
     return {
       clusters,
-      assignments: assignments.map(({ placed: _, ...a }) => ({ ...a, urls: a.urls.slice(0, args.top) })),
+      assignments: changed,
       byKey,
       placed: assignments.filter((a) => a.placed).length,
     };
