@@ -18,6 +18,9 @@ import datastoreSearch from './datastore.search.ts';
 import { pageExtract } from './page.extract.ts';
 import openaiChat from './openai.chat.ts';
 import openaiExtractIdeas from './openai.extract-ideas.ts';
+import openaiWriteBrief from './openai.write-brief.ts';
+import serpClusterKeywords from './serp.cluster-keywords.ts';
+import serperHarvestQuestions from './serper.harvest-questions.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
   dataSet,
@@ -33,6 +36,9 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   pageExtract,
   openaiChat,
   openaiExtractIdeas,
+  openaiWriteBrief,
+  serpClusterKeywords,
+  serperHarvestQuestions,
 ] as StepDefinition[];
 
 /** The step catalog the blueprint layer validates and compiles against, with the runnable definitions. */
