@@ -17,10 +17,12 @@
  * rejected by plain Readability). Each extractor runs on one thread in a fresh process; pages/s
  * counts extraction only (the page is decoded before).
  * Options: `--limit N` (first N pages), `--only ours|plain`, `--examples N` (print N misses of
- * each category per extractor), `--json`.
+ * each category per extractor), `--save DIR` (write each extractor's texts and time to DIR),
+ * `--plain-from DIR` (reuse plain Readability's from a `--save` run: it does not change while
+ * extractPage is tuned), `--json`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
@@ -32,7 +34,7 @@ import { prepareHtml } from '../src/extract/sanitize.ts';
 
 const { values: opt } = parseArgs({ options: {
   corpus: { type: 'string' }, limit: { type: 'string' }, only: { type: 'string' }, examples: { type: 'string', default: '0' },
-  json: { type: 'boolean', default: false }, phase: { type: 'string' },
+  json: { type: 'boolean', default: false }, phase: { type: 'string' }, save: { type: 'string' }, 'plain-from': { type: 'string' },
 } });
 const dir = resolve(opt.corpus ?? process.env.TOPICFLOW_EXTRACTION_DEV ?? join(import.meta.dirname, '..', '..', 'shared', 'extraction-dev'));
 const log = (s: string) => { if (!opt.json) process.stdout.write(`${s}\n`); };
@@ -110,12 +112,14 @@ function runPhase(name: string): PhaseOut {
 // ---------------------------------------------------------------------------------------------
 // Categories, decided on the page as saved (prepared and parsed once), the same for both.
 
-const COMMENTS = /comment|disqus|discussion|respond|replies|reply|reaction|guestbook|forum-post/i;
-const BOILERPLATE = /cookie|consent|gdpr|privacy-?(?:banner|notice)|newsletter|subscri|signup|sign-up|share|sharing|social|related|recommend|popular|trending|more-(?:stories|articles|news)|read-?more|promo|teaser|advert|sponsor|\bads?\b|banner|tags?\b|categor/i;
-const META = /date|time|byline|author|posted|published|meta|dateline|timestamp/i;
-const CHROME = /nav|menu|header|footer|sidebar|side-bar|breadcrumb|widget|toolbar|masthead|skip|login|search|copyright|pagination|pager/i;
+// Matched against the id, class and role of a sentence's ancestors below <body>.
+const COMMENTS = /comment|disqus|discussion|respond|replies|reaction|guestbook/i;
+const BOILERPLATE = /cookie|consent|gdpr|newsletter|subscri|signup|sign-up|share|sharing|social|related|recommend|popular|trending|more-(?:stories|articles|news|posts)|read-?more|promo|teaser|advert|sponsor|(?:^|[\s_-])ads?(?:$|[\s_-])/i;
+const META = /date|time|byline|author|posted|published|meta|dateline/i;
+const CHROME = /nav|menu|header|footer|sidebar|side-bar|breadcrumb|widget|toolbar|masthead|login|search|copyright|pagination|pager/i;
 const CHROME_TAGS = new Set(['NAV', 'HEADER', 'FOOTER', 'ASIDE']);
-const DATE_LIKE = /^\W*(?:\d{1,4}[./-]\d{1,2}(?:[./-]\d{1,4})?|\d{1,2}\.? ?[A-Za-zÀ-ÿ]{3,}\.?(?: \d{2,4})?|[A-Za-zÀ-ÿ]{3,}\.? \d{1,2},? \d{4})\b/;
+const MONTH = '(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz]|janv|f[ée]v|avr|juil|ao[uû]|d[ée]c|ene|abr|ago|dic)[a-zéû]*\\.?';
+const DATE_LIKE = new RegExp(`^\\W*(?:\\d{1,4}[./-]\\d{1,2}(?:[./-]\\d{1,4})?|\\d{1,2}\\.? ?${MONTH}(?: \\d{2,4})?|${MONTH} \\d{1,2},? \\d{4})(?:\\W|$)`, 'i');
 
 export const MUST_CATEGORIES = ['article text', 'in a table', 'in a list', 'in a comments section', 'not found in the page'] as const;
 export const MUST_NOT_CATEGORIES = ['comments', 'cookie, newsletter, share, related', 'date, byline', 'navigation, header, footer, sidebar', 'other text near the article', 'not found in the page'] as const;
@@ -165,7 +169,7 @@ function nodeAt(where: { starts: number[]; nodes: Node[] }, offset: number): Nod
 
 function ancestors(n: Node): Element[] {
   const out: Element[] = [];
-  for (let e = n.parentNode as Element | null; e && e.nodeType === 1; e = e.parentNode as Element | null) out.push(e);
+  for (let e = n.parentNode as Element | null; e && e.nodeType === 1 && e.tagName !== 'BODY'; e = e.parentNode as Element | null) out.push(e);
   return out;
 }
 
@@ -276,7 +280,13 @@ async function main(): Promise<void> {
 
   const results: Record<string, PhaseOut & { pagesPerSecond: number }> = {};
   for (const n of names) {
-    const out = runPhase(n);
+    const reused = n === 'plain' && opt['plain-from'] ? join(opt['plain-from'], 'plain.json') : undefined;
+    const out = reused ? JSON.parse(readFileSync(reused, 'utf8')) as PhaseOut : runPhase(n);
+    if (out.texts.length !== pages.length) throw new Error(`${reused}: ${out.texts.length} pages, not ${pages.length}`);
+    if (opt.save) {
+      mkdirSync(opt.save, { recursive: true });
+      writeFileSync(join(opt.save, `${n}.json`), JSON.stringify(out));
+    }
     results[n] = { ...out, pagesPerSecond: pages.length / out.seconds };
   }
   const plainTexts = results.plain?.texts;
