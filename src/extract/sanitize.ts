@@ -75,8 +75,9 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
   return { html };
 }
 
-// The first tag that cannot be in a head: where the body starts when no <body> tag says so.
-const FIRST_BODY_TAG = /<(?!\/|!|(?:html|head|meta|title|link|style|script|base|noscript)\b)[a-zA-Z]/;
+const HEAD_TAGS = new Set(['html', 'head', 'meta', 'title', 'link', 'style', 'script', 'base', 'noscript']);
+// Tags with their quoted attribute values, and script and title bodies, are skipped whole: JSON-LD and meta descriptions hold HTML in strings.
+const TAG_OR_SCRIPT = /<script\b[^>]*>[\s\S]*?(?:<\/script\s*>|$)|<title\b[^>]*>[\s\S]*?(?:<\/title\s*>|$)|<([a-zA-Z][a-zA-Z0-9-]*)(?:=\s*"[^"]*"|=\s*'[^']*'|[^>])*>?/g;
 const SKELETON_TAGS = /<!doctype[^>]*>|<\/?(?:html|head|body)\b[^>]*>/gi;
 
 /**
@@ -84,16 +85,20 @@ const SKELETON_TAGS = /<!doctype[^>]*>|<\/?(?:html|head|body)\b[^>]*>/gi;
  * come, not as a browser repairs it: text before <html> (a PHP warning, a stray style), a missing
  * <html>, <head> or <body>, anything between </head> and <body>, or a second <html> from
  * conditional comments leave `document.body` empty and the page's text elsewhere, where
- * Readability never looks. Whatever stood before <body> goes into the head.
+ * Readability never looks.
  */
 export function withSkeleton(html: string): string {
   const htmlAttrs = /<html\b([^>]*)>/i.exec(html)?.[1] ?? '';
   const bodyAttrs = /<body\b([^>]*)>/i.exec(html)?.[1] ?? '';
-  let split = html.search(/<body\b/i);
-  if (split < 0) {
-    const headEnd = html.search(/<\/head\s*>/i);
-    split = headEnd >= 0 ? headEnd : html.search(FIRST_BODY_TAG);
-    if (split < 0) split = html.length;
+  // As a browser does: the first tag that cannot be in a head (<body> itself, or a <div> before
+  // it) starts the body.
+  let split = html.length;
+  TAG_OR_SCRIPT.lastIndex = 0;
+  for (let m = TAG_OR_SCRIPT.exec(html); m; m = TAG_OR_SCRIPT.exec(html)) {
+    if (m[1] && !HEAD_TAGS.has(m[1].toLowerCase())) {
+      split = m.index;
+      break;
+    }
   }
   const head = html.slice(0, split).replace(SKELETON_TAGS, '');
   const body = html.slice(split).replace(SKELETON_TAGS, '');
