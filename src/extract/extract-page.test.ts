@@ -31,3 +31,16 @@ describe('extractPage', () => {
     }
   });
 });
+
+describe('extractPage keeps the lead paragraph', () => {
+  it('that sits under the headline, apart from the article body, when the meta description starts with it', () => {
+    const lead = 'Volunteers worked through the night as the river reached its highest level in forty years.';
+    const html = `<!DOCTYPE html><html><head><title>River</title><meta name="description" content="${lead}"></head><body>
+      <header class="article-header"><h1>The river rises</h1><p class="intro">${lead}</p><div class="meta">By A. Reporter</div></header>
+      <div class="layout"><div class="article-body">${ARTICLE.map((s) => `<p>${s} ${s}</p>`).join('')}</div>
+      <aside class="rail"><p>Sign up for our newsletter.</p></aside></div></body></html>`;
+    const page = extractPage(html, 'https://example.com/river');
+    expect(page.text.startsWith(lead)).toBe(true);
+    for (const s of ARTICLE) expect(page.text).toContain(s);
+  });
+});

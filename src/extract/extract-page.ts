@@ -117,6 +117,7 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
       h.setAttribute('data-tf-level', h.tagName.slice(1));
       if (h.tagName === 'H1') h1s.push(normalizeSpace(h.textContent ?? ''));
     }
+    const lead = leadOf(doc);
     const article = new Readability<Element>(doc, { maxElemsToParse: MAX_ELEMENTS_TO_PARSE, serializer: (el) => el as Element }).parse();
     const meta = {
       title: clean(article?.title) ?? clean(doc.title),
@@ -132,7 +133,9 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
       const hint = isProbablyReaderable(parseDocument(prepared.html, options.dom ?? 'linkedom'));
       return { status: 'not-readerable', reason: `no main content found${hint ? '' : ' (page does not look like an article)'}`, ...EMPTY, ...meta };
     }
-    const text = textOf(article.content);
+    let text = textOf(article.content);
+    // Readability keeps one container: a lead set apart from it (under the headline) is lost.
+    if (lead && !text.includes(lead.slice(0, LEAD_PREFIX_CHARS))) text = `${lead}\n\n${text}`;
     const headings = headingsOf(article.content, meta.title, h1s);
     const result: PageExtract = { status: 'ok', reason: null, ...meta, text, headings, wordCount: countWords(text) };
     if (text.length < MIN_TEXT_CHARS) {
@@ -147,6 +150,31 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   } finally {
     if (failed || (shared && (shared.docs >= DOCS_PER_WINDOW || shared.bytes >= BYTES_PER_WINDOW))) closeParserWindow();
   }
+}
+
+const LEAD_PREFIX_CHARS = 40;
+const DESCRIPTION = 'meta[property="og:description"], meta[name="description"], meta[name="twitter:description"]';
+const LEAD_CANDIDATES = ['p', 'h2', ...['lead', 'intro', 'teaser', 'summary', 'standfirst', 'excerpt', 'subline', 'subtitle', 'subheadline', 'description', 'abstract', 'deck']
+  .map((c) => `[class*="${c}"]`)].join(', ');
+
+/**
+ * The page's lead paragraph: the first paragraph-like element whose text starts as the page's
+ * meta description does. Sites put it under the headline, apart from the article body.
+ */
+function leadOf(doc: Document): string | null {
+  const description = doc.head?.querySelector(DESCRIPTION)?.getAttribute('content');
+  if (!description) return null;
+  const prefix = normalizeSpace(description).slice(0, LEAD_PREFIX_CHARS);
+  if (prefix.length < LEAD_PREFIX_CHARS) return null;
+  for (const el of doc.body?.querySelectorAll(LEAD_CANDIDATES) ?? []) {
+    // Most candidates differ from their first words: skip those without building their text.
+    const first = el.firstChild;
+    const start = first?.nodeType === 3 ? normalizeSpace(first.nodeValue ?? '') : '';
+    if (start && !prefix.startsWith(start.slice(0, 8))) continue;
+    const text = normalizeSpace(el.textContent ?? '');
+    if (text.startsWith(prefix)) return text;
+  }
+  return null;
 }
 
 function headingsOf(content: Element, title: string | null, h1s: string[]): Heading[] {
