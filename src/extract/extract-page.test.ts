@@ -44,3 +44,34 @@ describe('extractPage keeps the lead paragraph', () => {
     for (const s of ARTICLE) expect(page.text).toContain(s);
   });
 });
+
+describe('extractPage leaves out the furniture inside the article container', () => {
+  it('captions and photo credits, share buttons, related links, newsletter boxes, tag lists and bylines', () => {
+    const furniture = [
+      '<figure><img src="bridge.jpg"><figcaption>The old bridge at dawn. Photo: J. Smith / Agency</figcaption></figure>',
+      '<div class="article-share"><a href="#">Share on Facebook</a> <a href="#">Share by e-mail</a></div>',
+      '<div class="related-articles"><h3>Read more about floods</h3><ul><li><a href="/a">Dams across the valley are full</a></li><li><a href="/b">What to do when the water comes</a></li></ul></div>',
+      '<div class="newsletter-signup">Get the morning briefing in your inbox every day.</div>',
+      '<div class="article-tags"><a href="/t/rivers">Rivers</a> <a href="/t/weather">Weather</a></div>',
+      '<p class="byline">By Ann Reporter, 12 March 2024</p>',
+    ];
+    const html = `<!DOCTYPE html><html><head><title>River</title></head><body><div class="article-content">
+      <h1>The river rises</h1>${furniture[5]}${furniture[0]}
+      ${ARTICLE.map((s) => `<p>${s} ${s}</p>`).join('')}
+      ${furniture.slice(1, 5).join('')}</div></body></html>`;
+    const page = extractPage(html, 'https://example.com/river');
+    for (const s of ARTICLE) expect(page.text).toContain(s);
+    for (const s of ['Photo: J. Smith', 'Share on Facebook', 'Dams across the valley', 'morning briefing', 'Rivers Weather', 'By Ann Reporter']) expect(page.text).not.toContain(s);
+  });
+
+  it('but keeps an article whose container is classed like furniture, and a slideshow told in captions', () => {
+    const slides = ARTICLE.map((s, i) => `<figure><img src="${i}.jpg"><figcaption><p>${s}</p><p>${s}</p></figcaption></figure>`).join('');
+    for (const html of [
+      `<!DOCTYPE html><html><head><title>River</title></head><body><div class="entry share">${ARTICLE.map((s) => `<p>${s} ${s}</p>`).join('')}</div></body></html>`,
+      `<!DOCTYPE html><html><head><title>River</title></head><body><div class="slideshow">${slides}</div></body></html>`,
+    ]) {
+      const page = extractPage(html, 'https://example.com/river');
+      for (const s of ARTICLE) expect(page.text).toContain(s);
+    }
+  });
+});
