@@ -18,6 +18,7 @@ import datastoreSearch from './datastore.search.ts';
 import { pageExtract } from './page.extract.ts';
 import openaiChat from './openai.chat.ts';
 import openaiExtractIdeas from './openai.extract-ideas.ts';
+import keywordsMetrics from './keywords.metrics.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
   dataSet,
@@ -33,6 +34,7 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   pageExtract,
   openaiChat,
   openaiExtractIdeas,
+  keywordsMetrics,
 ] as StepDefinition[];
 
 /** The step catalog the blueprint layer validates and compiles against, with the runnable definitions. */
