@@ -90,6 +90,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: lazy(() => import('./commands/runs.ts'), (m) => m.runs),
   },
   {
+    name: 'eval', args: 'NAME|FILE',
+    summary: "Score prompt variants of a workflow's LLM step side by side on the pages a run stored.",
+    details: 'Runs each --prompt file (Markdown with "# System" and "# User" sections, as prompts/ideas.md) over the inputs the last runs of the workflow stored for the step (the extracted pages), without the answer cache, and prints per variant: schema validity and assertion passes on the first reply and after feedback retries, quotes found verbatim in the page, duplicate ideas, requests, tokens and cost. Needs OPENAI_API_KEY, or OPENAI_BASE_URL pointing at an OpenAI-compatible server (a local model).',
+    options: {
+      prompt: { type: 'string', short: 'p', multiple: true, value: 'FILE', help: 'A prompt variant file; give two or more to compare.' },
+      limit: { type: 'string', short: 'l', value: 'N', help: 'Pages to run every variant on (a whole number >= 1).', default: '20' },
+      step: { type: 'string', value: 'ID', help: 'The LLM step to evaluate.', default: 'the first step with a prompt (ideas)' },
+      model: { type: 'string', short: 'm', value: 'MODEL', help: 'Model to ask instead of the one the run used.' },
+      json,
+    },
+    load: lazy(() => import('./commands/eval.ts'), (m) => m.evaluate),
+  },
+  {
     name: 'extract', args: 'URL',
     summary: 'Fetch one page safely and print its main content.',
     details: 'Make\'s "Extract Web Content". Exit code 1 when the page could not be read (its status says why).',

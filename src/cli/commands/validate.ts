@@ -1,5 +1,7 @@
 /** `topicflow validate FILE...`: every problem of blueprints and workflow files, one line each. */
+import { dirname } from 'node:path';
 import { readJsonFile } from '../../blueprint/load.ts';
+import { inlinePromptFiles } from '../../app/prompts.ts';
 import { formatProblem, validateBlueprint, type Problem } from '../../blueprint/validate.ts';
 import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
 import { serializeError, userError } from '../../shared/errors.ts';
@@ -31,6 +33,13 @@ async function check(file: string): Promise<FileResult> {
   const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
   const inputLines = workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];
   if (inputLines.length) return { file, ok: false, problems: inputLines.map((message) => ({ path: '$.inputs', message })) };
+  // The prompt files it references must be there and readable, as `run` will read them.
+  try {
+    await inlinePromptFiles(result.blueprint, dirname(file));
+  } catch (err) {
+    const e = serializeError(err);
+    return { file, ok: false, problems: [{ message: e.message, ...(e.where ? { where: e.where } : {}) }] };
+  }
   return { file, ok: true, steps: result.blueprint.steps.length, problems: [] };
 }
 
