@@ -17,7 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'init', args: '[DIR]',
     summary: 'Create a project in DIR (default: here) to run and version research in.',
-    details: 'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
+    details: 'Writes blueprints/ (the shipped blueprints), prompts/ (their prompt files, to edit), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
     options: { force: { type: 'boolean', short: 'f', help: 'Overwrite files that exist.' } },
     load: lazy(() => import('./commands/init.ts'), (m) => m.init),
   },

@@ -99,6 +99,7 @@ describe('keyword metrics (golden)', () => {
       expect(dfs.requests.length).toBe(before);
       const rows = await keywordsTab(book);
       expect(rows.map((r) => r.status)).toEqual(['done', 'done', 'done', 'done']);
+      expect((await t.store.stepCounts(done.id)).writeMetrics).toEqual({ skipped: 1 });
       expect(Object.keys(rows[0]!)).not.toContain('volume');
       const summary = await summarize(t.store, done);
       expect(summary.notes).toEqual(['keyword metrics are off: set DATAFORSEO_LOGIN and DATAFORSEO_PASSWORD to add volume, CPC, competition and trend to Keywords']);
