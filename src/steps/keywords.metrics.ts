@@ -10,8 +10,9 @@ import { defineStep } from './define.ts';
 import { durationSchema, parseDuration } from '../shared/duration.ts';
 import { loadHttpTransport } from '../providers/http/client.ts';
 import {
-  METRICS_OFF_NOTICE, metricsConfigError, metricsProviderFromEnv, trendCell, type KeywordMetrics,
+  METRICS_OFF_NOTICE, metricsConfigError, metricsProviderFromEnv, trendCell, type KeywordMetrics, type KeywordMetricsProvider,
 } from './support/keyword-metrics.ts';
+import type { TopicflowError } from '../shared/errors.ts';
 
 const keywordItem = z.object({
   keyword: z.string().trim().min(1),
@@ -92,12 +93,14 @@ export const keywordsMetrics = defineStep({
     const month = new Date().toISOString().slice(0, 7);
     const found = new Map<string, KeywordMetrics | null>();
     const skipped: string[] = [];
+    let left = 0;
     // Uncached keywords, grouped by market.
     const groups = new Map<string, z.output<typeof keywordItem>[]>();
     for (const [key, k] of distinct) {
       const why = provider.unsupportedMarket(k.country, k.language) ?? provider.unsupportedKeyword(k.keyword);
       if (why) {
         skipped.push(`"${k.keyword}" (${why})`);
+        left++;
         continue;
       }
       const hit = ttlMs > 0 ? await ctx.cache.get(provider.name, metricsCacheKey(k.keyword, k.country, k.language, month)) : undefined;
@@ -115,7 +118,18 @@ export const keywordsMetrics = defineStep({
       for (let i = 0; i < list.length; i += provider.batchSize) {
         const batch = list.slice(i, i + provider.batchSize);
         await ctx.throttle();
-        const reply = await provider.fetch({ keywords: batch.map((k) => k.keyword), country: batch[0]!.country, language: batch[0]!.language }, ctx.signal);
+        let reply: Awaited<ReturnType<KeywordMetricsProvider['fetch']>>;
+        try {
+          reply = await provider.fetch({ keywords: batch.map((k) => k.keyword), country: batch[0]!.country, language: batch[0]!.language }, ctx.signal);
+        } catch (err) {
+          // A market the provider refuses (a language it does not know) costs the others nothing.
+          const e = err as TopicflowError;
+          if (e.code !== `${provider.name}.bad_request`) throw err;
+          out.requests++;
+          skipped.push(`${batch.length} in ${batch[0]!.country}/${batch[0]!.language} (${e.message})`);
+          left += batch.length;
+          continue;
+        }
         out.requests++;
         ctx.usage({ costUsd: reply.costUsd });
         for (const k of batch) {
@@ -133,7 +147,7 @@ export const keywordsMetrics = defineStep({
       out.byKey[key] = r;
     }
     if (skipped.length) {
-      out.notice = `keyword metrics: ${skipped.length} keyword(s) left without metrics, ${provider.name} cannot take them: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''}`;
+      out.notice = `keyword metrics: ${left} keyword(s) left without metrics, ${provider.name} cannot take them: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''}`;
     }
     return out;
   },

@@ -11,13 +11,16 @@
  * - Envelope as DataForSEO's: status_code 20000, cost (`costPerTask` USD), tasks[] with their own
  *   status_code, path, data (the task as posted) and result[].
  * - Wrong credentials: HTTP 401 with status_code 40100. More than one task: 40000. More than 1000
- *   keywords: task status 40501. An empty balance (`balanceUsd` below the cost): status_code 40210.
+ *   keywords, or a language code it does not know: task status 40501 (Invalid Field). An empty balance (`balanceUsd` below the cost): status_code 40210.
  * - More than `ratePerMinute` requests in a minute: status_code 40202.
  * - `setFault` forces one of those answers (or a 500) for the next requests.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+
+/** Google Ads language codes the fake knows (the real list has about 50). */
+const LANGUAGES = new Set(['en', 'de', 'fr', 'es', 'it', 'pt', 'nl', 'pl', 'sv', 'ja']);
 
 export type DataForSeoFault = 'bad-auth' | 'no-funds' | 'payment-required' | 'rate-limited' | 'server-error';
 
@@ -136,8 +139,9 @@ export async function startDataForSeoFake(options: DataForSeoFakeOptions = {}): 
       const keywords = Array.isArray(task.keywords) ? task.keywords.map(String) : [];
       fake.requests.push({ keywords, location_code: Number(task.location_code), language_code: String(task.language_code), auth });
       const base = { id: `task-${fake.requests.length}`, time: '0.0500 sec.', path: ['v3', 'keywords_data', 'google_ads', 'search_volume', 'live'], data: { api: 'keywords_data', function: 'search_volume', se: 'google_ads', ...task } };
-      if (keywords.length === 0 || keywords.length > 1000) {
-        return reply(res, 200, { status_code: 20000, status_message: 'Ok.', tasks_count: 1, tasks_error: 1, tasks: [{ ...base, status_code: 40501, status_message: 'Invalid Field: \'keywords\'.', cost: 0, result_count: 0, result: null }] });
+      const invalid = keywords.length === 0 || keywords.length > 1000 ? 'keywords' : LANGUAGES.has(String(task.language_code)) ? undefined : 'language_code';
+      if (invalid) {
+        return reply(res, 200, { status_code: 20000, status_message: 'Ok.', tasks_count: 1, tasks_error: 1, tasks: [{ ...base, status_code: 40501, status_message: `Invalid Field: '${invalid}'.`, cost: 0, result_count: 0, result: null }] });
       }
       fake.balanceUsd -= costPerTask;
       fake.spentUsd += costPerTask;

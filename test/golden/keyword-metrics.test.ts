@@ -109,6 +109,24 @@ describe('keyword metrics (golden)', () => {
     }
   }, 120_000);
 
+  it('a market DataForSEO refuses (an unknown language) leaves its keywords blank, says so once, and the others get their metrics', async () => {
+    const book = join(mkdtempSync(join(tmpdir(), 'topicflow-badmarket-')), 'topics.xlsx');
+    await seedKeywords(book, [{ keyword: 'good market keyword' }, { keyword: 'odd market keyword', country: 'us', language: 'xx' }]);
+    const t = await openTestEngine({ env: { ...fx.env, ...dfs.env } });
+    try {
+      const done = await run(t, book);
+      expect(done.status).toBe('succeeded');
+      const rows = await keywordsTab(book);
+      expect(rows.find((r) => r.keyword === 'good market keyword')!.volume).toBe(dfs.expected('good market keyword', 2840, 'en').search_volume);
+      expect(rows.find((r) => r.keyword === 'odd market keyword')!.volume ?? '').toBe('');
+      const notes = (await summarize(t.store, done)).notes;
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(/^keyword metrics: 1 keyword\(s\) left without metrics, dataforseo cannot take them: 1 in us\/xx \(DataForSEO rejected the request \(40501: Invalid Field: 'language_code'\.\)\)$/);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
   it('refuses to start with only one of the two credentials, naming the missing one', async () => {
     const t = await openTestEngine({ env: { ...fx.env, DATAFORSEO_LOGIN: dfs.login } });
     try {
