@@ -95,7 +95,7 @@ describe('DataForSEO client (search volume, live)', () => {
       .toMatchObject({ code: 'dataforseo.bad_request', fault: 'user' });
   });
 
-  it('a reply that is no DataForSEO answer is transient, not a crash', async () => {
+  it('a wrong base URL (404) is a user error naming the status, not a crash', async () => {
     const odd = createDataForSeoClient({ login: 'a', password: 'b', baseUrl: `${fake.url}/nowhere` });
     expect(await failure(odd.searchVolume(task))).toMatchObject({ fault: 'user', status: 404 });
   });

@@ -110,7 +110,9 @@ export const keywordsMetrics = defineStep({
         continue;
       }
       const market = `${k.country}\n${k.language}`;
-      groups.set(market, [...(groups.get(market) ?? []), k]);
+      const group = groups.get(market);
+      if (group) group.push(k);
+      else groups.set(market, [k]);
     }
     if (out.cacheHits) ctx.usage({ cacheHits: out.cacheHits });
     if (groups.size) await loadHttpTransport();
