@@ -73,6 +73,13 @@ function row(k: z.output<typeof keywordItem>, m: KeywordMetrics | null): Keyword
   };
 }
 
+/** `f` over `list`, 100 calls in flight at a time: a PostgreSQL store answers each over the network. */
+async function inChunks<T, R>(list: readonly T[], f: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < list.length; i += 100) out.push(...await Promise.all(list.slice(i, i + 100).map(f)));
+  return out;
+}
+
 export const keywordsMetrics = defineStep({
   type: 'keywords.metrics',
   version: 1,
@@ -96,14 +103,17 @@ export const keywordsMetrics = defineStep({
     let left = 0;
     // Uncached keywords, grouped by market.
     const groups = new Map<string, z.output<typeof keywordItem>[]>();
+    const asked: [string, z.output<typeof keywordItem>][] = [];
     for (const [key, k] of distinct) {
       const why = provider.unsupportedMarket(k.country, k.language) ?? provider.unsupportedKeyword(k.keyword);
       if (why) {
         skipped.push(`"${k.keyword}" (${why})`);
         left++;
-        continue;
-      }
-      const hit = ttlMs > 0 ? await ctx.cache.get(provider.name, metricsCacheKey(k.keyword, k.country, k.language, month)) : undefined;
+      } else asked.push([key, k]);
+    }
+    const hits = ttlMs > 0 ? await inChunks(asked, ([, k]) => ctx.cache.get(provider.name, metricsCacheKey(k.keyword, k.country, k.language, month))) : [];
+    for (const [i, [key, k]] of asked.entries()) {
+      const hit = hits[i];
       if (hit) {
         found.set(key, hit.value as KeywordMetrics | null);
         out.cacheHits++;
@@ -134,12 +144,9 @@ export const keywordsMetrics = defineStep({
         }
         out.requests++;
         ctx.usage({ costUsd: reply.costUsd });
-        for (const k of batch) {
-          // A keyword Google Ads has no data for is cached as such: asking again this month costs the same and says the same.
-          const m = reply.metrics.get(k.keyword) ?? null;
-          found.set(keyOf(k), m);
-          if (ttlMs > 0) await ctx.cache.set(provider.name, metricsCacheKey(k.keyword, k.country, k.language, month), m, ttlMs);
-        }
+        // A keyword Google Ads has no data for is cached as such: asking again this month costs the same and says the same.
+        for (const k of batch) found.set(keyOf(k), reply.metrics.get(k.keyword) ?? null);
+        if (ttlMs > 0) await inChunks(batch, (k) => ctx.cache.set(provider.name, metricsCacheKey(k.keyword, k.country, k.language, month), found.get(keyOf(k)), ttlMs));
       }
     }
     for (const [key, k] of distinct) {
