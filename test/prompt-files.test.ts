@@ -71,7 +71,14 @@ describe('prompt files', () => {
     expect(err).toMatchObject({ code: 'prompt.unreadable', where: file });
     expect(err.message).toBe('cannot read prompt file: no such file');
     await expect(importBlueprint(join(dir, 'blueprints/topic-research.json'), { name: 'x', dir: join(dir, 'workflows') })).rejects.toMatchObject({ code: 'prompt.unreadable' });
-  });
+
+    // validate names the blueprint field and the file.
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/topicflow.js'), 'validate', 'blueprints/topic-research.json'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    const ideasAt = (JSON.parse(readFileSync(join(dir, 'blueprints/topic-research.json'), 'utf8')) as { steps: { id: string }[] }).steps.findIndex((s) => s.id === 'ideas');
+    expect(r.stderr).toBe(`blueprints/topic-research.json: $.steps[${ideasAt}].with.promptFile: cannot read prompt file: no such file (${file})\n`);
+  }, 60_000);
 
   it('parses sections, drops comments, and says what is wrong with a file', () => {
     expect(parsePromptFile('Just a user prompt about {keyword}\n', 'a.md')).toEqual({ user: 'Just a user prompt about {keyword}' });

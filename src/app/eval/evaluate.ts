@@ -124,7 +124,8 @@ async function storedInputs(store: Store, workflow: string, stepId: string, targ
   const runs: string[] = [];
   for (const run of await store.listRuns({ workflow, limit: 50 })) {
     if (inputs.length >= limit) break;
-    const done = await store.listStepRuns(run.id, { stepId, statuses: ['succeeded'], withInput: true });
+    // A run of 10,000 pages need not be read whole for 20 of them.
+    const done = await store.listStepRuns(run.id, { stepId, statuses: ['succeeded'], withInput: true, limit: Math.max(2 * limit, 50) });
     const bp = run.blueprint as Blueprint;
     const graph = analyzeGraph(bp);
     const node = graph.nodes.get(stepId);
