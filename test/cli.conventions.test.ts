@@ -169,7 +169,8 @@ describe('help, version and usage errors', () => {
     const r = await topicflow(dir, ['validate', join(ROOT, 'blueprints/topic-research.json'), 'bad.json', '--json']);
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout) as { file: string; ok: boolean; steps?: number; problems: { where?: string; message: string }[] }[];
-    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, 16], [false, undefined]]);
+    const shippedSteps = (JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as { steps: unknown[] }).steps.length;
+    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, shippedSteps], [false, undefined]]);
     expect(out[1]!.problems[0]).toMatchObject({ where: expect.stringMatching(/^bad\.json/), message: expect.stringMatching(/^invalid JSON/) });
     expect(r.stderr).toBe('');
   }, 60_000);
@@ -355,7 +356,7 @@ describe('init and the offline demo from a clone', () => {
     const r = await topicflow(cwd, ['init', 'my-research']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(cwd, 'my-research');
-    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
+    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(readFileSync(join(ROOT, '.env.example'), 'utf8'));

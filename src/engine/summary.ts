@@ -16,6 +16,8 @@ export interface RunSummary {
   failures: { step: string; item: string; code: string; message: string }[];
   /** Fan-out steps that made no item although what they read succeeded: why the run did nothing there. */
   noItems: { step: string; message: string }[];
+  /** One line each from the per-run steps that said something (a `notice` in their output): a feature that is off, items left out. */
+  notes: string[];
   usage: Usage;
 }
 
@@ -34,7 +36,20 @@ export async function summarize(store: Store, run: RunRecord, failureLimit = Inf
       step: f.stepId, item: f.itemKey, code: f.error?.code ?? 'unknown', message: f.error ? formatError({ ...f.error, where: undefined }) : 'failed',
     })),
     noItems: await emptyFanOuts(store, run, counts),
+    notes: await notices(store, run),
     usage: await store.runUsage(run.id),
   };
 }
 
+
+/** The `notice` of every per-run step's output, in blueprint order. */
+async function notices(store: Store, run: RunRecord): Promise<string[]> {
+  const perRun = ((run.blueprint as { steps?: { id: string; per?: string }[] }).steps ?? []).filter((s) => s.per === 'run');
+  const out: string[] = [];
+  for (const s of perRun) {
+    const [done] = await store.listStepRuns(run.id, { stepId: s.id, statuses: ['succeeded'], limit: 1 });
+    const notice = (done?.output as { notice?: unknown } | null | undefined)?.notice;
+    if (typeof notice === 'string' && notice) out.push(notice);
+  }
+  return out;
+}

@@ -21,6 +21,7 @@ import openaiExtractIdeas from './openai.extract-ideas.ts';
 import openaiWriteBrief from './openai.write-brief.ts';
 import serpClusterKeywords from './serp.cluster-keywords.ts';
 import serperHarvestQuestions from './serper.harvest-questions.ts';
+import keywordsMetrics from './keywords.metrics.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
   dataSet,
@@ -39,6 +40,7 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   openaiWriteBrief,
   serpClusterKeywords,
   serperHarvestQuestions,
+  keywordsMetrics,
 ] as StepDefinition[];
 
 /** The step catalog the blueprint layer validates and compiles against, with the runnable definitions. */

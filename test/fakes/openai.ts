@@ -6,7 +6,8 @@
  * Answers come from, in order: scripted replies (`script(...)`: 429 with or without Retry-After,
  * 429 insufficient_quota, 5xx, malformed content, hangs), the `handler` option, or a deterministic
  * generator: for a schema with `ideas` it quotes real sentences of the prompt's page text (the
- * part inside <page_text>...</page_text> when present); for a content brief (`outline`) it takes
+ * part inside <page_text>...</page_text> when present), or rewords them when the prompt's
+ * instructions say "paraphrase" (ungrounded quotes); for a content brief (`outline`) it takes
  * the H2/H3 headings of the prompt's <page id="P1"> blocks, each citing the pages that have it;
  * for any other schema it builds a sample.
  *
@@ -294,12 +295,15 @@ export function generate(req: FakeChatRequest): unknown {
   }
   const want = sentences.length;
   const formats = ['guide', 'how-to', 'listicle', 'faq', 'comparison'];
+  // A prompt that asks to paraphrase (outside the page text) gets quotes reworded, never copied, whatever the feedback says.
+  const instructions = [req.messages.find((m) => m.role === 'system')?.content ?? '', user.replace(/<page_text>[\s\S]*?<\/page_text>/, '')].join('\n');
+  const reword = /paraphrase/i.test(instructions) ? (s: string) => `The page argues that ${s.charAt(0).toLowerCase()}${s.slice(1)}` : (s: string) => s;
   return {
     ideas: sentences.slice(0, want).map((s, i) => ({
       title: `Idea ${i + 1}: ${s.split(/\s+/).slice(0, 6).join(' ').replace(/[.!?,;:]+$/, '')}`,
       angle: `Expand on: ${s.slice(0, 60)}`,
       format: formats[i % formats.length]!,
-      quote: s,
+      quote: reword(s),
     })),
   };
 }
