@@ -153,7 +153,15 @@ export class Executor {
       signal, blueprint: rc.blueprint, env, store,
       log: { info: (m, f) => logger.info(m, { ...fields, ...f }), warn: (m, f) => logger.warn(m, { ...fields, ...f }) },
       usage: (u) => { Object.assign(usage, sumUsage(usage, u)); },
-      throttle: () => queue.acquire(sr.queue, signal),
+      throttle: async (cost = {}) => {
+        const permit = await queue.acquire(sr.queue, signal, cost.tokens ?? 0);
+        return {
+          settle: async (spent) => {
+            permit.settle(spent.tokens ?? cost.tokens ?? 0);
+            if (spent.rateLimit) await queue.observe(sr.queue, spent.rateLimit).catch(() => {});
+          },
+        };
+      },
       cache: {
         get: (ns, key) => store.cacheGet(ns, key),
         set: (ns, key, value, ttlMs) => store.cacheSet(ns, key, value, ttlMs),

@@ -10,7 +10,7 @@ import { hasOpenAIKey, openaiConfigError } from '../providers/openai/config.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput, warmOpenAI } from './support/openai-inputs.ts';
-import { cutToTokens } from '../llm/token-budget.ts';
+import { loadTokenizer } from '../llm/token-budget.ts';
 
 /** Default prompts. Placeholders in single braces are filled by the step (not by the engine): {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}. */
 export const DEFAULT_PROMPT = {
@@ -77,7 +77,7 @@ export const extractIdeasInput = z.object({
   prompt: z.strictObject({ system: z.string().min(1).optional(), user: z.string().min(1).optional() }).optional()
     .describe('Replaces the default prompts. Placeholders: {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}.'),
   maxInputTokens: z.number().int().min(100).max(1_000_000).default(3000)
-    .describe('Page text is cut to this many tokens, estimated at ~4 characters per token, on a sentence boundary. @default 3000'),
+    .describe("Page text is cut to this many tokens (counted with the model's tokenizer), on a sentence boundary. @default 3000"),
   minIdeas: z.number().int().min(0).max(100).default(3).describe('@default 3'),
   maxIdeas: z.number().int().min(1).max(100).default(10).describe('@default 10'),
   assertions: z.array(assertionSchema).optional().describe('Checks on the ideas. @default count and distinct (hard), quotes-in-source (soft)'),
@@ -129,9 +129,9 @@ export const openaiExtractIdeas = defineStep({
     if (!input.page.text.trim()) {
       return { ideas: [], source: 'openai', model: input.model, warnings: [`page ${input.page.url} has no text: no ideas extracted`], attempts: 0, cached: false };
     }
-    const cut = cutToTokens(input.page.text, input.maxInputTokens);
+    const cut = (await loadTokenizer(input.model)).cut(input.page.text, input.maxInputTokens);
     if (cut.truncated) {
-      warnings.push(`page text cut from ${cut.originalChars} to ${cut.text.length} characters to fit maxInputTokens ${input.maxInputTokens} (estimated at ~4 characters per token)`);
+      warnings.push(`page text cut from ${cut.originalChars} to ${cut.text.length} characters to fit maxInputTokens ${input.maxInputTokens}`);
     }
     const values: Record<string, string> = {
       keyword: input.keyword,

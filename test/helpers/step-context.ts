@@ -50,7 +50,10 @@ export function makeStepContext(store: Store, options: {
       warn: (message, fields) => logs.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
     },
     usage: (u) => usageLog.push(u),
-    throttle: options.throttle ?? (async () => {}),
+    throttle: async () => {
+      await options.throttle?.();
+      return { settle: async () => {} };
+    },
     store,
     cache: {
       get: (ns, key) => store.cacheGet(ns, key),

@@ -18,14 +18,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../../shared/errors.ts';
 import { noteDispatchDelay } from '../../shared/loop-lag.ts';
 import { siblingModule } from '../../shared/modules.ts';
 import { hasOpenAIKey } from './client.ts';
-import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './exchange.ts';
-
-type ChatReply = OpenAI.Chat.Completions.ChatCompletion;
+import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatReply, type ChatRequest, type ChatTask } from './exchange.ts';
 
 interface Pending { resolve: (reply: ChatReply) => void; reject: (err: unknown) => void }
 /** `delayMs`: how long the request waited for the thread (the rate limiters count it as a stall). */
