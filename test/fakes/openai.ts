@@ -58,7 +58,7 @@ export interface OpenAIFakeOptions {
   /** Model name in replies. @default the requested model */
   model?: string;
   /** Enforced like OpenAI does: a 429 once a minute's requests or tokens are used. */
-  limits?: { requestsPerMinute?: number; tokensPerMinute?: number };
+  limits?: { requestsPerMinute?: number; tokensPerMinute?: number; windowMs?: number };
   /** Count tokens with o200k_base instead of 4 characters a token. @default false */
   tokenizer?: boolean;
 }
@@ -206,8 +206,11 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     minuteTokens += s.tokens;
   }
 
+  /** The limits' window: a minute, as OpenAI counts, or shorter for a test. */
+  const windowMs = options.limits?.windowMs ?? 60_000;
+
   function lastMinute(now: number): { count: number; used: number } {
-    const since = now - 60_000;
+    const since = now - windowMs;
     while (minuteHead < minute.length && minute[minuteHead]!.at <= since) {
       const s = minute[minuteHead++]!;
       s.gone = true;
@@ -238,9 +241,9 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     let freed = 0;
     for (let i = minuteHead; i < minute.length; i++) {
       freed += minute[i]!.tokens;
-      if (freed >= over) return minute[i]!.at + 60_000 - now;
+      if (freed >= over) return minute[i]!.at + windowMs - now;
     }
-    return 60_000;
+    return windowMs;
   }
 
   /** OpenAI's x-ratelimit-* headers, when the fake enforces limits. */
@@ -248,8 +251,8 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
     if (requestsPerMinute === undefined && tokensPerMinute === undefined) return {};
     const { count, used } = lastMinute(now);
-    const newest = minute.length > minuteHead ? minute[minute.length - 1]!.at : now - 60_000;
-    const reset = `${Math.max(0, (newest + 60_000 - now) / 1000).toFixed(3)}s`;
+    const newest = minute.length > minuteHead ? minute[minute.length - 1]!.at : now - windowMs;
+    const reset = `${Math.max(0, (newest + windowMs - now) / 1000).toFixed(3)}s`;
     const h: Record<string, string> = {};
     if (requestsPerMinute !== undefined) {
       Object.assign(h, { 'x-ratelimit-limit-requests': String(requestsPerMinute), 'x-ratelimit-remaining-requests': String(Math.max(0, requestsPerMinute - count)), 'x-ratelimit-reset-requests': reset });
@@ -266,7 +269,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     if (requestsPerMinute !== undefined && count >= requestsPerMinute) {
       return {
         error: { message: `Rate limit reached on requests per min (RPM): Limit ${requestsPerMinute}.`, type: 'requests', code: 'rate_limit_exceeded' },
-        waitMs: minute[minute.length - requestsPerMinute]!.at + 60_000 - entry.at,
+        waitMs: minute[minute.length - requestsPerMinute]!.at + windowMs - entry.at,
       };
     }
     const want = reservedTokens(entry);

@@ -16,6 +16,6 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   local old = tonumber(redis.call('HGET', KEYS[2], ARGV[1])) or 0
   local n = math.max(0, math.ceil(tonumber(ARGV[2]) or 0))
   redis.call('HSET', KEYS[2], ARGV[1], n)
-  redis.call('HINCRBY', KEYS[2], '~sum', n - old)
+  if n ~= old then redis.call('HINCRBY', KEYS[2], '~sum', n - old) end
 end
 return 1

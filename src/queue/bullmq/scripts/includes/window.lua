@@ -56,7 +56,8 @@ if limit then
         for i = 1, #w do freed = freed + (tonumber(w[i]) or 0) end
         redis.call('ZREM', KEYS[4], unpack(old))
         redis.call('HDEL', KEYS[5], unpack(old))
-        redis.call('HINCRBY', KEYS[5], '~sum', -freed)
+        -- Never HINCRBY by -0: Redis reads "-0" as no integer.
+        if freed > 0 then redis.call('HINCRBY', KEYS[5], '~sum', 0 - freed) end
       end
     until #old < 500
     used = tonumber(redis.call('HGET', KEYS[5], '~sum')) or 0
