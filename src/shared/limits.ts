@@ -95,3 +95,18 @@ export interface Spent extends ThrottleCost {
 export interface Permit {
   settle(spent: Spent): Promise<void>;
 }
+
+/** What a run may spend at most (a blueprint's `budget`, `run --budget`); a cap not given is none. */
+export interface BudgetCaps {
+  serperCredits?: number;
+  openaiTokens?: number;
+  usd?: number;
+}
+
+/** What a run spent (or reserved) of each kind. */
+export interface BudgetAmounts {
+  credits: number;
+  tokens: number;
+  usd: number;
+}
+
