@@ -47,6 +47,11 @@ export interface StructuredRequest {
   /** How long an accepted answer is reused. 0 disables the cache. */
   cacheTtlMs: number;
   timeoutMs?: number;
+  /**
+   * Prompt tokens of `messages` and `jsonSchema` when the caller already counted them (a page it
+   * cut to a token budget), so the page is not counted twice; an upper bound is fine. @default counted here
+   */
+  promptTokens?: number;
 }
 
 export interface StructuredResult<T = unknown> {
@@ -150,7 +155,8 @@ export async function structuredCall<T = unknown>(ctx: LlmCallContext, req: Stru
  */
 async function send(ctx: LlmCallContext, req: StructuredRequest, messages: ChatMessage[]) {
   const tokenizer = await loadTokenizer(req.model);
-  const promptTokens = tokenizer.chat(messages, req.jsonSchema);
+  // Feedback retries add messages to the request's own.
+  const promptTokens = req.promptTokens === undefined ? tokenizer.chat(messages, req.jsonSchema) : req.promptTokens + tokenizer.messages(messages.slice(req.messages.length));
   const completion = req.maxOutputTokens ?? 0;
   const cost: ThrottleCost = { tokens: promptTokens + completion, usd: costUsd(req.model, promptTokens, completion) };
   const permit = await ctx.throttle(cost);

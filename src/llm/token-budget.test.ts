@@ -26,17 +26,19 @@ describe('token counts', () => {
 describe('cutting text to a token budget', () => {
   it('leaves text within the budget alone', async () => {
     const t = await loadTokenizer('gpt-4o-mini');
-    expect(t.cut('Short text.', 10)).toEqual({ text: 'Short text.', truncated: false, originalChars: 11 });
+    expect(t.cut('Short text.', 10)).toEqual({ text: 'Short text.', truncated: false, originalChars: 11, tokens: 3 });
     const long = 'word '.repeat(50).trim();
-    expect(t.cut(long, 50)).toEqual({ text: long, truncated: false, originalChars: long.length });
+    expect(t.cut(long, 50)).toEqual({ text: long, truncated: false, originalChars: long.length, tokens: 50 });
   });
 
   it('cuts on the last sentence end within the budget, and never past it', async () => {
     const t = await loadTokenizer('gpt-4o-mini');
     const text = 'First sentence is here. Second one follows! Third asks why? Fourth never fits in the budget at all.';
     const cut = t.cut(text, 15);
-    expect(cut).toEqual({ text: 'First sentence is here. Second one follows! Third asks why?', truncated: true, originalChars: text.length });
-    expect(t.count(cut.text)).toBeLessThanOrEqual(15);
+    expect(cut).toMatchObject({ text: 'First sentence is here. Second one follows! Third asks why?', truncated: true, originalChars: text.length });
+    // The count it gives is an upper bound of the cut text's.
+    expect(t.count(cut.text)).toBeLessThanOrEqual(cut.tokens);
+    expect(cut.tokens).toBeLessThanOrEqual(15);
   });
 
   it('treats a line break as a boundary and keeps closing quotes with their sentence', async () => {
@@ -65,5 +67,10 @@ describe('cutting text to a token budget', () => {
     const n = t.count(cut.text);
     expect(n).toBeLessThanOrEqual(3000);
     expect(n).toBeGreaterThan(2500);
+    // An English page of more characters a token than the first guess is still cut at the budget.
+    const english = 'Configuration management requires understanding infrastructure dependencies thoroughly. '.repeat(1500);
+    const c2 = t.cut(english, 3000);
+    expect(t.count(c2.text)).toBeLessThanOrEqual(3000);
+    expect(t.count(c2.text)).toBeGreaterThan(2900);
   });
 });

@@ -18,6 +18,8 @@ export interface Cut {
   /** True when the text was shortened. */
   truncated: boolean;
   originalChars: number;
+  /** Tokens of `text`, or (when it was cut on a boundary) at most this many. */
+  tokens: number;
 }
 
 export interface ChatMessageLike { role: string; content: string }
@@ -31,6 +33,8 @@ export interface Tokenizer {
    * tokens of framing, 3 that prime the reply, and a structured-output schema's JSON.
    */
   chat(messages: readonly ChatMessageLike[], jsonSchema?: unknown): number;
+  /** Tokens that `messages` add to a chat request's prompt (without the 3 that prime the reply). */
+  messages(messages: readonly ChatMessageLike[]): number;
   /**
    * Cuts `text` to at most `maxTokens` tokens, ending on a sentence boundary (`.`, `!`, `?`, `…` or
    * a line break) when one lies in the last half of the budget, else on a word boundary.
@@ -64,30 +68,37 @@ export function loadTokenizer(model: string): Promise<Tokenizer> {
 
 function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
   const count = (text: string) => (text === '' ? 0 : enc.encode(text).length);
+  const ofMessages = (messages: readonly ChatMessageLike[]) => {
+    let n = 0;
+    for (const m of messages) n += 3 + count(m.role) + count(m.content);
+    return n;
+  };
   return {
     encoding,
     count,
+    messages: ofMessages,
     chat(messages, jsonSchema) {
-      let n = 3;
-      for (const m of messages) n += 3 + count(m.role) + count(m.content);
-      if (jsonSchema !== undefined) n += count(JSON.stringify(jsonSchema));
-      return n;
+      const n = 3 + ofMessages(messages);
+      return jsonSchema === undefined ? n : n + count(JSON.stringify(jsonSchema));
     },
     cut(text, maxTokens) {
       const max = Math.max(0, Math.floor(maxTokens));
       // A token is at least one UTF-8 byte: a text of no more bytes than the budget fits uncounted.
-      if (text.length <= max && Buffer.byteLength(text) <= max) return { text, truncated: false, originalChars: text.length };
-      // Only the head of a long page is encoded: ~5 characters a token, twice as much while it fits.
-      for (let chars = Math.max(64, max * 5); ; chars *= 2) {
+      if (text.length <= max && Buffer.byteLength(text) <= max) return { text, truncated: false, originalChars: text.length, tokens: count(text) };
+      // Only the head of a long page is encoded: 6 characters a token at first (English runs at
+      // 4-5, so one encoding usually covers the budget); when that head
+      // fits, a longer one sized by the characters a token it showed.
+      for (let chars = Math.max(64, max * 6); ; ) {
         const head = text.slice(0, chars);
         const tokens = enc.encode(head);
         if (tokens.length <= max) {
-          if (head.length === text.length) return { text, truncated: false, originalChars: text.length };
+          if (head.length === text.length) return { text, truncated: false, originalChars: text.length, tokens: tokens.length };
+          chars = Math.max(chars * 1.25, Math.ceil((head.length / Math.max(1, tokens.length)) * max * 1.1) + 64);
           continue;
         }
         // The longest prefix of whole characters within the budget.
         const prefix = enc.decode(tokens.slice(0, max)).replace(/\uFFFD+$/, '');
-        return { text: atBoundary(text, prefix.length), truncated: true, originalChars: text.length };
+        return { text: atBoundary(text, prefix.length), truncated: true, originalChars: text.length, tokens: max };
       }
     },
   };

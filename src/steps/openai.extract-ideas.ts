@@ -102,6 +102,12 @@ export interface ExtractIdeasOutput {
 
 const PLACEHOLDER = /\{(keyword|title|url|text|headings|peopleAlsoAsk|relatedSearches|minIdeas|maxIdeas)\}/g;
 
+/** How many times the prompts name `{name}` (the default prompt names {text} once). */
+function placeholders(prompt: { system?: string | undefined; user?: string | undefined } | undefined, name: string): number {
+  const of = (t: string) => t.split(`{${name}}`).length - 1;
+  return of(prompt?.system ?? DEFAULT_PROMPT.system) + of(prompt?.user ?? DEFAULT_PROMPT.user);
+}
+
 /** Fills `{name}` placeholders in one pass, so page text that contains `{keyword}` stays as it is. */
 export function renderPrompt(template: string, values: Record<string, string>): string {
   return template.replace(PLACEHOLDER, (_, name: string) => values[name] ?? '');
@@ -129,7 +135,8 @@ export const openaiExtractIdeas = defineStep({
     if (!input.page.text.trim()) {
       return { ideas: [], source: 'openai', model: input.model, warnings: [`page ${input.page.url} has no text: no ideas extracted`], attempts: 0, cached: false };
     }
-    const cut = (await loadTokenizer(input.model)).cut(input.page.text, input.maxInputTokens);
+    const tokenizer = await loadTokenizer(input.model);
+    const cut = tokenizer.cut(input.page.text, input.maxInputTokens);
     if (cut.truncated) {
       warnings.push(`page text cut from ${cut.originalChars} to ${cut.text.length} characters to fit maxInputTokens ${input.maxInputTokens}`);
     }
@@ -146,12 +153,17 @@ export const openaiExtractIdeas = defineStep({
       maxIdeas: String(input.maxIdeas),
     };
     const { structuredCall } = await import('../llm/structured.ts');
+    const messages = (text: string) => [
+      { role: 'system' as const, content: renderPrompt(input.prompt?.system ?? DEFAULT_PROMPT.system, { ...values, text }) },
+      { role: 'user' as const, content: renderPrompt(input.prompt?.user ?? DEFAULT_PROMPT.user, { ...values, text }) },
+    ];
     const result = await structuredCall<{ ideas: Idea[] }>(ctx, {
       model: input.model,
-      messages: [
-        { role: 'system', content: renderPrompt(input.prompt?.system ?? DEFAULT_PROMPT.system, values) },
-        { role: 'user', content: renderPrompt(input.prompt?.user ?? DEFAULT_PROMPT.user, values) },
-      ],
+      messages: messages(values.text!),
+      // The prompt's tokens without the page, plus the page's as the cut counted them (a token or
+      // two apart where the page meets the prompt), instead of counting the page again. A page the
+      // prompt names twice counts twice.
+      promptTokens: tokenizer.chat(messages(''), IDEAS_JSON_SCHEMA) + cut.tokens * placeholders(input.prompt, 'text'),
       schemaName: 'content_ideas',
       jsonSchema: IDEAS_JSON_SCHEMA,
       validator: ideasOutputSchema,
