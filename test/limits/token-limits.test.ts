@@ -41,12 +41,12 @@ function pages(): { url: string; text: string }[] {
   }));
 }
 
-function blueprint(): Blueprint {
+function blueprint(tokens = TOKENS): Blueprint {
   return {
     version: 1,
     name: 'token-limits',
     inputs: { pages: { type: 'array', default: pages() } },
-    limits: { providers: { openai: { concurrency: 8, rate: { requests: 1000, tokens: TOKENS, per: `${WINDOW_MS}ms` } } } },
+    limits: { providers: { openai: { concurrency: 8, rate: { requests: 1000, tokens, per: `${WINDOW_MS}ms` } } } },
     steps: [
       { id: 'page', uses: 'data.set@1', each: 'inputs.pages', with: { url: '{{ item.url }}', text: '{{ item.text }}' } },
       {
@@ -98,6 +98,19 @@ describe('a run under a tight token limit', () => {
     t = await openTestEngine({ env: env(f) });
     const started = await t.engine.startRun({ workflow: 'token-limits', blueprint: blueprint() });
     await check(t.store, await finish(t.engine, t.store, started.id), f);
+  }, 120_000);
+
+  it('with a blueprint limit above what the account allows (or a key another program spends from), waits out its 429s: no item fails', async () => {
+    const f = await startFake();
+    t = await openTestEngine({ env: env(f) });
+    // The blueprint claims twice what the account allows (or another program spends half of it).
+    const started = await t.engine.startRun({ workflow: 'token-limits', blueprint: blueprint(2 * TOKENS) });
+    const run = await finish(t.engine, t.store, started.id);
+    expect(run.status).toBe('succeeded');
+    expect((await t.store.stepCounts(run.id)).ideas).toEqual({ succeeded: PAGES });
+    // The account's limit was met (the fake refused some), and every refused request was asked again.
+    expect(f.limited).toBeGreaterThan(0);
+    expect(f.requests.length).toBe(PAGES + f.limited);
   }, 120_000);
 });
 
