@@ -322,6 +322,21 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t2).toBeGreaterThanOrEqual(1000 - TOL);
     }, T);
 
+    it('observe() adopts the account\'s token limit the provider states for a one-minute queue that has none', async () => {
+      const q = await driver();
+      await q.configureQueue('stated', { rateLimit: { max: 100, intervalMs: 60_000 } });
+      await sleep(50);
+      // No token limit yet: tokens do not hold a request back.
+      await q.acquire('stated', undefined, 5000);
+      // The provider: 1000 tokens a minute, 600 left (another request of ours spent 400 it knew of).
+      await q.observe('stated', { limitTokens: 1000, remainingTokens: 600 });
+      const t0 = clock();
+      await q.acquire('stated', undefined, 500);
+      expect(clock() - t0).toBeLessThan(1000);
+      // 400 held + 500 reserved: 200 more do not fit before the minute is over.
+      await expect(q.acquire('stated', AbortSignal.timeout(500), 200)).rejects.toBeDefined();
+    }, T);
+
     it('serves acquire() callers waiting on a full window in the order they came', async () => {
       const q = await driver();
       await q.configureQueue('line', { rateLimit: { max: 3, intervalMs: 150 } });

@@ -7,7 +7,7 @@
  * when its request left ({@link RateLimiter.restamp}, see send-stamp.ts).
  */
 import { userError } from '../shared/errors.ts';
-import type { RateObservation } from '../shared/limits.ts';
+import { STATED_LIMIT_WINDOW_MS, type RateObservation } from '../shared/limits.ts';
 import type { RateLimit } from './types.ts';
 
 export interface RateLimiter {
@@ -92,7 +92,9 @@ export const RATE_CAUTION_MS = 5 * 60_000;
 let nextSlotId = 0;
 
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
-  const { max, intervalMs, maxTokens } = validateRateLimit(limit, where);
+  const { intervalMs } = validateRateLimit(limit, where);
+  // Lowered (never raised) to what the provider states as the account's limits (see observe).
+  let { max, maxTokens } = limit;
   // The last `max` slots by time, oldest first: a restamp moves one to the end.
   const times: number[] = [];
   const ids: number[] = [];
@@ -137,7 +139,7 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
     return intervalMs;
   }
   return {
-    limit: maxTokens === undefined ? { max, intervalMs } : { max, intervalMs, maxTokens },
+    get limit() { return maxTokens === undefined ? { max, intervalMs } : { max, intervalMs, maxTokens }; },
     get lastSlot() { return lastSlot; },
     tryAcquire(now, marginMs = 0, tokens = 0) {
       const want = maxTokens === undefined ? 0 : Math.min(Math.max(0, Math.ceil(tokens)), maxTokens);
@@ -174,6 +176,11 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
       tokAmounts[j] = n;
     },
     observe(now, seen, marginMs = 0) {
+      // A limit the provider states for a window like ours and lower than ours is the account's.
+      if (intervalMs === STATED_LIMIT_WINDOW_MS) {
+        if (seen.limitRequests !== undefined && seen.limitRequests < max) max = seen.limitRequests;
+        if (seen.limitTokens !== undefined && (maxTokens === undefined || seen.limitTokens < maxTokens)) maxTokens = seen.limitTokens;
+      }
       // Held as if taken `interval` before the provider's reset, so it leaves the window then.
       if (seen.remainingRequests !== undefined) {
         const free = max - times.filter((t) => t + intervalMs + marginMs > now).length;

@@ -16,12 +16,18 @@ export interface QueueLimits {
   rateLimit?: RateLimit;
 }
 
+/** The window of the limits a provider states in its headers: OpenAI's are per minute. */
+export const STATED_LIMIT_WINDOW_MS = 60_000;
+
 /**
  * What a provider said of its own limits in a reply (OpenAI's `x-ratelimit-*` headers): what is
  * left of the current window and how long until it is full again. Another program using the same
  * key spends from the same window, so a queue's limiter corrects its view with this.
  */
 export interface RateObservation {
+  /** The account's limits (per minute at OpenAI): a queue of a one-minute window adopts a lower one. */
+  limitRequests?: number;
+  limitTokens?: number;
   remainingRequests?: number;
   remainingTokens?: number;
   /** Ms until the request limit is back to full. */
@@ -65,6 +71,10 @@ export function rateObservation(get: (name: string) => string | null | undefined
     return v !== null && v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
   };
   const out: RateObservation = {};
+  const lr = num('x-ratelimit-limit-requests');
+  const lt = num('x-ratelimit-limit-tokens');
+  if (lr !== undefined && lr > 0) out.limitRequests = lr;
+  if (lt !== undefined && lt > 0) out.limitTokens = lt;
   const rr = num('x-ratelimit-remaining-requests');
   const rt = num('x-ratelimit-remaining-tokens');
   const sr = parseResetDuration(get('x-ratelimit-reset-requests'));

@@ -164,16 +164,16 @@ export function createRateSlots(redis: Redis & Scripts, prefix: string): RateSlo
       }
       const slot = await gate.acquire(signal, tokens);
       holdSlot(held(queue, slot));
-      // A queue this process knows to have no token limit reserved nothing to settle.
-      const limit = rateLimits.get(queue);
-      if (tokens <= 0 || (limit !== undefined && limit.split(':').length < 3)) return NO_PERMIT;
+      // Settled whenever tokens were asked: the queue's token limit may have been set or adopted
+      // elsewhere (a slot that reserved none is left alone by the script).
+      if (tokens <= 0) return NO_PERMIT;
       return { settle: (used) => settle(queue, slot, used) };
     },
 
     async observe(queue, seen) {
       if (!isLimited(queue)) return;
       await redis.topicflowObserve(...windowArgs5(queue, `observed:${process.pid}:${seq++}`),
-        seen.remainingRequests ?? '', seen.resetRequestsMs ?? '', seen.remainingTokens ?? '', seen.resetTokensMs ?? '');
+        seen.remainingRequests ?? '', seen.resetRequestsMs ?? '', seen.remainingTokens ?? '', seen.resetTokensMs ?? '', seen.limitRequests ?? '', seen.limitTokens ?? '');
     },
 
     async rateLimited(queue) {

@@ -14,6 +14,12 @@
     ARGV[6] ms until the request limit is full again
     ARGV[7] tokens remaining ('' when not said)
     ARGV[8] ms until the token limit is full again
+    ARGV[9] the account's request limit the provider states ('' when not said)
+    ARGV[10] the account's token limit the provider states ('' when not said)
+
+  A queue whose window is a minute (the window of the limits OpenAI states) adopts a stated limit
+  lower than its own, or a token limit when it has none, for every worker (until a process
+  configures the queue again).
 
   Output:
     {requests held, tokens held}
@@ -22,7 +28,20 @@
 --- @include "includes/window"
 
 if not limit then return {0, 0} end
-local base = interval - tonumber(string.match(limit, '^%d+:([%d.]+)'))
+local window = tonumber(string.match(limit, '^%d+:([%d.]+)'))
+local base = interval - window
+if window == 60000 then
+  local statedRequests = tonumber(ARGV[9])
+  local statedTokens = tonumber(ARGV[10])
+  local lowered = false
+  if statedRequests and statedRequests < max then max = statedRequests; lowered = true end
+  if statedTokens and (not maxTokens or statedTokens < maxTokens) then maxTokens = statedTokens; lowered = true end
+  if lowered then
+    redis.call('HSET', KEYS[2], ARGV[1], max .. ':' .. window .. (maxTokens and (':' .. maxTokens) or ''))
+    -- A token limit just adopted starts from what the log holds (nothing reserved yet).
+    used = tonumber(redis.call('HGET', KEYS[5], '~sum')) or 0
+  end
+end
 local heldRequests = 0
 local heldTokens = 0
 local remaining = tonumber(ARGV[5])
