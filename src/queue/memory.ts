@@ -312,7 +312,8 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       if (!limiter || slot < 0) return NO_PERMIT;
       holdSlot(held(limiter, slot));
       if (limiter.limit.maxTokens === undefined) return NO_PERMIT;
-      return { settle: (used) => { limiter.settle(slot, used); pump(); } };
+      // Settled lower, the tokens it gave back may let the next caller in before its wait ends.
+      return { settle: (used) => { limiter.settle(slot, used); q.gate?.wake(); } };
     },
 
     async observe(queue: string, seen: RateObservation): Promise<void> {

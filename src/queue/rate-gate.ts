@@ -23,6 +23,8 @@ export interface RateGate<S> {
   acquire(signal?: AbortSignal, tokens?: number): Promise<S>;
   /** Callers waiting (tests). */
   readonly waiting: number;
+  /** Ends the current wait early: the limiter may have room again (a reservation was settled lower). */
+  wake(): void;
 }
 
 /** What a limiter answered: the slot it gave, or the ms until one may be free (> 0). */
@@ -47,6 +49,12 @@ export function createRateGate<S>(take: (tokens: number) => Grant<S> | Promise<G
   const waiters = new Fifo<Waiter<S>>();
   let live = 0;
   let polling = false;
+  let wakeUp: (() => void) | undefined;
+  /** `sleep`, or until `wake()`. */
+  const nap = (ms: number) => new Promise<void>((resolve) => {
+    wakeUp = resolve;
+    sleep(ms).then(resolve, resolve);
+  }).finally(() => { wakeUp = undefined; });
 
   function settle(w: Waiter<S>): void {
     w.done = true;
@@ -84,7 +92,7 @@ export function createRateGate<S>(take: (tokens: number) => Grant<S> | Promise<G
             settle(w);
             w.resolve(got.slots[n++]!);
           }
-          if (got.waitMs > 0 && waiters.length > 0) await sleep(got.waitMs);
+          if (got.waitMs > 0 && waiters.length > 0) await nap(got.waitMs);
           continue;
         }
         let grant: Grant<S>;
@@ -102,7 +110,7 @@ export function createRateGate<S>(take: (tokens: number) => Grant<S> | Promise<G
           if (!head.done) { settle(head); head.resolve(grant.slot); }
           continue;
         }
-        await sleep(grant.waitMs);
+        await nap(grant.waitMs);
       }
     } finally {
       polling = false;
@@ -111,6 +119,7 @@ export function createRateGate<S>(take: (tokens: number) => Grant<S> | Promise<G
 
   return {
     get waiting() { return live; },
+    wake() { wakeUp?.(); },
     async acquire(signal, tokens = 0) {
       signal?.throwIfAborted();
       // Nobody in line: ask at once, without queueing. A limiter that answers at once (memory)

@@ -167,7 +167,14 @@ export function createRateSlots(redis: Redis & Scripts, prefix: string): RateSlo
       // Settled whenever tokens were asked: the queue's token limit may have been set or adopted
       // elsewhere (a slot that reserved none is left alone by the script).
       if (tokens <= 0) return NO_PERMIT;
-      return { settle: (used) => settle(queue, slot, used) };
+      return {
+        settle: (used) => {
+          settle(queue, slot, used);
+          // The tokens it gave back may let this process's next caller in before its wait ends
+          // (Redis runs the settle first: one connection keeps the order of its commands).
+          gates.get(queue)?.wake();
+        },
+      };
     },
 
     async observe(queue, seen) {
