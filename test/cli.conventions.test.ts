@@ -169,7 +169,7 @@ describe('help, version and usage errors', () => {
     const r = await topicflow(dir, ['validate', join(ROOT, 'blueprints/topic-research.json'), 'bad.json', '--json']);
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout) as { file: string; ok: boolean; steps?: number; problems: { where?: string; message: string }[] }[];
-    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, 26], [false, undefined]]);
+    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, 27], [false, undefined]]);
     expect(out[1]!.problems[0]).toMatchObject({ where: expect.stringMatching(/^bad\.json/), message: expect.stringMatching(/^invalid JSON/) });
     expect(r.stderr).toBe('');
   }, 60_000);

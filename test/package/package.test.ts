@@ -74,7 +74,7 @@ describe('the installed package', () => {
     }
     const validate = await exec(pkg.bin, ['validate', 'workflows/research.json'], project);
     expect(validate.code, validate.stderr).toBe(0);
-    expect(validate.stdout).toBe('workflows/research.json: ok (26 steps)\n');
+    expect(validate.stdout).toBe('workflows/research.json: ok (27 steps)\n');
 
     const demo = await exec(pkg.bin, ['demo'], project);
     expect(demo.code, `${demo.stdout}${demo.stderr}`).toBe(0);
