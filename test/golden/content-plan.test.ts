@@ -225,6 +225,30 @@ describe('content plan (golden): briefs, clusters, questions', () => {
     }
   }, 120_000);
 
+  it('a clustering failure still marks the keywords done and writes their rows and briefs; only the cluster column stays empty', async () => {
+    const book = newBook();
+    await seedKeywords(book, [{ keyword: 'yoga mat' }]);
+    // The clusters step fails: its data store is not declared.
+    const broken = structuredClone(blueprint);
+    (broken.steps.find((s) => s.id === 'clusters')!.with as Record<string, unknown>).datastore = 'NOT_DECLARED';
+    const t = await openTestEngine({ env: noKey() });
+    try {
+      const started = await t.engine.startRun({ workflow: 'topic-research', blueprint: broken, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } });
+      const r = await t.engine.waitForRun(started.id, 50);
+      expect(r.status).toBe('failed');
+      const counts = await t.store.stepCounts(r.id);
+      expect(counts.clusters).toEqual({ failed: 1 });
+      expect(counts.status).toEqual({ succeeded: 1 });
+      const [row] = await tab(book, 'Keywords');
+      expect(row).toMatchObject({ keyword: 'yoga mat', status: 'done' });
+      expect(row!.cluster ?? '').toBe('');
+      expect((await tab(book, 'Content Briefs')).map((b) => b.keyword)).toEqual(['yoga mat']);
+      expect((await tab(book, 'SERP Results'))).toHaveLength(3);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
+
   it('with an OpenAI key the model writes the brief; an answer citing pages that do not exist is sent back with the failure and corrected', async () => {
     const book = newBook();
     await seedKeywords(book, [{ keyword: 'marathon training plan' }]);
