@@ -73,6 +73,11 @@ describe('keyword metrics (golden)', () => {
       // Google Ads has no data for it: the row is marked done with blank metrics.
       expect(rows.find((r) => r.keyword === 'nodata keyword')).toMatchObject({ status: 'done' });
       expect(rows.find((r) => r.keyword === 'nodata keyword')!.volume ?? '').toBe('');
+      // The Clusters tab sums its keywords' volumes (each keyword is its own cluster here: 2 results apiece).
+      const clusters = (await readRows(openSheets(book, { env: fx.env }), { tab: 'Clusters' })).rows;
+      expect(clusters.find((c) => c.keywords === 'seo audit checklist')).toMatchObject({ main_keyword: 'seo audit checklist', volume: want.search_volume });
+      expect(clusters.find((c) => c.keywords === 'content marketing strategy')!.volume).toBe(dfs.expected('content marketing strategy', 2840, 'en').search_volume);
+      expect(clusters.find((c) => c.keywords === 'nodata keyword')!.volume ?? '').toBe('');
       const usage = await t.store.runUsage(done.id);
       expect(usage.costUsd).toBeCloseTo(0.15, 6);
       expect((await summarize(t.store, done)).notes).toEqual([]);
