@@ -37,7 +37,7 @@ export interface FakeStats {
   cpuMs: number;
 }
 
-/** What the lower bound needs of each page served: its keyword slug, latency, and its OpenAI request's latency and counted tokens. */
+/** What the lower bound needs of each page served: its keyword slug, latency, and its OpenAI request's latency and tokens used. */
 export interface PageTiming { slug: string; pageMs: number; openaiMs: number; tokens: number }
 
 /** The latency of a page at `path` under `config`. */
@@ -92,7 +92,10 @@ async function main(): Promise<void> {
     } else if (msg.type === 'page-timings') {
       // Every page served, with its OpenAI request (when it got one): the benchmark's lower bound uses them.
       const byUrl = new Map<string, number>();
-      for (const s of openai.served) if (!byUrl.has(s.url)) byUrl.set(s.url.replace(/^https?:\/\/[^/]+/, ''), s.counted);
+      for (const s of openai.served) {
+        const path = s.url.replace(/^https?:\/\/[^/]+/, '');
+        if (!byUrl.has(path)) byUrl.set(path, s.promptTokens + s.completionTokens);
+      }
       const pages: PageTiming[] = [];
       for (const h of site.hits) {
         const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);

@@ -3,8 +3,9 @@
  * (test/fakes/openai.ts `generate`), limited as OpenAI limits an account: a request bucket (RPM)
  * and a token bucket (TPM) that refill continuously and start full. A request is counted at
  * arrival as OpenAI's limiter counts it: its characters / 4 plus its `max_tokens`
- * (`max_completion_tokens`). Over either limit it gets 429 rate_limit_exceeded with OpenAI's
- * message; every answer carries the x-ratelimit-limit / remaining / reset headers.
+ * (`max_completion_tokens`), settled to its usage when answered (the unused budget goes back).
+ * Over either limit it gets 429 rate_limit_exceeded with OpenAI's message ("try again in"); every
+ * answer carries the x-ratelimit-limit / remaining / reset headers.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -128,6 +129,8 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const url = /\nURL: (\S+)/.exec(messages.find((m) => m.role === 'user')?.content ?? '')?.[1] ?? '';
     served.push({ at: now, counted, promptTokens, completionTokens, url });
     await new Promise((r) => setTimeout(r, options.latencyMs(entry)));
+    tokensBucket.refill(Date.now());
+    tokensBucket.level = Math.min(tokensBucket.capacity, tokensBucket.level + counted - promptTokens - completionTokens);
     send(res, 200, {
       id: `chatcmpl-bench${seq}`, object: 'chat.completion', created: Math.floor(now / 1000), model,
       choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],

@@ -26,7 +26,7 @@ import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { loadBlueprint } from '../src/app/workflows.ts';
-import type { Blueprint } from '../src/blueprint/schema.ts';
+import { providerLimitSchema, type Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';
 import { closeExtractPool } from '../src/extract/pool.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
@@ -81,6 +81,9 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 /** A long tail's far end: the 99th percentile of a latency distribution, in seconds. */
 const p99 = (d: Latency) => Math.min(d.max ?? Infinity, d.median * (d.p95 / d.median) ** (2.3263 / 1.6449)) / 1000;
 
+/** Whether this engine's blueprints take a token limit (`rate.tokens`): the TPM is then the blueprint's too. */
+const tokenLimits = providerLimitSchema.safeParse({ rate: { requests: 1, tokens: 1, per: '1m' } }).success;
+
 /** Blueprint limits for the benchmark: provider rates as the fakes enforce them, concurrency at rate x tail latency. */
 function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
   const c = (n: number) => (sequential ? 1 : n);
@@ -92,7 +95,7 @@ function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
       providers: {
         serper: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * (p99(fakeConfig.serper) + 1))), rate: { requests: fakeConfig.serperPerSecond, per: '1s' } },
         // Bursts: a minute's window can start RPM calls at once as pages arrive.
-        openai: { concurrency: c(Math.min(3000, Math.ceil(Math.max(perSec * (p99(fakeConfig.openai) + 1), 1) * 2))), rate: { requests: fakeConfig.openaiRpm, per: '1m' } },
+        openai: { concurrency: c(Math.min(3000, Math.ceil(Math.max(perSec * (p99(fakeConfig.openai) + 1), 1) * 2))), rate: { requests: fakeConfig.openaiRpm, ...(tokenLimits ? { tokens: fakeConfig.openaiTpm } : {}), per: '1m' } },
         web: { concurrency: c(Math.min(1000, Math.ceil(fakeConfig.serperPerSecond * 10 * (p99(fakeConfig.page) + 0.5)))) },
         sheets: { concurrency: 1, rate: { requests: fakeConfig.sheetsWritesPerMinute, per: '1m' } },
         default: { concurrency: c(64) },
@@ -271,8 +274,8 @@ function slidingStarts(releases: number[], max: number, intervalMs: number): num
  * When the last OpenAI answer could be in: every search starts as early as Serper's rate allows,
  * each page is fetched when its search answered (with the latency the fake gave it), each OpenAI
  * call starts, in release order, as early as its page and OpenAI's request and token buckets allow
- * (full at the start, refilled at RPM and TPM a minute, the call counting its tokens as the fake
- * counted them), and takes the latency the fake gave it.
+ * (full at the start, refilled at RPM and TPM a minute, the call counting the tokens it used),
+ * and takes the latency the fake gave it.
  */
 function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>): number {
   const bySlug = new Map<string, PageTiming[]>();
@@ -339,7 +342,7 @@ async function main(): Promise<void> {
     const extractMs = await extractionCostInChild();
     log(`topic-research bench, profile ${opt.profile}: ${profile.description}; ${N} keywords x 10 results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
     log(`latencies (lognormal): Serper ${describe(fakeConfig.serper)}; pages ${describe(fakeConfig.page)}, sizes ${describe(fakeConfig.pageBytes, 'B')}; OpenAI ${describe(fakeConfig.openai)}`);
-    log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min`);
+    log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min; the engine ${tokenLimits ? 'paces OpenAI tokens too (rate.tokens)' : 'knows no token limit: it paces OpenAI requests only'}`);
     log(`queues: ${JSON.stringify(bp.limits)}`);
 
     const keywords = Array.from({ length: N }, (_, i) => ({ keyword: `topic ${String(i).padStart(5, '0')} research` }));
@@ -353,8 +356,9 @@ async function main(): Promise<void> {
     const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
     const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs);
-    // The token bucket starts full (one minute's tokens), then refills at TPM a minute.
-    const tokenMs = Math.max(0, (s1.openai.countedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;
+    // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
+    const usedTokens = s1.openai.promptTokens + s1.openai.completionTokens;
+    const tokenMs = Math.max(0, (usedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;
     const failedItems = Object.values(main.counts).reduce((n, c) => n + (c.failed ?? 0), 0);
     const share429 = s1.openai.requests ? s1.openai.rejected / s1.openai.requests : 0;
     const cpuMs = (extractMs * pages) / cores;
