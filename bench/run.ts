@@ -156,13 +156,13 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     else if (e.status !== 'retrying') p.endMs = Date.now();
   });
   // Per 10 s of the run: the engine process's CPU in cores, and the share of it the main thread was on a core.
-  const phases: { cores: number; main: number; rssMb: number }[] = [];
+  const phases: { cores: number; main: number; rssMb: number; heapMb: number }[] = [];
   let phaseCpu = process.cpuUsage();
   let phaseSched = schedStat();
   const phaseTimer = setInterval(() => {
     const c = process.cpuUsage(phaseCpu);
     const sch = schedStat();
-    phases.push({ cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0, rssMb: process.memoryUsage.rss() / 1048576 });
+    phases.push({ cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0, rssMb: process.memoryUsage.rss() / 1048576, heapMb: process.memoryUsage().heapTotal / 1048576 });
     phaseCpu = process.cpuUsage();
     phaseSched = sch;
   }, 10_000);
@@ -383,7 +383,7 @@ async function main(): Promise<void> {
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
     if (Object.keys(main.threadSeconds).length) log(`engine threads, CPU s: ${Object.entries(main.threadSeconds).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     if (main.phases.length) log(`per 10 s, engine CPU in cores / main thread on a core: ${main.phases.map((p) => `${p.cores.toFixed(2)}/${(p.main * 100).toFixed(0)}%`).join(' ')}`);
-    if (main.phases.length) log(`per 10 s, engine RSS MB: ${main.phases.map((p) => p.rssMb.toFixed(0)).join(' ')}`);
+    if (main.phases.length) log(`per 10 s, engine RSS / main thread's heap MB: ${main.phases.map((p) => `${p.rssMb.toFixed(0)}/${p.heapMb.toFixed(0)}`).join(' ')}`);
     if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
     log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
