@@ -39,6 +39,7 @@ const { values: opt } = parseArgs({
     profile: { type: 'string', default: 'bench' },
     driver: { type: 'string', default: 'memory' },
     keywords: { type: 'string' },
+    results: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
     'serper-latency': { type: 'string' },
     'serper-rate': { type: 'string' },
@@ -172,7 +173,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const sched0 = schedStat();
   const threads0 = threadCpu();
   const startedAt = Date.now();
-  const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
+  const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true, results: Number(opt.results) } });
   const done = await engine.waitForRun(run.id, 250);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -340,7 +341,7 @@ async function main(): Promise<void> {
   const prefix = `bench-${Date.now()}`;
   try {
     const extractMs = await extractionCostInChild();
-    log(`topic-research bench, profile ${opt.profile}: ${profile.description}; ${N} keywords x 10 results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
+    log(`topic-research bench, profile ${opt.profile}: ${profile.description}; ${N} keywords x ${opt.results} results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
     log(`latencies (lognormal): Serper ${describe(fakeConfig.serper)}; pages ${describe(fakeConfig.page)}, sizes ${describe(fakeConfig.pageBytes, 'B')}; OpenAI ${describe(fakeConfig.openai)}`);
     log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min; the engine ${tokenLimits ? 'paces OpenAI tokens too (rate.tokens)' : 'knows no token limit: it paces OpenAI requests only'}`);
     log(`queues: ${JSON.stringify(bp.limits)}`);
@@ -389,7 +390,7 @@ async function main(): Promise<void> {
     log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
     log(`\nSUMMARY profile ${opt.profile}, driver ${opt.driver}, ${N} keywords: wall ${main.seconds.toFixed(1)} s, bound ${boundSeconds.toFixed(1)} s, ratio ${(main.seconds / boundSeconds).toFixed(3)}, failed items ${failedItems}, OpenAI 429s ${(share429 * 100).toFixed(1)}% (${s1.openai.rejected}/${s1.openai.requests}), peak RSS ${engineRssMb.toFixed(0)} MB, load average ${load0.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}`);
-    if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), loadAverage: [load0, loadavg()[0]] })}\n`);
+    if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, results: Number(opt.results), wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), loadAverage: [load0, loadavg()[0]] })}\n`);
 
     // Re-run inside the cache TTL: the first keywords pending again.
     const C = Math.min(N, C0);
