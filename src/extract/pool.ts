@@ -205,10 +205,11 @@ function settle(job: Pending, page: PageExtract): void {
 
 /**
  * Pages fetched or being fetched for extraction and not yet extracted, per extraction thread:
- * fetching ahead of what the threads can extract only holds pages' HTML in memory (a web
- * concurrency of 1,000 held up to 1,000 pages of up to 2 MB while one thread extracted).
+ * enough to keep a thread busy through pages that take seconds to arrive; fetching further ahead
+ * only holds pages' HTML in memory (a web concurrency of 1,000 held up to 1,000 pages of up to
+ * 2 MB while one thread extracted).
  */
-export const PAGES_AHEAD_PER_THREAD = 8 * PAGES_PER_THREAD;
+export const PAGES_AHEAD_PER_THREAD = 16 * PAGES_PER_THREAD;
 
 let ahead = 0;
 const aheadWaiters: (() => void)[] = [];
