@@ -73,7 +73,11 @@ async function main(): Promise<void> {
   });
   const openai = await startLimitedOpenAI({
     rpm: config.openaiRpm, tpm: config.openaiTpm,
-    latencyMs: (req) => openaiLatency(/\nURL: (\S+)/.exec(req.messages.find((m) => m.role === 'user')?.content ?? '')?.[1] ?? '', config),
+    latencyMs: (req) => {
+      const user = req.messages.find((m) => m.role === 'user')?.content ?? '';
+      // An idea request is about a page; a brief, about a keyword.
+      return openaiLatency(/\nURL: (\S+)/.exec(user)?.[1] ?? `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
+    },
   });
   const fx = await startTopicEnv({
     serper: { linkBaseUrl: site.url, latencyMs: (req) => serperLatency(req.q, config), rateLimit: { requests: config.serperPerSecond, perMs: 1000, retryAfter: '1' } },
@@ -101,7 +105,9 @@ async function main(): Promise<void> {
         const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);
         if (m && h.status === 200) pages.push({ slug: m[1]!, pageMs: pageLatency(h.path, config), openaiMs: openaiLatency(h.path, config), tokens: byUrl.get(h.path) ?? 0 });
       }
-      process.send!({ type: 'page-timings', pages, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
+      const briefs: Record<string, { ms: number; tokens: number }> = {};
+      for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens };
+      process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.
       openai.resetLimits();

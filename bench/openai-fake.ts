@@ -19,8 +19,8 @@ export interface LimitedOpenAIOptions {
   apiKey?: string;
 }
 
-/** One answered request: when it arrived, what the limiter counted, and the page it was about. */
-export interface Served { at: number; counted: number; promptTokens: number; completionTokens: number; url: string }
+/** One answered request: when it arrived, what the limiter counted, and the page it was about ('' for a keyword's brief). */
+export interface Served { at: number; counted: number; promptTokens: number; completionTokens: number; url: string; keyword: string; latencyMs: number }
 
 export interface LimitedOpenAI {
   url: string;
@@ -122,13 +122,16 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const rf = body.response_format as { type?: string; json_schema?: { schema?: Record<string, unknown> } } | undefined;
     const entry: FakeChatRequest = {
       at: now, path: '/v1/chat/completions', authorization: req.headers.authorization, body, messages,
-      schema: rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined, promptTokens,
+      schema: rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined, promptTokens, maxTokens: maxTokens || undefined,
     };
     const content = JSON.stringify(generate(entry));
     const completionTokens = estimate(content.length);
-    const url = /\nURL: (\S+)/.exec(messages.find((m) => m.role === 'user')?.content ?? '')?.[1] ?? '';
-    served.push({ at: now, counted, promptTokens, completionTokens, url });
-    await new Promise((r) => setTimeout(r, options.latencyMs(entry)));
+    const user = messages.find((m) => m.role === 'user')?.content ?? '';
+    const url = /\nURL: (\S+)/.exec(user)?.[1] ?? '';
+    const keyword = /^Keyword: (.*)$/m.exec(user)?.[1] ?? '';
+    const latencyMs = options.latencyMs(entry);
+    served.push({ at: now, counted, promptTokens, completionTokens, url, keyword, latencyMs });
+    await new Promise((r) => setTimeout(r, latencyMs));
     tokensBucket.refill(Date.now());
     tokensBucket.level = Math.min(tokensBucket.capacity, tokensBucket.level + counted - promptTokens - completionTokens);
     send(res, 200, {

@@ -9,7 +9,8 @@
  * - pipeline: an ideal engine with unlimited concurrency and free CPU: every Serper call starts as
  *   early as its rate limit allows (sliding window), each page is fetched when its search answered
  *   (with the very latency the fake gave that page), each OpenAI call starts as early as its page
- *   and the RPM window allow; the run ends when the last OpenAI answer is in.
+ *   (a keyword's brief: all its pages) and the RPM window allow; the run ends when the last OpenAI
+ *   answer is in.
  * - tokens: ceil(tokens used / TPM) - 1 full minutes.
  * - CPU: measured extraction cost per page (this process, inline, before the run) x pages
  *   extracted / cores. The engine's own CPU is not in the bound: it is what must stay out of the way.
@@ -274,18 +275,22 @@ function slidingStarts(releases: number[], max: number, intervalMs: number): num
 /**
  * When the last OpenAI answer could be in: every search starts as early as Serper's rate allows,
  * each page is fetched when its search answered (with the latency the fake gave it), each OpenAI
- * call starts, in release order, as early as its page and OpenAI's request and token buckets allow
+ * call (a keyword's brief: once all its pages are in) starts, in release order, as early as its page and OpenAI's request and token buckets allow
  * (full at the start, refilled at RPM and TPM a minute, the call counting the tokens it used),
  * and takes the latency the fake gave it.
  */
-function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>): number {
+function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number }>): number {
   const bySlug = new Map<string, PageTiming[]>();
   for (const p of pages) bySlug.set(p.slug, [...(bySlug.get(p.slug) ?? []), p]);
   const slugs = [...bySlug.keys()].sort();
   const serperStarts = slidingStarts(slugs.map(() => 0), fakeConfig.serperPerSecond, 1000);
   const calls: { release: number; ms: number; tokens: number }[] = [];
   for (const [i, s] of slugs.entries()) {
-    for (const p of bySlug.get(s)!) if (p.tokens > 0) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + p.pageMs, ms: p.openaiMs, tokens: p.tokens });
+    const mine = bySlug.get(s)!;
+    for (const p of mine) if (p.tokens > 0) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + p.pageMs, ms: p.openaiMs, tokens: p.tokens });
+    // The keyword's content brief: one more request once all its pages are in.
+    const brief = briefs[s];
+    if (brief) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + Math.max(0, ...mine.map((p) => p.pageMs)), ms: brief.ms, tokens: brief.tokens });
   }
   calls.sort((a, b) => a.release - b.release);
   const rpm = fakeConfig.openaiRpm;
@@ -354,9 +359,9 @@ async function main(): Promise<void> {
     const mem = process.memoryUsage();
     log(`memory after the run: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB`);
     const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
-    const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number> }>(child, { type: 'page-timings' }, 'page-timings');
+    const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number }> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
-    const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs);
+    const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs, timings.briefs);
     // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
     const usedTokens = s1.openai.promptTokens + s1.openai.completionTokens;
     const tokenMs = Math.max(0, (usedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;

@@ -7,6 +7,7 @@
 import type { CommandRun, CommandSpec, OptionSpec } from './command.ts';
 
 const json: OptionSpec = { type: 'boolean', short: 'j', help: 'Print the result as JSON on stdout; an error is then one JSON object on stderr.' };
+const budget: OptionSpec = { type: 'string', short: 'b', value: 'CAPS', help: "Caps what the run spends: credits=N,tokens=N,usd=N.NN (any of them); it stops, resumable, before it would pass one.", default: "the blueprint's budget, else none" };
 const concurrency: OptionSpec = { type: 'string', short: 'c', value: 'N', help: 'Step runs executing at once in this process (a whole number >= 1).', default: "the blueprint's limits.concurrency, else 32" };
 const grace: OptionSpec = { type: 'string', short: 'g', value: 'S', help: 'On SIGTERM or Ctrl-C, seconds running steps get to finish before they go back to the queue.', default: '30' };
 const set: OptionSpec = { type: 'string', short: 's', multiple: true, value: 'k=v', help: "Set a blueprint input, e.g. --set country=gb; checked against the input's type and bounds." };
@@ -17,7 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'init', args: '[DIR]',
     summary: 'Create a project in DIR (default: here) to run and version research in.',
-    details: 'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
+    details: 'Writes blueprints/ (the shipped blueprints), prompts/ (their prompt files, to edit), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
     options: { force: { type: 'boolean', short: 'f', help: 'Overwrite files that exist.' } },
     load: lazy(() => import('./commands/init.ts'), (m) => m.init),
   },
@@ -60,6 +61,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       set,
       limit: { type: 'string', short: 'l', value: 'N', help: 'Only the first N items of the first fan-out (e.g. the first N keywords); a whole number >= 0.', default: 'all' },
+      budget,
       concurrency,
       json,
     },
@@ -69,7 +71,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'resume', args: 'RUN_ID',
     summary: 'Finish an interrupted, stopped or cancelled run.',
     details: 'Steps that finished do not run again; pending ones are queued again, and those a dead process left running too.',
-    options: { json },
+    options: { budget: { ...budget, help: 'New caps for the run (e.g. raised after it stopped on its budget): credits=N,tokens=N,usd=N.NN.', default: 'the caps it had' }, json },
     load: lazy(() => import('./commands/run.ts'), (m) => m.resume),
   },
   {
@@ -88,6 +90,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       json,
     },
     load: lazy(() => import('./commands/runs.ts'), (m) => m.runs),
+  },
+  {
+    name: 'eval', args: 'NAME|FILE',
+    summary: "Score prompt variants of a workflow's LLM step side by side on the pages a run stored.",
+    details: 'Runs each --prompt file (Markdown with "# System" and "# User" sections, as prompts/ideas.md) over the inputs the last runs of the workflow stored for the step (the extracted pages), without the answer cache, and prints per variant: schema validity and assertion passes on the first reply and after feedback retries, quotes found verbatim in the page, duplicate ideas, requests, tokens and cost. Needs OPENAI_API_KEY, or OPENAI_BASE_URL pointing at an OpenAI-compatible server (a local model).',
+    options: {
+      prompt: { type: 'string', short: 'p', multiple: true, value: 'FILE', help: 'A prompt variant file; give two or more to compare.' },
+      limit: { type: 'string', short: 'l', value: 'N', help: 'Pages to run every variant on (a whole number >= 1).', default: '20' },
+      step: { type: 'string', value: 'ID', help: 'The LLM step to evaluate.', default: 'the first step with a prompt (ideas)' },
+      model: { type: 'string', short: 'm', value: 'MODEL', help: 'Model to ask instead of the one the run used.' },
+      json,
+    },
+    load: lazy(() => import('./commands/eval.ts'), (m) => m.evaluate),
   },
   {
     name: 'extract', args: 'URL',

@@ -70,6 +70,8 @@ afterAll(async () => {
 function researchBlueprint(): Record<string, unknown> {
   const bp = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as Record<string, unknown>;
   delete bp.$schema;
+  // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
+  for (const step of bp.steps as { id: string; with: Record<string, unknown> }[]) if (step.id === 'ideas') step.with.promptFile = join(ROOT, 'prompts/ideas.md');
   bp.limits = {
     providers: {
       serper: { concurrency: 5, rate: { requests: LIMITS.serper.perSecond, per: '1s' } },

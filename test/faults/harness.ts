@@ -41,6 +41,8 @@ export function topicBlueprint(tweaks: BlueprintTweaks = {}): Record<string, unk
   const retry = tweaks.retry ?? { attempts: 8, initialDelay: '20ms', maxDelay: '400ms' };
   for (const step of bp.steps) {
     step.retry = retry;
+    // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
+    if (step.id === 'ideas') step.with = { ...(step.with as object), promptFile: join(ROOT, 'prompts/ideas.md') };
     const extra = tweaks.with?.[String(step.id)];
     if (extra) step.with = { ...(step.with as object), ...extra };
   }
