@@ -1,10 +1,34 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
-import { closeExtractPool, extractPageOffThread, extractPoolReady } from './pool.ts';
+import { closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, reserveExtraction } from './pool.ts';
 
 afterAll(() => closeExtractPool());
 
 describe('the extraction pool', () => {
+  it('lets no more pages be fetched ahead of extraction than its threads can take, and a caller that gives up waits no more', async () => {
+    const held = await Promise.all(Array.from({ length: PAGES_AHEAD_PER_THREAD }, () => reserveExtraction(undefined, 1)));
+    let next = false;
+    const waiting = reserveExtraction(undefined, 1).then((release) => { next = true; return release; });
+    const gaveUp = new AbortController();
+    const abandoned = reserveExtraction(gaveUp.signal, 1);
+    gaveUp.abort(new Error('stopped'));
+    await expect(abandoned).rejects.toThrow('stopped');
+    await new Promise((r) => setImmediate(r));
+    expect(next).toBe(false);
+    held[0]!();
+    held[0]!();
+    const release = await waiting;
+    expect(next).toBe(true);
+    // A second release of the same page frees nothing more: one more page waits again.
+    let third = false;
+    const after = reserveExtraction(undefined, 1).then((r) => { third = true; return r; });
+    await new Promise((r) => setImmediate(r));
+    expect(third).toBe(false);
+    release();
+    (await after)();
+    for (const r of held.slice(1)) r();
+  });
+
   it('stops a page that works longer than the time cap, and says so', async () => {
     await extractPoolReady(1);
     const big = corpusPage('news', 2_000_000);

@@ -214,6 +214,46 @@ function settle(job: Pending, page: PageExtract): void {
   job.resolve(page);
 }
 
+/**
+ * Pages fetched or being fetched for extraction and not yet extracted, per extraction thread:
+ * enough to keep a thread busy through pages that take seconds to arrive; fetching further ahead
+ * only holds pages' HTML in memory (a web concurrency of 1,000 held up to 1,000 pages of up to
+ * 2 MB while one thread extracted).
+ */
+export const PAGES_AHEAD_PER_THREAD = 16 * PAGES_PER_THREAD;
+
+let ahead = 0;
+const aheadWaiters: (() => void)[] = [];
+
+/**
+ * Waits for room to fetch one more page for extraction (see {@link PAGES_AHEAD_PER_THREAD});
+ * returns its release, to call once the page is extracted or needs no extraction.
+ */
+export async function reserveExtraction(signal?: AbortSignal, threads = extractThreads()): Promise<() => void> {
+  const limit = Math.max(1, threads) * PAGES_AHEAD_PER_THREAD;
+  while (ahead >= limit) {
+    signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const wake = () => { signal?.removeEventListener('abort', onAbort); resolve(); };
+      const onAbort = () => {
+        const i = aheadWaiters.indexOf(wake);
+        if (i >= 0) aheadWaiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      aheadWaiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  ahead++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    ahead--;
+    aheadWaiters.shift()?.();
+  };
+}
+
 /** Starts the pool (`threads`, default {@link extractThreads}) and resolves once its threads are up. */
 export async function extractPoolReady(threads = extractThreads()): Promise<void> {
   if (threads <= 0) return;
