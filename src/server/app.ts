@@ -52,7 +52,11 @@ export function createApp(options: AppOptions): ServerApp {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
-  app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => fail(c, 413, 'request.too_large', `the body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB`, 'body') }));
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    // The rest of the body is not read: the client must not send another request on this connection.
+    onError: (c) => { c.header('Connection', 'close'); return fail(c, 413, 'request.too_large', `the body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB`, 'body'); },
+  }));
 
   /** API access: a key header, or the dashboard's session (with its CSRF token on a POST). */
   const guard = async (c: Context): Promise<Response | undefined> => {
