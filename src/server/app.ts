@@ -43,7 +43,8 @@ export function createApp(options: AppOptions): ServerApp {
       defaultSrc: ["'none'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'],
       connectSrc: ["'self'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"],
     },
-    referrerPolicy: 'no-referrer',
+    // same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on the dashboard's own form posts.
+    referrerPolicy: 'same-origin',
     crossOriginResourcePolicy: 'same-origin',
   }));
   app.use(async (c, next) => {

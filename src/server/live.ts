@@ -1,7 +1,9 @@
 /**
  * Live progress of runs for the dashboard's server-sent events: one poll of the store per watched
- * run (not per client), every half second and when the engine says the run changed, sent only
- * when something moved. A run nobody watches costs nothing.
+ * run (not per client), every half second, sent only when something moved. A run nobody watches
+ * costs nothing. It polls on its own timer rather than on the engine's events: an event is
+ * emitted inside the engine's store transaction, and store calls made from its listener would
+ * join that transaction (SQLite's store follows the async context) and stall the run.
  */
 import type { Engine } from '../engine/engine.ts';
 import { formatError } from '../shared/errors.ts';
@@ -65,7 +67,6 @@ export const FAILURES_SHOWN = 50;
 export class LiveRuns {
   readonly #engine: Engine;
   readonly #watches = new Map<string, Watch>();
-  readonly #onRun = (id: string) => { const w = this.#watches.get(id); if (w) void this.#poll(id, w); };
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -77,7 +78,6 @@ export class LiveRuns {
     if (!w) {
       w = { listeners: new Set(), timer: undefined, last: '', busy: false, lastSnapshot: undefined, failedSeen: -1, failures: [] };
       this.#watches.set(runId, w);
-      if (this.#watches.size === 1) this.#engine.events.on('run', this.#onRun);
       const watch = w;
       w.timer = setInterval(() => { void this.#poll(runId, watch); }, POLL_MS);
       w.timer.unref();
@@ -103,7 +103,6 @@ export class LiveRuns {
   #drop(runId: string, w: Watch): void {
     clearInterval(w.timer);
     this.#watches.delete(runId);
-    if (this.#watches.size === 0) this.#engine.events.off('run', this.#onRun);
   }
 
   async #poll(runId: string, w: Watch): Promise<void> {

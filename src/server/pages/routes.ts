@@ -16,10 +16,16 @@ import { resultsCsv, resultsPage } from './results.ts';
 import { runPage, runsPage } from './run.ts';
 import { runNow, workflowPage, workflowsPage } from './workflows.ts';
 
-/** Same-origin check for form posts: a browser always sends Origin on a cross-site POST. */
+/**
+ * Same-origin check for form posts: browsers send Origin on every POST (and Sec-Fetch-Site when
+ * they know it); a request without either comes from a program, which the session cookie
+ * (SameSite=Strict) and the CSRF token still guard.
+ */
 function sameOrigin(c: Context): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site && site !== 'same-origin' && site !== 'none') return false;
   const origin = c.req.header('origin');
-  if (!origin || origin === 'null') return origin === undefined;
+  if (origin === undefined) return true;
   return origin === new URL(c.req.url).origin || origin === `${c.req.header('x-forwarded-proto') ?? 'http'}://${c.req.header('host')}`;
 }
 
@@ -100,13 +106,16 @@ export function dashboard(app: Hono, deps: DashboardDeps): void {
     let resolveEnd: () => void = () => {};
     const ended = new Promise<void>((r) => { resolveEnd = r; });
     let n = 0;
+    // Writes in order; the stream ends only once the last one (the run's final state) is out.
+    let written = Promise.resolve();
     const unsubscribe = deps.live.subscribe(id, (snapshot) => {
-      void stream.writeSSE({ event: 'progress', data: JSON.stringify(snapshot), id: String(++n) });
-      if (snapshot.status !== 'running') resolveEnd();
+      written = written.then(() => stream.writeSSE({ event: 'progress', data: JSON.stringify(snapshot), id: String(++n) })).catch(() => undefined);
+      if (snapshot.status !== 'running') void written.then(resolveEnd);
     });
     stream.onAbort(() => resolveEnd());
     await ended;
     unsubscribe();
+    await written;
   })));
 }
 
