@@ -81,18 +81,24 @@ const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2
 
 function rankChart(box) {
   const data = JSON.parse(document.getElementById('rank-data').textContent);
-  const maxPos = Math.max(10, ...data.series.flatMap((s) => s.positions.filter((p) => p !== null)));
+  const maxPos = Math.max(1, ...data.series.flatMap((s) => s.positions.filter((p) => p !== null)));
+  // x is the run's number (1, 2, ...): runs are minutes or weeks apart, a time axis would bunch them.
+  const xs = data.x.map((_, i) => i + 1);
+  const day = (i) => new Date(data.x[i - 1] * 1000).toISOString().slice(0, 16).replace('T', ' ');
   const opts = {
     width: Math.max(320, box.clientWidth),
     height: 360,
-    scales: { x: { time: true }, y: { range: [maxPos + 0.5, 0.5], dir: 1 } },
-    axes: [{}, { label: 'position', values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : '')) }],
-    series: [{ label: 'run' }, ...data.series.map((s, i) => ({
-      label: s.label.replace(/^https?:\/\//, '').slice(0, 60), stroke: PALETTE[i % PALETTE.length], width: 2,
-      points: { show: true, size: 7 }, spanGaps: false,
+    scales: { x: { time: false, range: [0.7, Math.max(2, xs.length) + 0.3] }, y: { range: [0.5, maxPos + 0.5], dir: -1 } },
+    axes: [
+      { label: 'run', splits: () => xs, values: (u, ticks) => ticks.map((t) => `#${t} ${day(t) || ''}`) },
+      { label: 'position', splits: () => Array.from({ length: maxPos }, (_, i) => i + 1), values: (u, ticks) => ticks.map(String) },
+    ],
+    series: [{ label: 'run', value: (u, v) => (v ? `#${v} ${day(v)}` : '–') }, ...data.series.map((s, i) => ({
+      label: s.label.replace(/^https?:\/\/(127\.0\.0\.1|localhost):\d+\//, '').replace(/^https?:\/\//, '').slice(0, 70), stroke: PALETTE[i % PALETTE.length], width: 2,
+      points: { show: true, size: 8 }, spanGaps: false,
     }))],
   };
-  const chart = new uPlot(opts, [data.x, ...data.series.map((s) => s.positions)], box);
+  const chart = new uPlot(opts, [xs, ...data.series.map((s) => s.positions)], box);
   const points = data.series.reduce((n, s) => n + s.positions.filter((p) => p !== null).length, 0);
   box.setAttribute('data-points', String(points));
   box.setAttribute('data-series', String(data.series.length));

@@ -22,7 +22,8 @@ async function research(pc: PageContext, runId: string) {
   return { run, search, ideas, searches };
 }
 
-const keywordOf = (r: StepRunRecord) => String((r.input as { q?: unknown } | null)?.q ?? r.itemKey);
+/** The keyword a search step run looked up: its output says it (the input may not be kept). */
+const keywordOf = (r: StepRunRecord) => String((r.output as { q?: unknown } | null)?.q ?? (r.input as { q?: unknown } | null)?.q ?? `item ${r.itemKey}`);
 
 async function ideasBelow(pc: PageContext, runId: string, ideasStep: string, searchRun: StepRunRecord) {
   const runs = await pc.deps.store.listStepRuns(runId, { stepId: ideasStep, statuses: ['succeeded'], ...(searchRun.itemKey ? { keyPrefix: searchRun.itemKey } : {}) });
