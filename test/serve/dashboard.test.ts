@@ -1,0 +1,96 @@
+/**
+ * The dashboard's security over real HTTP: sign-in sets an HttpOnly SameSite=Strict session
+ * cookie (Secure behind HTTPS), forms without the CSRF token or from another site are refused,
+ * failed sign-ins are limited per address, no page shows a key, security headers are set, and a
+ * host other than loopback is refused until a key exists.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/server/index.ts';
+import { createKey } from '../../src/server/keys.ts';
+import { openTestServer, wordsBlueprint, type TestServer } from './harness.ts';
+
+describe('dashboard sign-in and forms', () => {
+  let t: TestServer;
+  let key: string;
+  beforeAll(async () => {
+    t = await openTestServer('sqlite', { apiKeys: 'env-key-0123456789abcdef' });
+    t.addWorkflow('words', wordsBlueprint());
+    key = (await createKey(t.store, 'dash')).key;
+  });
+  afterAll(async () => { await t?.close(); });
+
+  const signIn = (k: string, headers: Record<string, string> = {}) => fetch(`${t.url}/signin`, {
+    method: 'POST', redirect: 'manual', body: new URLSearchParams({ key: k, next: '/' }),
+    headers: { origin: t.url, ...headers },
+  });
+  const cookieOf = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]!;
+
+  it('signs in with a key into an HttpOnly, SameSite=Strict session; Secure behind HTTPS', async () => {
+    expect((await fetch(`${t.url}/`, { redirect: 'manual' })).headers.get('location')).toBe('/signin?next=%2F');
+    const res = await signIn(key);
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).not.toMatch(/Secure/);
+    expect(cookie).not.toContain(key);
+    const page = await fetch(`${t.url}/`, { headers: { cookie: cookieOf(res) } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('words');
+    expect(html).not.toContain(key);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    const https = await signIn(key, { 'x-forwarded-proto': 'https' });
+    expect(https.headers.get('set-cookie')).toMatch(/Secure/);
+    // A key from TOPICFLOW_API_KEYS signs in too.
+    expect((await signIn('env-key-0123456789abcdef')).status).toBe(303);
+  });
+
+  it('refuses a form without its CSRF token or from another site, and accepts it with the token', async () => {
+    const cookie = cookieOf(await signIn(key));
+    const page = await (await fetch(`${t.url}/workflows/words`, { headers: { cookie } })).text();
+    const token = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const post = (body: Record<string, string>, headers: Record<string, string> = {}) => fetch(`${t.url}/workflows/words/run`, {
+      method: 'POST', redirect: 'manual', body: new URLSearchParams(body), headers: { cookie, origin: t.url, ...headers },
+    });
+    expect((await post({ 'in.n': '2' })).status).toBe(403);
+    expect((await post({ csrf: token, 'in.n': '2' }, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post({ csrf: token, 'in.n': '2' }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect(await t.store.listRuns({ workflow: 'words' })).toHaveLength(0);
+    const bad = await post({ csrf: token, 'in.n': '99' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('inputs.n: must be at most 10');
+    const ok = await post({ csrf: token, 'in.n': '2' });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toMatch(/^\/runs\/run_/);
+    const runs = await t.store.listRuns({ workflow: 'words' });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.inputs.n).toBe(2);
+    // The API accepts the session for reads, and for writes only with the page's token.
+    expect((await fetch(`${t.url}/api/runs`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${t.url}/api/workflows/words/runs`, { method: 'POST', headers: { cookie } })).status).toBe(403);
+    expect((await fetch(`${t.url}/api/workflows/words/runs`, { method: 'POST', headers: { cookie, 'x-csrf-token': token } })).status).toBe(201);
+  });
+
+  it('limits failed sign-ins per address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await signIn(`tf_wrong_${i}_padding_padding`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const limited = await signIn(key);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('refuses to listen on another host than loopback until a key exists', async () => {
+    const empty = await openTestServer('sqlite');
+    try {
+      await expect(startServer({ engine: empty.engine, host: '0.0.0.0', port: 0, version: 'test', env: {}, workflowsDir: empty.workflowsDir })).rejects.toThrow(/without an API key/);
+      const withKey = await startServer({ engine: empty.engine, host: '0.0.0.0', port: 0, version: 'test', env: { TOPICFLOW_API_KEYS: 'env-key-0123456789abcdef' }, workflowsDir: empty.workflowsDir, log: () => {} });
+      await withKey.close();
+    } finally {
+      await empty.close();
+    }
+  });
+});
