@@ -5,6 +5,7 @@
  * emitted inside the engine's store transaction, and store calls made from its listener would
  * join that transaction (SQLite's store follows the async context) and stall the run.
  */
+import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.ts';
 import { formatError } from '../shared/errors.ts';
 import type { StepCounts, Store, Usage } from '../store/types.ts';
@@ -59,8 +60,13 @@ interface Watch {
   failures: RunSnapshot['failures'];
 }
 
-/** How often a watched run's counts are read. */
+/** How often a watched run's counts are read, at most. */
 const POLL_MS = 500;
+/**
+ * The next read waits at least this many times as long as the last one took, so that watching a
+ * run never takes more than 1/20 (5%) of the process's time, however large the run.
+ */
+const COST_FACTOR = 20;
 /** Failed items sent with a snapshot; the run page links to the API for the rest. */
 export const FAILURES_SHOWN = 50;
 
@@ -78,13 +84,10 @@ export class LiveRuns {
     if (!w) {
       w = { listeners: new Set(), timer: undefined, last: '', busy: false, lastSnapshot: undefined, failedSeen: -1, failures: [] };
       this.#watches.set(runId, w);
-      const watch = w;
-      w.timer = setInterval(() => { void this.#poll(runId, watch); }, POLL_MS);
-      w.timer.unref();
+      void this.#loop(runId, w);
     }
     w.listeners.add(fn);
     if (w.lastSnapshot) fn(w.lastSnapshot);
-    else void this.#poll(runId, w);
     return () => {
       w.listeners.delete(fn);
       if (w.listeners.size === 0) this.#drop(runId, w);
@@ -100,8 +103,17 @@ export class LiveRuns {
     for (const [id, w] of this.#watches) this.#drop(id, w);
   }
 
+  /** Reads the run, then schedules the next read: after POLL_MS, or COST_FACTOR times what this one took. */
+  async #loop(runId: string, w: Watch): Promise<void> {
+    const started = performance.now();
+    await this.#poll(runId, w);
+    if (this.#watches.get(runId) !== w) return;
+    w.timer = setTimeout(() => { void this.#loop(runId, w); }, Math.max(POLL_MS, COST_FACTOR * (performance.now() - started)));
+    w.timer.unref();
+  }
+
   #drop(runId: string, w: Watch): void {
-    clearInterval(w.timer);
+    clearTimeout(w.timer);
     this.#watches.delete(runId);
   }
 

@@ -130,11 +130,14 @@ export interface RunView extends RunSummary {
   failedTotal: number;
 }
 
-/** A run's summary for the API and the run page; a user error (404) when there is no such run. */
-export async function runView(deps: ServerDeps, id: string): Promise<{ run: RunRecord; view: RunView }> {
+/**
+ * A run's summary for the API and the run page, with its first `failureLimit` failed items; a
+ * user error (404) when there is no such run.
+ */
+export async function runView(deps: ServerDeps, id: string, failureLimit = 200): Promise<{ run: RunRecord; view: RunView }> {
   const run = await deps.store.getRun(id);
   if (!run) throw userError('run.not_found', `no run with id "${id}"`, { where: 'id' });
-  const summary = await summarize(deps.store, run, 200);
+  const summary = await summarize(deps.store, run, failureLimit);
   const failedTotal = summary.steps.reduce((n, s) => n + (s.counts.failed ?? 0), 0);
   return {
     run,

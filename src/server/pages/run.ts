@@ -28,8 +28,9 @@ function usageCells(u: Usage): Html {
 
 export async function runPage(pc: PageContext): Promise<Html> {
   const id = pc.c.req.param('id')!;
-  const { run, view } = await runView(pc.deps, id);
-  const failed = await failures(pc.deps.store, id, FAILURES_SHOWN);
+  // The page lists failures with what each worked on (failures()), not the summary's list.
+  const { run, view } = await runView(pc.deps, id, 0);
+  const failed = view.failedTotal ? await failures(pc.deps.store, id, FAILURES_SHOWN) : [];
   const hasResults = ((run.blueprint as { steps?: { uses?: string }[] }).steps ?? []).some((s) => s.uses === 'openai.extract-ideas@1' || s.uses === 'serper.search@1');
   const canResume = run.status !== 'running' && run.status !== 'succeeded';
   const canCancel = run.status === 'running' || run.status === 'stopped';
