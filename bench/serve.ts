@@ -41,10 +41,12 @@ const blueprint = {
   ],
 };
 
+const pgSchema = `tf_bench_serve_${Date.now().toString(36)}`;
+
 async function openStore(): Promise<Store> {
   if (values.postgres) {
     const { openPostgresStore } = await import('../src/store/postgres/index.ts');
-    return openPostgresStore(values.postgres, { schema: `tf_bench_serve_${Date.now().toString(36)}` });
+    return openPostgresStore(values.postgres, { schema: pgSchema });
   }
   const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-bench-serve-')), 'bench.db'));
   await store.migrate();
@@ -124,6 +126,14 @@ const snapshotMs = pct(snapshotTimes, 50);
 
 await server.close();
 await store.close();
+if (values.postgres) {
+  // The bench's schema holds a million rows: drop it.
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: values.postgres });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+  await client.end();
+}
 
 const report = {
   store: store.kind, runs: RUNS, stepRuns: RUNS * PER_RUN, fillSeconds: Math.round(fillSeconds),

@@ -4,6 +4,8 @@
  * failed sign-ins are limited per address, no page shows a key, security headers are set, and a
  * host other than loopback is refused until a key exists.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server/index.ts';
 import { createKey } from '../../src/server/keys.ts';
@@ -72,6 +74,33 @@ describe('dashboard sign-in and forms', () => {
     expect((await fetch(`${t.url}/api/runs`, { headers: { cookie } })).status).toBe(200);
     expect((await fetch(`${t.url}/api/workflows/words/runs`, { method: 'POST', headers: { cookie } })).status).toBe(403);
     expect((await fetch(`${t.url}/api/workflows/words/runs`, { method: 'POST', headers: { cookie, 'x-csrf-token': token } })).status).toBe(201);
+  });
+
+  it('imports a pasted or uploaded blueprint, listing problems with their place as validate does', async () => {
+    const cookie = cookieOf(await signIn('env-key-0123456789abcdef'));
+    const page = await (await fetch(`${t.url}/import`, { headers: { cookie } })).text();
+    const token = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const broken = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'broken', '12-unknown-step-type.json'), 'utf8');
+    const upload = (name: string, text: string, asFile: boolean) => {
+      const form = new FormData();
+      form.set('csrf', token);
+      form.set('name', name);
+      if (asFile) form.set('file', new Blob([text], { type: 'application/json' }), 'mine.json');
+      else form.set('text', text);
+      return fetch(`${t.url}/import`, { method: 'POST', redirect: 'manual', body: form, headers: { cookie, origin: t.url } });
+    };
+    const refused = await upload('broken', broken, true);
+    expect(refused.status).toBe(400);
+    const html = await refused.text();
+    expect(html).toContain('mine.json: $.steps[1].uses (step &quot;search&quot;): unknown step type &quot;serper.serch&quot; (did you mean &quot;serper.search&quot;?)');
+    expect(existsSync(join(t.workflowsDir, 'broken.json'))).toBe(false);
+    const notJson = await upload('x', '{"version": 1,', false);
+    expect(notJson.status).toBe(400);
+    expect(await notJson.text()).toMatch(/pasted:1:\d+/);
+    const ok = await upload('pasted-words', JSON.stringify(wordsBlueprint()), false);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/workflows/pasted-words');
+    expect(JSON.parse(readFileSync(join(t.workflowsDir, 'pasted-words.json'), 'utf8')).blueprint.name).toBe('words');
   });
 
   it('limits failed sign-ins per address', async () => {
