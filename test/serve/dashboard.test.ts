@@ -103,6 +103,26 @@ describe('dashboard sign-in and forms', () => {
     expect(JSON.parse(readFileSync(join(t.workflowsDir, 'pasted-words.json'), 'utf8')).blueprint.name).toBe('words');
   });
 
+  it("shows a tracked domain's position per keyword with its movement since the last run", async () => {
+    const cookie = cookieOf(await signIn('env-key-0123456789abcdef'));
+    const tracking = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'blueprints', 'rank-tracking.json'), 'utf8')) as Record<string, unknown>;
+    t.addWorkflow('tracking', tracking, { domains: ['example.com'] });
+    // Two checks: "seo audit" moved from 5 to 3, "link building" from 2 to 4, "crawl budget" is new.
+    const checks: [string, string, number, number | null][] = [
+      ['run_a', 'seo audit', 1000, 5], ['run_a', 'link building', 1000, 2],
+      ['run_b', 'seo audit', 2000, 3], ['run_b', 'link building', 2000, 4], ['run_b', 'crawl budget', 2000, 7],
+    ];
+    for (const [run, keyword, at, position] of checks) {
+      const record = { keyword, country: 'us', language: 'en', domain: 'example.com', position, status: 'ranked', checked_at: new Date(at).toISOString() };
+      await t.store.dsUpsert('RANKINGS', `${keyword}|example.com`, record, at);
+      await t.store.historyAppend('RANKINGS', [{ id: `${run}:sr:${keyword}`, key: `${keyword}|example.com`, record, observedAt: at }]);
+    }
+    const html = await (await fetch(`${t.url}/rankings?datastore=RANKINGS&workflow=tracking`, { headers: { cookie } })).text();
+    expect(html).toContain('Positions of example.com per keyword');
+    const rows = [...html.matchAll(/<tr><td class="label">([^<]+)<\/td>(.*?)<\/tr>/g)].map((m) => [m[1], m[2]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()]);
+    expect(Object.fromEntries(rows)).toEqual({ 'link building': '2 4 ▼ 2', 'seo audit': '5 3 ▲ 2', 'crawl budget': '– 7 new' });
+  });
+
   it('limits failed sign-ins per address', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await signIn(`tf_wrong_${i}_padding_padding`)).status);
