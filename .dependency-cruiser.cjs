@@ -2,7 +2,7 @@
  * The layers of src/ (docs/architecture.md): imports point down only, and nothing is circular.
  * `npm run lint:deps` checks it; `npm test` runs it first.
  *
- *   entry points   cli, index.ts, importers (Make.com scenarios)
+ *   entry points   cli, server (dashboard + HTTP API), index.ts, importers (Make.com scenarios)
  *   app            app (runtime, workflows folder, runWorkflow), scheduler
  *   engine         engine
  *   steps          steps (one file per type, their registry and context)
@@ -17,7 +17,7 @@ const SERVICES = layer('providers', 'extract', 'llm', 'research');
 const STEPS = layer('steps');
 const ENGINE = layer('engine');
 const APP = layer('app', 'scheduler');
-const ENTRY = '^src/(cli/|importers/|index\\.ts$)';
+const ENTRY = '^src/(cli/|server/|importers/|index\\.ts$)';
 
 /** A rule that forbids `from` to import anything in `to`. */
 const forbid = (name, comment, from, to) => ({ name, comment, severity: 'error', from: { path: from }, to: { path: to } });
@@ -34,6 +34,7 @@ module.exports = {
     forbid('engine-through-steps', 'the engine reaches providers only through step types', ENGINE, [SERVICES, APP, ENTRY].join('|')),
     forbid('app-below-entry-points', 'the app layer is used by the entry points, never the other way', APP, ENTRY),
     forbid('entry-points-stand-apart', 'a command is reached through the CLI only; the library entry is not imported', '^src/', '^src/index\\.ts$'),
+    forbid('server-below-cli', 'the server is started by the CLI (`topicflow serve`, `keys`), never the other way', '^src/server/', '^src/cli/'),
     forbid('importers-below-cli', 'an importer is used by the CLI (and later the server), never the other way', '^src/importers/', '^src/cli/'),
   ],
   options: {

@@ -23,6 +23,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { formatError } from '../src/shared/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { LiveRuns } from '../src/server/live.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
@@ -53,6 +54,7 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '1200' },
     'sequential-keywords': { type: 'string', default: '2' },
     'cache-keywords': { type: 'string', default: '100' },
+    watch: { type: 'boolean', default: false },
   },
 });
 
@@ -175,7 +177,14 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const threads0 = threadCpu();
   const startedAt = Date.now();
   const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true, results: Number(opt.results) } });
+  // --watch: the reads of a dashboard that has the run's page open (topicflow serve's live progress).
+  const live = opt.watch ? new LiveRuns(engine) : undefined;
+  let snapshots = 0;
+  const unwatch = live?.subscribe(run.id, () => { snapshots++; });
   const done = await engine.waitForRun(run.id, 250);
+  unwatch?.();
+  live?.close();
+  if (live) log(`watched: ${snapshots} live-progress snapshots sent`);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const sched1 = schedStat();

@@ -124,6 +124,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: lazy(() => import('./commands/worker.ts'), (m) => m.start),
   },
   {
+    name: 'serve', args: '',
+    summary: 'The dashboard and HTTP API, with the scheduler and a worker (as start).',
+    details: 'Prints the URL to open. Every API call and the dashboard need an API key (topicflow keys create, or TOPICFLOW_API_KEYS); a host other than 127.0.0.1 or ::1 is refused until a key exists. Stops on SIGTERM or Ctrl-C.',
+    options: {
+      port: { type: 'string', short: 'p', value: 'N', help: 'Port to listen on (0: any free port).', default: '8080' },
+      host: { type: 'string', short: 'H', value: 'HOST', help: 'Address to listen on; another than loopback needs an API key.', default: '127.0.0.1' },
+      'no-worker': { type: 'boolean', help: 'Serve and schedule only: workers run elsewhere (distributed mode).' },
+      concurrency, grace,
+    },
+    load: lazy(() => import('./commands/serve.ts'), (m) => m.serve),
+  },
+  {
+    name: 'keys', args: 'create|list|revoke [KEY_ID]',
+    summary: 'Create, list or revoke the API keys of serve.',
+    details: 'create prints a new key once (stdout); only its hash is kept, in the store. revoke KEY_ID stops it at once, for the API and the dashboard.',
+    options: {
+      name: { type: 'string', short: 'n', value: 'NAME', help: 'create: what the key is for, shown by list.', default: 'default' },
+      json,
+    },
+    load: lazy(() => import('./commands/keys.ts'), (m) => m.keys),
+  },
+  {
     name: 'worker', args: '',
     summary: 'Execute step runs from the queue (distributed mode).',
     details: 'One per machine, with REDIS_URL and DATABASE_URL set; stops on SIGTERM or Ctrl-C.',

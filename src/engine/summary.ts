@@ -27,7 +27,7 @@ export interface RunSummary {
 export async function summarize(store: Store, run: RunRecord, failureLimit = Infinity): Promise<RunSummary> {
   const counts = await store.stepCounts(run.id);
   const order = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
-  const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'] });
+  const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'], ...(Number.isFinite(failureLimit) ? { limit: failureLimit } : {}) });
   const budget = await store.budget(run.id);
   return {
     id: run.id,
