@@ -157,9 +157,10 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
  * Class or id words of the page furniture Readability keeps when it sits inside the article
  * container (its own test spares any class that also says "article" or "content"): captions and
  * photo credits, share and social buttons, related and recommended links, newsletter and cookie
- * boxes, tag lists, ratings, author boxes, bylines and dates.
+ * boxes, tag lists, ratings, author boxes, bylines and dates, teasers of other pages, links to
+ * the previous and next page, the comment form.
  */
-const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline)(?:$|[\s_-])/i;
+const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline|teasers?|pagination|pager|page-?numbers|nav-?links|post-?navigation|respond|comment-?form|reply-?title)(?:$|[\s_-])/i;
 // WordPress and others mark the article itself with its tags and categories ("tag-social").
 const TAXONOMY = /\b(?:tag|category|categories|postid|post|format|topic)-\S+/gi;
 const CAPTION = /caption|credit|copyright|byline|dateline/i;
