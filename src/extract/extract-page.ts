@@ -203,8 +203,11 @@ function readDocument(doc: Document): { h1s: string[]; lead: string | null } {
       }
     }
     let skip = false;
-    if (tag !== 'ARTICLE' && tag !== 'MAIN' && (tag === 'FIGCAPTION' || className || node.hasAttribute('id'))) {
-      const names = `${className} ${node.getAttribute('id') ?? ''}`.replace(TAXONOMY, '');
+    const id = node.getAttribute('id');
+    if (tag !== 'ARTICLE' && tag !== 'MAIN' && (tag === 'FIGCAPTION' || className || id)) {
+      // Most elements match nothing: only those that do pay for the string work.
+      let names = id ? `${className} ${id}` : className;
+      if (tag !== 'FIGCAPTION' && FURNITURE.test(names)) names = names.replace(TAXONOMY, '');
       if (tag === 'FIGCAPTION' || FURNITURE.test(names)) {
         const caption = tag === 'FIGCAPTION' || CAPTION.test(names);
         const paragraphs = node.getElementsByTagName('p').length;
