@@ -18,8 +18,9 @@
  * counts extraction only (the page is decoded before).
  * Options: `--limit N` (first N pages), `--only ours|plain`, `--examples N` (print N misses of
  * each category per extractor), `--save DIR` (write each extractor's texts and time to DIR),
- * `--plain-from DIR` (reuse plain Readability's from a `--save` run: it does not change while
- * extractPage is tuned), `--json`.
+ * `--reuse DIR` (take the extractors' texts saved there by `--save` instead of running them:
+ * plain Readability's, which does not change while extractPage is tuned, or an older commit's),
+ * `--json`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ import { prepareHtml } from '../src/extract/sanitize.ts';
 
 const { values: opt } = parseArgs({ options: {
   corpus: { type: 'string' }, limit: { type: 'string' }, only: { type: 'string' }, examples: { type: 'string', default: '0' },
-  json: { type: 'boolean', default: false }, phase: { type: 'string' }, save: { type: 'string' }, 'plain-from': { type: 'string' },
+  json: { type: 'boolean', default: false }, phase: { type: 'string' }, save: { type: 'string' }, reuse: { type: 'string' },
 } });
 const dir = resolve(opt.corpus ?? process.env.TOPICFLOW_EXTRACTION_DEV ?? join(import.meta.dirname, '..', '..', 'shared', 'extraction-dev'));
 const log = (s: string) => { if (!opt.json) process.stdout.write(`${s}\n`); };
@@ -280,8 +281,9 @@ async function main(): Promise<void> {
 
   const results: Record<string, PhaseOut & { pagesPerSecond: number }> = {};
   for (const n of names) {
-    const reused = n === 'plain' && opt['plain-from'] ? join(opt['plain-from'], 'plain.json') : undefined;
+    const reused = opt.reuse && existsSync(join(opt.reuse, `${n}.json`)) ? join(opt.reuse, `${n}.json`) : undefined;
     const out = reused ? JSON.parse(readFileSync(reused, 'utf8')) as PhaseOut : runPhase(n);
+    if (reused) log(`${EXTRACTORS[n]!.name}: texts and time from ${reused}`);
     if (out.texts.length !== pages.length) throw new Error(`${reused}: ${out.texts.length} pages, not ${pages.length}`);
     if (opt.save) {
       mkdirSync(opt.save, { recursive: true });

@@ -54,14 +54,15 @@ describe('extractPage leaves out the furniture inside the article container', ()
       '<div class="newsletter-signup">Get the morning briefing in your inbox every day.</div>',
       '<div class="article-tags"><a href="/t/rivers">Rivers</a> <a href="/t/weather">Weather</a></div>',
       '<p class="byline">By Ann Reporter, 12 March 2024</p>',
+      '<div class="post-teaser"><a href="/c">Storm warning for the coast</a></div><div class="nav-links"><a href="/prev">Previous: Town fair opens</a></div>',
     ];
     const html = `<!DOCTYPE html><html><head><title>River</title></head><body><div class="article-content">
       <h1>The river rises</h1>${furniture[5]}${furniture[0]}
       ${ARTICLE.map((s) => `<p>${s} ${s}</p>`).join('')}
-      ${furniture.slice(1, 5).join('')}</div></body></html>`;
+      ${furniture.slice(1, 5).join('')}${furniture[6]}</div></body></html>`;
     const page = extractPage(html, 'https://example.com/river');
     for (const s of ARTICLE) expect(page.text).toContain(s);
-    for (const s of ['Photo: J. Smith', 'Share on Facebook', 'Dams across the valley', 'morning briefing', 'Rivers Weather', 'By Ann Reporter']) expect(page.text).not.toContain(s);
+    for (const s of ['Photo: J. Smith', 'Share on Facebook', 'Dams across the valley', 'morning briefing', 'Rivers Weather', 'By Ann Reporter', 'Storm warning', 'Previous: Town fair']) expect(page.text).not.toContain(s);
   });
 
   it('but keeps an article whose container is classed like furniture, and a slideshow told in captions', () => {

@@ -111,14 +111,7 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   try {
     const doc = parseDocument(prepared.html, options.dom ?? 'linkedom');
     const lang = doc.documentElement.getAttribute('lang')?.trim() || null;
-    const h1s: string[] = [];
-    for (const h of doc.querySelectorAll('h1, h2, h3')) {
-      // Readability renames H1 to H2 and keeps attributes: remember each heading's real level.
-      h.setAttribute('data-tf-level', h.tagName.slice(1));
-      if (h.tagName === 'H1') h1s.push(normalizeSpace(h.textContent ?? ''));
-    }
-    const lead = leadOf(doc);
-    removeBoilerplate(doc);
+    const { h1s, lead } = readDocument(doc);
     const article = new Readability<Element>(doc, { maxElemsToParse: MAX_ELEMENTS_TO_PARSE, serializer: (el) => el as Element }).parse();
     const meta = {
       title: clean(article?.title) ?? clean(doc.title),
@@ -157,9 +150,10 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
  * Class or id words of the page furniture Readability keeps when it sits inside the article
  * container (its own test spares any class that also says "article" or "content"): captions and
  * photo credits, share and social buttons, related and recommended links, newsletter and cookie
- * boxes, tag lists, ratings, author boxes, bylines and dates.
+ * boxes, tag lists, ratings, author boxes, bylines and dates, teasers of other pages, links to
+ * the previous and next page, the comment form.
  */
-const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline)(?:$|[\s_-])/i;
+const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline|teasers?|pagination|pager|page-?numbers|nav-?links|post-?navigation|respond|comment-?form|reply-?title)(?:$|[\s_-])/i;
 // WordPress and others mark the article itself with its tags and categories ("tag-social").
 const TAXONOMY = /\b(?:tag|category|categories|postid|post|format|topic)-\S+/gi;
 const CAPTION = /caption|credit|copyright|byline|dateline/i;
@@ -168,50 +162,71 @@ const FURNITURE_MAX_CHARS = 2000;
 /** Captions with more text than this are kept: on slideshows they carry the article. @default 250 */
 const CAPTION_MAX_CHARS = 250;
 
-/**
- * Removes {@link FURNITURE} elements, and figure captions, before Readability reads the page;
- * an element with paragraphs of its own (the article under a "share" class, a slideshow's
- * captions) is kept.
- */
-function removeBoilerplate(doc: Document): void {
-  const found: Element[] = [];
-  for (const el of doc.body?.querySelectorAll('[class], [id], figcaption') ?? []) {
-    if (el.tagName === 'ARTICLE' || el.tagName === 'MAIN') continue;
-    const names = `${el.getAttribute('class') ?? ''} ${el.getAttribute('id') ?? ''}`.replace(TAXONOMY, '');
-    if (el.tagName !== 'FIGCAPTION' && !FURNITURE.test(names)) continue;
-    if (found.length && found[found.length - 1]!.contains(el)) continue;
-    const caption = el.tagName === 'FIGCAPTION' || CAPTION.test(names);
-    const paragraphs = el.getElementsByTagName('p').length;
-    if (paragraphs >= (caption ? 2 : 3)) continue;
-    if ((el.textContent ?? '').length > (caption ? CAPTION_MAX_CHARS : FURNITURE_MAX_CHARS)) continue;
-    found.push(el);
-  }
-  for (const el of found) el.remove();
-}
-
 const LEAD_PREFIX_CHARS = 40;
 const DESCRIPTION = 'meta[property="og:description"], meta[name="description"], meta[name="twitter:description"]';
-const LEAD_CANDIDATES = ['p', 'h2', ...['lead', 'intro', 'teaser', 'summary', 'standfirst', 'excerpt', 'subline', 'subtitle', 'subheadline', 'description', 'abstract', 'deck']
-  .map((c) => `[class*="${c}"]`)].join(', ');
+const LEAD_CLASS = /lead|intro|teaser|summary|standfirst|excerpt|subline|subtitle|subheadline|description|abstract|deck/i;
 
 /**
- * The page's lead paragraph: the first paragraph-like element whose text starts as the page's
- * meta description does. Sites put it under the headline, apart from the article body.
+ * One walk over the body before Readability reads it, in place of a selector query per task:
+ * marks each H1-H3 with its level (Readability renames H1 to H2 and keeps attributes), finds the
+ * lead paragraph (the first P, H2 or lead-like element whose text starts as the page's meta
+ * description: sites put it under the headline, apart from the article body) and removes
+ * {@link FURNITURE} and figure captions, unless they hold paragraphs of their own (an article
+ * under a "share" class, a slideshow's captions).
  */
-function leadOf(doc: Document): string | null {
+function readDocument(doc: Document): { h1s: string[]; lead: string | null } {
+  const h1s: string[] = [];
   const description = doc.head?.querySelector(DESCRIPTION)?.getAttribute('content');
-  if (!description) return null;
-  const prefix = normalizeSpace(description).slice(0, LEAD_PREFIX_CHARS);
-  if (prefix.length < LEAD_PREFIX_CHARS) return null;
-  for (const el of doc.body?.querySelectorAll(LEAD_CANDIDATES) ?? []) {
-    // Most candidates differ from their first words: skip those without building their text.
-    const first = el.firstChild;
-    const start = first?.nodeType === 3 ? normalizeSpace(first.nodeValue ?? '') : '';
-    if (start && !prefix.startsWith(start.slice(0, 8))) continue;
-    const text = normalizeSpace(el.textContent ?? '');
-    if (text.startsWith(prefix)) return text;
+  const prefix = description ? normalizeSpace(description).slice(0, LEAD_PREFIX_CHARS) : '';
+  let lead: string | null = null;
+  let leadWanted = prefix.length >= LEAD_PREFIX_CHARS;
+  const furniture: Element[] = [];
+  const root = doc.body;
+  let node: Element | null = root?.firstElementChild ?? null;
+  while (node) {
+    const tag = node.tagName;
+    const className = node.getAttribute('class') ?? '';
+    if (tag === 'H1' || tag === 'H2' || tag === 'H3') {
+      node.setAttribute('data-tf-level', tag.slice(1));
+      if (tag === 'H1') h1s.push(normalizeSpace(node.textContent ?? ''));
+    }
+    if (leadWanted && (tag === 'P' || tag === 'H2' || LEAD_CLASS.test(className))) {
+      // Most candidates differ from their first words: skip those without building their text.
+      const first = node.firstChild;
+      const start = first?.nodeType === 3 ? normalizeSpace(first.nodeValue ?? '') : '';
+      if (!start || prefix.startsWith(start.slice(0, 8))) {
+        const text = normalizeSpace(node.textContent ?? '');
+        if (text.startsWith(prefix)) {
+          lead = text;
+          leadWanted = false;
+        }
+      }
+    }
+    let skip = false;
+    const id = node.getAttribute('id');
+    if (tag !== 'ARTICLE' && tag !== 'MAIN' && (tag === 'FIGCAPTION' || className || id)) {
+      // Most elements match nothing: only those that do pay for the string work.
+      let names = id ? `${className} ${id}` : className;
+      if (tag !== 'FIGCAPTION' && FURNITURE.test(names)) names = names.replace(TAXONOMY, '');
+      if (tag === 'FIGCAPTION' || FURNITURE.test(names)) {
+        const caption = tag === 'FIGCAPTION' || CAPTION.test(names);
+        const paragraphs = node.getElementsByTagName('p').length;
+        if (paragraphs < (caption ? 2 : 3) && (node.textContent ?? '').length <= (caption ? CAPTION_MAX_CHARS : FURNITURE_MAX_CHARS)) {
+          furniture.push(node);
+          skip = true;
+        }
+      }
+    }
+    // Next element in document order: the first child, else the next sibling of the nearest ancestor.
+    let next: Element | null = skip ? null : node.firstElementChild;
+    while (!next && node && node !== root) {
+      next = node.nextElementSibling;
+      if (!next) node = node.parentElement;
+    }
+    node = next;
   }
-  return null;
+  for (const el of furniture) el.remove();
+  return { h1s, lead };
 }
 
 function headingsOf(content: Element, title: string | null, h1s: string[]): Heading[] {

@@ -84,8 +84,8 @@ const SKELETON_TAGS = /<!doctype[^>]*>|<\/?(?:html|head|body)\b[^>]*>/gi;
  * Gives a page one <html>, <head> and <body> in that order. linkedom builds the tree as the tags
  * come, not as a browser repairs it: text before <html> (a PHP warning, a stray style), a missing
  * <html>, <head> or <body>, anything between </head> and <body>, or a second <html> from
- * conditional comments leave `document.body` empty and the page's text elsewhere, where
- * Readability never looks.
+ * conditional comments leave `document.body` empty and the page's text nested in elements a
+ * browser would not build, where Readability misjudges or misses it.
  */
 export function withSkeleton(html: string): string {
   const htmlAttrs = /<html\b([^>]*)>/i.exec(html)?.[1] ?? '';
