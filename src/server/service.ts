@@ -137,15 +137,34 @@ export interface RunView extends RunSummary {
 export async function runView(deps: ServerDeps, id: string, failureLimit = 200): Promise<{ run: RunRecord; view: RunView }> {
   const run = await deps.store.getRun(id);
   if (!run) throw userError('run.not_found', `no run with id "${id}"`, { where: 'id' });
+  const cache = settledViewsOf(deps.store);
+  const hit = cache.get(id);
+  if (hit && hit.status === run.status && hit.updatedAt === run.updatedAt && hit.failureLimit === failureLimit) return { run, view: hit.view };
   const summary = await summarize(deps.store, run, failureLimit);
   const failedTotal = summary.steps.reduce((n, s) => n + (s.counts.failed ?? 0), 0);
-  return {
-    run,
-    view: {
-      ...summary, trigger: run.trigger, createdAt: new Date(run.createdAt).toISOString(),
-      finishedAt: run.finishedAt ? new Date(run.finishedAt).toISOString() : null, inputs: run.inputs, failedTotal,
-    },
+  const view: RunView = {
+    ...summary, trigger: run.trigger, createdAt: new Date(run.createdAt).toISOString(),
+    finishedAt: run.finishedAt ? new Date(run.finishedAt).toISOString() : null, inputs: run.inputs, failedTotal,
   };
+  // Settled: not running and no step run in flight. Nothing changes until the run record does
+  // (resume sets it running), so the view is kept; a run of 50,000 step runs takes a few hundred
+  // ms to count.
+  if (run.status !== 'running' && run.finishedAt !== null && summary.steps.every((s) => !s.counts.running)) {
+    cache.delete(id);
+    cache.set(id, { status: run.status, updatedAt: run.updatedAt, failureLimit, view });
+    if (cache.size > SETTLED_VIEWS) cache.delete(cache.keys().next().value!);
+  }
+  return { run, view };
+}
+
+/** Views of settled runs kept per store, the most recent last. */
+const SETTLED_VIEWS = 200;
+const settledViews = new WeakMap<Store, Map<string, { status: string; updatedAt: number; failureLimit: number; view: RunView }>>();
+
+function settledViewsOf(store: Store) {
+  let m = settledViews.get(store);
+  if (!m) settledViews.set(store, m = new Map());
+  return m;
 }
 
 /** Resumes a run in this process's engine (its pending step runs are queued again). */

@@ -91,7 +91,6 @@ describe.skipIf(!present)('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Workflows' }).waitFor();
     expect(await page.content()).not.toContain(key);
-    await page.screenshot({ path: join(SHOTS, 'workflows.png') });
 
     await page.getByRole('link', { name: 'Run now' }).click();
     await page.getByRole('heading', { name: 'Step graph' }).waitFor();
@@ -147,5 +146,11 @@ describe.skipIf(!present)('dashboard in Chromium', () => {
     expect(await page.locator('#rank-chart canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#rank-table tbody tr').count()).toBe(results);
     await page.screenshot({ path: join(SHOTS, 'rankings.png'), fullPage: true });
+
+    // The workflows list with its last runs.
+    await page.getByRole('link', { name: 'Workflows' }).click();
+    await page.getByRole('heading', { name: 'Workflows' }).waitFor();
+    expect(await page.locator('td.runs .badge').count()).toBe(2);
+    await page.screenshot({ path: join(SHOTS, 'workflows.png') });
   }, HANG_MS);
 });

@@ -1,6 +1,6 @@
 /** The runs list and a run's page: live per-step progress (server-sent events), spend, failures, resume and cancel. */
 import { html } from 'hono/html';
-import type { Usage } from '../../store/types.ts';
+import type { RunRecord, Usage } from '../../store/types.ts';
 import { failures, FAILURES_SHOWN } from '../live.ts';
 import { runView } from '../service.ts';
 import { badge, csrfField, duration, page, when, type Html } from './layout.ts';
@@ -30,7 +30,7 @@ export async function runPage(pc: PageContext): Promise<Html> {
   const id = pc.c.req.param('id')!;
   // The page lists failures with what each worked on (failures()), not the summary's list.
   const { run, view } = await runView(pc.deps, id, 0);
-  const failed = view.failedTotal ? await failures(pc.deps.store, id, FAILURES_SHOWN) : [];
+  const failed = view.failedTotal ? await settledFailures(pc, run) : [];
   const hasResults = ((run.blueprint as { steps?: { uses?: string }[] }).steps ?? []).some((s) => s.uses === 'openai.extract-ideas@1' || s.uses === 'serper.search@1');
   const canResume = run.status !== 'running' && run.status !== 'succeeded';
   const canCancel = run.status === 'running' || run.status === 'stopped';
@@ -71,6 +71,22 @@ ${view.steps.map((s) => {
 <div id="failures">${failureList(failed)}</div>
 ${view.failedTotal > FAILURES_SHOWN ? html`<p class="muted small">The first ${FAILURES_SHOWN} are shown; <code>GET /api/runs/${id}</code> lists up to 200.</p>` : ''}
 </section>`);
+}
+
+/** A finished run's failed items do not change until its record does (resume): kept per store, like its view. */
+const keptFailures = new WeakMap<object, Map<string, { updatedAt: number; list: Awaited<ReturnType<typeof failures>> }>>();
+
+async function settledFailures(pc: PageContext, run: RunRecord): Promise<Awaited<ReturnType<typeof failures>>> {
+  let kept = keptFailures.get(pc.deps.store);
+  if (!kept) keptFailures.set(pc.deps.store, kept = new Map());
+  const hit = kept.get(run.id);
+  if (hit && hit.updatedAt === run.updatedAt && run.status !== 'running') return hit.list;
+  const list = await failures(pc.deps.store, run.id, FAILURES_SHOWN);
+  if (run.status !== 'running' && run.finishedAt !== null) {
+    kept.set(run.id, { updatedAt: run.updatedAt, list });
+    if (kept.size > 200) kept.delete(kept.keys().next().value!);
+  }
+  return list;
 }
 
 export function failureList(list: Awaited<ReturnType<typeof failures>>): Html {
