@@ -6,14 +6,14 @@
  *   app            app (runtime, workflows folder, runWorkflow), scheduler
  *   engine         engine
  *   steps          steps (one file per type, their registry and context)
- *   services       providers, extract, llm
+ *   services       providers, extract, llm, research (briefs, clusters, questions)
  *   foundations    blueprint, store, queue
  *   shared         shared
  */
 const layer = (...folders) => `^src/(${folders.join('|')})/`;
 const SHARED = layer('shared');
 const FOUNDATIONS = layer('blueprint', 'store', 'queue');
-const SERVICES = layer('providers', 'extract', 'llm');
+const SERVICES = layer('providers', 'extract', 'llm', 'research');
 const STEPS = layer('steps');
 const ENGINE = layer('engine');
 const APP = layer('app', 'scheduler');
@@ -29,7 +29,7 @@ module.exports = {
     forbid('foundations-stand-alone', 'the blueprint format, the stores and the queue drivers know nothing of each other or of anything above them', '^src/blueprint/', [layer('store', 'queue'), SERVICES, STEPS, ENGINE, APP, ENTRY].join('|')),
     forbid('store-stands-alone', 'a store knows nothing of the blueprint, the queues or anything above', '^src/store/', [layer('blueprint', 'queue'), SERVICES, STEPS, ENGINE, APP, ENTRY].join('|')),
     forbid('queue-stands-alone', 'a queue driver carries ids; it knows nothing of the blueprint, the store or anything above', '^src/queue/', [layer('blueprint', 'store'), SERVICES, STEPS, ENGINE, APP, ENTRY].join('|')),
-    forbid('services-below-steps', 'providers, extraction and the LLM call see no step, engine, queue or store', SERVICES, [layer('store', 'queue'), STEPS, ENGINE, APP, ENTRY].join('|')),
+    forbid('services-below-steps', 'providers, extraction, the LLM call and research logic see no step, engine, queue or store', SERVICES, [layer('store', 'queue'), STEPS, ENGINE, APP, ENTRY].join('|')),
     forbid('steps-below-engine', 'a step sees its context, the providers and the blueprint types, never the engine or a queue', STEPS, [layer('queue'), ENGINE, APP, ENTRY].join('|')),
     forbid('engine-through-steps', 'the engine reaches providers only through step types', ENGINE, [SERVICES, APP, ENTRY].join('|')),
     forbid('app-below-entry-points', 'the app layer is used by the entry points, never the other way', APP, ENTRY),

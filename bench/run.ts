@@ -9,7 +9,8 @@
  * - pipeline: an ideal engine with unlimited concurrency and free CPU: every Serper call starts as
  *   early as its rate limit allows (sliding window), each page is fetched when its search answered
  *   (with the very latency the fake gave that page), each OpenAI call starts as early as its page
- *   and the RPM window allow; the run ends when the last OpenAI answer is in.
+ *   (a keyword's brief: all its pages) and the RPM window allow; the run ends when the last OpenAI
+ *   answer is in.
  * - tokens: ceil(tokens used / TPM) - 1 full minutes.
  * - CPU: measured extraction cost per page (this process, inline, before the run) x pages
  *   extracted / cores. The engine's own CPU is not in the bound: it is what must stay out of the way.
@@ -249,6 +250,8 @@ function pipelineBoundMs(latenciesBySlug: Record<string, number[]>): number {
   const releases: number[] = [];
   for (const [i, s] of slugs.entries()) {
     for (const lat of latenciesBySlug[s]!) releases.push(serperStarts[i]! + fakeConfig.serperLatencyMs + lat);
+    // The keyword's content brief: one more request once all its pages are in.
+    releases.push(serperStarts[i]! + fakeConfig.serperLatencyMs + Math.max(0, ...latenciesBySlug[s]!));
   }
   releases.sort((a, b) => a - b);
   const starts = slidingStarts(releases, fakeConfig.openaiRpm, 60_000);

@@ -401,5 +401,16 @@ describe('init and the offline demo from a clone', () => {
     await wb.xlsx.readFile(join(dir, 'data/demo.xlsx'));
     expect(wb.getWorksheet('SERP Results')!.rowCount).toBeGreaterThan(10);
     expect(wb.getWorksheet('Content Ideas')!.rowCount).toBeGreaterThan(10);
+    // The content plan, offline: a brief per keyword, the demo's near-synonyms in one cluster, the questions.
+    const cells = (name: string, column: string) => {
+      const ws = wb.getWorksheet(name)!;
+      const col = (ws.getRow(1).values as unknown[]).indexOf(column);
+      return Array.from({ length: ws.rowCount - 1 }, (_, i) => ws.getRow(i + 2).getCell(col).value);
+    };
+    expect(cells('Content Briefs', 'keyword')).toHaveLength(5);
+    for (const outline of cells('Content Briefs', 'outline')) expect(String(outline)).toMatch(/^H2 What is .+\? \(6\/6 pages: P1, P2, P3, P4, P5, P6\)\n/);
+    expect(cells('Content Briefs', 'target_words').every((t) => /^\d+ \(\d+-\d+, 6 pages\)$/.test(String(t)))).toBe(true);
+    expect(cells('Clusters', 'keywords')).toContain('content marketing strategy, content marketing plan');
+    expect(cells('Questions', 'count')[0]).toBe(5);
   }, 120_000);
 });

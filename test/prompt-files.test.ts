@@ -43,7 +43,7 @@ describe('prompt files', () => {
     try {
       const blueprint = await loadBlueprint(join(dir, 'blueprints/topic-research.json'));
       const before = fx.openai.requests.length;
-      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'p', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 1 } })).id, 50);
+      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'p', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } })).id, 50);
       expect(run.status).toBe('succeeded');
       const sent = fx.openai.requests.slice(before);
       expect(sent.length).toBeGreaterThan(0);

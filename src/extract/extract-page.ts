@@ -117,6 +117,8 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
       h.setAttribute('data-tf-level', h.tagName.slice(1));
       if (h.tagName === 'H1') h1s.push(normalizeSpace(h.textContent ?? ''));
     }
+    const lead = leadOf(doc);
+    removeBoilerplate(doc);
     const article = new Readability<Element>(doc, { maxElemsToParse: MAX_ELEMENTS_TO_PARSE, serializer: (el) => el as Element }).parse();
     const meta = {
       title: clean(article?.title) ?? clean(doc.title),
@@ -132,7 +134,9 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
       const hint = isProbablyReaderable(parseDocument(prepared.html, options.dom ?? 'linkedom'));
       return { status: 'not-readerable', reason: `no main content found${hint ? '' : ' (page does not look like an article)'}`, ...EMPTY, ...meta };
     }
-    const text = textOf(article.content);
+    let text = textOf(article.content);
+    // Readability keeps one container: a lead set apart from it (under the headline) is lost.
+    if (lead && !text.includes(lead.slice(0, LEAD_PREFIX_CHARS))) text = `${lead}\n\n${text}`;
     const headings = headingsOf(article.content, meta.title, h1s);
     const result: PageExtract = { status: 'ok', reason: null, ...meta, text, headings, wordCount: countWords(text) };
     if (text.length < MIN_TEXT_CHARS) {
@@ -147,6 +151,67 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   } finally {
     if (failed || (shared && (shared.docs >= DOCS_PER_WINDOW || shared.bytes >= BYTES_PER_WINDOW))) closeParserWindow();
   }
+}
+
+/**
+ * Class or id words of the page furniture Readability keeps when it sits inside the article
+ * container (its own test spares any class that also says "article" or "content"): captions and
+ * photo credits, share and social buttons, related and recommended links, newsletter and cookie
+ * boxes, tag lists, ratings, author boxes, bylines and dates.
+ */
+const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline)(?:$|[\s_-])/i;
+// WordPress and others mark the article itself with its tags and categories ("tag-social").
+const TAXONOMY = /\b(?:tag|category|categories|postid|post|format|topic)-\S+/gi;
+const CAPTION = /caption|credit|copyright|byline|dateline/i;
+/** Furniture with more text than this is left alone: a match there is likely a false alarm. @default 2000 */
+const FURNITURE_MAX_CHARS = 2000;
+/** Captions with more text than this are kept: on slideshows they carry the article. @default 250 */
+const CAPTION_MAX_CHARS = 250;
+
+/**
+ * Removes {@link FURNITURE} elements, and figure captions, before Readability reads the page;
+ * an element with paragraphs of its own (the article under a "share" class, a slideshow's
+ * captions) is kept.
+ */
+function removeBoilerplate(doc: Document): void {
+  const found: Element[] = [];
+  for (const el of doc.body?.querySelectorAll('[class], [id], figcaption') ?? []) {
+    if (el.tagName === 'ARTICLE' || el.tagName === 'MAIN') continue;
+    const names = `${el.getAttribute('class') ?? ''} ${el.getAttribute('id') ?? ''}`.replace(TAXONOMY, '');
+    if (el.tagName !== 'FIGCAPTION' && !FURNITURE.test(names)) continue;
+    if (found.length && found[found.length - 1]!.contains(el)) continue;
+    const caption = el.tagName === 'FIGCAPTION' || CAPTION.test(names);
+    const paragraphs = el.getElementsByTagName('p').length;
+    if (paragraphs >= (caption ? 2 : 3)) continue;
+    if ((el.textContent ?? '').length > (caption ? CAPTION_MAX_CHARS : FURNITURE_MAX_CHARS)) continue;
+    found.push(el);
+  }
+  for (const el of found) el.remove();
+}
+
+const LEAD_PREFIX_CHARS = 40;
+const DESCRIPTION = 'meta[property="og:description"], meta[name="description"], meta[name="twitter:description"]';
+const LEAD_CANDIDATES = ['p', 'h2', ...['lead', 'intro', 'teaser', 'summary', 'standfirst', 'excerpt', 'subline', 'subtitle', 'subheadline', 'description', 'abstract', 'deck']
+  .map((c) => `[class*="${c}"]`)].join(', ');
+
+/**
+ * The page's lead paragraph: the first paragraph-like element whose text starts as the page's
+ * meta description does. Sites put it under the headline, apart from the article body.
+ */
+function leadOf(doc: Document): string | null {
+  const description = doc.head?.querySelector(DESCRIPTION)?.getAttribute('content');
+  if (!description) return null;
+  const prefix = normalizeSpace(description).slice(0, LEAD_PREFIX_CHARS);
+  if (prefix.length < LEAD_PREFIX_CHARS) return null;
+  for (const el of doc.body?.querySelectorAll(LEAD_CANDIDATES) ?? []) {
+    // Most candidates differ from their first words: skip those without building their text.
+    const first = el.firstChild;
+    const start = first?.nodeType === 3 ? normalizeSpace(first.nodeValue ?? '') : '';
+    if (start && !prefix.startsWith(start.slice(0, 8))) continue;
+    const text = normalizeSpace(el.textContent ?? '');
+    if (text.startsWith(prefix)) return text;
+  }
+  return null;
 }
 
 function headingsOf(content: Element, title: string | null, h1s: string[]): Heading[] {

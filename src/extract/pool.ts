@@ -163,11 +163,22 @@ function submit(p: Piscina<Task, PageExtract | null>, job: Pending): void {
     }
     job.threadId = threadId;
     working.set(threadId, job);
-    job.timer = setTimeout(() => {
-      job.capped = true;
-      // Synchronous parsing cannot be interrupted: the thread goes and piscina starts another.
-      void p.threads.find((w) => w.threadId === threadId)?.terminate();
-    }, job.capMs);
+    const thread = p.threads.find((w) => w.threadId === threadId);
+    // The cap counts the thread's CPU time on the page: on a loaded machine a page's wall time
+    // stretches, and a wall-clock cap would stop ordinary pages.
+    const startCpu = thread?.cpuUsage().catch(() => undefined);
+    const check = (waitMs: number) => {
+      job.timer = setTimeout(async () => {
+        const [from, now] = await Promise.all([startCpu, thread?.cpuUsage().catch(() => undefined)]);
+        if (job.settled || working.get(threadId) !== job) return;
+        const usedMs = from && now ? (now.user + now.system - from.user - from.system) / 1000 : job.capMs;
+        if (usedMs < job.capMs) return check(Math.max(10, job.capMs - usedMs));
+        job.capped = true;
+        // Synchronous parsing cannot be interrupted: the thread goes and piscina starts another.
+        void thread?.terminate();
+      }, waitMs);
+    };
+    check(job.capMs);
   });
   const done = (answer: () => void) => {
     inFlight--;
@@ -212,7 +223,7 @@ export async function extractPoolReady(threads = extractThreads()): Promise<void
 
 /**
  * Extracts one page in the pool (or inline when threads is 0). Never throws for bad HTML; a page
- * over `timeCapMs` is `not-readerable` with a reason. Rejects only when `signal` aborts.
+ * over `timeCapMs` of its thread's CPU time is `not-readerable` with a reason. Rejects only when `signal` aborts.
  */
 export async function extractPageOffThread(
   html: string, url: string,

@@ -18,6 +18,9 @@ import datastoreSearch from './datastore.search.ts';
 import { pageExtract } from './page.extract.ts';
 import openaiChat from './openai.chat.ts';
 import openaiExtractIdeas from './openai.extract-ideas.ts';
+import openaiWriteBrief from './openai.write-brief.ts';
+import serpClusterKeywords from './serp.cluster-keywords.ts';
+import serperHarvestQuestions from './serper.harvest-questions.ts';
 import keywordsMetrics from './keywords.metrics.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
@@ -34,6 +37,9 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   pageExtract,
   openaiChat,
   openaiExtractIdeas,
+  openaiWriteBrief,
+  serpClusterKeywords,
+  serperHarvestQuestions,
   keywordsMetrics,
 ] as StepDefinition[];
 

@@ -7,7 +7,9 @@
  * 429 insufficient_quota, 5xx, malformed content, hangs), the `handler` option, or a deterministic
  * generator: for a schema with `ideas` it quotes real sentences of the prompt's page text (the
  * part inside <page_text>...</page_text> when present), or rewords them when the prompt's
- * instructions say "paraphrase" (ungrounded quotes); for any other schema it builds a sample.
+ * instructions say "paraphrase" (ungrounded quotes); for a content brief (`outline`) it takes
+ * the H2/H3 headings of the prompt's <page id="P1"> blocks, each citing the pages that have it;
+ * for any other schema it builds a sample.
  *
  * Tokens are estimated at 4 characters per token. `stats()` gives per-minute request and token
  * peaks so suites can check rate limits were respected; `limits` makes the fake enforce them.
@@ -277,6 +279,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 export function generate(req: FakeChatRequest): unknown {
   const schema = req.schema ?? { type: 'object', properties: {} };
   const props = (schema.properties ?? {}) as Record<string, unknown>;
+  if ('outline' in props && 'claims' in props) return brief(req);
   if (!('ideas' in props)) return sample(schema);
   const user = req.messages.filter((m) => m.role === 'user').map((m) => m.content)[0] ?? '';
   const page = /<page_text>\n?([\s\S]*?)\n?<\/page_text>/.exec(user)?.[1] ?? user;
@@ -302,6 +305,33 @@ export function generate(req: FakeChatRequest): unknown {
       format: formats[i % formats.length]!,
       quote: reword(s),
     })),
+  };
+}
+
+/** A content brief from the pages in the prompt: each heading cites the pages that have it, claims cite the page they are from. */
+function brief(req: FakeChatRequest): unknown {
+  const user = req.messages.filter((m) => m.role === 'user').map((m) => m.content)[0] ?? '';
+  const keyword = /Keyword: (.*)/.exec(user)?.[1] ?? '';
+  const cites = new Map<string, { level: number; ids: string[] }>();
+  const claims: { claim: string; cites: string[] }[] = [];
+  for (const m of user.matchAll(/<page id="(P\d+)"[^>]*>([\s\S]*?)<\/page>/g)) {
+    const [, id, body] = m as unknown as [string, string, string];
+    for (const h of body.matchAll(/^\s*H([23]) (.+)$/gm)) {
+      const e = cites.get(h[2]!) ?? { level: Number(h[1]), ids: [] };
+      if (!e.ids.includes(id)) e.ids.push(id);
+      cites.set(h[2]!, e);
+    }
+    const sentence = /Text:\n[\s\S]*?([A-Z][^.!?\n]{20,}[.!?])/.exec(body)?.[1];
+    if (sentence && claims.length < 3) claims.push({ claim: sentence, cites: [id] });
+  }
+  const outline = [...cites.entries()].map(([heading, e]) => ({ level: e.level, heading, cites: e.ids }));
+  return {
+    intent: 'informational',
+    intentReason: `People Also Ask and guide titles for ${keyword}`,
+    title: `${keyword}: a brief from ${cites.size} headings`,
+    outline: outline.filter((o) => o.cites.length > 1),
+    gaps: outline.filter((o) => o.cites.length === 1).map((o) => ({ topic: o.heading, cites: o.cites })),
+    claims,
   };
 }
 

@@ -85,12 +85,15 @@ describe('the installed package', () => {
     await wb.xlsx.readFile(join(project, 'data', 'demo.xlsx'));
     const serp = wb.getWorksheet('SERP Results')!;
     expect(serp.rowCount).toBe(1 + 5 * 6);
-    // Every page was read: its title came from the page itself.
+    // Every page was read: its title came from the page itself. The pages two demo keywords share
+    // (they cluster) may be read the second time from the page cache, after a 304.
     const header = (serp.getRow(1).values as unknown[]).slice(1);
     const status = header.indexOf('page_status') + 1;
-    const statuses = new Set<unknown>();
-    serp.eachRow((row, n) => { if (n > 1) statuses.add(row.getCell(status).value); });
-    expect([...statuses]).toEqual(['ok']);
+    const statuses: unknown[] = [];
+    serp.eachRow((row, n) => { if (n > 1) statuses.push(row.getCell(status).value); });
+    expect(statuses.filter((s) => s !== 'ok').every((s) => /^ok: unchanged since .* \(HTTP 304\); cached extract reused$/.test(String(s)))).toBe(true);
+    expect(statuses.filter((s) => s !== 'ok').length).toBeLessThanOrEqual(4);
+    expect(wb.getWorksheet('Content Briefs')!.rowCount).toBe(1 + 5);
   }, 300_000);
 
   it('an ESM program imports runWorkflow from "topicflow" and runs a one-step blueprint; pages are extracted in worker threads; the types check', async () => {
