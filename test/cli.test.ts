@@ -50,6 +50,8 @@ describe('topicflow options', () => {
     ['run --concurrency 1.5', ['run', BLUEPRINT, '--concurrency', '1.5'], {}, /--concurrency/],
     ['run --limit -1', ['run', BLUEPRINT, '--limit', '-1'], {}, /--limit/],
     ['runs --limit abc', ['runs', '--limit', 'abc'], {}, /--limit/],
+    ['run --budget tokens=lots', ['run', BLUEPRINT, '--budget', 'tokens=lots'], {}, /--budget: expected credits=N, tokens=N or usd=N.NN/],
+    ['resume --budget credits=1.5', ['resume', 'run_x', '--budget', 'credits=1.5'], {}, /--budget:.*"credits=1.5"/],
     ['start with TOPICFLOW_RECONCILE_MS=abc', ['start'], { TOPICFLOW_RECONCILE_MS: 'abc' }, /TOPICFLOW_RECONCILE_MS/],
     ['worker with TOPICFLOW_STALLED_MS=-5', ['worker'], { TOPICFLOW_STALLED_MS: '-5' }, /TOPICFLOW_STALLED_MS/],
     ['start with TOPICFLOW_RELOAD_MS=0', ['start'], { TOPICFLOW_RELOAD_MS: '0' }, /TOPICFLOW_RELOAD_MS/],

@@ -3,6 +3,7 @@ import { serializeError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import extractIdeas from '../src/steps/openai.extract-ideas.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
+import type { Spent, ThrottleCost } from '../src/steps/define.ts';
 import { generate, startOpenAIFake, type FakeChatRequest, type OpenAIFake } from './fakes/openai.ts';
 import { PAGE, SERP } from './fixtures/openai/page.ts';
 
@@ -105,10 +106,32 @@ describe('openai.extract-ideas@1', () => {
     const long = Array.from({ length: 200 }, (_, i) => `Sentence number ${i} explains one more detail about cold brew.`).join(' ');
     const { out } = await extract({ page: { ...PAGE, text: long }, maxInputTokens: 100, assertions: [] });
     const sent = /<page_text>\n([\s\S]*)\n<\/page_text>/.exec(fake.requests[0]!.messages[1]!.content)![1]!;
-    expect(sent.length).toBeLessThanOrEqual(400);
-    expect(sent.length).toBeGreaterThan(300);
+    // 100 tokens of the model's encoding: about 8 of these 12-token sentences.
+    const { encode } = await import('gpt-tokenizer/encoding/o200k_base');
+    expect(encode(sent).length).toBeLessThanOrEqual(100);
+    expect(encode(sent).length).toBeGreaterThan(80);
     expect(sent).toMatch(/cold brew\.$/);
-    expect(out.warnings[0]).toMatch(/page text cut from \d+ to \d+ characters to fit maxInputTokens 100 \(estimated at ~4 characters per token\)/);
+    expect(out.warnings[0]).toMatch(/page text cut from \d+ to \d+ characters to fit maxInputTokens 100$/);
+  });
+
+  it('reserves its prompt as OpenAI counts it plus its completion budget, and settles with the reported usage', async () => {
+    const counted = await startOpenAIFake({ tokenizer: true });
+    try {
+      const costs: ThrottleCost[] = [];
+      const spent: Spent[] = [];
+      const ctx = makeStepContext(store, { env: { OPENAI_API_KEY: counted.apiKey, OPENAI_BASE_URL: counted.url }, throttle: async (c) => { costs.push(c ?? {}); }, settle: (s) => spent.push(s) });
+      const long = Array.from({ length: 300 }, (_, i) => `Sentence number ${i} explains one more detail about cold brew.`).join(' ');
+      await extractIdeas.run(extractIdeas.input.parse({ keyword: 'cold brew', page: { ...PAGE, text: long }, maxInputTokens: 1000, maxOutputTokens: 400, cacheTtl: 0, assertions: [] }), ctx);
+      const req = counted.requests[0]!;
+      // The fake counts with o200k_base as OpenAI does; the page's count comes from the cut, within a few tokens.
+      expect(Math.abs(costs[0]!.tokens! - (req.promptTokens + 400))).toBeLessThanOrEqual(4);
+      expect(costs[0]!.usd).toBeCloseTo(((costs[0]!.tokens! - 400) * 0.15 + 400 * 0.6) / 1e6, 6);
+      const usage = ctx.usageLog[0]!;
+      expect(spent[0]!.tokens).toBe(usage.promptTokens! + usage.completionTokens!);
+      expect(usage.promptTokens).toBe(req.promptTokens);
+    } finally {
+      await counted.close();
+    }
   });
 
   it('costs nothing when the same page is asked again (cache)', async () => {

@@ -22,7 +22,11 @@ describe('OpenAI fake', () => {
     await ask(fake);
     const err = await ask(fake).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('retry-after')).toBe('1');
+    // It says when a request would fit again: when the first of the minute leaves it.
+    const headers = (err as InstanceType<typeof OpenAI.RateLimitError>).headers;
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(headers.get('x-ratelimit-limit-requests')).toBe('2');
     expect(fake.stats()).toMatchObject({ requests: 3, maxRequestsPerWindow: 3, promptTokens: 6 });
     expect(fake.stats(0).maxRequestsPerWindow).toBe(1);
     await fake.close();
@@ -30,6 +34,24 @@ describe('OpenAI fake', () => {
     fake = await startOpenAIFake({ limits: { tokensPerMinute: 10 } });
     await ask(fake, 'x'.repeat(20));
     expect(await ask(fake, 'x'.repeat(20)).catch((e: unknown) => (e as { code?: string }).code)).toBe('rate_limit_exceeded');
+  });
+
+  it('counts a request with its max_tokens when it arrives, settles it to its usage, and says so in its headers', async () => {
+    fake = await startOpenAIFake({ limits: { requestsPerMinute: 100, tokensPerMinute: 1000 }, tokenizer: true });
+    const { data, response } = await client(fake).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 500 }).withResponse();
+    // 3 a message, 1 for the role, 2 for the text, 3 for the reply: as OpenAI counts gpt-4o-mini.
+    expect(data.usage?.prompt_tokens).toBe(9);
+    const used = data.usage!.total_tokens;
+    expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe(String(1000 - used));
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('99');
+    expect(response.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?s$/);
+    // Another client of the key spends most of the window: a request whose prompt and budget
+    // no longer fit is refused, with the headers saying what is left.
+    fake.spend(1000 - used - 300);
+    const err = await client(fake).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 400 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers.get('x-ratelimit-remaining-tokens')).toBe('300');
+    expect(fake.limited).toBe(1);
   });
 
   it('sends OpenAI error JSON for a wrong key and for scripted failures, one per request', async () => {

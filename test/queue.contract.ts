@@ -272,6 +272,71 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t1).toBeLessThan(500);
     }, T);
 
+    it('acquire() with a token limit reserves each request\'s tokens; settling frees what was not used', async () => {
+      const q = await driver();
+      await q.configureQueue('tpm', { rateLimit: { max: 100, intervalMs: 1500, maxTokens: 1000 } });
+      await sleep(50);
+      // The request limit alone lets all four through; 400 + 400 tokens fill the window, so the
+      // third waits for the first two to leave it.
+      const t0 = clock();
+      const first = await q.acquire('tpm', undefined, 400);
+      await q.acquire('tpm', undefined, 400);
+      const third = await q.acquire('tpm', undefined, 400);
+      expect(clock() - t0).toBeGreaterThanOrEqual(1500 - TOL);
+      // The first used 100 tokens by the provider's count (its window had left already: nothing
+      // changes); the third used 50: 350 more fit at once, and one larger than the limit waits for
+      // an empty window, not for ever.
+      first.settle(100);
+      third.settle(50);
+      await sleep(20);
+      const t1 = clock();
+      await q.acquire('tpm', undefined, 350);
+      expect(clock() - t1).toBeLessThan(750);
+      await q.acquire('tpm', undefined, 5000);
+      expect(clock() - t1).toBeGreaterThanOrEqual(1500 - TOL);
+      expect(clock() - t1).toBeLessThan(6000);
+    }, T);
+
+    it('observe() holds back what the provider says another client spent, until its reset', async () => {
+      const q = await driver();
+      await q.configureQueue('seen', { rateLimit: { max: 10, intervalMs: 3000, maxTokens: 1000 } });
+      await sleep(50);
+      await q.acquire('seen', undefined, 100);
+      // Our view: 900 tokens and 9 requests free. The provider: 100 tokens left, back to full in 1 s.
+      const t0 = clock();
+      await q.observe('seen', { remainingTokens: 100, resetTokensMs: 1000, remainingRequests: 9, resetRequestsMs: 1000 });
+      await q.acquire('seen', undefined, 100);
+      expect(clock() - t0).toBeLessThan(500);
+      await q.acquire('seen', undefined, 200);
+      expect(clock() - t0).toBeGreaterThanOrEqual(1000 - TOL);
+      expect(clock() - t0).toBeLessThan(2900);
+      // A provider that says no more than we count changes nothing.
+      await q.observe('seen', { remainingTokens: 1000, remainingRequests: 10 });
+      const t1 = clock();
+      await q.acquire('seen', undefined, 100);
+      expect(clock() - t1).toBeLessThan(500);
+      // Requests too: none left for 1 s.
+      const t2 = clock();
+      await q.observe('seen', { remainingRequests: 0, resetRequestsMs: 1000 });
+      await q.acquire('seen');
+      expect(clock() - t2).toBeGreaterThanOrEqual(1000 - TOL);
+    }, T);
+
+    it('observe() adopts the account\'s token limit the provider states for a one-minute queue that has none', async () => {
+      const q = await driver();
+      await q.configureQueue('stated', { rateLimit: { max: 100, intervalMs: 60_000 } });
+      await sleep(50);
+      // No token limit yet: tokens do not hold a request back.
+      await q.acquire('stated', undefined, 5000);
+      // The provider: 1000 tokens a minute, 600 left (another request of ours spent 400 it knew of).
+      await q.observe('stated', { limitTokens: 1000, remainingTokens: 600 });
+      const t0 = clock();
+      await q.acquire('stated', undefined, 500);
+      expect(clock() - t0).toBeLessThan(1000);
+      // 400 held + 500 reserved: 200 more do not fit before the minute is over.
+      await expect(q.acquire('stated', AbortSignal.timeout(500), 200)).rejects.toBeDefined();
+    }, T);
+
     it('serves acquire() callers waiting on a full window in the order they came', async () => {
       const q = await driver();
       await q.configureQueue('line', { rateLimit: { max: 3, intervalMs: 150 } });

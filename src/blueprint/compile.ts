@@ -67,6 +67,9 @@ function retryPolicy(step: BlueprintStep): RetryPolicy {
   };
 }
 
+/** The request limit of a rate given in tokens only: high enough never to bind. */
+const NO_REQUEST_LIMIT = 1_000_000_000;
+
 /** Concurrency that lets `rate` be reached when calls take `latencyMs`, never below `floor`. */
 export function concurrencyFor(rate: RateLimit, latencyMs: number, floor = 1): number {
   return Math.max(floor, Math.ceil((rate.max / rate.intervalMs) * latencyMs));
@@ -82,10 +85,17 @@ export function providerLimits(bp: Blueprint, defaults: Readonly<Record<string, 
   for (const [name, d] of Object.entries(defaults)) out[name] = { ...d.limits };
   for (const [name, l] of Object.entries(bp.limits?.providers ?? {})) {
     const merged: QueueLimits = { ...(out[name] ?? {}) };
-    if (l.rate) merged.rateLimit = { max: l.rate.requests, intervalMs: parseDuration(l.rate.per) };
+    const rate = l.rate ?? (l.rpm !== undefined || l.tpm !== undefined ? { requests: l.rpm, tokens: l.tpm, per: 60_000 } : undefined);
+    if (rate) {
+      const intervalMs = typeof rate.per === 'number' ? rate.per : parseDuration(rate.per);
+      const before = merged.rateLimit;
+      // A token limit alone keeps the request limit of the same interval (else none that binds).
+      const max = rate.requests ?? (before && before.intervalMs === intervalMs ? before.max : NO_REQUEST_LIMIT);
+      merged.rateLimit = rate.tokens === undefined ? { max, intervalMs } : { max, intervalMs, maxTokens: rate.tokens };
+    }
     const latency = defaults[name]?.typicalLatencyMs;
     if (l.concurrency !== undefined) merged.concurrency = l.concurrency;
-    else if (l.rate && latency !== undefined) merged.concurrency = concurrencyFor(merged.rateLimit!, latency, merged.concurrency ?? 1);
+    else if (rate?.requests !== undefined && latency !== undefined) merged.concurrency = concurrencyFor(merged.rateLimit!, latency, merged.concurrency ?? 1);
     out[name] = merged;
   }
   return out;

@@ -94,10 +94,20 @@ export const scheduleSchema = z.strictObject({
 export const providerLimitSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(10_000).optional(),
   rate: z.strictObject({
-    requests: z.number().int().min(1),
+    requests: z.number().int().min(1).optional(),
+    tokens: z.number().int().min(1).optional().describe('Tokens (prompt plus completion budget) per `per`: OpenAI counts both limits.'),
     per: duration,
-  }).optional().describe('At most `requests` started per `per`, across every worker.'),
-});
+  }).refine((r) => r.requests !== undefined || r.tokens !== undefined, { message: 'rate needs requests, tokens or both' })
+    .optional().describe('At most `requests` started and `tokens` reserved per `per`, across every worker.'),
+  rpm: z.number().int().min(1).optional().describe('Requests per minute, as OpenAI states its limits (same as rate: { requests, per: "1m" }).'),
+  tpm: z.number().int().min(1).optional().describe('Tokens per minute, as OpenAI states its limits (same as rate: { tokens, per: "1m" }).'),
+}).refine((l) => l.rate === undefined || (l.rpm === undefined && l.tpm === undefined), { message: 'give rate or rpm/tpm, not both' });
+
+export const budgetSchema = z.strictObject({
+  serperCredits: z.number().int().min(0).optional().describe('Serper credits the run may spend (one a search page).'),
+  openaiTokens: z.number().int().min(0).optional().describe('OpenAI tokens (prompt plus completion) the run may spend.'),
+  usd: z.number().min(0).optional().describe('Estimated cost in US dollars the run may spend (OpenAI list prices).'),
+}).describe('Caps what one run spends: it reserves before each request and stops, resumable, before it would pass a cap.');
 
 export const blueprintSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -111,6 +121,7 @@ export const blueprintSchema = z.strictObject({
     concurrency: z.number().int().min(1).max(10_000).optional().describe('Step runs at once in one process. @default 32'),
     providers: z.record(z.string(), providerLimitSchema).optional().describe('Per provider queue: serper, openai, web, sheets, default.'),
   }).optional(),
+  budget: budgetSchema.optional(),
   steps: z.array(stepSchema).min(1, 'a blueprint needs at least one step'),
 });
 

@@ -7,6 +7,7 @@
 import type { CommandRun, CommandSpec, OptionSpec } from './command.ts';
 
 const json: OptionSpec = { type: 'boolean', short: 'j', help: 'Print the result as JSON on stdout; an error is then one JSON object on stderr.' };
+const budget: OptionSpec = { type: 'string', short: 'b', value: 'CAPS', help: "Caps what the run spends: credits=N,tokens=N,usd=N.NN (any of them); it stops, resumable, before it would pass one.", default: "the blueprint's budget, else none" };
 const concurrency: OptionSpec = { type: 'string', short: 'c', value: 'N', help: 'Step runs executing at once in this process (a whole number >= 1).', default: "the blueprint's limits.concurrency, else 32" };
 const grace: OptionSpec = { type: 'string', short: 'g', value: 'S', help: 'On SIGTERM or Ctrl-C, seconds running steps get to finish before they go back to the queue.', default: '30' };
 const set: OptionSpec = { type: 'string', short: 's', multiple: true, value: 'k=v', help: "Set a blueprint input, e.g. --set country=gb; checked against the input's type and bounds." };
@@ -60,6 +61,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       set,
       limit: { type: 'string', short: 'l', value: 'N', help: 'Only the first N items of the first fan-out (e.g. the first N keywords); a whole number >= 0.', default: 'all' },
+      budget,
       concurrency,
       json,
     },
@@ -69,7 +71,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'resume', args: 'RUN_ID',
     summary: 'Finish an interrupted, stopped or cancelled run.',
     details: 'Steps that finished do not run again; pending ones are queued again, and those a dead process left running too.',
-    options: { json },
+    options: { budget: { ...budget, help: 'New caps for the run (e.g. raised after it stopped on its budget): credits=N,tokens=N,usd=N.NN.', default: 'the caps it had' }, json },
     load: lazy(() => import('./commands/run.ts'), (m) => m.resume),
   },
   {

@@ -32,10 +32,20 @@ export function formatSummary(s: RunSummary, failureLimit = 20): string {
   for (const n of s.noItems) lines.push(`  nothing to do: ${n.message}`);
   for (const n of s.notes ?? []) lines.push(`  note: ${n}`);
   lines.push(`  spent: ${formatUsage(s.usage)}`);
+  if (s.budget) lines.push(`  budget: ${formatBudget(s.budget)}`);
   if (s.failures.length) {
     lines.push(`  failures (${s.failures.length}):`);
     for (const f of s.failures.slice(0, failureLimit)) lines.push(`    ${f.step}${f.item ? ` item ${f.item}` : ''}: ${f.message}`);
     if (s.failures.length > failureLimit) lines.push(`    ... ${s.failures.length - failureLimit} more: topicflow runs show ${s.id}`);
   }
   return lines.join('\n');
+}
+
+/** Each cap as "spent of cap (left)": what the run may still spend. */
+export function formatBudget(b: NonNullable<RunSummary['budget']>): string {
+  const parts: string[] = [];
+  if (b.caps.serperCredits !== undefined) parts.push(`${b.spent.credits} of ${b.caps.serperCredits} Serper credits (${b.left.serperCredits} left)`);
+  if (b.caps.openaiTokens !== undefined) parts.push(`${b.spent.tokens} of ${b.caps.openaiTokens} OpenAI tokens (${b.left.openaiTokens} left)`);
+  if (b.caps.usd !== undefined) parts.push(`$${b.spent.usd.toFixed(4)} of $${b.caps.usd} (${(b.left.usd ?? 0).toFixed(4)} left)`);
+  return parts.join(', ') || 'no cap';
 }

@@ -9,6 +9,7 @@
  * running when a process died is run again on resume: step side effects are idempotent.
  */
 import { EventEmitter } from 'node:events';
+import type { BudgetCaps } from '../shared/limits.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
 import { resolveInputs } from '../blueprint/inputs.ts';
 import type { QueueDriver } from '../queue/types.ts';
@@ -55,6 +56,8 @@ export interface StartRunOptions {
   /** Only the first N items of the first fan-out (e.g. the first N keywords). */
   limit?: number;
   trigger?: string;
+  /** What the run may spend; replaces the blueprint's `budget`. */
+  budget?: BudgetCaps;
 }
 
 export interface StartRunOptions {
@@ -122,6 +125,8 @@ export class Engine {
     }
     const runOptions: Record<string, unknown> = {};
     if (options.limit !== undefined) runOptions.limit = options.limit;
+    const budget = options.budget ?? options.blueprint.budget;
+    if (budget) runOptions.budget = budget;
     const run = await this.store.createRun({
       id: options.id ?? newId('run'),
       workflow: options.workflow,
@@ -132,6 +137,8 @@ export class Engine {
       owner: this.#ownership ? thisProcess() : null,
     }, []);
     this.#ownership?.own(run.id);
+    // Before its first step run is queued: every request of the run reserves from it.
+    if (budget) await this.store.budgetSet(run.id, budget);
     const rc = await this.#runs.add(run, compiled);
     const created = await this.store.withRun(run.id, async (tx) => {
       const env = planEnv(tx, rc);
@@ -145,7 +152,12 @@ export class Engine {
   }
 
   /** @see Recovery.resume */
-  resume(runId: string): Promise<RunRecord> {
+  async resume(runId: string, options: { budget?: BudgetCaps } = {}): Promise<RunRecord> {
+    // A raised (or new) cap applies to the requests made from now on, in every worker.
+    if (options.budget) {
+      await this.store.budgetSet(runId, options.budget);
+      this.#executor.budgeted.add(runId);
+    }
     return this.#recovery.resume(runId);
   }
 

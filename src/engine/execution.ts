@@ -5,7 +5,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Job, QueueDriver } from '../queue/types.ts';
-import { internalError, isRateLimited, serializeError, stopsRun, type SerializedError } from '../shared/errors.ts';
+import { internalError, isRateLimited, quotaError, serializeError, stopsRun, type SerializedError } from '../shared/errors.ts';
+import type { BudgetAmounts, BudgetCaps, RatePermit, ThrottleCost } from '../shared/limits.ts';
 import { shouldRetry } from '../shared/retry.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
 import type { RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
@@ -153,12 +154,51 @@ export class Executor {
       signal, blueprint: rc.blueprint, env, store,
       log: { info: (m, f) => logger.info(m, { ...fields, ...f }), warn: (m, f) => logger.warn(m, { ...fields, ...f }) },
       usage: (u) => { Object.assign(usage, sumUsage(usage, u)); },
-      throttle: () => queue.acquire(sr.queue, signal),
+      throttle: async (cost = {}) => {
+        const reserved = this.#hasBudget(rc) ? await this.#reserve(sr, cost) : undefined;
+        let permit: RatePermit;
+        try {
+          permit = await queue.acquire(sr.queue, signal, cost.tokens ?? 0);
+        } catch (err) {
+          if (reserved) await store.budgetAdjust(sr.runId, negate(reserved));
+          throw err;
+        }
+        return {
+          settle: async (spent) => {
+            permit.settle(spent.tokens ?? cost.tokens ?? 0);
+            if (spent.rateLimit) await queue.observe(sr.queue, spent.rateLimit).catch(() => {});
+            if (reserved) {
+              const actual = amounts(spent, reserved);
+              await store.budgetAdjust(sr.runId, { credits: actual.credits - reserved.credits, tokens: actual.tokens - reserved.tokens, usd: actual.usd - reserved.usd });
+            }
+          },
+        };
+      },
       cache: {
         get: (ns, key) => store.cacheGet(ns, key),
         set: (ns, key, value, ttlMs) => store.cacheSet(ns, key, value, ttlMs),
       },
     };
+  }
+
+  /** Runs given a budget at resume in this process (their blueprint and options may have none). */
+  readonly budgeted = new Set<string>();
+
+  #hasBudget(rc: RunContext): boolean {
+    return rc.blueprint.budget !== undefined || (rc.run.options as { budget?: unknown } | null)?.budget !== undefined || this.budgeted.has(rc.run.id);
+  }
+
+  /**
+   * Reserves what a request may spend from the run's budget, atomically in the store; when a cap
+   * would be passed, the run stops before the request is sent (`budget.exhausted`, a quota
+   * error: the item goes back to pending and `resume --budget` with a raised cap finishes it).
+   */
+  async #reserve(sr: StepRunRecord, cost: ThrottleCost): Promise<BudgetAmounts> {
+    const want = amounts(cost);
+    if (await this.#o.store.budgetReserve(sr.runId, want)) return want;
+    const b = await this.#o.store.budget(sr.runId);
+    const over = b ? budgetLine(b.caps, b.spent, want) : 'a cap';
+    throw quotaError('budget.exhausted', `the run's budget would be passed: ${over}; raise it with topicflow resume ${sr.runId} --budget ...`, { where: 'budget' });
   }
 
   /** Records the result and plans what it makes ready, in one transaction; then enqueues that. */
@@ -200,4 +240,20 @@ export class Executor {
     try { await closeQueue(); } finally { clearTimeout(t); }
     await this.#deferral.flush();
   }
+}
+
+/** A cost as budget amounts; missing parts are `fallback`'s (else 0). */
+function amounts(c: ThrottleCost, fallback?: BudgetAmounts): BudgetAmounts {
+  return { credits: c.credits ?? fallback?.credits ?? 0, tokens: c.tokens ?? fallback?.tokens ?? 0, usd: c.usd ?? fallback?.usd ?? 0 };
+}
+
+const negate = (a: BudgetAmounts): BudgetAmounts => ({ credits: -a.credits, tokens: -a.tokens, usd: -a.usd });
+
+/** Which cap `want` would pass, as "tokens: 9500 spent of 10000, this request needs 900". */
+function budgetLine(caps: BudgetCaps, spent: BudgetAmounts, want: BudgetAmounts): string {
+  const parts: string[] = [];
+  if (caps.serperCredits !== undefined && spent.credits + want.credits > caps.serperCredits) parts.push(`Serper credits: ${spent.credits} of ${caps.serperCredits} used, this request needs ${want.credits}`);
+  if (caps.openaiTokens !== undefined && spent.tokens + want.tokens > caps.openaiTokens) parts.push(`OpenAI tokens: ${spent.tokens} of ${caps.openaiTokens} used, this request needs up to ${want.tokens}`);
+  if (caps.usd !== undefined && spent.usd + want.usd > caps.usd + 1e-9) parts.push(`$${spent.usd.toFixed(4)} of $${caps.usd} used, this request may cost $${want.usd.toFixed(4)}`);
+  return parts.join('; ') || 'a cap';
 }

@@ -3,6 +3,7 @@
  * (`run`, `runs show`, `--json`), the library returns it (`runWorkflow`).
  */
 import type { RunRecord, StepCounts, StepRunRecord, Store, Usage } from '../store/types.ts';
+import type { BudgetAmounts, BudgetCaps } from '../shared/limits.ts';
 import { formatError } from '../shared/errors.ts';
 import { emptyFanOuts } from './empty-fan-outs.ts';
 
@@ -19,12 +20,15 @@ export interface RunSummary {
   /** One line each from the per-run steps that said something (a `notice` in their output): a feature that is off, items left out. */
   notes: string[];
   usage: Usage;
+  /** The run's budget: its caps, what it spent (reserved for requests in flight included) and what is left of each cap. */
+  budget?: { caps: BudgetCaps; spent: BudgetAmounts; left: BudgetCaps };
 }
 
 export async function summarize(store: Store, run: RunRecord, failureLimit = Infinity): Promise<RunSummary> {
   const counts = await store.stepCounts(run.id);
   const order = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
   const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'] });
+  const budget = await store.budget(run.id);
   return {
     id: run.id,
     workflow: run.workflow,
@@ -38,6 +42,7 @@ export async function summarize(store: Store, run: RunRecord, failureLimit = Inf
     noItems: await emptyFanOuts(store, run, counts),
     notes: await notices(store, run),
     usage: await store.runUsage(run.id),
+    ...(budget ? { budget: { ...budget, left: left(budget.caps, budget.spent) } } : {}),
   };
 }
 
@@ -51,5 +56,14 @@ async function notices(store: Store, run: RunRecord): Promise<string[]> {
     const notice = (done?.output as { notice?: unknown } | null | undefined)?.notice;
     if (typeof notice === 'string' && notice) out.push(notice);
   }
+  return out;
+}
+
+/** What is left of each cap (never below 0). */
+function left(caps: BudgetCaps, spent: BudgetAmounts): BudgetCaps {
+  const out: BudgetCaps = {};
+  if (caps.serperCredits !== undefined) out.serperCredits = Math.max(0, caps.serperCredits - spent.credits);
+  if (caps.openaiTokens !== undefined) out.openaiTokens = Math.max(0, caps.openaiTokens - spent.tokens);
+  if (caps.usd !== undefined) out.usd = Math.max(0, caps.usd - spent.usd);
   return out;
 }

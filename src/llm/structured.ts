@@ -11,13 +11,15 @@ import { ExpressionError } from '../blueprint/expressions.ts';
 import { costUsd, maxTokensField, modelPrice, requireOpenAIKey } from '../providers/openai/client.ts';
 import { createChatCompletion } from '../providers/openai/thread.ts';
 import { checkAssertions, type Assertion, type AssertionContext } from './assertions.ts';
+import type { Permit, RateObservation, ThrottleCost } from '../shared/limits.ts';
+import { loadTokenizer } from './token-budget.ts';
 
 /** What a structured call needs of its caller (a step's context is one): credentials, cancellation, rate slots, usage, log and cache. */
 export interface LlmCallContext {
   env: Record<string, string | undefined>;
   signal: AbortSignal;
-  /** Waits for a rate slot of the provider, right before each request. */
-  throttle(): Promise<void>;
+  /** Waits for a rate slot of the provider, right before each request, reserving what it may spend. */
+  throttle(cost?: ThrottleCost): Promise<Permit>;
   usage(u: { promptTokens?: number; completionTokens?: number; costUsd?: number; cacheHits?: number }): void;
   log: { info(message: string, fields?: Record<string, unknown>): void; warn(message: string, fields?: Record<string, unknown>): void };
   cache: {
@@ -47,6 +49,11 @@ export interface StructuredRequest {
   /** How long an accepted answer is reused. 0 disables the cache. */
   cacheTtlMs: number;
   timeoutMs?: number;
+  /**
+   * Prompt tokens of `messages` and `jsonSchema` when the caller already counted them (a page it
+   * cut to a token budget), so the page is not counted twice; an upper bound is fine. @default counted here
+   */
+  promptTokens?: number;
 }
 
 export interface StructuredResult<T = unknown> {
@@ -143,19 +150,54 @@ export async function structuredCall<T = unknown>(ctx: LlmCallContext, req: Stru
   }
 }
 
-/** One request (on the OpenAI request thread when it is on: see openai-thread.ts); failures come back typed. */
+/**
+ * One request (on the OpenAI request thread when it is on: see openai-thread.ts); failures come
+ * back typed. Its slot reserves the prompt's tokens, counted with the model's tokenizer, plus its
+ * completion budget, and the cost of both; the reservation is settled with the usage the answer
+ * reports and what its headers say of the rate limits.
+ */
 async function send(ctx: LlmCallContext, req: StructuredRequest, messages: ChatMessage[]) {
-  await ctx.throttle();
-  return createChatCompletion(ctx.env, {
-    params: {
-      model: req.model,
-      messages,
-      response_format: { type: 'json_schema', json_schema: { name: req.schemaName, schema: req.jsonSchema, strict: true } },
-      ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
-      ...(req.maxOutputTokens === undefined ? {} : { [maxTokensField(ctx.env)]: req.maxOutputTokens }),
-    },
-    ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs }),
-  }, ctx.signal);
+  const tokenizer = await loadTokenizer(req.model);
+  // Feedback retries add messages to the request's own.
+  const promptTokens = req.promptTokens === undefined ? tokenizer.chat(messages, req.jsonSchema) : req.promptTokens + tokenizer.messages(messages.slice(req.messages.length));
+  const completion = req.maxOutputTokens ?? 0;
+  const cost: ThrottleCost = { tokens: promptTokens + completion, usd: costUsd(req.model, promptTokens, completion) };
+  const permit = await ctx.throttle(cost);
+  let reply: Awaited<ReturnType<typeof createChatCompletion>>;
+  try {
+    reply = await createChatCompletion(ctx.env, {
+      params: {
+        model: req.model,
+        messages,
+        response_format: { type: 'json_schema', json_schema: { name: req.schemaName, schema: req.jsonSchema, strict: true } },
+        ...(req.temperature === undefined ? {} : { temperature: req.temperature }),
+        ...(req.maxOutputTokens === undefined ? {} : { [maxTokensField(ctx.env)]: req.maxOutputTokens }),
+      },
+      ...(req.timeoutMs === undefined ? {} : { timeoutMs: req.timeoutMs }),
+    }, ctx.signal);
+  } catch (err) {
+    await settleFailure(permit, err, cost);
+    throw err;
+  }
+  const used = { prompt: reply.usage?.prompt_tokens, completion: reply.usage?.completion_tokens };
+  await permit.settle({
+    // A server that reports no usage (some local ones) keeps the estimate.
+    tokens: used.prompt === undefined ? cost.tokens! : used.prompt + (used.completion ?? 0),
+    usd: used.prompt === undefined ? cost.usd! : costUsd(modelPrice(reply.model ?? '') ? reply.model : req.model, used.prompt, used.completion ?? 0),
+    ...(reply.rateLimit ? { rateLimit: reply.rateLimit } : {}),
+  });
+  return reply;
+}
+
+/**
+ * A request that failed spent nothing billable; a 429 took no tokens from the window (its
+ * headers say what is left), while any other failure keeps its tokens counted: the provider may
+ * have counted them.
+ */
+async function settleFailure(permit: Permit, err: unknown, cost: ThrottleCost): Promise<void> {
+  const e = err as { code?: unknown; rateLimit?: RateObservation };
+  const limited = typeof e.code === 'string' && e.code.endsWith('.rate_limited');
+  await permit.settle({ tokens: limited ? 0 : cost.tokens!, usd: 0, ...(e.rateLimit ? { rateLimit: e.rateLimit } : {}) });
 }
 
 /** Parses, validates and asserts one reply. */

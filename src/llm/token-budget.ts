@@ -1,15 +1,16 @@
 /**
- * A token budget for page text sent to a model. Tokens are *estimated* at about 4 characters per
- * token (OpenAI's rule of thumb for English; other languages and code use more tokens per
- * character), so no tokenizer has to be loaded; the budget is approximate by design.
+ * Tokens counted as OpenAI counts them, with gpt-tokenizer (pure JS, the model's encoding:
+ * o200k_base for the gpt-4o, gpt-4.1, gpt-5 and o-series families, cl100k_base for gpt-4 and
+ * gpt-3.5, o200k_base for models it does not know), loaded once per process on first use. The
+ * same counts size a request's token reservation (prompt plus completion budget), cut page text to
+ * a token budget, and are settled with the usage each answer reports.
  */
 
-/** Characters per token used for estimates. @default 4 */
-export const CHARS_PER_TOKEN = 4;
+export type EncodingName = 'o200k_base' | 'cl100k_base';
 
-/** Estimated tokens of a text (~4 characters per token). */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / CHARS_PER_TOKEN);
+interface Encoding {
+  encode(text: string): number[];
+  decode(tokens: Iterable<number>): string;
 }
 
 export interface Cut {
@@ -17,15 +18,94 @@ export interface Cut {
   /** True when the text was shortened. */
   truncated: boolean;
   originalChars: number;
+  /** Tokens of `text`, or (when it was cut on a boundary) at most this many. */
+  tokens: number;
 }
 
-/**
- * Cuts `text` to about `maxTokens` tokens, ending on a sentence boundary (`.`, `!`, `?`, `…` or a
- * line break) when one lies in the last half of the budget, else on a word boundary.
- */
-export function cutToTokens(text: string, maxTokens: number): Cut {
-  const limit = Math.max(0, Math.floor(maxTokens * CHARS_PER_TOKEN));
-  if (text.length <= limit) return { text, truncated: false, originalChars: text.length };
+export interface ChatMessageLike { role: string; content: string }
+
+export interface Tokenizer {
+  readonly encoding: EncodingName;
+  /** Tokens of a text. */
+  count(text: string): number;
+  /**
+   * Prompt tokens of a chat request as OpenAI counts them: each message's role and content plus 3
+   * tokens of framing, 3 that prime the reply, and a structured-output schema's JSON.
+   */
+  chat(messages: readonly ChatMessageLike[], jsonSchema?: unknown): number;
+  /** Tokens that `messages` add to a chat request's prompt (without the 3 that prime the reply). */
+  messages(messages: readonly ChatMessageLike[]): number;
+  /**
+   * Cuts `text` to at most `maxTokens` tokens, ending on a sentence boundary (`.`, `!`, `?`, `…` or
+   * a line break) when one lies in the last half of the budget, else on a word boundary.
+   */
+  cut(text: string, maxTokens: number): Cut;
+}
+
+/** The encoding a model's tokens are counted in. */
+export function encodingOf(model: string): EncodingName {
+  const m = model.toLowerCase();
+  if (/^(gpt-4o|gpt-4\.[1-9]|gpt-5|gpt-oss|chatgpt-4o|o\d)/.test(m)) return 'o200k_base';
+  if (/^(gpt-4|gpt-3\.5)/.test(m)) return 'cl100k_base';
+  return 'o200k_base';
+}
+
+const loading = new Map<EncodingName, Promise<Tokenizer>>();
+
+/** The tokenizer of `model`'s encoding, loaded on first use (the o200k_base table takes ~1 s to load). */
+export function loadTokenizer(model: string): Promise<Tokenizer> {
+  const name = encodingOf(model);
+  let t = loading.get(name);
+  if (!t) {
+    t = (name === 'o200k_base' ? import('gpt-tokenizer/encoding/o200k_base') : import('gpt-tokenizer/encoding/cl100k_base'))
+      .then((m) => tokenizerOf(name, m));
+    // A failed load is tried again by the next caller.
+    t.catch(() => loading.delete(name));
+    loading.set(name, t);
+  }
+  return t;
+}
+
+function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
+  const count = (text: string) => (text === '' ? 0 : enc.encode(text).length);
+  const ofMessages = (messages: readonly ChatMessageLike[]) => {
+    let n = 0;
+    for (const m of messages) n += 3 + count(m.role) + count(m.content);
+    return n;
+  };
+  return {
+    encoding,
+    count,
+    messages: ofMessages,
+    chat(messages, jsonSchema) {
+      const n = 3 + ofMessages(messages);
+      return jsonSchema === undefined ? n : n + count(JSON.stringify(jsonSchema));
+    },
+    cut(text, maxTokens) {
+      const max = Math.max(0, Math.floor(maxTokens));
+      // A token is at least one UTF-8 byte: a text of no more bytes than the budget fits uncounted.
+      if (text.length <= max && Buffer.byteLength(text) <= max) return { text, truncated: false, originalChars: text.length, tokens: count(text) };
+      // Only the head of a long page is encoded: 6 characters a token at first (English runs at
+      // 4-5, so one encoding usually covers the budget); when that head
+      // fits, a longer one sized by the characters a token it showed.
+      for (let chars = Math.max(64, max * 6); ; ) {
+        const head = text.slice(0, chars);
+        const tokens = enc.encode(head);
+        if (tokens.length <= max) {
+          if (head.length === text.length) return { text, truncated: false, originalChars: text.length, tokens: tokens.length };
+          chars = Math.max(chars * 1.25, Math.ceil((head.length / Math.max(1, tokens.length)) * max * 1.1) + 64);
+          continue;
+        }
+        // The longest prefix of whole characters within the budget.
+        const prefix = enc.decode(tokens.slice(0, max)).replace(/\uFFFD+$/, '');
+        return { text: atBoundary(text, prefix.length), truncated: true, originalChars: text.length, tokens: max };
+      }
+    },
+  };
+}
+
+/** `text` cut at or before `limit` characters, on a sentence end in the last half, else a word boundary. */
+function atBoundary(text: string, limit: number): string {
   const head = text.slice(0, limit + 1);
   let end = -1;
   for (const m of head.matchAll(/[.!?…。](?=["'”’)\]]*(\s|$))["'”’)\]]*|\n/g)) {
@@ -36,5 +116,5 @@ export function cutToTokens(text: string, maxTokens: number): Cut {
     const space = head.lastIndexOf(' ', limit);
     end = space > limit / 2 ? space : limit;
   }
-  return { text: text.slice(0, end).trimEnd(), truncated: true, originalChars: text.length };
+  return text.slice(0, end).trimEnd();
 }

@@ -16,6 +16,7 @@ import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
 import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
+import { NO_PERMIT, type RateObservation, type RatePermit } from '../shared/limits.ts';
 
 export interface MemoryQueueOptions {
   /** Monotonic clock in ms for delays and rate limits. @default performance.now */
@@ -293,22 +294,32 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     name: 'memory',
     capabilities: { local: true, redeliversStalled: false },
 
-    async acquire(queue: string, signal?: AbortSignal): Promise<void> {
+    async acquire(queue: string, signal?: AbortSignal, tokens = 0): Promise<RatePermit> {
       signal?.throwIfAborted();
       const q = queues.get(queue);
-      if (!q?.limiter) return;
+      if (!q?.limiter) return NO_PERMIT;
       q.gate ??= createRateGate<number>(
-        () => {
+        (want) => {
           const limiter = q.limiter;
           if (!limiter) return { slot: -1 };
-          const waitMs = limiter.tryAcquire(now(), margin(q, limiter));
+          const waitMs = limiter.tryAcquire(now(), margin(q, limiter), want);
           return waitMs > 0 ? { waitMs } : { slot: limiter.lastSlot };
         },
         (ms) => sleep(Math.min(ms, MAX_TIMER_MS)),
       );
-      const slot = await q.gate.acquire(signal);
+      const slot = await q.gate.acquire(signal, tokens);
       const limiter = q.limiter;
-      if (limiter && slot >= 0) holdSlot(held(limiter, slot));
+      if (!limiter || slot < 0) return NO_PERMIT;
+      holdSlot(held(limiter, slot));
+      if (limiter.limit.maxTokens === undefined) return NO_PERMIT;
+      // Settled lower, the tokens it gave back may let the next caller in before its wait ends.
+      return { settle: (used) => { limiter.settle(slot, used); q.gate?.wake(); } };
+    },
+
+    async observe(queue: string, seen: RateObservation): Promise<void> {
+      const q = queues.get(queue);
+      if (!q?.limiter) return;
+      q.limiter.observe(now(), seen, margin(q, q.limiter));
     },
 
     async rateLimited(queue: string): Promise<void> {
@@ -327,8 +338,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         q.concurrency = validateConcurrency(limits.concurrency, where);
       }
       if (limits.rateLimit !== undefined) {
-        const { max, intervalMs } = validateRateLimit(limits.rateLimit, where);
-        q.limiter = createRateLimiter({ max, intervalMs }, where);
+        q.limiter = createRateLimiter(validateRateLimit(limits.rateLimit, where), where);
         watchLoopLag();
       }
       pump();

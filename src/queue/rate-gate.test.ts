@@ -54,7 +54,7 @@ describe('rate gate', () => {
       asks++;
       const slots: number[] = [];
       let waitMs = 0;
-      while (slots.length < want) {
+      while (slots.length < want.length) {
         const g = grant();
         if ('waitMs' in g) { waitMs = g.waitMs; break; }
         slots.push(g.slot);

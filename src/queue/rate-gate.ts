@@ -9,6 +9,8 @@
 import { Fifo } from '../shared/collections.ts';
 
 interface Waiter<S> {
+  /** Tokens the caller reserves with its slot. */
+  tokens: number;
   resolve: (slot: S) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
@@ -17,10 +19,12 @@ interface Waiter<S> {
 }
 
 export interface RateGate<S> {
-  /** Resolves with the slot this caller holds; rejects when `signal` aborts first. */
-  acquire(signal?: AbortSignal): Promise<S>;
+  /** Resolves with the slot this caller holds (with `tokens` reserved); rejects when `signal` aborts first. */
+  acquire(signal?: AbortSignal, tokens?: number): Promise<S>;
   /** Callers waiting (tests). */
   readonly waiting: number;
+  /** Ends the current wait early: the limiter may have room again (a reservation was settled lower). */
+  wake(): void;
 }
 
 /** What a limiter answered: the slot it gave, or the ms until one may be free (> 0). */
@@ -29,8 +33,8 @@ export type Grant<S> = { slot: S } | { waitMs: number };
 /** What {@link TakeMany} took: the slots, and when fewer than asked, the ms until the next may be free. */
 export interface Taken<S> { slots: S[]; waitMs: number }
 
-/** Takes up to `want` slots at once (one round trip to a shared limiter for several callers). */
-export type TakeMany<S> = (want: number) => Promise<Taken<S>>;
+/** Takes slots for the callers in line at once, in order, each with its tokens (one round trip to a shared limiter for several callers). */
+export type TakeMany<S> = (tokens: number[]) => Promise<Taken<S>>;
 
 /** Slots asked for at once by {@link TakeMany}. */
 export const MAX_TAKE_MANY = 64;
@@ -41,10 +45,16 @@ export const MAX_TAKE_MANY = 64;
  * for a slot for everyone waiting, up to {@link MAX_TAKE_MANY}: one slot per round trip and wake-up
  * falls behind a window that frees slots faster than that.
  */
-export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany<S>): RateGate<S> {
+export function createRateGate<S>(take: (tokens: number) => Grant<S> | Promise<Grant<S>>, sleep: (ms: number) => Promise<void>, takeMany?: TakeMany<S>): RateGate<S> {
   const waiters = new Fifo<Waiter<S>>();
   let live = 0;
   let polling = false;
+  let wakeUp: (() => void) | undefined;
+  /** `sleep`, or until `wake()`. */
+  const nap = (ms: number) => new Promise<void>((resolve) => {
+    wakeUp = resolve;
+    sleep(ms).then(resolve, resolve);
+  }).finally(() => { wakeUp = undefined; });
 
   function settle(w: Waiter<S>): void {
     w.done = true;
@@ -62,7 +72,12 @@ export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, slee
         if (takeMany && live > 1) {
           let got: Taken<S>;
           try {
-            got = await takeMany(Math.min(live, MAX_TAKE_MANY));
+            const asks: number[] = [];
+            for (let i = 0; i < waiters.length && asks.length < MAX_TAKE_MANY; i++) {
+              const w = waiters.at(i)!;
+              if (!w.done) asks.push(w.tokens);
+            }
+            got = await takeMany(asks);
           } catch (err) {
             waiters.shift();
             if (!head.done) { settle(head); head.reject(err); }
@@ -77,12 +92,12 @@ export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, slee
             settle(w);
             w.resolve(got.slots[n++]!);
           }
-          if (got.waitMs > 0 && waiters.length > 0) await sleep(got.waitMs);
+          if (got.waitMs > 0 && waiters.length > 0) await nap(got.waitMs);
           continue;
         }
         let grant: Grant<S>;
         try {
-          grant = await take();
+          grant = await take(head.tokens);
         } catch (err) {
           // The limiter itself failed (Redis unreachable): the first in line gets the error.
           waiters.shift();
@@ -95,7 +110,7 @@ export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, slee
           if (!head.done) { settle(head); head.resolve(grant.slot); }
           continue;
         }
-        await sleep(grant.waitMs);
+        await nap(grant.waitMs);
       }
     } finally {
       polling = false;
@@ -104,18 +119,19 @@ export function createRateGate<S>(take: () => Grant<S> | Promise<Grant<S>>, slee
 
   return {
     get waiting() { return live; },
-    async acquire(signal) {
+    wake() { wakeUp?.(); },
+    async acquire(signal, tokens = 0) {
       signal?.throwIfAborted();
       // Nobody in line: ask at once, without queueing. A limiter that answers at once (memory)
       // is not awaited, so the next caller already finds this one in line.
       if (live === 0 && !polling) {
-        const answer = take();
+        const answer = take(tokens);
         const grant = answer instanceof Promise ? await answer : answer;
         if ('slot' in grant) return grant.slot;
         signal?.throwIfAborted();
       }
       return new Promise<S>((resolve, reject) => {
-        const w: Waiter<S> = { resolve, reject, signal, onAbort: undefined, done: false };
+        const w: Waiter<S> = { tokens, resolve, reject, signal, onAbort: undefined, done: false };
         if (signal) {
           w.onAbort = () => {
             if (w.done) return;

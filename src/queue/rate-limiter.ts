@@ -1,11 +1,13 @@
 /**
- * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`.
+ * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`, and
+ * with `maxTokens`, never more than that many tokens reserved by them (OpenAI's TPM).
  * A fixed-window counter (what BullMQ's `limiter` does) can let 2 × max through across a window
  * boundary; providers that count per rolling minute answer that with 429s, so we keep the exact
  * times of the last `max` acquisitions, oldest first (O(max) memory). A slot's time moves to
  * when its request left ({@link RateLimiter.restamp}, see send-stamp.ts).
  */
 import { userError } from '../shared/errors.ts';
+import { STATED_LIMIT_WINDOW_MS, type RateObservation } from '../shared/limits.ts';
 import type { RateLimit } from './types.ts';
 
 export interface RateLimiter {
@@ -13,9 +15,10 @@ export interface RateLimiter {
   /**
    * Takes one slot at time `now` when free and returns 0; otherwise takes nothing and returns
    * the ms to wait before a slot frees up (always > 0). `marginMs` keeps the window that much
-   * longer for this call (see {@link rateWindowMargin}).
+   * longer for this call (see {@link rateWindowMargin}). `tokens` are reserved with the slot
+   * (at most the whole token limit, so one large request never waits for ever).
    */
-  tryAcquire(now: number, marginMs?: number): number;
+  tryAcquire(now: number, marginMs?: number, tokens?: number): number;
   /** The id of the slot the last successful {@link tryAcquire} took. */
   readonly lastSlot: number;
   /**
@@ -23,6 +26,13 @@ export interface RateLimiter {
    * no longer among the last `max`, is left alone.
    */
   restamp(id: number, at: number): void;
+  /** The request of slot `id` used `tokens` (the provider's count): its reservation becomes that. */
+  settle(id: number, tokens: number): void;
+  /**
+   * The provider said how much of its window is left ({@link RateObservation}): when it is less
+   * than this limiter counts free, the difference is held until the provider's reset.
+   */
+  observe(now: number, seen: RateObservation, marginMs?: number): void;
 }
 
 /** Checks a concurrency (a queue's or a process's) and says where it is wrong. */
@@ -38,6 +48,9 @@ export function validateRateLimit(limit: RateLimit, where: string): RateLimit {
   }
   if (!Number.isFinite(limit.intervalMs) || limit.intervalMs <= 0) {
     throw userError('queue.bad_rate_limit', `rateLimit.intervalMs must be a number > 0, got ${String(limit.intervalMs)}`, { where });
+  }
+  if (limit.maxTokens !== undefined && (!Number.isInteger(limit.maxTokens) || limit.maxTokens < 1)) {
+    throw userError('queue.bad_rate_limit', `rateLimit.maxTokens must be a whole number >= 1, got ${String(limit.maxTokens)}`, { where });
   }
   return limit;
 }
@@ -79,37 +92,106 @@ export const RATE_CAUTION_MS = 5 * 60_000;
 let nextSlotId = 0;
 
 export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLimiter {
-  const { max, intervalMs } = validateRateLimit(limit, where);
+  const { intervalMs } = validateRateLimit(limit, where);
+  // Lowered (never raised) to what the provider states as the account's limits (see observe).
+  let { max, maxTokens } = limit;
   // The last `max` slots by time, oldest first: a restamp moves one to the end.
   const times: number[] = [];
   const ids: number[] = [];
+  // Token reservations in the window, oldest first (by the time of their slot), and their sum.
+  const tokTimes: number[] = [];
+  const tokIds: number[] = [];
+  const tokAmounts: number[] = [];
+  let tokSum = 0;
   let lastSlot = -1;
   function insert(id: number, t: number): void {
     let i = times.length;
     while (i > 0 && times[i - 1]! > t) i--;
     times.splice(i, 0, t);
     ids.splice(i, 0, id);
+    if (times.length > max) { times.shift(); ids.shift(); }
+  }
+  function insertTokens(id: number, t: number, n: number): void {
+    let i = tokTimes.length;
+    while (i > 0 && tokTimes[i - 1]! > t) i--;
+    tokTimes.splice(i, 0, t);
+    tokIds.splice(i, 0, id);
+    tokAmounts.splice(i, 0, n);
+    tokSum += n;
+  }
+  /** Drops the reservations that left the window; the tokens still counted. */
+  function tokensUsed(now: number, marginMs: number): number {
+    while (tokTimes.length > 0 && tokTimes[0]! + intervalMs + marginMs <= now) {
+      tokSum -= tokAmounts[0]!;
+      tokTimes.shift(); tokIds.shift(); tokAmounts.shift();
+    }
+    return tokSum;
+  }
+  /** Ms until `want` more tokens fit, 0 when they fit now. */
+  function tokenWait(now: number, marginMs: number, want: number): number {
+    const over = tokensUsed(now, marginMs) + want - maxTokens!;
+    if (over <= 0) return 0;
+    let freed = 0;
+    for (let i = 0; i < tokTimes.length; i++) {
+      freed += tokAmounts[i]!;
+      if (freed >= over) return Math.max(1, tokTimes[i]! + intervalMs + marginMs - now);
+    }
+    return intervalMs;
   }
   return {
-    limit: { max, intervalMs },
+    get limit() { return maxTokens === undefined ? { max, intervalMs } : { max, intervalMs, maxTokens }; },
     get lastSlot() { return lastSlot; },
-    tryAcquire(now, marginMs = 0) {
-      if (times.length >= max) {
-        const wait = times[0]! + intervalMs + marginMs - now;
-        if (wait > 0) return wait;
-        times.shift();
-        ids.shift();
-      }
+    tryAcquire(now, marginMs = 0, tokens = 0) {
+      const want = maxTokens === undefined ? 0 : Math.min(Math.max(0, Math.ceil(tokens)), maxTokens);
+      // Slots that left the window go (a limit far above what is sent would keep them all otherwise).
+      while (times.length > 0 && times[0]! + intervalMs + marginMs <= now) { times.shift(); ids.shift(); }
+      const slotWait = times.length >= max ? times[0]! + intervalMs + marginMs - now : 0;
+      const tokWait = maxTokens === undefined ? 0 : tokenWait(now, marginMs, want);
+      if (slotWait > 0 || tokWait > 0) return Math.max(slotWait, tokWait);
       lastSlot = nextSlotId++;
       insert(lastSlot, now);
+      if (want > 0) insertTokens(lastSlot, now, want);
       return 0;
     },
     restamp(id, at) {
       const i = ids.lastIndexOf(id);
-      if (i < 0 || times[i]! >= at) return;
-      times.splice(i, 1);
-      ids.splice(i, 1);
-      insert(id, at);
+      if (i >= 0 && times[i]! < at) {
+        times.splice(i, 1);
+        ids.splice(i, 1);
+        insert(id, at);
+      }
+      const j = tokIds.lastIndexOf(id);
+      if (j >= 0 && tokTimes[j]! < at) {
+        const n = tokAmounts[j]!;
+        tokSum -= n;
+        tokTimes.splice(j, 1); tokIds.splice(j, 1); tokAmounts.splice(j, 1);
+        insertTokens(id, at, n);
+      }
+    },
+    settle(id, tokens) {
+      const j = tokIds.lastIndexOf(id);
+      if (j < 0) return;
+      const n = Math.max(0, Math.ceil(tokens));
+      tokSum += n - tokAmounts[j]!;
+      tokAmounts[j] = n;
+    },
+    observe(now, seen, marginMs = 0) {
+      // A limit the provider states for a window like ours and lower than ours is the account's.
+      if (intervalMs === STATED_LIMIT_WINDOW_MS) {
+        if (seen.limitRequests !== undefined && seen.limitRequests < max) max = seen.limitRequests;
+        if (seen.limitTokens !== undefined && (maxTokens === undefined || seen.limitTokens < maxTokens)) maxTokens = seen.limitTokens;
+      }
+      // Held as if taken `interval` before the provider's reset, so it leaves the window then.
+      if (seen.remainingRequests !== undefined) {
+        const free = max - times.filter((t) => t + intervalMs + marginMs > now).length;
+        const extra = Math.min(max, free - seen.remainingRequests);
+        const at = now + Math.min(seen.resetRequestsMs ?? intervalMs, intervalMs) - intervalMs - marginMs;
+        for (let k = 0; k < extra; k++) insert(-1, at);
+      }
+      if (maxTokens !== undefined && seen.remainingTokens !== undefined) {
+        const extra = Math.min(maxTokens, maxTokens - tokensUsed(now, marginMs) - seen.remainingTokens);
+        if (extra > 0) insertTokens(-1, now + Math.min(seen.resetTokensMs ?? intervalMs, intervalMs) - intervalMs - marginMs, extra);
+      }
     },
   };
 }

@@ -10,8 +10,9 @@
  * their diagnostics channels): when a request of that job leaves, the oldest slot the job holds is
  * stamped again with the time it left, so no later grant counts from the earlier time.
  *
- * A request sent from another thread (the OpenAI request thread) is not seen here: its slot keeps
- * its grant time, and the limiters' event-loop margin counts the hand-over (see loop-lag.ts).
+ * A request sent from another thread (the OpenAI request thread) is announced on the
+ * `topicflow:request:handover` channel when it is handed over, and stamped when that thread says
+ * it sends it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import dc from 'node:diagnostics_channel';
@@ -82,5 +83,10 @@ function watch(): void {
   // fetch (undici): published once the request's headers were written to a connected socket.
   dc.subscribe('undici:client:sendHeaders', () => {
     nextHeld()?.sent();
+  });
+  // A request handed to another thread (the OpenAI request thread): stamped when that thread sends it.
+  dc.subscribe('topicflow:request:handover', (message) => {
+    const slot = nextHeld();
+    if (slot) (message as { sent?: () => void }).sent = () => slot.sent();
   });
 }

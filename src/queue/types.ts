@@ -8,9 +8,9 @@
  */
 import type { RetryPolicy } from '../shared/retry.ts';
 
-import type { QueueLimits } from '../shared/limits.ts';
+import type { QueueLimits, RateObservation, RatePermit } from '../shared/limits.ts';
 
-export type { QueueLimits, RateLimit } from '../shared/limits.ts';
+export type { QueueLimits, RateLimit, RateObservation, RatePermit } from '../shared/limits.ts';
 
 export interface QueueCapabilities {
   /**
@@ -91,9 +91,16 @@ export interface QueueDriver {
   /**
    * Waits for one rate slot of `queue` (at once when it has no rate limit): what a provider
    * client calls right before each request, so the limit holds at the provider, per request,
-   * across every worker. Rejects when `signal` aborts.
+   * across every worker. With a token limit on the queue, the slot reserves `tokens` (the
+   * request's estimate) until the permit is settled with what the provider counted. Rejects when
+   * `signal` aborts.
    */
-  acquire(queue: string, signal?: AbortSignal): Promise<void>;
+  acquire(queue: string, signal?: AbortSignal, tokens?: number): Promise<RatePermit>;
+  /**
+   * The provider behind `queue` said what is left of its window (its rate-limit headers): the
+   * queue's window holds back what it counted free beyond that, across every worker for bullmq.
+   */
+  observe(queue: string, seen: RateObservation): Promise<void>;
   /**
    * The provider behind `queue` answered 429: keep its window wider (see `widenedMargin` in
    * rate-limiter.ts) for `RATE_CAUTION_MS` after this call, across every worker for bullmq.

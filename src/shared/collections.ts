@@ -20,6 +20,11 @@ export class Fifo<T> {
     return this.#items[this.#head];
   }
 
+  /** The item `i` places from the front (0: the first). */
+  at(i: number): T | undefined {
+    return this.#items[this.#head + i];
+  }
+
   /** Puts `item` first in line. */
   unshift(item: T): void {
     if (this.#head > 0) this.#items[--this.#head] = item;

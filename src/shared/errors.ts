@@ -1,3 +1,5 @@
+import type { RateObservation } from './limits.ts';
+
 /**
  * Errors typed by fault. Every error that crosses a boundary (store, queue, process) is turned
  * into a plain {@link SerializedError}; code branches on `code` and `fault`, never on
@@ -25,6 +27,8 @@ export interface SerializedError {
   requestId?: string;
   /** Milliseconds the provider asked us to wait (Retry-After). */
   retryAfterMs?: number;
+  /** What the provider said is left of its rate limits (its x-ratelimit-* headers). */
+  rateLimit?: RateObservation;
   /** Where the problem is (JSON path, step id, URL, cell). */
   where?: string;
   stack?: string;
@@ -34,6 +38,7 @@ export interface TopicflowErrorOptions {
   status?: number;
   requestId?: string;
   retryAfterMs?: number;
+  rateLimit?: RateObservation;
   where?: string;
   cause?: unknown;
 }
@@ -44,6 +49,7 @@ export class TopicflowError extends Error {
   readonly status?: number;
   readonly requestId?: string;
   readonly retryAfterMs?: number;
+  readonly rateLimit?: RateObservation;
   readonly where?: string;
 
   constructor(fault: Fault, code: string, message: string, options: TopicflowErrorOptions = {}) {
@@ -54,6 +60,7 @@ export class TopicflowError extends Error {
     if (options.status !== undefined) this.status = options.status;
     if (options.requestId !== undefined) this.requestId = options.requestId;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.rateLimit !== undefined) this.rateLimit = options.rateLimit;
     if (options.where !== undefined) this.where = options.where;
   }
 }
@@ -87,6 +94,7 @@ export function serializeError(err: unknown): SerializedError {
     if (err.status !== undefined) out.status = err.status;
     if (err.requestId !== undefined) out.requestId = err.requestId;
     if (err.retryAfterMs !== undefined) out.retryAfterMs = err.retryAfterMs;
+    if (err.rateLimit !== undefined) out.rateLimit = err.rateLimit;
     if (err.where !== undefined) out.where = err.where;
     if (err.fault === 'internal' && err.stack) out.stack = err.stack;
     return out;
@@ -120,6 +128,7 @@ export function deserializeError(e: SerializedError): TopicflowError {
   if (e.status !== undefined) opts.status = e.status;
   if (e.requestId !== undefined) opts.requestId = e.requestId;
   if (e.retryAfterMs !== undefined) opts.retryAfterMs = e.retryAfterMs;
+  if (e.rateLimit !== undefined) opts.rateLimit = e.rateLimit;
   if (e.where !== undefined) opts.where = e.where;
   const err = new TopicflowError(e.fault, e.code, e.message, opts);
   if (e.stack) err.stack = e.stack;

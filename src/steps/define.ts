@@ -8,6 +8,9 @@ import type { z } from 'zod';
 import type { CacheEntry, Store, Usage } from '../store/types.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
 import { userError, type TopicflowError } from '../shared/errors.ts';
+import type { Permit, ThrottleCost } from '../shared/limits.ts';
+
+export type { Permit, Spent, ThrottleCost } from '../shared/limits.ts';
 
 export interface StepLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -40,9 +43,12 @@ export interface StepContext {
   /**
    * Waits for a rate slot of this step's provider. Steps declared `throttle: 'per-request'`
    * call it right before each provider request (not for cache hits), so a provider's limit holds
-   * per request, at the provider, across every worker.
+   * per request, at the provider, across every worker. `cost` is what the request may spend
+   * (tokens for a token limit; tokens, credits and dollars for the run's budget), reserved
+   * before it is sent; the permit is settled with what the provider counted. Throws
+   * `budget.exhausted` (the run stops, resumable) when the run's budget cannot cover `cost`.
    */
-  throttle(): Promise<void>;
+  throttle(cost?: ThrottleCost): Promise<Permit>;
   cache: {
     get(namespace: string, key: string): Promise<CacheEntry | undefined>;
     set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;

@@ -10,7 +10,7 @@ import { hasOpenAIKey, openaiConfigError } from '../providers/openai/config.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput, warmOpenAI } from './support/openai-inputs.ts';
-import { cutToTokens } from '../llm/token-budget.ts';
+import { loadTokenizer } from '../llm/token-budget.ts';
 import { readPromptFile } from '../llm/prompt-file.ts';
 
 /** Default prompts. Placeholders in single braces are filled by the step (not by the engine): {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}. */
@@ -80,7 +80,7 @@ export const extractIdeasInput = z.object({
   promptFile: z.string().trim().min(1).optional()
     .describe('A prompt file (Markdown with "# System" and "# User" sections), relative to the blueprint file; read when a run starts, so edits apply to the next run. `prompt` wins when both are set.'),
   maxInputTokens: z.number().int().min(100).max(1_000_000).default(3000)
-    .describe('Page text is cut to this many tokens, estimated at ~4 characters per token, on a sentence boundary. @default 3000'),
+    .describe("Page text is cut to this many tokens (counted with the model's tokenizer), on a sentence boundary. @default 3000"),
   minIdeas: z.number().int().min(0).max(100).default(3).describe('@default 3'),
   maxIdeas: z.number().int().min(1).max(100).default(10).describe('@default 10'),
   assertions: z.array(assertionSchema).optional().describe('Checks on the ideas. @default count and distinct (hard), quotes-in-source (soft)'),
@@ -104,6 +104,12 @@ export interface ExtractIdeasOutput {
 }
 
 const PLACEHOLDER = /\{(keyword|title|url|text|headings|peopleAlsoAsk|relatedSearches|minIdeas|maxIdeas)\}/g;
+
+/** How many times the prompts name `{name}` (the default prompt names {text} once). */
+function placeholders(prompt: { system?: string | undefined; user?: string | undefined } | undefined, name: string): number {
+  const of = (t: string) => t.split(`{${name}}`).length - 1;
+  return of(prompt?.system ?? DEFAULT_PROMPT.system) + of(prompt?.user ?? DEFAULT_PROMPT.user);
+}
 
 /** Fills `{name}` placeholders in one pass, so page text that contains `{keyword}` stays as it is. */
 export function renderPrompt(template: string, values: Record<string, string>): string {
@@ -132,9 +138,10 @@ export const openaiExtractIdeas = defineStep({
     if (!input.page.text.trim()) {
       return { ideas: [], source: 'openai', model: input.model, warnings: [`page ${input.page.url} has no text: no ideas extracted`], attempts: 0, cached: false };
     }
-    const cut = cutToTokens(input.page.text, input.maxInputTokens);
+    const tokenizer = await loadTokenizer(input.model);
+    const cut = tokenizer.cut(input.page.text, input.maxInputTokens);
     if (cut.truncated) {
-      warnings.push(`page text cut from ${cut.originalChars} to ${cut.text.length} characters to fit maxInputTokens ${input.maxInputTokens} (estimated at ~4 characters per token)`);
+      warnings.push(`page text cut from ${cut.originalChars} to ${cut.text.length} characters to fit maxInputTokens ${input.maxInputTokens}`);
     }
     const values: Record<string, string> = {
       keyword: input.keyword,
@@ -151,12 +158,17 @@ export const openaiExtractIdeas = defineStep({
     // A run started from a blueprint file has its prompt file read into `prompt` already; a blueprint given as an object reads it here.
     const prompt = input.prompt ?? (input.promptFile ? await readPromptFile(input.promptFile) : undefined);
     const { structuredCall } = await import('../llm/structured.ts');
+    const messages = (text: string) => [
+      { role: 'system' as const, content: renderPrompt(prompt?.system ?? DEFAULT_PROMPT.system, { ...values, text }) },
+      { role: 'user' as const, content: renderPrompt(prompt?.user ?? DEFAULT_PROMPT.user, { ...values, text }) },
+    ];
     const result = await structuredCall<{ ideas: Idea[] }>(ctx, {
       model: input.model,
-      messages: [
-        { role: 'system', content: renderPrompt(prompt?.system ?? DEFAULT_PROMPT.system, values) },
-        { role: 'user', content: renderPrompt(prompt?.user ?? DEFAULT_PROMPT.user, values) },
-      ],
+      messages: messages(values.text!),
+      // The prompt's tokens without the page, plus the page's as the cut counted them (a token or
+      // two apart where the page meets the prompt), instead of counting the page again. A page the
+      // prompt names twice counts twice.
+      promptTokens: tokenizer.chat(messages(''), IDEAS_JSON_SCHEMA) + cut.tokens * placeholders(prompt, 'text'),
       schemaName: 'content_ideas',
       jsonSchema: IDEAS_JSON_SCHEMA,
       validator: ideasOutputSchema,

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { hasOpenAIKey, openaiConfigError } from '../providers/openai/config.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
-import { cutToTokens } from '../llm/token-budget.ts';
+import { loadTokenizer, type Tokenizer } from '../llm/token-budget.ts';
 import { readPromptFile } from '../llm/prompt-file.ts';
 import {
   briefCells, heuristicBrief, SEARCH_INTENTS, targetLength,
@@ -123,11 +123,11 @@ const PLACEHOLDER = /\{(keyword|intent|pages|peopleAlsoAsk|relatedSearches|outli
  * The messages, output schema and citation check of a model-written brief: what the step sends,
  * and what an evaluation of brief prompts sends for the same pages.
  */
-export function briefRequest(req: { keyword: string; pages: readonly BriefPage[]; serp: BriefSerp; heuristic: ContentBrief; maxInputTokens: number; prompt?: { system?: string | undefined; user?: string | undefined } }) {
+export function briefRequest(req: { keyword: string; pages: readonly BriefPage[]; serp: BriefSerp; heuristic: ContentBrief; maxInputTokens: number; tokenizer: Tokenizer; prompt?: { system?: string | undefined; user?: string | undefined } }) {
   const { pages, serp, heuristic } = req;
   const pageBlocks = pages.map((p) => {
     // The page must not close the delimiter the prompt puts around it.
-    const text = cutToTokens(p.text ?? '', req.maxInputTokens).text.replace(/<\/?page[^>]*>/gi, '');
+    const text = req.tokenizer.cut(p.text ?? '', req.maxInputTokens).text.replace(/<\/?page[^>]*>/gi, '');
     const hs = p.headings.filter((h) => h.level >= 2 && h.level <= 3).map((h) => `${h.level === 3 ? '  ' : ''}H${h.level} ${h.text}`).join('\n');
     return `<page id="${p.id}" position="${p.position}" words="${p.words}">\nTitle: ${p.title}\nURL: ${p.url}\nHeadings:\n${hs}\nText:\n${text}\n</page>`;
   });
@@ -210,7 +210,7 @@ export const openaiWriteBrief = defineStep({
     const prompt = args.prompt ?? (args.promptFile ? await readPromptFile(args.promptFile) : undefined);
     const { structuredCall } = await import('../llm/structured.ts');
     const call = structuredCall<ModelBrief>(ctx, {
-      ...briefRequest({ keyword: args.keyword, pages, serp, heuristic: base, maxInputTokens: args.maxInputTokens, ...(prompt ? { prompt } : {}) }),
+      ...briefRequest({ keyword: args.keyword, pages, serp, heuristic: base, maxInputTokens: args.maxInputTokens, tokenizer: await loadTokenizer(args.model), ...(prompt ? { prompt } : {}) }),
       model: args.model,
       ...(args.temperature === undefined ? {} : { temperature: args.temperature }),
       maxOutputTokens: args.maxOutputTokens,

@@ -127,14 +127,17 @@ export default serperSearch;
 async function searchPage(client: SerperClient, params: SerperSearchParams, ctx: StepContext, spent: (credits: number) => void): Promise<SerperPage> {
   await loadHttpTransport();
   for (let tries = 1; ; tries++) {
-    await ctx.throttle();
+    // Reserved from the run's budget before it is sent: 2 credits above 10 results, else 1.
+    const permit = await ctx.throttle({ credits: (params.num ?? 10) > 10 ? 2 : 1 });
     try {
       const reply = await client.search(params, { signal: ctx.signal });
+      await permit.settle({ credits: reply.result.credits });
       spent(reply.result.credits);
       ctx.usage({ credits: reply.result.credits });
       return reply;
     } catch (err) {
       const credits = billedCredits(err);
+      await permit.settle({ credits });
       if (credits > 0) {
         spent(credits);
         ctx.usage({ credits });

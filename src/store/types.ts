@@ -6,6 +6,7 @@
  * fan-out tree: '' for the root, '3' for item 3 of the first fan-out, '3.7' for item 7 of a
  * fan-out below it. A key prefix query for '3' matches '3' itself and every '3.x...' below it.
  */
+import type { BudgetAmounts, BudgetCaps } from '../shared/limits.ts';
 import type { SerializedError } from '../shared/errors.ts';
 
 export type RunStatus =
@@ -209,6 +210,19 @@ export interface Store extends Omit<RunTx, 'updateRun' | 'updateStepRun' | 'inse
   stepCounts(runId: string): Promise<StepCounts>;
   /** Sum of every step run's usage in the run. */
   runUsage(runId: string): Promise<Usage>;
+
+  /** Gives the run a budget with `caps`, or replaces the caps of the one it has (what it spent stays). */
+  budgetSet(runId: string, caps: BudgetCaps): Promise<void>;
+  /**
+   * Adds `amounts` to what the run reserved when every capped sum stays within its cap, in one
+   * atomic statement (several workers may ask at once). False, nothing added, when a cap would
+   * be passed; true for a run without a budget row too.
+   */
+  budgetReserve(runId: string, amounts: BudgetAmounts): Promise<boolean>;
+  /** Adds `delta` to what the run reserved (negative parts give back what a request did not spend). */
+  budgetAdjust(runId: string, delta: BudgetAmounts): Promise<void>;
+  /** The run's caps and what it reserved or spent; undefined when it has no budget. */
+  budget(runId: string): Promise<{ caps: BudgetCaps; spent: BudgetAmounts } | undefined>;
 
   /** A key-value cache with expiry (SERP responses, pages, LLM answers). */
   cacheGet(namespace: string, key: string, now?: number): Promise<CacheEntry | undefined>;

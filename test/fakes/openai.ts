@@ -11,8 +11,13 @@
  * the H2/H3 headings of the prompt's <page id="P1"> blocks, each citing the pages that have it;
  * for any other schema it builds a sample.
  *
- * Tokens are estimated at 4 characters per token. `stats()` gives per-minute request and token
- * peaks so suites can check rate limits were respected; `limits` makes the fake enforce them.
+ * Tokens are estimated at 4 characters per token, or counted with o200k_base (`tokenizer: true`)
+ * as OpenAI counts a chat request: 3 per message plus its role and content, 3 for the reply, and
+ * the structured-output schema. `stats()` gives per-minute request and token peaks so suites can
+ * check rate limits were respected; `limits` makes the fake enforce them as OpenAI does: a
+ * request counts when it arrives, with its prompt and its max_tokens (settled to its usage when
+ * answered), every answer carries the x-ratelimit-* headers, and a request over a limit gets 429
+ * with them and the retry-after of when it would fit.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +34,8 @@ export interface FakeChatRequest {
   /** response_format.json_schema.schema, when sent. */
   schema: Record<string, unknown> | undefined;
   promptTokens: number;
+  /** max_completion_tokens or max_tokens, when sent. */
+  maxTokens: number | undefined;
 }
 
 export type ScriptedReply =
@@ -54,7 +61,9 @@ export interface OpenAIFakeOptions {
   /** Model name in replies. @default the requested model */
   model?: string;
   /** Enforced like OpenAI does: a 429 once a minute's requests or tokens are used. */
-  limits?: { requestsPerMinute?: number; tokensPerMinute?: number };
+  limits?: { requestsPerMinute?: number; tokensPerMinute?: number; windowMs?: number };
+  /** Count tokens with o200k_base instead of 4 characters a token. @default false */
+  tokenizer?: boolean;
 }
 
 export interface OpenAIFakeStats {
@@ -78,12 +87,29 @@ export interface OpenAIFake {
   stats(windowMs?: number): OpenAIFakeStats;
   /** Forgets the requests of the current minute for the limits (a new day's quota); stats keep them. */
   resetLimits(): void;
+  /** Another client of the same key spends `tokens` in `requests` requests now: the limits count them, stats do not. */
+  spend(tokens: number, requests?: number): void;
+  /** Requests answered 429 because of `limits`. */
+  readonly limited: number;
   close(): Promise<void>;
 }
 
 const estimate = (text: string) => Math.ceil(text.length / 4);
 
 export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<OpenAIFake> {
+  // The tokenizer's table takes a second to load: only for a fake that counts with it.
+  const encode = options.tokenizer ? (await import('gpt-tokenizer/encoding/o200k_base')).encode : undefined;
+  const o200k = (text: string) => (text === '' ? 0 : encode!(text).length);
+  const count = options.tokenizer ? o200k : estimate;
+  /** Prompt tokens of a request: the 4-character estimate of its text, or OpenAI's chat count. */
+  const promptTokensOf = (messages: FakeChatMessage[], schema: unknown): number => {
+    const text = (m: FakeChatMessage) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content));
+    if (!options.tokenizer) return estimate(messages.map(text).join('\n'));
+    let n = 3;
+    for (const m of messages) n += 3 + o200k(m.role) + o200k(text(m));
+    return schema === undefined ? n : n + o200k(JSON.stringify(schema));
+  };
+  let limited = 0;
   const apiKey = options.apiKey ?? 'test-key';
   const requests: FakeChatRequest[] = [];
   const scripted: ScriptedReply[] = [];
@@ -108,10 +134,12 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     }
     const messages = Array.isArray(body.messages) ? (body.messages as FakeChatMessage[]) : [];
     const rf = body.response_format as { type?: string; json_schema?: { schema?: Record<string, unknown> } } | undefined;
+    const schema = rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined;
+    const max = body.max_completion_tokens ?? body.max_tokens;
     const entry: FakeChatRequest = {
-      at: Date.now(), path, authorization: req.headers.authorization, body, messages,
-      schema: rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined,
-      promptTokens: estimate(messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))).join('\n')),
+      at: Date.now(), path, authorization: req.headers.authorization, body, messages, schema,
+      promptTokens: promptTokensOf(messages, schema),
+      maxTokens: typeof max === 'number' ? max : undefined,
     };
     requests.push(entry);
 
@@ -125,8 +153,13 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     if (typeof body.model !== 'string' || messages.length === 0) {
       return sendError(res, 400, { message: "Missing required parameter: 'model' or 'messages'.", type: 'invalid_request_error', param: 'model' });
     }
-    const limited = overLimit(entry);
-    if (limited) return sendError(res, 429, limited, { 'retry-after': '1' });
+    const over = overLimit(entry);
+    if (over) {
+      limited++;
+      return sendError(res, 429, over.error, { ...limitHeaders(entry.at), 'retry-after': String(Math.max(1, Math.ceil(over.waitMs / 1000))), 'retry-after-ms': String(Math.ceil(over.waitMs)) });
+    }
+    // Counted as it arrives, with its completion budget, as OpenAI counts it; settled when answered.
+    if (options.limits) slots.set(entry, reserve(entry));
 
     const reply = scripted.shift();
     if (reply) {
@@ -159,44 +192,106 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     return sendCompletion(res, entry, typeof answer === 'string' ? answer : JSON.stringify(answer), 'stop');
   }
 
-  // Served requests of the last minute, in arrival order, with their token sum: the limit check
-  // is O(log n) instead of filtering every request served so far (the 1000-keyword bench serves
+  // Requests of the last minute, in arrival order, with their token sum: the limit check is
+  // O(log n) instead of filtering every request served so far (the 1000-keyword bench serves
   // 10,000, and that filter was the fakes' busiest code, on the cores the engine runs on).
-  const minute: { at: number; tokens: number }[] = [];
+  interface Slot { at: number; tokens: number; gone: boolean; settled: boolean }
+  const minute: Slot[] = [];
+  /** The window's count of each request answered under `limits` (a failure keeps its reservation). */
+  const slots = new WeakMap<FakeChatRequest, Slot>();
   let minuteHead = 0;
   let minuteTokens = 0;
 
-  function remember(s: { at: number; tokens: number }): void {
+  function remember(s: Slot): void {
     let i = minute.length;
     while (i > minuteHead && minute[i - 1]!.at > s.at) i--;
     minute.splice(i, 0, s);
     minuteTokens += s.tokens;
   }
 
+  /** The limits' window: a minute, as OpenAI counts, or shorter for a test. */
+  const windowMs = options.limits?.windowMs ?? 60_000;
+
   function lastMinute(now: number): { count: number; used: number } {
-    const since = now - 60_000;
-    while (minuteHead < minute.length && minute[minuteHead]!.at <= since) minuteTokens -= minute[minuteHead++]!.tokens;
+    const since = now - windowMs;
+    while (minuteHead < minute.length && minute[minuteHead]!.at <= since) {
+      const s = minute[minuteHead++]!;
+      s.gone = true;
+      minuteTokens -= s.tokens;
+    }
     if (minuteHead > 4096 && minuteHead * 2 > minute.length) { minute.splice(0, minuteHead); minuteHead = 0; }
     return { count: minute.length - minuteHead, used: minuteTokens };
   }
 
-  function overLimit(entry: FakeChatRequest): { message: string; type: string; code: string } | undefined {
+  /** What a request counts against the token limit when it arrives: its prompt and its completion budget. */
+  const reservedTokens = (entry: FakeChatRequest) => entry.promptTokens + (entry.maxTokens ?? 0);
+
+  function reserve(entry: FakeChatRequest): Slot {
+    const s: Slot = { at: entry.at, tokens: reservedTokens(entry), gone: false, settled: false };
+    remember(s);
+    return s;
+  }
+
+  /** The request's count becomes what it used; one that already left the window stays gone. */
+  function settleSlot(s: Slot, tokens: number): void {
+    s.settled = true;
+    if (!s.gone) minuteTokens += tokens - s.tokens;
+    s.tokens = tokens;
+  }
+
+  /** Ms from `now` until `tokens` more fit in the window (the oldest requests leaving it first). */
+  function tokenWait(now: number, over: number): number {
+    let freed = 0;
+    for (let i = minuteHead; i < minute.length; i++) {
+      freed += minute[i]!.tokens;
+      if (freed >= over) return minute[i]!.at + windowMs - now;
+    }
+    return windowMs;
+  }
+
+  /** OpenAI's x-ratelimit-* headers, when the fake enforces limits. */
+  function limitHeaders(now: number): Record<string, string> {
+    const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
+    if (requestsPerMinute === undefined && tokensPerMinute === undefined) return {};
+    const { count, used } = lastMinute(now);
+    const newest = minute.length > minuteHead ? minute[minute.length - 1]!.at : now - windowMs;
+    const reset = `${Math.max(0, (newest + windowMs - now) / 1000).toFixed(3)}s`;
+    const h: Record<string, string> = {};
+    if (requestsPerMinute !== undefined) {
+      Object.assign(h, { 'x-ratelimit-limit-requests': String(requestsPerMinute), 'x-ratelimit-remaining-requests': String(Math.max(0, requestsPerMinute - count)), 'x-ratelimit-reset-requests': reset });
+    }
+    if (tokensPerMinute !== undefined) {
+      Object.assign(h, { 'x-ratelimit-limit-tokens': String(tokensPerMinute), 'x-ratelimit-remaining-tokens': String(Math.max(0, tokensPerMinute - used)), 'x-ratelimit-reset-tokens': reset });
+    }
+    return h;
+  }
+
+  function overLimit(entry: FakeChatRequest): { error: { message: string; type: string; code: string }; waitMs: number } | undefined {
     const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
     const { count, used } = lastMinute(entry.at);
     if (requestsPerMinute !== undefined && count >= requestsPerMinute) {
-      return { message: `Rate limit reached on requests per min (RPM): Limit ${requestsPerMinute}.`, type: 'requests', code: 'rate_limit_exceeded' };
+      return {
+        error: { message: `Rate limit reached on requests per min (RPM): Limit ${requestsPerMinute}.`, type: 'requests', code: 'rate_limit_exceeded' },
+        waitMs: minute[minute.length - requestsPerMinute]!.at + windowMs - entry.at,
+      };
     }
-    if (tokensPerMinute !== undefined && used + entry.promptTokens > tokensPerMinute) {
-      return { message: `Rate limit reached on tokens per min (TPM): Limit ${tokensPerMinute}, Used ${used}.`, type: 'tokens', code: 'rate_limit_exceeded' };
+    const want = reservedTokens(entry);
+    if (tokensPerMinute !== undefined && used + want > tokensPerMinute) {
+      return {
+        error: { message: `Rate limit reached on tokens per min (TPM): Limit ${tokensPerMinute}, Used ${used}, Requested ${want}.`, type: 'tokens', code: 'rate_limit_exceeded' },
+        waitMs: tokenWait(entry.at, used + want - tokensPerMinute),
+      };
     }
     return undefined;
   }
 
   function sendCompletion(res: ServerResponse, entry: FakeChatRequest, content: string | null, finishReason: string, refusal: string | null = null): void {
-    const completionTokens = estimate(content ?? refusal ?? '');
+    const slot = slots.get(entry);
+    const completionTokens = count(content ?? refusal ?? '');
     const done = { at: entry.at, tokens: entry.promptTokens + completionTokens, completionTokens };
     served.push(done);
-    remember(done);
+    if (slot) settleSlot(slot, done.tokens);
+    else if (!options.limits) remember({ at: entry.at, tokens: done.tokens, gone: false, settled: true });
     seq += 1;
     sendJson(res, 200, {
       id: `chatcmpl-fake${seq}`,
@@ -206,7 +301,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
       choices: [{ index: 0, message: { role: 'assistant', content, refusal }, logprobs: null, finish_reason: finishReason }],
       usage: { prompt_tokens: entry.promptTokens, completion_tokens: completionTokens, total_tokens: entry.promptTokens + completionTokens },
       system_fingerprint: 'fp_fake',
-    }, { 'x-request-id': `req_fake${seq}` });
+    }, { 'x-request-id': `req_fake${seq}`, ...limitHeaders(Date.now()) });
   }
 
   function sendError(res: ServerResponse, status: number, error: { message: string; type?: string; code?: string | null; param?: string | null }, headers: Record<string, string> = {}): void {
@@ -224,10 +319,16 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     requests,
     script: (...replies) => { scripted.push(...replies); },
     resetLimits() {
+      for (const s of minute) s.gone = true;
       minute.length = 0;
       minuteHead = 0;
       minuteTokens = 0;
     },
+    spend(tokens, requests = 1) {
+      const now = Date.now();
+      for (let i = 0; i < requests; i++) remember({ at: now, tokens: i === 0 ? tokens : 0, gone: false, settled: true });
+    },
+    get limited() { return limited; },
     stats(windowMs = 60_000) {
       const times = requests.map((r) => r.at);
       return {

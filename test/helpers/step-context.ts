@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
-import type { StepContext } from '../../src/steps/define.ts';
+import type { Spent, StepContext, ThrottleCost } from '../../src/steps/define.ts';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
 import type { Store, Usage } from '../../src/store/types.ts';
 
@@ -31,7 +31,9 @@ export function makeStepContext(store: Store, options: {
   attempt?: number;
   isLastAttempt?: boolean;
   signal?: AbortSignal;
-  throttle?: () => Promise<void>;
+  /** Called for each request's rate slot with what it reserves; `settle` with what it spent. */
+  throttle?: (cost?: ThrottleCost) => Promise<void>;
+  settle?: (spent: Spent) => void;
 } = {}): TestContext {
   const usageLog: Usage[] = [];
   const logs: TestContext['logs'] = [];
@@ -50,7 +52,10 @@ export function makeStepContext(store: Store, options: {
       warn: (message, fields) => logs.push({ level: 'warn', message, ...(fields ? { fields } : {}) }),
     },
     usage: (u) => usageLog.push(u),
-    throttle: options.throttle ?? (async () => {}),
+    throttle: async (cost) => {
+      await options.throttle?.(cost);
+      return { settle: async (spent) => { options.settle?.(spent); } };
+    },
     store,
     cache: {
       get: (ns, key) => store.cacheGet(ns, key),

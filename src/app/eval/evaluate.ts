@@ -176,7 +176,7 @@ async function runVariant(
           s.completionTokens += u.completionTokens ?? 0;
           s.costUsd += u.costUsd ?? 0;
         },
-        throttle: async () => { s.requests++; },
+        throttle: async () => { s.requests++; return { settle: async () => {} }; },
         cache: { get: async () => undefined, set: async () => {} },
         observe: (r) => { replies.push(r); },
       };

@@ -4,6 +4,7 @@ import { openRuntime, type Runtime } from '../../app/runtime.ts';
 import { parseSets, resolveInputs } from '../../blueprint/inputs.ts';
 import { openWorkflow } from '../../app/workflows.ts';
 import type { RunRecord } from '../../store/types.ts';
+import type { BudgetCaps } from '../../shared/limits.ts';
 import { wholeNumberOption } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { summarize } from '../../engine/summary.ts';
@@ -56,13 +57,14 @@ export async function run({ values, positionals }: ParsedArgs): Promise<number> 
   if (positionals.length > 1) throw userError('cli.usage', `unexpected argument "${positionals[1]}"`);
   const limit = wholeNumberOption(values, 'limit', 0);
   const concurrencyOption = wholeNumberOption(values, 'concurrency', 1);
+  const budget = typeof values.budget === 'string' ? parseBudget(values.budget, '--budget') : undefined;
   const wf = await openWorkflow(ref);
   const inputs = resolveInputs(wf.blueprint, wf.inputs, parseSets(wf.blueprint, (values.set as string[] | undefined) ?? []));
   const concurrency = concurrencyOption ?? wf.blueprint.limits?.concurrency;
   const rt = await openRuntime(concurrency ? { concurrency } : {});
   try {
     await rt.engine.startWorker();
-    const started = await rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs, trigger: 'cli', ...(limit !== undefined ? { limit } : {}) });
+    const started = await rt.engine.startRun({ workflow: wf.name, blueprint: wf.blueprint, inputs, trigger: 'cli', ...(limit !== undefined ? { limit } : {}), ...(budget ? { budget } : {}) });
     return await follow(rt, started, wf.blueprint.steps.map((s) => s.id), Boolean(values.json));
   } finally {
     await rt.close();
@@ -72,6 +74,7 @@ export async function run({ values, positionals }: ParsedArgs): Promise<number> 
 export async function resume({ values, positionals }: ParsedArgs): Promise<number> {
   const id = positionals[0];
   if (!id) throw userError('cli.usage', 'resume needs a RUN_ID (see topicflow runs)');
+  const budget = typeof values.budget === 'string' ? parseBudget(values.budget, '--budget') : undefined;
   const rt = await openRuntime();
   try {
     const existing = await rt.store.getRun(id);
@@ -81,10 +84,25 @@ export async function resume({ values, positionals }: ParsedArgs): Promise<numbe
       return EXIT.ok;
     }
     await rt.engine.startWorker();
-    const resumed = await rt.engine.resume(id);
+    const resumed = await rt.engine.resume(id, budget ? { budget } : {});
     const steps = ((resumed.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
     return await follow(rt, resumed, steps, Boolean(values.json));
   } finally {
     await rt.close();
   }
+}
+
+/** `credits=500,tokens=2000000,usd=5` (any of them) as budget caps; a user error saying where otherwise. */
+function parseBudget(text: string, where: string): BudgetCaps {
+  const caps: BudgetCaps = {};
+  const names: Record<string, keyof BudgetCaps> = { credits: 'serperCredits', tokens: 'openaiTokens', usd: 'usd' };
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(credits|tokens|usd)=(\d+(?:\.\d+)?)$/.exec(part);
+    if (!m || (m[1] !== 'usd' && !Number.isInteger(Number(m[2])))) {
+      throw userError('budget.bad_value', `expected credits=N, tokens=N or usd=N.NN (comma-separated), got "${part}"`, { where });
+    }
+    caps[names[m[1]!]!] = Number(m[2]);
+  }
+  if (Object.keys(caps).length === 0) throw userError('budget.bad_value', 'expected credits=N, tokens=N or usd=N.NN (comma-separated)', { where });
+  return caps;
 }

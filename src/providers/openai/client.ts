@@ -8,6 +8,7 @@ import { leanFetch } from './lean-fetch.ts';
 import { quotaError, transientError, userError, type TopicflowError } from '../../shared/errors.ts';
 import { DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_TIMEOUT_MS, openaiConfigError, requireOpenAIKey } from './config.ts';
 import { parseRetryAfter } from '../../shared/retry.ts';
+import { rateObservation, type RateObservation } from '../../shared/limits.ts';
 
 export { DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_TIMEOUT_MS, hasOpenAIKey, maxTokensField, openaiConfigError, requireOpenAIKey } from './config.ts';
 
@@ -64,7 +65,7 @@ export function openaiError(err: unknown): unknown {
     return transientError('openai.connection', `could not reach OpenAI${code ? ` (${code})` : ''}`, { cause: err });
   }
   const status = err.status;
-  const opts: { status?: number; requestId?: string; retryAfterMs?: number } = {};
+  const opts: { status?: number; requestId?: string; retryAfterMs?: number; rateLimit?: RateObservation } = {};
   if (status !== undefined) opts.status = status;
   if (err.requestID) opts.requestId = err.requestID;
   const body = err.error as { message?: unknown } | undefined;
@@ -75,6 +76,8 @@ export function openaiError(err: unknown): unknown {
     }
     const retryAfterMs = err.headers ? parseRetryAfter(err.headers) : undefined;
     if (retryAfterMs !== undefined) opts.retryAfterMs = retryAfterMs;
+    const seen = err.headers ? rateObservation((name) => err.headers!.get(name)) : undefined;
+    if (seen) opts.rateLimit = seen;
     return transientError('openai.rate_limited', `OpenAI rate limit: ${serverMessage}`, opts);
   }
   if (status === 401) return userError('openai.bad_key', `OpenAI rejected the API key (OPENAI_API_KEY): ${serverMessage}`, opts);

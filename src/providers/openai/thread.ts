@@ -16,20 +16,30 @@
  * dies, the requests in flight fail as transient (the queue retries them) and the next request
  * starts a new one.
  */
+import dc from 'node:diagnostics_channel';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type OpenAI from 'openai';
 import { deserializeError, transientError, type SerializedError } from '../../shared/errors.ts';
 import { noteDispatchDelay } from '../../shared/loop-lag.ts';
 import { siblingModule } from '../../shared/modules.ts';
 import { hasOpenAIKey } from './client.ts';
-import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatRequest, type ChatTask } from './exchange.ts';
+import { chatCompletion, clockMs, OPENAI_ENV_KEYS, type ChatReply, type ChatRequest, type ChatTask } from './exchange.ts';
 
-type ChatReply = OpenAI.Chat.Completions.ChatCompletion;
+interface Pending { resolve: (reply: ChatReply) => void; reject: (err: unknown) => void; sent: (() => void) | undefined }
+/**
+ * `delayMs`: how long the request waited for the thread (the rate limiters count it as a stall);
+ * `sent`: the thread took the request and sends it now.
+ */
+export type ThreadReply = { id: number; delayMs: number; reply: ChatReply } | { id: number; delayMs: number; error: SerializedError } | { id: number; sent: true };
 
-interface Pending { resolve: (reply: ChatReply) => void; reject: (err: unknown) => void }
-/** `delayMs`: how long the request waited for the thread (the rate limiters count it as a stall). */
-export type ThreadReply = { id: number; delayMs: number; reply: ChatReply } | { id: number; delayMs: number; error: SerializedError };
+/**
+ * A request handed to the thread is announced on this channel, in the context of the job that
+ * makes it; a subscriber (the queues' send-stamp.ts) may set `sent`, called when the thread sends
+ * it, so the job's rate slot counts from then rather than from its grant: the thread's start and
+ * its backlog would otherwise make requests arrive later than the slots say.
+ */
+export const handover = dc.channel('topicflow:request:handover');
+export interface Handover { sent?: () => void }
 
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
@@ -42,8 +52,12 @@ function startWorker(): Worker {
     resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
   });
   w.on('message', (m: ThreadReply) => {
-    noteDispatchDelay(m.delayMs);
     const p = pending.get(m.id);
+    if ('sent' in m) {
+      if (p?.sent) { p.sent(); p.sent = undefined; }
+      return;
+    }
+    noteDispatchDelay(m.delayMs);
     if (!p) return;
     pending.delete(m.id);
     if (pending.size === 0) w.unref();
@@ -95,7 +109,9 @@ export function createChatCompletion(env: Record<string, string | undefined>, re
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => signal?.removeEventListener('abort', onAbort);
-    pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
+    const announced: Handover = {};
+    if (handover.hasSubscribers) handover.publish(announced);
+    pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); }, sent: announced.sent });
     if (pending.size === 1) w.ref();
     const task: ChatTask = { id, env: settings, request, postedAt: clockMs() };
     w.postMessage(task);

@@ -19,6 +19,8 @@ port.on('message', (m: ChatTask | { abort: number }) => {
   const delayMs = Math.max(0, clockMs() - m.postedAt);
   const ac = new AbortController();
   aborts.set(m.id, ac);
+  // The request leaves now: its rate slot counts from here (see handover in thread.ts).
+  port.postMessage({ id: m.id, sent: true } satisfies ThreadReply);
   chatCompletion(m.env, m.request, ac.signal).then(
     (reply) => {
       // The reply as the SDK parsed it from JSON: plain data, which a structured clone keeps.

@@ -297,7 +297,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     name: 'bullmq',
     capabilities: { local: false, redeliversStalled: true },
 
-    acquire: (queue: string, signal?: AbortSignal) => slots.acquire(queue, signal),
+    acquire: (queue: string, signal?: AbortSignal, tokens?: number) => slots.acquire(queue, signal, tokens),
+
+    observe: (queue, seen) => slots.observe(queue, seen),
 
     rateLimited: (queue: string) => slots.rateLimited(queue),
 

@@ -15,10 +15,12 @@ function load(file: URL): string {
 
 /** Command name → script; the number of keys is the file name's suffix. */
 const FILES = {
-  topicflowAcquire: new URL('./scripts/acquire-3.lua', import.meta.url),
+  topicflowAcquire: new URL('./scripts/acquire-5.lua', import.meta.url),
   topicflowCaution: new URL('./scripts/caution-2.lua', import.meta.url),
+  topicflowObserve: new URL('./scripts/observe-5.lua', import.meta.url),
   topicflowRefit: new URL('./scripts/refit-3.lua', import.meta.url),
-  topicflowSent: new URL('./scripts/sent-1.lua', import.meta.url),
+  topicflowSent: new URL('./scripts/sent-2.lua', import.meta.url),
+  topicflowSettle: new URL('./scripts/settle-2.lua', import.meta.url),
 };
 
 const SCRIPTS = Object.entries(FILES).map(([name, file]) => ({
@@ -33,6 +35,8 @@ export interface Scripts {
   topicflowRefit(...args: (string | number)[]): Promise<[number, number]>;
   topicflowSent(...args: (string | number)[]): Promise<number>;
   topicflowCaution(...args: (string | number)[]): Promise<number>;
+  topicflowObserve(...args: (string | number)[]): Promise<[number, number]>;
+  topicflowSettle(...args: (string | number)[]): Promise<number>;
 }
 
 /** Defines the scripts as commands of `redis`, and returns it typed with them. */

@@ -17,4 +17,6 @@ export const DEFAULT_TIMEOUT_MS = 120_000;
 export function warmOpenAI(env: Record<string, string | undefined>): void {
   if (!hasOpenAIKey(env)) return;
   import('../../providers/openai/thread.ts').then((t) => t.warmOpenAIThread(env), () => undefined);
+  // The tokenizer of the usual models' encoding, so the first requests do not wait for its table.
+  import('../../llm/token-budget.ts').then((t) => t.loadTokenizer('gpt-4o-mini'), () => undefined);
 }

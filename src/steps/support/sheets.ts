@@ -22,5 +22,5 @@ export const whereSchema = z.record(z.string(), z.union([scalar, z.array(scalar)
 
 /** The backend a step uses: the step's environment, abort signal and write-quota throttle. */
 export function openSheetsForStep(spreadsheet: string, ctx: Pick<StepContext, 'env' | 'signal' | 'throttle'>, options: { create?: boolean } = {}): SheetsBackend {
-  return openSheets(spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: ctx.throttle, create: options.create === true });
+  return openSheets(spreadsheet, { env: ctx.env, signal: ctx.signal, throttleWrites: async () => { await ctx.throttle(); }, create: options.create === true });
 }

@@ -88,4 +88,16 @@ CREATE INDEX ds_history_time ON ds_history (datastore, observed_at);
     // run whose owner is alive.
     sql: 'ALTER TABLE runs ADD COLUMN owner JSONB;',
   },
+  {
+    version: 3,
+    name: 'run budget',
+    // A run's caps and what it reserved of each (Serper credits, OpenAI tokens, dollars); see sql/budget.ts.
+    sql: `
+CREATE TABLE run_budget (
+  run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  cap_credits BIGINT, cap_tokens BIGINT, cap_usd DOUBLE PRECISION,
+  credits BIGINT NOT NULL, tokens BIGINT NOT NULL, usd DOUBLE PRECISION NOT NULL
+);
+`,
+  },
 ];

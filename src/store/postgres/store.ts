@@ -5,12 +5,14 @@
  * make exactly-once across every worker; migrations run under an advisory lock.
  */
 import { itemSortKey } from '../item-key.ts';
+import * as budget from '../sql/budget.ts';
 import * as cache from '../sql/cache.ts';
 import * as ds from '../sql/datastores.ts';
 import { jsonText, type Query } from '../sql/dialect.ts';
+import type { BudgetAmounts, BudgetCaps } from '../../shared/limits.ts';
 import type { StepRunQuery } from '../sql/filters.ts';
 import { APPLIED_VERSIONS, createMigrationsTable, pendingMigrations, recordMigration, type Migration } from '../sql/migrate.ts';
-import { insertedStepRun, toCacheEntry, toCount, toDatastoreRecord, toObservation, toRun, toStepCounts, toStepRun, toUsage } from '../sql/rows.ts';
+import { insertedStepRun, toCacheEntry, toCount, toDatastoreRecord, toObservation, toRun, toStepCounts, toStepRun, toUsage, toBudget } from '../sql/rows.ts';
 import * as runs from '../sql/runs.ts';
 import * as stepRuns from '../sql/step-runs.ts';
 import type {
@@ -175,6 +177,24 @@ export class PostgresStore implements Store {
 
   async stepCounts(runId: string): Promise<StepCounts> {
     return toStepCounts((await this.#db.query(stepRuns.stepCounts(D, runId))).rows);
+  }
+
+  async budgetSet(runId: string, caps: BudgetCaps): Promise<void> {
+    await this.#db.query(budget.budgetSet(D, runId, caps));
+  }
+
+  async budgetReserve(runId: string, amounts: BudgetAmounts): Promise<boolean> {
+    if ((await this.#db.query(budget.budgetReserve(D, runId, amounts))).rowCount === 1) return true;
+    return !(await this.#one(budget.budgetGet(D, runId)));
+  }
+
+  async budgetAdjust(runId: string, delta: BudgetAmounts): Promise<void> {
+    await this.#db.query(budget.budgetAdjust(D, runId, delta));
+  }
+
+  async budget(runId: string): Promise<{ caps: BudgetCaps; spent: BudgetAmounts } | undefined> {
+    const r = await this.#one(budget.budgetGet(D, runId));
+    return r && toBudget(r);
   }
 
   async runUsage(runId: string): Promise<Usage> {

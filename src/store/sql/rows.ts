@@ -4,6 +4,7 @@ import type {
 } from '../types.ts';
 import { ACTIVE_STEP_STATUSES } from '../types.ts';
 import type { Dialect, Row } from './dialect.ts';
+import type { BudgetAmounts, BudgetCaps } from '../../shared/limits.ts';
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -78,4 +79,13 @@ export function toDatastoreRecord(d: Dialect, r: Row): DatastoreRecord {
 /** A `ds_history` row as an observation. */
 export function toObservation(d: Dialect, r: Row): Observation {
   return { id: String(r.id), key: String(r.key), record: d.readJson(r.record) as Record<string, unknown>, observedAt: Number(r.observed_at) };
+}
+
+/** A `run_budget` row as caps and amounts. */
+export function toBudget(r: Row): { caps: BudgetCaps; spent: BudgetAmounts } {
+  const caps: BudgetCaps = {};
+  if (r.cap_credits !== null && r.cap_credits !== undefined) caps.serperCredits = Number(r.cap_credits);
+  if (r.cap_tokens !== null && r.cap_tokens !== undefined) caps.openaiTokens = Number(r.cap_tokens);
+  if (r.cap_usd !== null && r.cap_usd !== undefined) caps.usd = Number(r.cap_usd);
+  return { caps, spent: { credits: Number(r.credits), tokens: Number(r.tokens), usd: Number(r.usd) } };
 }

@@ -135,4 +135,16 @@ BEGIN DELETE FROM step_run_inputs WHERE id = old.input_id; END;
     // refuses a run whose owner is alive.
     sql: 'ALTER TABLE runs ADD COLUMN owner TEXT;',
   },
+  {
+    version: 6,
+    name: 'run budget',
+    // A run's caps and what it reserved of each (Serper credits, OpenAI tokens, dollars); see sql/budget.ts.
+    sql: `
+CREATE TABLE run_budget (
+  run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  cap_credits INTEGER, cap_tokens INTEGER, cap_usd REAL,
+  credits INTEGER NOT NULL, tokens INTEGER NOT NULL, usd REAL NOT NULL
+);
+`,
+  },
 ];

@@ -4,12 +4,14 @@
  * committed with its group.
  */
 import { itemSortKey } from '../item-key.ts';
+import * as budget from '../sql/budget.ts';
 import * as cache from '../sql/cache.ts';
 import * as ds from '../sql/datastores.ts';
 import { jsonText, type Query } from '../sql/dialect.ts';
+import type { BudgetAmounts, BudgetCaps } from '../../shared/limits.ts';
 import type { StepRunQuery } from '../sql/filters.ts';
 import { APPLIED_VERSIONS, createMigrationsTable, pendingMigrations, recordMigration, type Migration } from '../sql/migrate.ts';
-import { insertedStepRun, toCacheEntry, toCount, toDatastoreRecord, toObservation, toRun, toStepCounts, toStepRun, toUsage } from '../sql/rows.ts';
+import { insertedStepRun, toCacheEntry, toCount, toDatastoreRecord, toObservation, toRun, toStepCounts, toStepRun, toUsage, toBudget } from '../sql/rows.ts';
 import * as runs from '../sql/runs.ts';
 import * as stepRuns from '../sql/step-runs.ts';
 import type {
@@ -169,6 +171,25 @@ export class SqliteStore implements Store {
 
   stepCounts(runId: string): Promise<StepCounts> {
     return this.#c.read(() => toStepCounts(this.#c.all(stepRuns.stepCounts(D, runId))));
+  }
+
+  budgetSet(runId: string, caps: BudgetCaps): Promise<void> {
+    return this.#c.write(() => { this.#c.run(budget.budgetSet(D, runId, caps)); });
+  }
+
+  budgetReserve(runId: string, amounts: BudgetAmounts): Promise<boolean> {
+    return this.#c.write(() => this.#c.run(budget.budgetReserve(D, runId, amounts)) === 1 || !this.#c.get(budget.budgetGet(D, runId)));
+  }
+
+  budgetAdjust(runId: string, delta: BudgetAmounts): Promise<void> {
+    return this.#c.write(() => { this.#c.run(budget.budgetAdjust(D, runId, delta)); });
+  }
+
+  budget(runId: string): Promise<{ caps: BudgetCaps; spent: BudgetAmounts } | undefined> {
+    return this.#c.read(() => {
+      const r = this.#c.get(budget.budgetGet(D, runId));
+      return r && toBudget(r);
+    });
   }
 
   runUsage(runId: string): Promise<Usage> {

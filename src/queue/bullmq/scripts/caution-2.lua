@@ -18,7 +18,7 @@
 local limit = redis.call('HGET', KEYS[2], ARGV[1])
 if not limit and ARGV[2] ~= '' then limit = ARGV[2] end
 if not limit then return 0 end
-local interval = tonumber(string.match(limit, '^%d+:([%d.]+)$'))
+local interval = tonumber(string.match(limit, '^%d+:([%d.]+)'))
 if not interval then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -28,7 +28,6 @@ for i = 1, keep do redis.call('ZADD', KEYS[1], now, ARGV[4 + i]) end
 if keep > 0 then redis.call('PEXPIRE', KEYS[1], math.ceil(interval)) end
 local wait = 0
 if keep < n then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  wait = math.max(1, math.ceil(tonumber(oldest[2]) + interval - now))
+  wait = slotWait()
 end
 return {keep, wait}
