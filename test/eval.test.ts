@@ -13,6 +13,7 @@ import { importBlueprint, openWorkflow } from '../src/app/workflows.ts';
 import type { EvalReport } from '../src/app/eval/evaluate.ts';
 import { openTestEngine } from './helpers/engine.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from './helpers/topic-env.ts';
+import { startOpenAIFake } from './fakes/openai.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/topicflow.js');
@@ -98,6 +99,19 @@ describe('topicflow eval', () => {
     expect(table.stdout).toMatch(/^grounded quotes\s+-$/m);
     expect(table.stdout).toMatch(/^items\s+\d+$/m);
   }, 120_000);
+
+  it('without OPENAI_API_KEY, asks the OpenAI-compatible server at OPENAI_BASE_URL (a local model)', async () => {
+    // Local servers take any key; eval sends "local".
+    const local = await startOpenAIFake({ apiKey: 'local' });
+    try {
+      const r = await topicflow(dir, ['eval', 'research', '--prompt', 'copy.md', '--limit', '1', '--model', 'llama3.1', '--json'], { TOPICFLOW_DB: dbPath, OPENAI_API_KEY: '', OPENAI_BASE_URL: local.url });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ model: 'llama3.1', pages: 1, variants: [{ errors: 0, requests: 1, grounded: 1 }] });
+      expect(local.requests.map((q) => q.body.model)).toEqual(['llama3.1']);
+    } finally {
+      await local.close();
+    }
+  }, 60_000);
 
   it('without OPENAI_API_KEY or OPENAI_BASE_URL, refuses in one line', async () => {
     const r = await topicflow(dir, ['eval', 'research', '--prompt', 'copy.md'], { TOPICFLOW_DB: dbPath, OPENAI_API_KEY: '', OPENAI_BASE_URL: '' });
