@@ -356,7 +356,7 @@ describe('init and the offline demo from a clone', () => {
     const r = await topicflow(cwd, ['init', 'my-research']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(cwd, 'my-research');
-    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
+    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'prompts/brief.md', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(readFileSync(join(ROOT, '.env.example'), 'utf8'));

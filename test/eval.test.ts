@@ -13,6 +13,7 @@ import { importBlueprint, openWorkflow } from '../src/app/workflows.ts';
 import type { EvalReport } from '../src/app/eval/evaluate.ts';
 import { openTestEngine } from './helpers/engine.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from './helpers/topic-env.ts';
+import { startOpenAIFake } from './fakes/openai.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/topicflow.js');
@@ -84,6 +85,33 @@ describe('topicflow eval', () => {
     expect(lines.find((l) => l.startsWith('assertions pass, after feedback'))).toMatch(/100%\s+0%$/);
     expect(lines.find((l) => l.startsWith('requests'))).toMatch(/^requests\s+2\s+6$/);
   }, 120_000);
+
+  it('evaluates the brief prompt too (--step brief): one brief per keyword, its outline sections scored', async () => {
+    writeFileSync(join(dir, 'brief.md'), readFileSync(join(ROOT, 'prompts/brief.md'), 'utf8'));
+    const env = { TOPICFLOW_DB: dbPath, OPENAI_API_KEY: fx.env.OPENAI_API_KEY!, OPENAI_BASE_URL: fx.env.OPENAI_BASE_URL! };
+    const r = await topicflow(dir, ['eval', 'research', '--step', 'brief', '--prompt', 'brief.md', '--json'], env);
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout) as EvalReport;
+    expect(report).toMatchObject({ step: 'brief', stepType: 'openai.write-brief', pages: 2 });
+    expect(report.variants[0]).toMatchObject({ errors: 0, schemaValid: 1, assertionsFirst: 1, assertionsFinal: 1, grounded: null, requests: 2 });
+    expect(report.variants[0]!.ideas).toBeGreaterThan(0);
+    const table = await topicflow(dir, ['eval', 'research', '--step', 'brief', '--prompt', 'brief.md'], env);
+    expect(table.stdout).toMatch(/^grounded quotes\s+-$/m);
+    expect(table.stdout).toMatch(/^items\s+\d+$/m);
+  }, 120_000);
+
+  it('without OPENAI_API_KEY, asks the OpenAI-compatible server at OPENAI_BASE_URL (a local model)', async () => {
+    // Local servers take any key; eval sends "local".
+    const local = await startOpenAIFake({ apiKey: 'local' });
+    try {
+      const r = await topicflow(dir, ['eval', 'research', '--prompt', 'copy.md', '--limit', '1', '--model', 'llama3.1', '--json'], { TOPICFLOW_DB: dbPath, OPENAI_API_KEY: '', OPENAI_BASE_URL: local.url });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ model: 'llama3.1', pages: 1, variants: [{ errors: 0, requests: 1, grounded: 1 }] });
+      expect(local.requests.map((q) => q.body.model)).toEqual(['llama3.1']);
+    } finally {
+      await local.close();
+    }
+  }, 60_000);
 
   it('without OPENAI_API_KEY or OPENAI_BASE_URL, refuses in one line', async () => {
     const r = await topicflow(dir, ['eval', 'research', '--prompt', 'copy.md'], { TOPICFLOW_DB: dbPath, OPENAI_API_KEY: '', OPENAI_BASE_URL: '' });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importBlueprint, loadBlueprint, openWorkflow } from '../src/app/workflows.ts';
 import { parsePromptFile, readPromptFile } from '../src/llm/prompt-file.ts';
 import { DEFAULT_PROMPT } from '../src/steps/openai.extract-ideas.ts';
+import { DEFAULT_BRIEF_PROMPT } from '../src/steps/openai.write-brief.ts';
 import { openTestEngine } from './helpers/engine.ts';
 import { seedKeywords, startTopicEnv, type TopicEnv } from './helpers/topic-env.ts';
 
@@ -25,14 +26,16 @@ function project(edit?: (text: string) => string): string {
   mkdirSync(join(dir, 'blueprints'));
   mkdirSync(join(dir, 'prompts'));
   copyFileSync(join(ROOT, 'blueprints/topic-research.json'), join(dir, 'blueprints/topic-research.json'));
+  copyFileSync(join(ROOT, 'prompts/brief.md'), join(dir, 'prompts/brief.md'));
   const text = readFileSync(join(ROOT, 'prompts/ideas.md'), 'utf8');
   writeFileSync(join(dir, 'prompts/ideas.md'), edit ? edit(text) : text);
   return dir;
 }
 
 describe('prompt files', () => {
-  it('the shipped prompts/ideas.md holds the default prompts', async () => {
+  it('the shipped prompt files hold the default prompts', async () => {
     expect(await readPromptFile(join(ROOT, 'prompts/ideas.md'))).toEqual({ system: DEFAULT_PROMPT.system, user: DEFAULT_PROMPT.user });
+    expect(await readPromptFile(join(ROOT, 'prompts/brief.md'))).toEqual({ system: DEFAULT_BRIEF_PROMPT.system, user: DEFAULT_BRIEF_PROMPT.user });
   });
 
   it('an edit to the prompt file reaches the model on the next run, from the blueprint and from an imported workflow', async () => {
@@ -43,7 +46,7 @@ describe('prompt files', () => {
     try {
       const blueprint = await loadBlueprint(join(dir, 'blueprints/topic-research.json'));
       const before = fx.openai.requests.length;
-      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'p', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 1 } })).id, 50);
+      const run = await t.engine.waitForRun((await t.engine.startRun({ workflow: 'p', blueprint, inputs: { spreadsheet: book, allowPrivateNetwork: true, results: 3 } })).id, 50);
       expect(run.status).toBe('succeeded');
       const sent = fx.openai.requests.slice(before);
       expect(sent.length).toBeGreaterThan(0);

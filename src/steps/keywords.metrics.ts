@@ -126,7 +126,8 @@ export const keywordsMetrics = defineStep({
     }
     if (out.cacheHits) ctx.usage({ cacheHits: out.cacheHits });
     if (groups.size) await loadHttpTransport();
-    for (const list of groups.values()) {
+    let stopped: string | undefined;
+    markets: for (const list of groups.values()) {
       for (let i = 0; i < list.length; i += provider.batchSize) {
         const batch = list.slice(i, i + provider.batchSize);
         await ctx.throttle();
@@ -136,7 +137,14 @@ export const keywordsMetrics = defineStep({
         } catch (err) {
           // A market the provider refuses (a language it does not know) costs the others nothing.
           const e = err as TopicflowError;
-          if (e.code !== `${provider.name}.bad_request`) throw err;
+          // Out of money stops the run (resumable once topped up); a hiccup is retried while attempts remain.
+          if (e.fault === 'quota' || (e.fault !== 'user' && !ctx.isLastAttempt)) throw err;
+          if (e.code !== `${provider.name}.bad_request`) {
+            // Metrics are an extra: a wrong login or a provider that stays down leaves them out
+            // with a note, and the clusters and questions that read them still come.
+            stopped = e.message;
+            break markets;
+          }
           out.requests++;
           skipped.push(`${batch.length} in ${batch[0]!.country}/${batch[0]!.language} (${e.message})`);
           left += batch.length;
@@ -155,7 +163,9 @@ export const keywordsMetrics = defineStep({
       out.metrics.push(r);
       out.byKey[key] = r;
     }
-    if (skipped.length) {
+    if (stopped) {
+      out.notice = `keyword metrics stopped, ${distinct.size - out.metrics.length} keyword(s) without them: ${stopped}`;
+    } else if (skipped.length) {
       out.notice = `keyword metrics: ${left} keyword(s) left without metrics, ${provider.name} cannot take them: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? ', ...' : ''}`;
     }
     return out;

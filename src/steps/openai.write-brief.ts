@@ -11,6 +11,7 @@ import { defineStep } from './define.ts';
 import { hasOpenAIKey, openaiConfigError } from '../providers/openai/config.ts';
 import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { loadTokenizer, type Tokenizer } from '../llm/token-budget.ts';
+import { readPromptFile } from '../llm/prompt-file.ts';
 import {
   briefCells, heuristicBrief, SEARCH_INTENTS, targetLength,
   type BriefClaim, type BriefGap, type BriefPage, type BriefSerp, type ContentBrief, type OutlineSection, type SearchIntent,
@@ -95,6 +96,8 @@ const input = z.object({
   model: z.string().min(1).default('gpt-4o-mini').describe('@default "gpt-4o-mini"'),
   prompt: z.strictObject({ system: z.string().min(1).optional(), user: z.string().min(1).optional() }).optional()
     .describe('Replaces the default prompts. Placeholders: {keyword} {intent} {pages} {peopleAlsoAsk} {relatedSearches} {outline} {pageIds}.'),
+  promptFile: z.string().trim().min(1).optional()
+    .describe('A prompt file (Markdown with "# System" and "# User" sections), relative to the blueprint file; read when a run starts, so edits apply to the next run. `prompt` wins when both are set.'),
   maxInputTokens: z.number().int().min(100).max(1_000_000).default(600).describe('Text of each page is cut to this many tokens (~4 characters each). @default 600'),
   assertions: z.array(assertionSchema).optional().describe('Checks on the brief. @default cites-sources (hard)'),
   maxAssertionRetries: z.number().int().min(0).max(5).default(2).describe('@default 2'),
@@ -203,9 +206,11 @@ export const openaiWriteBrief = defineStep({
       return { ...base, cells: briefCells(base), source: 'heuristic', model: 'heuristic', warnings, attempts: 0, cached: false };
     }
 
+    // A run started from a blueprint file has its prompt file read into `prompt` already; a blueprint given as an object reads it here.
+    const prompt = args.prompt ?? (args.promptFile ? await readPromptFile(args.promptFile) : undefined);
     const { structuredCall } = await import('../llm/structured.ts');
     const call = structuredCall<ModelBrief>(ctx, {
-      ...briefRequest({ keyword: args.keyword, pages, serp, heuristic: base, maxInputTokens: args.maxInputTokens, tokenizer: await loadTokenizer(args.model), ...(args.prompt ? { prompt: args.prompt } : {}) }),
+      ...briefRequest({ keyword: args.keyword, pages, serp, heuristic: base, maxInputTokens: args.maxInputTokens, tokenizer: await loadTokenizer(args.model), ...(prompt ? { prompt } : {}) }),
       model: args.model,
       ...(args.temperature === undefined ? {} : { temperature: args.temperature }),
       maxOutputTokens: args.maxOutputTokens,

@@ -42,7 +42,8 @@ export function topicBlueprint(tweaks: BlueprintTweaks = {}): Record<string, unk
   for (const step of bp.steps) {
     step.retry = retry;
     // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
-    if (step.id === 'ideas') step.with = { ...(step.with as object), promptFile: join(ROOT, 'prompts/ideas.md') };
+    const file = (step.with as { promptFile?: unknown } | undefined)?.promptFile;
+    if (typeof file === 'string') step.with = { ...(step.with as object), promptFile: join(ROOT, 'blueprints', file) };
     const extra = tweaks.with?.[String(step.id)];
     if (extra) step.with = { ...(step.with as object), ...extra };
   }

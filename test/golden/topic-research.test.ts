@@ -198,7 +198,7 @@ describe('topic-research blueprint (golden)', () => {
     const doc = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as { schedule: { enabled: boolean; cron: string } };
     doc.schedule.enabled = true;
     // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
-    for (const step of (doc as unknown as { steps: { id: string; with: Record<string, unknown> }[] }).steps) if (step.id === 'ideas') step.with.promptFile = join(ROOT, 'prompts/ideas.md');
+    for (const step of (doc as unknown as { steps: { with?: Record<string, unknown> }[] }).steps) if (typeof step.with?.promptFile === 'string') step.with.promptFile = join(ROOT, 'blueprints', step.with.promptFile);
     writeFileSync(join(dir, 'weekly.json'), JSON.stringify(doc));
     const workflows = join(dir, 'workflows');
     await importBlueprint(join(dir, 'weekly.json'), { name: 'weekly', dir: workflows, sets: [`spreadsheet=${book}`, 'allowPrivateNetwork=true'] });

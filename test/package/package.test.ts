@@ -48,7 +48,7 @@ describe('the installed package', () => {
   it('ships the built JavaScript with types and source maps, the blueprints, README, LICENSE and .env.example; no sources, tests or benches', () => {
     const shipped = files(join(pkg.dir, 'node_modules', 'topicflow'));
     for (const f of ['package.json', 'bin/topicflow.js', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/cli/main.js', 'dist/extract/worker.js', 'dist/providers/openai/worker.js', 'dist/app/demo/serper-search.json',
-      'blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'workflows/README.md', 'README.md', 'LICENSE', '.env.example']) {
+      'blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'prompts/brief.md', 'workflows/README.md', 'README.md', 'LICENSE', '.env.example']) {
       expect(shipped, f).toContain(f);
     }
     expect(shipped.filter((f) => /^(src|test|bench|scripts)\//.test(f) || /\.test\.|\.ts$/.test(f.replace(/\.d\.ts$/, '')))).toEqual([]);
@@ -69,7 +69,7 @@ describe('the installed package', () => {
     const init = await exec('npx', ['--no-install', 'topicflow', 'init', 'my-research']);
     expect(init.code, init.stderr).toBe(0);
     const project = join(pkg.dir, 'my-research');
-    for (const f of ['workflows/research.json', 'blueprints/topic-research.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', '.env', 'data/topics.xlsx', 'README.md']) {
+    for (const f of ['workflows/research.json', 'blueprints/topic-research.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'prompts/brief.md', '.env', 'data/topics.xlsx', 'README.md']) {
       expect(existsSync(join(project, f)), f).toBe(true);
     }
     const validate = await exec(pkg.bin, ['validate', 'workflows/research.json'], project);

@@ -49,8 +49,8 @@ export interface VariantScore {
   assertionsFirst: number;
   assertionsFinal: number;
   ideas: number;
-  /** Share of ideas whose quote is a verbatim run of the page text (whitespace, quote marks and case normalised). */
-  grounded: number;
+  /** Share of ideas whose quote is a verbatim run of the page text (whitespace, quote marks and case normalised); null when the items have no quotes. */
+  grounded: number | null;
   /** Share of ideas whose title repeats another idea's of the same page. */
   duplicates: number;
   requests: number;
@@ -157,6 +157,7 @@ async function runVariant(
     ideas: 0, grounded: 0, duplicates: 0, requests: 0, promptTokens: 0, completionTokens: 0, costUsd: 0, errorSamples: [],
   };
   let answered = 0;
+  let quoted = 0;
   let grounded = 0;
   let duplicates = 0;
   const signal = o.signal ?? new AbortController().signal;
@@ -213,7 +214,10 @@ async function runVariant(
       const titles = new Set<string>();
       for (const it of items) {
         s.ideas++;
-        if (quoteInSource(String(it.quote ?? ''), page)) grounded++;
+        if (it.quote !== undefined) {
+          quoted++;
+          if (quoteInSource(String(it.quote), page)) grounded++;
+        }
         const t = normalizeTitle(String(it.title ?? ''));
         if (titles.has(t)) duplicates++;
         titles.add(t);
@@ -226,7 +230,7 @@ async function runVariant(
   s.schemaValid = share(s.schemaValid, answered);
   s.assertionsFirst = share(s.assertionsFirst, answered);
   s.assertionsFinal = share(s.assertionsFinal, answered);
-  s.grounded = share(grounded, s.ideas);
+  s.grounded = quoted ? grounded / quoted : null;
   s.duplicates = share(duplicates, s.ideas);
   return s;
 }

@@ -34,7 +34,21 @@ const ideas: EvalTarget = {
   }),
 };
 
-export const EVAL_TARGETS: readonly EvalTarget[] = [ideas];
+/** The brief's outline sections are its items (no quotes); a brief that fell back to the heuristic one has none from the model. */
+const brief: EvalTarget = {
+  type: 'openai.write-brief',
+  withPrompt: (input, prompt) => {
+    const { promptFile: _file, ...rest } = input;
+    return { ...rest, prompt, cacheTtl: 0 };
+  },
+  itemKey: (input) => String(input.keyword),
+  score: (_input, output) => {
+    const o = output as { source?: string; outline?: { heading?: unknown }[] };
+    return { items: o.source === 'openai' ? (o.outline ?? []).map((s) => ({ title: s.heading })) : [], source: '' };
+  },
+};
+
+export const EVAL_TARGETS: readonly EvalTarget[] = [ideas, brief];
 
 export function evalTarget(type: string): EvalTarget | undefined {
   return EVAL_TARGETS.find((t) => t.type === type);

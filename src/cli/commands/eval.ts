@@ -30,7 +30,7 @@ export async function evaluate({ values, positionals }: ParsedArgs): Promise<num
   return EXIT.ok;
 }
 
-const pct = (x: number) => `${Math.round(x * 100)}%`;
+const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)}%`);
 const tokens = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n));
 
 /** The variants side by side, one row per measure. */
@@ -41,9 +41,9 @@ export function formatReport(r: EvalReport): string {
     ['schema valid, final', (v) => pct(v.schemaValid)],
     ['assertions pass, first reply', (v) => pct(v.assertionsFirst)],
     ['assertions pass, after feedback', (v) => pct(v.assertionsFinal)],
-    ['ideas', (v) => String(v.ideas)],
+    [r.stepType === 'openai.extract-ideas' ? 'ideas' : 'items', (v) => String(v.ideas)],
     ['grounded quotes', (v) => pct(v.grounded)],
-    ['duplicate ideas', (v) => pct(v.duplicates)],
+    [r.stepType === 'openai.extract-ideas' ? 'duplicate ideas' : 'duplicate items', (v) => pct(v.duplicates)],
     ['requests', (v) => String(v.requests)],
     ['tokens in / out', (v) => `${tokens(v.promptTokens)} / ${tokens(v.completionTokens)}`],
     ['cost', (v) => `$${v.costUsd.toFixed(4)}`],

@@ -10,7 +10,7 @@ import { EXIT, type ParsedArgs } from '../command.ts';
 
 const BLUEPRINTS = ['topic-research.json', 'rank-tracking.json', 'blueprint.schema.json'];
 /** The prompt files the blueprints reference (`../prompts/`), for the user to edit. */
-const PROMPTS = ['ideas.md'];
+const PROMPTS = ['ideas.md', 'brief.md'];
 const BOOK = 'data/topics.xlsx';
 const EXAMPLE_KEYWORDS = ['content marketing strategy', 'seo audit checklist'];
 
