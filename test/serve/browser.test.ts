@@ -4,12 +4,12 @@
  * progress reach the end without a reload, open a failed item's error, run again and check the
  * rankings chart's points. Screenshots go to docs/screenshots/ (the README shows them).
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonFile } from '../../src/blueprint/load.ts';
+import { importBlueprint } from '../../src/app/workflows.ts';
 import { DEMO_KEYWORDS, startDemo, type Demo } from '../../src/app/demo/demo.ts';
 import recorded from '../../src/app/demo/serper-search.json' with { type: 'json' };
 import { seedKeywords } from '../../src/app/workbook.ts';
@@ -53,12 +53,14 @@ describe.skipIf(!present)('dashboard in Chromium', () => {
     await engine.startWorker();
     const workflows = join(dir, 'workflows');
     mkdirSync(workflows);
-    writeFileSync(join(workflows, 'demo.json'), JSON.stringify({ workflow: 1, name: 'demo', inputs: { spreadsheet: demo.book, allowPrivateNetwork: true }, blueprint: await readJsonFile(demo.blueprint) }));
+    // As `topicflow import` writes it: the blueprint's prompt files stay reachable from workflows/.
+    await importBlueprint(demo.blueprint, { name: 'demo', dir: workflows, sets: [`spreadsheet=${demo.book}`, 'allowPrivateNetwork=true'] });
     server = await startServer({ engine, host: '127.0.0.1', port: 0, workflowsDir: workflows, version: 'test', env: {}, log: () => {} });
     key = (await createKey(store, 'browser test')).key;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
-    page.setDefaultTimeout(HANG_MS);
+    // A hang guard for elements the page should already hold; the run itself is waited for by its progress.
+    page.setDefaultTimeout(120_000);
     mkdirSync(SHOTS, { recursive: true });
   }, HANG_MS);
 
