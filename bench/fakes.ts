@@ -4,17 +4,20 @@
  * with the latencies and limits the benchmark passes in `argv[2]` (JSON {@link FakeConfig}).
  * Talks to the parent over IPC: sends `{ ready, env, spreadsheet }`, answers `stats`.
  */
-import { createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
-import { generate } from '../test/fakes/openai.ts';
+import { startTopicSite } from '../test/fakes/topic-site.ts';
+import { slug } from '../test/fakes/serper.ts';
+import { startLimitedOpenAI } from './openai-fake.ts';
+import { benchPage, pageSize } from './pages.ts';
+import { draw, type Latency } from './profiles.ts';
 
 export interface FakeConfig {
-  serperLatencyMs: number;
   serperPerSecond: number;
-  pageLatencyMs: [number, number];
-  pageBytes: number;
-  openaiLatencyMs: number;
+  serper: Latency;
+  page: Latency;
+  pageBytes: Latency;
+  openai: Latency;
   openaiRpm: number;
   openaiTpm: number;
   sheetsWritesPerMinute: number;
@@ -22,8 +25,11 @@ export interface FakeConfig {
 
 export interface FakeStats {
   serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number; aroundBusiest: number[] };
-  site: { pagesServed: number; notModified: number };
-  openai: { requests: number; promptTokens: number; completionTokens: number; maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number; arrivals: number[] };
+  site: { pagesServed: number; notModified: number; bytesServed: number };
+  openai: {
+    requests: number; answered: number; promptTokens: number; completionTokens: number; countedTokens: number;
+    maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number; arrivals: number[];
+  };
   sheets: { writes: number; violations: number };
   rssPeakMb: number;
   /** The fakes' own event-loop delay: they time-stamp a request when they get to it. */
@@ -31,9 +37,22 @@ export interface FakeStats {
   cpuMs: number;
 }
 
-/** The page latency of a path: deterministic, uniform in [min, max]. */
-export function pageLatency(path: string, [min, max]: [number, number]): number {
-  return min + (createHash('sha1').update(path).digest().readUInt32LE(0) % (max - min + 1));
+/** What the lower bound needs of each page served: its keyword slug, latency, and its OpenAI request's latency and tokens used. */
+export interface PageTiming { slug: string; pageMs: number; openaiMs: number; tokens: number }
+
+/** The latency of a page at `path` under `config`. */
+export function pageLatency(path: string, config: Pick<FakeConfig, 'page'>): number {
+  return path === '/robots.txt' ? 0 : draw(config.page, `page:${path}`);
+}
+
+/** The latency of the OpenAI answer about the page at `url` (its path decides). */
+export function openaiLatency(url: string, config: Pick<FakeConfig, 'openai'>): number {
+  return draw(config.openai, `openai:${url.replace(/^https?:\/\/[^/]+/, '')}`);
+}
+
+/** The latency of the search for `q`. */
+export function serperLatency(q: string, config: Pick<FakeConfig, 'serper'>): number {
+  return draw(config.serper, `serper:${q}`);
 }
 
 export const SPREADSHEET_ID = '1BenchTopicResearch0000000000000000000000000';
@@ -42,47 +61,61 @@ async function main(): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const config = JSON.parse(process.argv[2]!) as FakeConfig;
-  let openaiServed = 0;
-  const fx = await startTopicEnv({
-    serper: { latencyMs: config.serperLatencyMs, rateLimit: { requests: config.serperPerSecond, perMs: 1000, retryAfter: '1' } },
-    site: { latencyMs: (path) => (path === '/robots.txt' ? 0 : pageLatency(path, config.pageLatencyMs)), pageBytes: config.pageBytes },
-    openai: {
-      limits: { requestsPerMinute: config.openaiRpm, tokensPerMinute: config.openaiTpm },
-      handler: async (req) => {
-        openaiServed++;
-        const answer = generate(req);
-        await new Promise((r) => setTimeout(r, config.openaiLatencyMs));
-        return answer;
-      },
+  let bytesServed = 0;
+  const site = await startTopicSite({
+    latencyMs: (path) => pageLatency(path, config),
+    pageBytes: (path) => pageSize(path, config.pageBytes),
+    page: ({ host, slug, position, bytes }) => {
+      const html = benchPage(host, slug, position, bytes ?? 0);
+      bytesServed += html.length;
+      return html;
     },
+  });
+  const openai = await startLimitedOpenAI({
+    rpm: config.openaiRpm, tpm: config.openaiTpm,
+    latencyMs: (req) => {
+      const user = req.messages.find((m) => m.role === 'user')?.content ?? '';
+      // An idea request is about a page; a brief, about a keyword.
+      return openaiLatency(/\nURL: (\S+)/.exec(user)?.[1] ?? `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
+    },
+  });
+  const fx = await startTopicEnv({
+    serper: { linkBaseUrl: site.url, latencyMs: (req) => serperLatency(req.q, config), rateLimit: { requests: config.serperPerSecond, perMs: 1000, retryAfter: '1' } },
+    withOpenAI: false,
   });
   fx.sheets.writesPerMinuteLimit = config.sheetsWritesPerMinute;
   fx.sheets.addSpreadsheet(SPREADSHEET_ID, {});
   // Request bodies are kept by the fakes for assertions; the benchmark needs only counts.
   const trim = setInterval(() => {
-    for (const r of fx.openai.requests) if (r.messages.length) { r.messages = []; r.body = {}; }
     for (const r of fx.sheets.requests) r.body = undefined;
   }, 2000);
   process.on('message', (msg: { type: string; id?: string }) => {
     if (msg.type === 'add-spreadsheet') {
       fx.sheets.addSpreadsheet(msg.id!, {});
       process.send!({ type: 'added' });
-    } else if (msg.type === 'page-latencies') {
-      // Latency of every page served, by keyword slug: the benchmark's lower bound uses them.
-      const bySlug: Record<string, number[]> = {};
-      for (const h of fx.site.hits) {
-        const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);
-        if (m && h.status === 200) (bySlug[m[1]!] ??= []).push(pageLatency(h.path, config.pageLatencyMs));
+    } else if (msg.type === 'page-timings') {
+      // Every page served, with its OpenAI request (when it got one): the benchmark's lower bound uses them.
+      const byUrl = new Map<string, number>();
+      for (const s of openai.served) {
+        const path = s.url.replace(/^https?:\/\/[^/]+/, '');
+        if (!byUrl.has(path)) byUrl.set(path, s.promptTokens + s.completionTokens);
       }
-      process.send!({ type: 'page-latencies', bySlug });
+      const pages: PageTiming[] = [];
+      for (const h of site.hits) {
+        const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);
+        if (m && h.status === 200) pages.push({ slug: m[1]!, pageMs: pageLatency(h.path, config), openaiMs: openaiLatency(h.path, config), tokens: byUrl.get(h.path) ?? 0 });
+      }
+      const briefs: Record<string, { ms: number; tokens: number }> = {};
+      for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens };
+      process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.
-      fx.openai.resetLimits();
+      openai.resetLimits();
       process.send!({ type: 'limits-reset' });
     } else if (msg.type === 'stats') {
-      const s = fx.openai.stats(60_000);
-      const times = fx.openai.requests.map((r) => r.at);
+      const times = openai.arrivals;
       const serperTimes = fx.serper.requests.map((r) => r.time);
+      const served = openai.served;
       const stats: FakeStats = {
         serper: {
           requests: fx.serper.requests.length, violations: fx.serper.violations, maxPerSecond: fx.serper.maxPerWindow(1000),
@@ -91,11 +124,15 @@ async function main(): Promise<void> {
           aroundBusiest: countPerBin(serperTimes, busiestWindowStart(serperTimes, 1000) - 1000, 100, 30),
           first: Math.min(...serperTimes), last: Math.max(...serperTimes),
         },
-        site: { pagesServed: fx.site.pagesServed, notModified: fx.site.notModified },
+        site: { pagesServed: site.pagesServed, notModified: site.notModified, bytesServed },
         openai: {
-          requests: s.requests, promptTokens: s.promptTokens, completionTokens: s.completionTokens,
-          maxRequestsPerMinute: s.maxRequestsPerWindow, maxTokensPerMinute: s.maxTokensPerWindow,
-          rejected: s.requests - openaiServed,
+          requests: openai.requests, answered: served.length,
+          promptTokens: served.reduce((n, s) => n + s.promptTokens, 0),
+          completionTokens: served.reduce((n, s) => n + s.completionTokens, 0),
+          countedTokens: served.reduce((n, s) => n + s.counted, 0),
+          maxRequestsPerMinute: maxInWindow(times.map((at) => ({ at, n: 1 })), 60_000),
+          maxTokensPerMinute: maxInWindow(served.map((s) => ({ at: s.at, n: s.counted })), 60_000),
+          rejected: openai.rejected,
           first: Math.min(...times), last: Math.max(...times),
           // When the request in the middle arrived: with a per-minute limit, the second half of the
           // requests can start no earlier than a minute after the first half did.
@@ -111,10 +148,24 @@ async function main(): Promise<void> {
       process.send!({ type: 'stats', stats });
     } else if (msg.type === 'close') {
       clearInterval(trim);
-      void fx.close().then(() => process.exit(0));
+      void Promise.all([fx.close(), site.close(), openai.close()]).then(() => process.exit(0));
     }
   });
-  process.send!({ type: 'ready', env: fx.env, siteUrl: fx.site.url });
+  process.send!({ type: 'ready', env: { ...fx.env, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url }, siteUrl: site.url });
+}
+
+/** The most of `events`' `n` within any window of `windowMs`. */
+function maxInWindow(events: { at: number; n: number }[], windowMs: number): number {
+  const sorted = [...events].sort((a, b) => a.at - b.at);
+  let best = 0;
+  let sum = 0;
+  let start = 0;
+  for (const [i, e] of sorted.entries()) {
+    sum += e.n;
+    while (start < i && sorted[start]!.at <= e.at - windowMs) sum -= sorted[start++]!.n;
+    best = Math.max(best, sum);
+  }
+  return best;
 }
 
 /** How many of `times` fall in each of `n` bins of `widthMs` from `from` (times outside are not counted). */

@@ -9,7 +9,8 @@
  * - pipeline: an ideal engine with unlimited concurrency and free CPU: every Serper call starts as
  *   early as its rate limit allows (sliding window), each page is fetched when its search answered
  *   (with the very latency the fake gave that page), each OpenAI call starts as early as its page
- *   and the RPM window allow; the run ends when the last OpenAI answer is in.
+ *   (a keyword's brief: all its pages) and the RPM window allow; the run ends when the last OpenAI
+ *   answer is in.
  * - tokens: ceil(tokens used / TPM) - 1 full minutes.
  * - CPU: measured extraction cost per page (this process, inline, before the run) x pages
  *   extracted / cores. The engine's own CPU is not in the bound: it is what must stay out of the way.
@@ -22,49 +23,72 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { formatError } from '../src/shared/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { LiveRuns } from '../src/server/live.ts';
 import { createMemoryQueue } from '../src/queue/memory.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { loadBlueprint } from '../src/app/workflows.ts';
-import type { Blueprint } from '../src/blueprint/schema.ts';
+import { providerLimitSchema, type Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';
 import { closeExtractPool } from '../src/extract/pool.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
-import { topicPage } from '../test/fakes/topic-site.ts';
-import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats } from './fakes.ts';
+import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats, type PageTiming } from './fakes.ts';
+import { benchPage, pageSize } from './pages.ts';
+import { describe, PROFILES, type Latency } from './profiles.ts';
 
 const { values: opt } = parseArgs({
   options: {
+    profile: { type: 'string', default: 'bench' },
     driver: { type: 'string', default: 'memory' },
-    keywords: { type: 'string', default: '1000' },
+    keywords: { type: 'string' },
+    results: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
-    'serper-latency': { type: 'string', default: '400' },
-    'serper-rate': { type: 'string', default: '20' },
-    'page-latency': { type: 'string', default: '200-800' },
-    'page-bytes': { type: 'string', default: '12000' },
-    'openai-latency': { type: 'string', default: '2000' },
-    'openai-rpm': { type: 'string', default: '5000' },
-    'openai-tpm': { type: 'string', default: '20000000' },
-    'sheets-wpm': { type: 'string', default: '60' },
+    'serper-latency': { type: 'string' },
+    'serper-rate': { type: 'string' },
+    'page-latency': { type: 'string' },
+    'page-bytes': { type: 'string' },
+    'openai-latency': { type: 'string' },
+    'openai-rpm': { type: 'string' },
+    'openai-tpm': { type: 'string' },
+    'sheets-wpm': { type: 'string' },
     concurrency: { type: 'string', default: '1200' },
     'sequential-keywords': { type: 'string', default: '2' },
     'cache-keywords': { type: 'string', default: '100' },
+    watch: { type: 'boolean', default: false },
   },
 });
 
-const N = Number(opt.keywords);
-const [pMin, pMax] = opt['page-latency'].split('-').map(Number) as [number, number];
+const chosen = PROFILES[opt.profile];
+if (!chosen) throw new Error(`--profile ${opt.profile}: not a profile (${Object.keys(PROFILES).join(', ')})`);
+const profile = chosen;
+/** A latency option: `400` (always 400 ms) or `200-800` (median 200 ms, p95 800 ms, no cut). */
+const latencyOpt = (v: string | undefined, dflt: Latency): Latency => {
+  if (v === undefined) return dflt;
+  const [a, b] = v.split('-').map(Number) as [number, number | undefined];
+  return b === undefined ? { median: a, p95: a } : { median: a, p95: b };
+};
+const N = Number(opt.keywords ?? profile.keywords);
 const fakeConfig: FakeConfig = {
-  serperLatencyMs: Number(opt['serper-latency']), serperPerSecond: Number(opt['serper-rate']),
-  pageLatencyMs: [pMin, pMax ?? pMin], pageBytes: Number(opt['page-bytes']),
-  openaiLatencyMs: Number(opt['openai-latency']), openaiRpm: Number(opt['openai-rpm']), openaiTpm: Number(opt['openai-tpm']),
-  sheetsWritesPerMinute: Number(opt['sheets-wpm']),
+  serperPerSecond: Number(opt['serper-rate'] ?? profile.serperPerSecond),
+  serper: latencyOpt(opt['serper-latency'], profile.serper),
+  page: latencyOpt(opt['page-latency'], profile.page),
+  pageBytes: latencyOpt(opt['page-bytes'], profile.pageBytes),
+  openai: latencyOpt(opt['openai-latency'], profile.openai),
+  openaiRpm: Number(opt['openai-rpm'] ?? profile.openaiRpm), openaiTpm: Number(opt['openai-tpm'] ?? profile.openaiTpm),
+  sheetsWritesPerMinute: Number(opt['sheets-wpm'] ?? profile.sheetsWritesPerMinute),
 };
 const cores = availableParallelism();
+const C0 = Number(opt['cache-keywords']);
 const log = (s: string) => { if (!opt.json) process.stdout.write(`${s}\n`); };
 const mb = (bytes: number) => Math.round(bytes / 1048576);
 
-/** Blueprint limits for the benchmark: provider rates as the fakes enforce them, concurrency at rate x latency. */
+/** A long tail's far end: the 99th percentile of a latency distribution, in seconds. */
+const p99 = (d: Latency) => Math.min(d.max ?? Infinity, d.median * (d.p95 / d.median) ** (2.3263 / 1.6449)) / 1000;
+
+/** Whether this engine's blueprints take a token limit (`rate.tokens`): the TPM is then the blueprint's too. */
+const tokenLimits = providerLimitSchema.safeParse({ rate: { requests: 1, tokens: 1, per: '1m' } }).success;
+
+/** Blueprint limits for the benchmark: provider rates as the fakes enforce them, concurrency at rate x tail latency. */
 function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
   const c = (n: number) => (sequential ? 1 : n);
   const perSec = fakeConfig.openaiRpm / 60;
@@ -73,10 +97,10 @@ function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
     limits: {
       concurrency: c(Number(opt.concurrency)),
       providers: {
-        serper: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * (fakeConfig.serperLatencyMs / 1000 + 1))), rate: { requests: fakeConfig.serperPerSecond, per: '1s' } },
-        // Bursts: a minute's window can start RPM calls at once as pages arrive; 2 s each.
-        openai: { concurrency: c(Math.ceil(Math.max(perSec * (fakeConfig.openaiLatencyMs / 1000 + 1), 1) * 4)), rate: { requests: fakeConfig.openaiRpm, per: '1m' } },
-        web: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * 10 * ((pMax ?? pMin) / 1000 + 0.5))) },
+        serper: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * (p99(fakeConfig.serper) + 1))), rate: { requests: fakeConfig.serperPerSecond, per: '1s' } },
+        // Bursts: a minute's window can start RPM calls at once as pages arrive.
+        openai: { concurrency: c(Math.min(3000, Math.ceil(Math.max(perSec * (p99(fakeConfig.openai) + 1), 1) * 2))), rate: { requests: fakeConfig.openaiRpm, ...(tokenLimits ? { tokens: fakeConfig.openaiTpm } : {}), per: '1m' } },
+        web: { concurrency: c(Math.min(1000, Math.ceil(fakeConfig.serperPerSecond * 10 * (p99(fakeConfig.page) + 0.5)))) },
         sheets: { concurrency: 1, rate: { requests: fakeConfig.sheetsWritesPerMinute, per: '1m' } },
         default: { concurrency: c(64) },
       },
@@ -136,13 +160,13 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     else if (e.status !== 'retrying') p.endMs = Date.now();
   });
   // Per 10 s of the run: the engine process's CPU in cores, and the share of it the main thread was on a core.
-  const phases: { cores: number; main: number }[] = [];
+  const phases: { cores: number; main: number; rssMb: number; heapMb: number }[] = [];
   let phaseCpu = process.cpuUsage();
   let phaseSched = schedStat();
   const phaseTimer = setInterval(() => {
     const c = process.cpuUsage(phaseCpu);
     const sch = schedStat();
-    phases.push({ cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0 });
+    phases.push({ cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0, rssMb: process.memoryUsage.rss() / 1048576, heapMb: process.memoryUsage().heapTotal / 1048576 });
     phaseCpu = process.cpuUsage();
     phaseSched = sch;
   }, 10_000);
@@ -152,8 +176,15 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const sched0 = schedStat();
   const threads0 = threadCpu();
   const startedAt = Date.now();
-  const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true } });
+  const run = await engine.startRun({ workflow: 'bench', blueprint: bp, inputs: { spreadsheet, allowPrivateNetwork: true, results: Number(opt.results) } });
+  // --watch: the reads of a dashboard that has the run's page open (topicflow serve's live progress).
+  const live = opt.watch ? new LiveRuns(engine) : undefined;
+  let snapshots = 0;
+  const unwatch = live?.subscribe(run.id, () => { snapshots++; });
   const done = await engine.waitForRun(run.id, 250);
+  unwatch?.();
+  live?.close();
+  if (live) log(`watched: ${snapshots} live-progress snapshots sent`);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const sched1 = schedStat();
@@ -166,11 +197,18 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const counts = await store.stepCounts(run.id);
   // Pages that came back without main content, by reason (their ideas are skipped).
   const pageStatuses: Record<string, number> = {};
-  for (const sr of await store.listStepRuns(run.id, { stepId: 'page', statuses: ['succeeded'], withInput: false })) {
-    const o = sr.output as { status?: string; reason?: string | null } | null;
-    if (o?.status === 'ok' || o?.status === 'not-modified') continue;
-    const k = `${o?.status ?? '?'}${o?.reason ? `: ${o.reason.slice(0, 80)}` : ''}`;
-    pageStatuses[k] = (pageStatuses[k] ?? 0) + 1;
+  // Page by page: every page's text at once would be this process's peak, not the run's.
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listStepRuns(run.id, { stepId: 'page', statuses: ['succeeded'], withInput: false, limit: 500, ...(after === undefined ? {} : { afterKey: after }) });
+    if (page.length === 0) break;
+    after = page.at(-1)!.itemKey;
+    for (const sr of page) {
+      const o = sr.output as { status?: string; reason?: string | null } | null;
+      if (o?.status === 'ok' || o?.status === 'not-modified') continue;
+      const k = `${o?.status ?? '?'}${o?.reason ? `: ${o.reason.slice(0, 80)}` : ''}`;
+      pageStatuses[k] = (pageStatuses[k] ?? 0) + 1;
+    }
   }
   // A failed step's error, one line each, so a failed run says why.
   const failures = (await store.listStepRuns(run.id, { statuses: ['failed'], withInput: false }))
@@ -243,24 +281,65 @@ function slidingStarts(releases: number[], max: number, intervalMs: number): num
   return starts;
 }
 
-function pipelineBoundMs(latenciesBySlug: Record<string, number[]>): number {
-  const slugs = Object.keys(latenciesBySlug).sort();
+/**
+ * When the last OpenAI answer could be in: every search starts as early as Serper's rate allows,
+ * each page is fetched when its search answered (with the latency the fake gave it), each OpenAI
+ * call (a keyword's brief: once all its pages are in) starts, in release order, as early as its page and OpenAI's request and token buckets allow
+ * (full at the start, refilled at RPM and TPM a minute, the call counting the tokens it used),
+ * and takes the latency the fake gave it.
+ */
+function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number }>): number {
+  const bySlug = new Map<string, PageTiming[]>();
+  for (const p of pages) bySlug.set(p.slug, [...(bySlug.get(p.slug) ?? []), p]);
+  const slugs = [...bySlug.keys()].sort();
   const serperStarts = slidingStarts(slugs.map(() => 0), fakeConfig.serperPerSecond, 1000);
-  const releases: number[] = [];
+  const calls: { release: number; ms: number; tokens: number }[] = [];
   for (const [i, s] of slugs.entries()) {
-    for (const lat of latenciesBySlug[s]!) releases.push(serperStarts[i]! + fakeConfig.serperLatencyMs + lat);
+    const mine = bySlug.get(s)!;
+    for (const p of mine) if (p.tokens > 0) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + p.pageMs, ms: p.openaiMs, tokens: p.tokens });
+    // The keyword's content brief: one more request once all its pages are in.
+    const brief = briefs[s];
+    if (brief) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + Math.max(0, ...mine.map((p) => p.pageMs)), ms: brief.ms, tokens: brief.tokens });
   }
-  releases.sort((a, b) => a - b);
-  const starts = slidingStarts(releases, fakeConfig.openaiRpm, 60_000);
-  return Math.max(0, ...starts) + fakeConfig.openaiLatencyMs;
+  calls.sort((a, b) => a.release - b.release);
+  const rpm = fakeConfig.openaiRpm;
+  const tpm = fakeConfig.openaiTpm;
+  let reqs = rpm;
+  let toks = tpm;
+  let at = 0;
+  let end = 0;
+  for (const c of calls) {
+    let t = Math.max(at, c.release);
+    const fill = (to: number) => { reqs = Math.min(rpm, reqs + ((to - at) * rpm) / 60_000); toks = Math.min(tpm, toks + ((to - at) * tpm) / 60_000); at = to; };
+    fill(t);
+    const wait = Math.max(0, ((1 - reqs) * 60_000) / rpm, ((Math.min(c.tokens, tpm) - toks) * 60_000) / tpm);
+    if (wait > 0) { t += wait; fill(t); }
+    reqs -= 1;
+    toks -= c.tokens;
+    end = Math.max(end, t + c.ms);
+  }
+  return end;
 }
 
+/** Mean extraction cost of a page in ms, over 40 pages drawn from the profile's page sizes (this process, inline). */
 function measureExtractionMs(): number {
-  const pages = Array.from({ length: 60 }, (_, i) => topicPage('www.example.com', `bench-keyword-${i}`, 1 + (i % 10), fakeConfig.pageBytes));
+  const pages = Array.from({ length: 40 }, (_, i) => {
+    const path = `/www.example.com/bench-keyword-${i}/${1 + (i % 10)}`;
+    return benchPage('www.example.com', `bench-keyword-${i}`, 1 + (i % 10), pageSize(path, fakeConfig.pageBytes));
+  });
   for (const p of pages.slice(0, 10)) extractPage(p, 'https://www.example.com/');
   const t = performance.now();
   for (const p of pages) extractPage(p, 'https://www.example.com/');
   return (performance.now() - t) / pages.length;
+}
+
+/** The extraction cost measured in a child process, so its garbage and big pages are not in this process's peak RSS. */
+function extractionCostInChild(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = fork(new URL(import.meta.url), process.argv.slice(2), { env: { ...process.env, BENCH_EXTRACTION_COST: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    c.once('message', (m) => resolve(Number(m)));
+    c.once('error', reject);
+  });
 }
 
 async function main(): Promise<void> {
@@ -275,10 +354,10 @@ async function main(): Promise<void> {
   const bp = withLimits(blueprint, false);
   const prefix = `bench-${Date.now()}`;
   try {
-    const extractMs = measureExtractionMs();
-    log(`topic-research bench: ${N} keywords x 10 results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
-    log(`latencies: Serper ${fakeConfig.serperLatencyMs} ms, pages ${pMin}-${pMax} ms (${fakeConfig.pageBytes} B), OpenAI ${fakeConfig.openaiLatencyMs} ms`);
-    log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min`);
+    const extractMs = await extractionCostInChild();
+    log(`topic-research bench, profile ${opt.profile}: ${profile.description}; ${N} keywords x ${opt.results} results, driver ${opt.driver}, ${cores} cores, load average ${load0.toFixed(1)}`);
+    log(`latencies (lognormal): Serper ${describe(fakeConfig.serper)}; pages ${describe(fakeConfig.page)}, sizes ${describe(fakeConfig.pageBytes, 'B')}; OpenAI ${describe(fakeConfig.openai)}`);
+    log(`limits: Serper ${fakeConfig.serperPerSecond}/s, OpenAI ${fakeConfig.openaiRpm} requests and ${fakeConfig.openaiTpm} tokens/min, Sheets ${fakeConfig.sheetsWritesPerMinute} writes/min; the engine ${tokenLimits ? 'paces OpenAI tokens too (rate.tokens)' : 'knows no token limit: it paces OpenAI requests only'}`);
     log(`queues: ${JSON.stringify(bp.limits)}`);
 
     const keywords = Array.from({ length: N }, (_, i) => ({ keyword: `topic ${String(i).padStart(5, '0')} research` }));
@@ -289,11 +368,14 @@ async function main(): Promise<void> {
     const mem = process.memoryUsage();
     log(`memory after the run: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB`);
     const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
-    const { bySlug } = await ask<{ bySlug: Record<string, number[]> }>(child, { type: 'page-latencies' }, 'page-latencies');
+    const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number }> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
-    const pipelineMs = pipelineBoundMs(bySlug);
-    const tokens = s1.openai.promptTokens + s1.openai.completionTokens;
-    const tokenMs = Math.max(0, Math.ceil(tokens / fakeConfig.openaiTpm) - 1) * 60_000;
+    const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs, timings.briefs);
+    // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
+    const usedTokens = s1.openai.promptTokens + s1.openai.completionTokens;
+    const tokenMs = Math.max(0, (usedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;
+    const failedItems = Object.values(main.counts).reduce((n, c) => n + (c.failed ?? 0), 0);
+    const share429 = s1.openai.requests ? s1.openai.rejected / s1.openai.requests : 0;
     const cpuMs = (extractMs * pages) / cores;
     const boundSeconds = Math.max(pipelineMs, tokenMs, cpuMs) / 1000;
     const serperSpan = (s1.serper.last - s1.serper.first) / 1000;
@@ -301,9 +383,10 @@ async function main(): Promise<void> {
     for (const f of main.failures) log(`  failed: ${f}`);
     log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
+    log(`failed items: ${failedItems}; OpenAI requests answered 429: ${s1.openai.rejected} of ${s1.openai.requests} (${(share429 * 100).toFixed(1)}%)`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     if (s1.serper.maxPerSecond > fakeConfig.serperPerSecond) log(`Serper requests per 100 ms from 1 s before the busiest second: ${s1.serper.aroundBusiest.join(' ')}`);
-    log(`OpenAI: ${s1.openai.requests} requests, busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
+    log(`OpenAI: ${s1.openai.requests} requests (${s1.openai.answered} answered), ${s1.openai.countedTokens} tokens counted by its limiter (prompt ${s1.openai.promptTokens} + max_tokens), usage ${s1.openai.promptTokens + s1.openai.completionTokens}; busiest minute ${s1.openai.maxRequestsPerMinute} requests (limit ${fakeConfig.openaiRpm}) and ${s1.openai.maxTokensPerMinute} tokens reserved at arrival (limit ${fakeConfig.openaiTpm}); 429s ${s1.openai.rejected}`);
     const at = (t: number) => `+${((t - main.startedAt) / 1000).toFixed(1)} s`;
     // OpenAI requests per 5 s of the run (none arrive before its start): shows whether a late
     // "middle" request came from a slow first minute or from a gap.
@@ -315,12 +398,16 @@ async function main(): Promise<void> {
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
     if (Object.keys(main.threadSeconds).length) log(`engine threads, CPU s: ${Object.entries(main.threadSeconds).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     if (main.phases.length) log(`per 10 s, engine CPU in cores / main thread on a core: ${main.phases.map((p) => `${p.cores.toFixed(2)}/${(p.main * 100).toFixed(0)}%`).join(' ')}`);
+    if (main.phases.length) log(`per 10 s, engine RSS / main thread's heap MB: ${main.phases.map((p) => `${p.rssMb.toFixed(0)}/${p.heapMb.toFixed(0)}`).join(' ')}`);
     if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
     log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
+    log(`\nSUMMARY profile ${opt.profile}, driver ${opt.driver}, ${N} keywords: wall ${main.seconds.toFixed(1)} s, bound ${boundSeconds.toFixed(1)} s, ratio ${(main.seconds / boundSeconds).toFixed(3)}, failed items ${failedItems}, OpenAI 429s ${(share429 * 100).toFixed(1)}% (${s1.openai.rejected}/${s1.openai.requests}), peak RSS ${engineRssMb.toFixed(0)} MB, load average ${load0.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}`);
+    if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, results: Number(opt.results), wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), heapPer10s: main.phases.map((p) => Math.round(p.heapMb)), loadAverage: [load0, loadavg()[0]] })}\n`);
+
     // Re-run inside the cache TTL: the first keywords pending again.
-    const C = Math.min(N, Number(opt['cache-keywords']));
+    const C = Math.min(N, C0);
     if (C === 0) return;
     await seedKeywords(SPREADSHEET_ID, keywords.slice(0, C).map((k) => ({ ...k, status: 'pending' })), env);
     const again = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, `${prefix}-again`);
@@ -350,7 +437,7 @@ async function main(): Promise<void> {
 
     const out = {
       driver: opt.driver, keywords: N, cores, loadAverageAtStart: load0, loadAverageAtEnd: loadavg()[0],
-      wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds,
+      profile: opt.profile, wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429,
       bound: { pipelineSeconds: pipelineMs / 1000, tokenSeconds: tokenMs / 1000, cpuSeconds: cpuMs / 1000, extractMsPerPage: extractMs, pages },
       sequentialSeconds, sequentialMeasured: { keywords: K, seconds: seq.seconds }, speedup: sequentialSeconds / main.seconds,
       peakRssMb: engineRssMb, fakesPeakRssMb: s1.rssPeakMb, redisPeakMb: main.redisPeakMb ?? null,
@@ -370,4 +457,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.env.BENCH_EXTRACTION_COST) {
+  process.send!(measureExtractionMs());
+  process.exit(0);
+} else {
+  await main();
+}

@@ -169,7 +169,8 @@ describe('help, version and usage errors', () => {
     const r = await topicflow(dir, ['validate', join(ROOT, 'blueprints/topic-research.json'), 'bad.json', '--json']);
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout) as { file: string; ok: boolean; steps?: number; problems: { where?: string; message: string }[] }[];
-    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, 16], [false, undefined]]);
+    const shippedSteps = (JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as { steps: unknown[] }).steps.length;
+    expect(out.map((f) => [f.ok, f.steps])).toEqual([[true, shippedSteps], [false, undefined]]);
     expect(out[1]!.problems[0]).toMatchObject({ where: expect.stringMatching(/^bad\.json/), message: expect.stringMatching(/^invalid JSON/) });
     expect(r.stderr).toBe('');
   }, 60_000);
@@ -355,7 +356,7 @@ describe('init and the offline demo from a clone', () => {
     const r = await topicflow(cwd, ['init', 'my-research']);
     expect(r.code, r.stderr).toBe(0);
     const dir = join(cwd, 'my-research');
-    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
+    for (const f of ['blueprints/topic-research.json', 'blueprints/rank-tracking.json', 'blueprints/blueprint.schema.json', 'prompts/ideas.md', 'prompts/brief.md', 'workflows/research.json', '.env', 'data/topics.xlsx', 'README.md', '.gitignore']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(readFileSync(join(ROOT, '.env.example'), 'utf8'));
@@ -400,5 +401,16 @@ describe('init and the offline demo from a clone', () => {
     await wb.xlsx.readFile(join(dir, 'data/demo.xlsx'));
     expect(wb.getWorksheet('SERP Results')!.rowCount).toBeGreaterThan(10);
     expect(wb.getWorksheet('Content Ideas')!.rowCount).toBeGreaterThan(10);
+    // The content plan, offline: a brief per keyword, the demo's near-synonyms in one cluster, the questions.
+    const cells = (name: string, column: string) => {
+      const ws = wb.getWorksheet(name)!;
+      const col = (ws.getRow(1).values as unknown[]).indexOf(column);
+      return Array.from({ length: ws.rowCount - 1 }, (_, i) => ws.getRow(i + 2).getCell(col).value);
+    };
+    expect(cells('Content Briefs', 'keyword')).toHaveLength(5);
+    for (const outline of cells('Content Briefs', 'outline')) expect(String(outline)).toMatch(/^H2 What is .+\? \(6\/6 pages: P1, P2, P3, P4, P5, P6\)\n/);
+    expect(cells('Content Briefs', 'target_words').every((t) => /^\d+ \(\d+-\d+, 6 pages\)$/.test(String(t)))).toBe(true);
+    expect(cells('Clusters', 'keywords')).toContain('content marketing strategy, content marketing plan');
+    expect(cells('Questions', 'count')[0]).toBe(5);
   }, 120_000);
 });

@@ -62,8 +62,8 @@ describe('topic-research on workbooks as users make them', () => {
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(fx.serper.requests.slice(before).map((q) => [q.q, q.gl]).sort()).toEqual([['crm tools', 'gb'], ['email tools', 'us']]);
     const keywords = await cells(book, 'Keywords');
-    // The user's header row, plus only the column it lacked.
-    expect(keywords[0]).toEqual(['Keyword', ' Country ', 'Status', 'LAST RUN', 'language']);
+    // The user's header row, plus only the columns it lacked (language, and the keyword's cluster).
+    expect(keywords[0]).toEqual(['Keyword', ' Country ', 'Status', 'LAST RUN', 'language', 'cluster']);
     expect(keywords).toHaveLength(3);
     expect(keywords.slice(1).map((row) => [row[0], row[2], typeof row[3] === 'string' && /^\d{4}-\d\d-\d\dT/.test(row[3])])).toEqual([
       ['crm tools', 'done', true],

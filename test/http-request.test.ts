@@ -39,7 +39,8 @@ beforeAll(async () => {
         case '/busy': return json(503, { message: 'busy' }, { 'Retry-After': '3' });
         case '/limited': return json(429, { message: 'slow down' });
         case '/big': res.writeHead(200, { 'Content-Type': 'text/plain' }); return res.end('x'.repeat(50_000));
-        case '/slow': setTimeout(() => json(200, { late: true }), 2000); return;
+        // Answers long after any timeout a test sets: a timeout error is the only way to end sooner.
+        case '/slow': { const late = setTimeout(() => json(200, { late: true }), 60_000); res.on('close', () => clearTimeout(late)); return; }
         case '/redirect': res.writeHead(302, { Location: '/echo?from=redirect' }); return res.end();
         case '/redirect-to': res.writeHead(302, { Location: url.searchParams.get('to') ?? '/' }); return res.end();
         case '/loop': res.writeHead(302, { Location: '/loop' }); return res.end();
@@ -130,9 +131,7 @@ describe('http.request', () => {
   });
 
   it('timeouts and refused connections are transient', async () => {
-    const t = performance.now();
     expect(await failureOf(run({ url: `${base}/slow`, timeout: '200ms' }))).toMatchObject({ code: 'http.timeout', fault: 'transient' });
-    expect(performance.now() - t).toBeLessThan(1500);
     expect(await failureOf(run({ url: 'http://127.0.0.1:1/' }))).toMatchObject({ code: 'http.network', fault: 'transient' });
   });
 

@@ -93,9 +93,8 @@ describe.skipIf(!up)('bullmq across workers', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     try {
-      const t0 = performance.now();
       while (!out.includes('ready')) {
-        if (performance.now() - t0 > 10_000) throw new Error(`the other worker did not start: ${out}`);
+        if (child.exitCode !== null) throw new Error(`the other worker exited before it was ready: ${out}`);
         await sleep(20);
       }
       const sent: number[] = [];
@@ -107,7 +106,7 @@ describe.skipIf(!up)('bullmq across workers', () => {
       await Promise.all(asks);
       child.stdin.write('go\n');
       while (!out.includes('times')) {
-        if (performance.now() - t0 > 15_000) throw new Error(`the other worker did not finish: ${out}`);
+        if (child.exitCode !== null && !out.includes('times')) throw new Error(`the other worker exited without its times: ${out}`);
         await sleep(20);
       }
       const theirs = JSON.parse(/times (.*)/.exec(out)![1]!) as number[];
@@ -212,19 +211,16 @@ describe.skipIf(!up)('bullmq across workers', () => {
     try {
       const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
       await q.enqueue([{ id: 'victim', queue: 'a', retry }]);
-      const t0 = performance.now();
       while (!out.includes('started victim')) {
-        if (performance.now() - t0 > 8000) throw new Error(`worker did not start the job: ${out}`);
+        if (child.exitCode !== null) throw new Error(`the worker exited before it started the job: ${out}`);
         await sleep(20);
       }
       child.kill('SIGKILL');
       const ran: { id: string; attemptsMade: number }[] = [];
-      const killedAt = performance.now();
       await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade }); });
       await q.idle();
       expect(ran).toEqual([{ id: 'victim', attemptsMade: 0 }]);
-      // Lock (1 s) expiry plus one stalled check (0.5 s), with slack for a busy machine.
-      expect(performance.now() - killedAt).toBeLessThan(6000);
+      // Only the stalled checker brings it back (lock 1 s, checks every 0.5 s); without it this waits for the hang guard.
     } finally {
       child.kill('SIGKILL');
     }

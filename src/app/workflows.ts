@@ -10,6 +10,7 @@ import { validateBlueprint as validateAgainst, type ValidationResult } from '../
 import { BlueprintError } from '../blueprint/problems.ts';
 import { parseSets, resolveInputs } from '../blueprint/inputs.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
+import { inlinePromptFiles, rebasePromptFiles } from './prompts.ts';
 import { userError } from '../shared/errors.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
 
@@ -34,6 +35,12 @@ export function validateBlueprint(doc: unknown, registry: StepRegistry = default
 
 /** Reads and validates a blueprint file (or a workflow file, whose blueprint it returns). */
 export async function loadBlueprint(source: string | unknown, registry?: StepRegistry): Promise<Blueprint> {
+  const bp = await loadRaw(source, registry);
+  return typeof source === 'string' ? inlinePromptFiles(bp, dirname(source)) : bp;
+}
+
+/** A blueprint file or document, validated, its prompt files not read. */
+async function loadRaw(source: string | unknown, registry?: StepRegistry): Promise<Blueprint> {
   const doc = typeof source === 'string' ? await readJsonFile(source) : source;
   const name = typeof source === 'string' ? source : 'blueprint';
   const bp = isWorkflowDoc(doc) ? (doc as { blueprint: unknown }).blueprint : doc;
@@ -53,11 +60,14 @@ export function workflowPath(name: string, dir = WORKFLOWS_DIR): string {
 
 /** `topicflow import`: validates, binds and checks inputs, writes workflows/NAME.json. */
 export async function importBlueprint(file: string, options: { name: string; sets?: string[]; force?: boolean; dir?: string; registry?: StepRegistry; /** Recorded as where it came from. @default file */ source?: string }): Promise<{ path: string; workflow: WorkflowFile }> {
-  const blueprint = await loadBlueprint(file, options.registry);
-  const bound = parseSets(blueprint, options.sets ?? []);
-  resolveInputs(blueprint, bound);
+  const raw = await loadRaw(file, options.registry);
+  // Read once to refuse a blueprint whose prompt files are missing; the workflow keeps the paths.
+  await inlinePromptFiles(raw, dirname(file));
+  const bound = parseSets(raw, options.sets ?? []);
+  resolveInputs(raw, bound);
   const path = workflowPath(options.name, options.dir);
   if (existsSync(path) && !options.force) throw userError('workflow.exists', `${path} exists; pass --force to replace it`, { where: path });
+  const blueprint = rebasePromptFiles(raw, dirname(file), dirname(path));
   const workflow: WorkflowFile = { workflow: 1, name: options.name, source: options.source ?? file, importedAt: new Date().toISOString(), inputs: bound, blueprint };
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -74,10 +84,11 @@ export async function openWorkflow(ref: string, registry?: StepRegistry, dir = W
     throw userError('workflow.not_found', byName ? `no workflow "${ref}" (looked for ${byName}; import one with \`topicflow import FILE --name ${ref}\`)` : 'no such file', { where: path });
   }
   const doc = await readJsonFile(path);
-  const blueprint = await loadBlueprint(doc, registry).catch((err) => {
+  const raw = await loadBlueprint(doc, registry).catch((err) => {
     if (err instanceof BlueprintError) throw new BlueprintError(path, err.problems);
     throw err;
   });
+  const blueprint = await inlinePromptFiles(raw, dirname(path));
   if (isWorkflowDoc(doc)) {
     const wf = doc as WorkflowFile;
     return { name: typeof wf.name === 'string' ? wf.name : basename(path, '.json'), blueprint, inputs: wf.inputs ?? {}, path: resolve(path) };

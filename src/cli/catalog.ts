@@ -18,7 +18,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'init', args: '[DIR]',
     summary: 'Create a project in DIR (default: here) to run and version research in.',
-    details: 'Writes blueprints/ (the shipped blueprints), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
+    details: 'Writes blueprints/ (the shipped blueprints), prompts/ (their prompt files, to edit), workflows/research.json (topic-research bound to the local workbook), .env (from .env.example), data/topics.xlsx (a Keywords tab with two example keywords), .gitignore and a README.md of next steps. Nothing is written when one of these files exists, unless --force, which overwrites them but keeps an existing workbook and its keywords.',
     options: { force: { type: 'boolean', short: 'f', help: 'Overwrite files that exist.' } },
     load: lazy(() => import('./commands/init.ts'), (m) => m.init),
   },
@@ -92,6 +92,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: lazy(() => import('./commands/runs.ts'), (m) => m.runs),
   },
   {
+    name: 'eval', args: 'NAME|FILE',
+    summary: "Score prompt variants of a workflow's LLM step side by side on the pages a run stored.",
+    details: 'Runs each --prompt file (Markdown with "# System" and "# User" sections, as prompts/ideas.md) over the inputs the last runs of the workflow stored for the step (the extracted pages), without the answer cache, and prints per variant: schema validity and assertion passes on the first reply and after feedback retries, quotes found verbatim in the page, duplicate ideas, requests, tokens and cost. Needs OPENAI_API_KEY, or OPENAI_BASE_URL pointing at an OpenAI-compatible server (a local model).',
+    options: {
+      prompt: { type: 'string', short: 'p', multiple: true, value: 'FILE', help: 'A prompt variant file; give two or more to compare.' },
+      limit: { type: 'string', short: 'l', value: 'N', help: 'Pages to run every variant on (a whole number >= 1).', default: '20' },
+      step: { type: 'string', value: 'ID', help: 'The LLM step to evaluate.', default: 'the first step with a prompt (ideas)' },
+      model: { type: 'string', short: 'm', value: 'MODEL', help: 'Model to ask instead of the one the run used.' },
+      json,
+    },
+    load: lazy(() => import('./commands/eval.ts'), (m) => m.evaluate),
+  },
+  {
     name: 'extract', args: 'URL',
     summary: 'Fetch one page safely and print its main content.',
     details: 'Make\'s "Extract Web Content". Exit code 1 when the page could not be read (its status says why).',
@@ -109,6 +122,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     details: 'Runs the workflows of workflows/ on their schedules and executes their steps; stops on SIGTERM or Ctrl-C.',
     options: { concurrency, grace },
     load: lazy(() => import('./commands/worker.ts'), (m) => m.start),
+  },
+  {
+    name: 'serve', args: '',
+    summary: 'The dashboard and HTTP API, with the scheduler and a worker (as start).',
+    details: 'Prints the URL to open. Every API call and the dashboard need an API key (topicflow keys create, or TOPICFLOW_API_KEYS); a host other than 127.0.0.1 or ::1 is refused until a key exists. Stops on SIGTERM or Ctrl-C.',
+    options: {
+      port: { type: 'string', short: 'p', value: 'N', help: 'Port to listen on (0: any free port).', default: '8080' },
+      host: { type: 'string', short: 'H', value: 'HOST', help: 'Address to listen on; another than loopback needs an API key.', default: '127.0.0.1' },
+      'no-worker': { type: 'boolean', help: 'Serve and schedule only: workers run elsewhere (distributed mode).' },
+      concurrency, grace,
+    },
+    load: lazy(() => import('./commands/serve.ts'), (m) => m.serve),
+  },
+  {
+    name: 'keys', args: 'create|list|revoke [KEY_ID]',
+    summary: 'Create, list or revoke the API keys of serve.',
+    details: 'create prints a new key once (stdout); only its hash is kept, in the store. revoke KEY_ID stops it at once, for the API and the dashboard.',
+    options: {
+      name: { type: 'string', short: 'n', value: 'NAME', help: 'create: what the key is for, shown by list.', default: 'default' },
+      json,
+    },
+    load: lazy(() => import('./commands/keys.ts'), (m) => m.keys),
   },
   {
     name: 'worker', args: '',

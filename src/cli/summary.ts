@@ -30,6 +30,7 @@ export function formatSummary(s: RunSummary, failureLimit = 20): string {
     lines.push(`  ${step.id.padEnd(width)}  ${parts.join(', ')}`);
   }
   for (const n of s.noItems) lines.push(`  nothing to do: ${n.message}`);
+  for (const n of s.notes ?? []) lines.push(`  note: ${n}`);
   lines.push(`  spent: ${formatUsage(s.usage)}`);
   if (s.budget) lines.push(`  budget: ${formatBudget(s.budget)}`);
   if (s.failures.length) {

@@ -14,6 +14,7 @@ import { Deferral } from './deferral.ts';
 import type { EngineLogger } from './logger.ts';
 import type { Ownership } from './owner.ts';
 import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, type StoredInput } from './planner.ts';
+import { inputPages, pagedField } from './paged-input.ts';
 import { maybeFinish, planEnv, sumUsage, type RunContext, type Runs } from './runs.ts';
 
 export interface ExecutorOptions {
@@ -83,9 +84,15 @@ export class Executor {
       // No stored input: the mapping is evaluated now (see evaluatedAtRun). A step run whose
       // evaluated mapping is stored (a store written by a release that planned it so) uses that.
       const stored = (claimed.input ?? { with: {} }) as StoredInput;
-      const mapping = claimed.input === null && evaluatedAtRun(rc.compiled, node) ? await mappingAtRun(store, rc, node, claimed.itemKey, where) : stored.with;
+      const atRun = claimed.input === null && evaluatedAtRun(rc.compiled, node);
+      // A collected field the step takes page by page is read as it runs, not held whole.
+      const paged = atRun ? pagedField(rc.graph, node, def, claimed.itemKey) : undefined;
+      const mapping = paged ? { ...(await mappingAtRun(store, rc, paged.rest, claimed.itemKey, where)), [paged.field]: [] }
+        : atRun ? await mappingAtRun(store, rc, node, claimed.itemKey, where) : stored.with;
       const input = parseStepInput(def, mapping, where);
-      const result = await def.run(input, this.#stepContext(rc, claimed, job, controller.signal, usage));
+      const ctx = this.#stepContext(rc, claimed, job, controller.signal, usage);
+      if (paged) ctx.inputPages = inputPages(store, rc, paged, claimed.itemKey, where);
+      const result = await def.run(input, ctx);
       if (isFiltered(result)) {
         await this.#finish(rc, claimed, { status: 'filtered', error: { code: 'step.filtered', fault: 'user', message: result.reason } }, usage);
       } else if (this.#deferral.background(rc).has(claimed.stepId) && def.cachesResult?.(input) === true && this.#deferral.mayDefer(claimed)) {

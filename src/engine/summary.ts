@@ -17,6 +17,8 @@ export interface RunSummary {
   failures: { step: string; item: string; code: string; message: string }[];
   /** Fan-out steps that made no item although what they read succeeded: why the run did nothing there. */
   noItems: { step: string; message: string }[];
+  /** One line each from the per-run steps that said something (a `notice` in their output): a feature that is off, items left out. */
+  notes: string[];
   usage: Usage;
   /** The run's budget: its caps, what it spent (reserved for requests in flight included) and what is left of each cap. */
   budget?: { caps: BudgetCaps; spent: BudgetAmounts; left: BudgetCaps };
@@ -25,7 +27,7 @@ export interface RunSummary {
 export async function summarize(store: Store, run: RunRecord, failureLimit = Infinity): Promise<RunSummary> {
   const counts = await store.stepCounts(run.id);
   const order = ((run.blueprint as { steps?: { id: string }[] }).steps ?? []).map((s) => s.id);
-  const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'] });
+  const failed: StepRunRecord[] = await store.listStepRuns(run.id, { statuses: ['failed'], ...(Number.isFinite(failureLimit) ? { limit: failureLimit } : {}) });
   const budget = await store.budget(run.id);
   return {
     id: run.id,
@@ -38,11 +40,24 @@ export async function summarize(store: Store, run: RunRecord, failureLimit = Inf
       step: f.stepId, item: f.itemKey, code: f.error?.code ?? 'unknown', message: f.error ? formatError({ ...f.error, where: undefined }) : 'failed',
     })),
     noItems: await emptyFanOuts(store, run, counts),
+    notes: await notices(store, run),
     usage: await store.runUsage(run.id),
     ...(budget ? { budget: { ...budget, left: left(budget.caps, budget.spent) } } : {}),
   };
 }
 
+
+/** The `notice` of every per-run step's output, in blueprint order. */
+async function notices(store: Store, run: RunRecord): Promise<string[]> {
+  const perRun = ((run.blueprint as { steps?: { id: string; per?: string }[] }).steps ?? []).filter((s) => s.per === 'run');
+  const out: string[] = [];
+  for (const s of perRun) {
+    const [done] = await store.listStepRuns(run.id, { stepId: s.id, statuses: ['succeeded'], limit: 1 });
+    const notice = (done?.output as { notice?: unknown } | null | undefined)?.notice;
+    if (typeof notice === 'string' && notice) out.push(notice);
+  }
+  return out;
+}
 
 /** What is left of each cap (never below 0). */
 function left(caps: BudgetCaps, spent: BudgetAmounts): BudgetCaps {

@@ -111,12 +111,7 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   try {
     const doc = parseDocument(prepared.html, options.dom ?? 'linkedom');
     const lang = doc.documentElement.getAttribute('lang')?.trim() || null;
-    const h1s: string[] = [];
-    for (const h of doc.querySelectorAll('h1, h2, h3')) {
-      // Readability renames H1 to H2 and keeps attributes: remember each heading's real level.
-      h.setAttribute('data-tf-level', h.tagName.slice(1));
-      if (h.tagName === 'H1') h1s.push(normalizeSpace(h.textContent ?? ''));
-    }
+    const { h1s, lead } = readDocument(doc);
     const article = new Readability<Element>(doc, { maxElemsToParse: MAX_ELEMENTS_TO_PARSE, serializer: (el) => el as Element }).parse();
     const meta = {
       title: clean(article?.title) ?? clean(doc.title),
@@ -132,7 +127,9 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
       const hint = isProbablyReaderable(parseDocument(prepared.html, options.dom ?? 'linkedom'));
       return { status: 'not-readerable', reason: `no main content found${hint ? '' : ' (page does not look like an article)'}`, ...EMPTY, ...meta };
     }
-    const text = textOf(article.content);
+    let text = textOf(article.content);
+    // Readability keeps one container: a lead set apart from it (under the headline) is lost.
+    if (lead && !text.includes(lead.slice(0, LEAD_PREFIX_CHARS))) text = `${lead}\n\n${text}`;
     const headings = headingsOf(article.content, meta.title, h1s);
     const result: PageExtract = { status: 'ok', reason: null, ...meta, text, headings, wordCount: countWords(text) };
     if (text.length < MIN_TEXT_CHARS) {
@@ -147,6 +144,89 @@ export function extractPage(html: string, url: string, options: { dom?: DomKind 
   } finally {
     if (failed || (shared && (shared.docs >= DOCS_PER_WINDOW || shared.bytes >= BYTES_PER_WINDOW))) closeParserWindow();
   }
+}
+
+/**
+ * Class or id words of the page furniture Readability keeps when it sits inside the article
+ * container (its own test spares any class that also says "article" or "content"): captions and
+ * photo credits, share and social buttons, related and recommended links, newsletter and cookie
+ * boxes, tag lists, ratings, author boxes, bylines and dates, teasers of other pages, links to
+ * the previous and next page, the comment form.
+ */
+const FURNITURE = /(?:^|[\s_-])(?:caption|credits?|copyright|related|recommend(?:ed|ations)?|newsletter|share|sharing|social|cookies?|consent|gdpr|rating|tags|taglist|tag-?cloud|breadcrumbs?|author-?(?:box|bio|info)|byline|dateline|teasers?|pagination|pager|page-?numbers|nav-?links|post-?navigation|respond|comment-?form|reply-?title)(?:$|[\s_-])/i;
+// WordPress and others mark the article itself with its tags and categories ("tag-social").
+const TAXONOMY = /\b(?:tag|category|categories|postid|post|format|topic)-\S+/gi;
+const CAPTION = /caption|credit|copyright|byline|dateline/i;
+/** Furniture with more text than this is left alone: a match there is likely a false alarm. @default 2000 */
+const FURNITURE_MAX_CHARS = 2000;
+/** Captions with more text than this are kept: on slideshows they carry the article. @default 250 */
+const CAPTION_MAX_CHARS = 250;
+
+const LEAD_PREFIX_CHARS = 40;
+const DESCRIPTION = 'meta[property="og:description"], meta[name="description"], meta[name="twitter:description"]';
+const LEAD_CLASS = /lead|intro|teaser|summary|standfirst|excerpt|subline|subtitle|subheadline|description|abstract|deck/i;
+
+/**
+ * One walk over the body before Readability reads it, in place of a selector query per task:
+ * marks each H1-H3 with its level (Readability renames H1 to H2 and keeps attributes), finds the
+ * lead paragraph (the first P, H2 or lead-like element whose text starts as the page's meta
+ * description: sites put it under the headline, apart from the article body) and removes
+ * {@link FURNITURE} and figure captions, unless they hold paragraphs of their own (an article
+ * under a "share" class, a slideshow's captions).
+ */
+function readDocument(doc: Document): { h1s: string[]; lead: string | null } {
+  const h1s: string[] = [];
+  const description = doc.head?.querySelector(DESCRIPTION)?.getAttribute('content');
+  const prefix = description ? normalizeSpace(description).slice(0, LEAD_PREFIX_CHARS) : '';
+  let lead: string | null = null;
+  let leadWanted = prefix.length >= LEAD_PREFIX_CHARS;
+  const furniture: Element[] = [];
+  const root = doc.body;
+  let node: Element | null = root?.firstElementChild ?? null;
+  while (node) {
+    const tag = node.tagName;
+    const className = node.getAttribute('class') ?? '';
+    if (tag === 'H1' || tag === 'H2' || tag === 'H3') {
+      node.setAttribute('data-tf-level', tag.slice(1));
+      if (tag === 'H1') h1s.push(normalizeSpace(node.textContent ?? ''));
+    }
+    if (leadWanted && (tag === 'P' || tag === 'H2' || LEAD_CLASS.test(className))) {
+      // Most candidates differ from their first words: skip those without building their text.
+      const first = node.firstChild;
+      const start = first?.nodeType === 3 ? normalizeSpace(first.nodeValue ?? '') : '';
+      if (!start || prefix.startsWith(start.slice(0, 8))) {
+        const text = normalizeSpace(node.textContent ?? '');
+        if (text.startsWith(prefix)) {
+          lead = text;
+          leadWanted = false;
+        }
+      }
+    }
+    let skip = false;
+    const id = node.getAttribute('id');
+    if (tag !== 'ARTICLE' && tag !== 'MAIN' && (tag === 'FIGCAPTION' || className || id)) {
+      // Most elements match nothing: only those that do pay for the string work.
+      let names = id ? `${className} ${id}` : className;
+      if (tag !== 'FIGCAPTION' && FURNITURE.test(names)) names = names.replace(TAXONOMY, '');
+      if (tag === 'FIGCAPTION' || FURNITURE.test(names)) {
+        const caption = tag === 'FIGCAPTION' || CAPTION.test(names);
+        const paragraphs = node.getElementsByTagName('p').length;
+        if (paragraphs < (caption ? 2 : 3) && (node.textContent ?? '').length <= (caption ? CAPTION_MAX_CHARS : FURNITURE_MAX_CHARS)) {
+          furniture.push(node);
+          skip = true;
+        }
+      }
+    }
+    // Next element in document order: the first child, else the next sibling of the nearest ancestor.
+    let next: Element | null = skip ? null : node.firstElementChild;
+    while (!next && node && node !== root) {
+      next = node.nextElementSibling;
+      if (!next) node = node.parentElement;
+    }
+    node = next;
+  }
+  for (const el of furniture) el.remove();
+  return { h1s, lead };
 }
 
 function headingsOf(content: Element, title: string | null, h1s: string[]): Heading[] {

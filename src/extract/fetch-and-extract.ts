@@ -5,7 +5,7 @@
  */
 import { safeFetch, type FetchedPage, type SafeFetchOptions } from '../providers/web/safe-fetch.ts';
 import type { PageExtract } from './extract-page.ts';
-import { extractPageOffThread } from './pool.ts';
+import { extractPageOffThread, reserveExtraction } from './pool.ts';
 
 export type PageStatus = 'ok' | 'not-readerable' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
 
@@ -39,6 +39,15 @@ export async function fetchAndExtract(url: string, options: FetchAndExtractOptio
 
 /** As {@link fetchAndExtract}, with the fetch details (transient or not, Retry-After, code). */
 export async function fetchAndExtractDetailed(url: string, options: FetchAndExtractOptions = {}): Promise<{ result: PageResult; fetched: FetchedPage }> {
+  const release = await reserveExtraction(options.signal);
+  try {
+    return await fetchThenExtract(url, options);
+  } finally {
+    release();
+  }
+}
+
+async function fetchThenExtract(url: string, options: FetchAndExtractOptions): Promise<{ result: PageResult; fetched: FetchedPage }> {
   const fetched = await safeFetch(url, options);
   const result: PageResult = {
     url, finalUrl: fetched.finalUrl, status: fetched.status, reason: withNotes(fetched.reason, fetched.notes),

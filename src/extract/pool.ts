@@ -163,11 +163,22 @@ function submit(p: Piscina<Task, PageExtract | null>, job: Pending): void {
     }
     job.threadId = threadId;
     working.set(threadId, job);
-    job.timer = setTimeout(() => {
-      job.capped = true;
-      // Synchronous parsing cannot be interrupted: the thread goes and piscina starts another.
-      void p.threads.find((w) => w.threadId === threadId)?.terminate();
-    }, job.capMs);
+    const thread = p.threads.find((w) => w.threadId === threadId);
+    // The cap counts the thread's CPU time on the page: on a loaded machine a page's wall time
+    // stretches, and a wall-clock cap would stop ordinary pages.
+    const startCpu = thread?.cpuUsage().catch(() => undefined);
+    const check = (waitMs: number) => {
+      job.timer = setTimeout(async () => {
+        const [from, now] = await Promise.all([startCpu, thread?.cpuUsage().catch(() => undefined)]);
+        if (job.settled || working.get(threadId) !== job) return;
+        const usedMs = from && now ? (now.user + now.system - from.user - from.system) / 1000 : job.capMs;
+        if (usedMs < job.capMs) return check(Math.max(10, job.capMs - usedMs));
+        job.capped = true;
+        // Synchronous parsing cannot be interrupted: the thread goes and piscina starts another.
+        void thread?.terminate();
+      }, waitMs);
+    };
+    check(job.capMs);
   });
   const done = (answer: () => void) => {
     inFlight--;
@@ -203,6 +214,46 @@ function settle(job: Pending, page: PageExtract): void {
   job.resolve(page);
 }
 
+/**
+ * Pages fetched or being fetched for extraction and not yet extracted, per extraction thread:
+ * enough to keep a thread busy through pages that take seconds to arrive; fetching further ahead
+ * only holds pages' HTML in memory (a web concurrency of 1,000 held up to 1,000 pages of up to
+ * 2 MB while one thread extracted).
+ */
+export const PAGES_AHEAD_PER_THREAD = 16 * PAGES_PER_THREAD;
+
+let ahead = 0;
+const aheadWaiters: (() => void)[] = [];
+
+/**
+ * Waits for room to fetch one more page for extraction (see {@link PAGES_AHEAD_PER_THREAD});
+ * returns its release, to call once the page is extracted or needs no extraction.
+ */
+export async function reserveExtraction(signal?: AbortSignal, threads = extractThreads()): Promise<() => void> {
+  const limit = Math.max(1, threads) * PAGES_AHEAD_PER_THREAD;
+  while (ahead >= limit) {
+    signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const wake = () => { signal?.removeEventListener('abort', onAbort); resolve(); };
+      const onAbort = () => {
+        const i = aheadWaiters.indexOf(wake);
+        if (i >= 0) aheadWaiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      aheadWaiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  ahead++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    ahead--;
+    aheadWaiters.shift()?.();
+  };
+}
+
 /** Starts the pool (`threads`, default {@link extractThreads}) and resolves once its threads are up. */
 export async function extractPoolReady(threads = extractThreads()): Promise<void> {
   if (threads <= 0) return;
@@ -212,7 +263,7 @@ export async function extractPoolReady(threads = extractThreads()): Promise<void
 
 /**
  * Extracts one page in the pool (or inline when threads is 0). Never throws for bad HTML; a page
- * over `timeCapMs` is `not-readerable` with a reason. Rejects only when `signal` aborts.
+ * over `timeCapMs` of its thread's CPU time is `not-readerable` with a reason. Rejects only when `signal` aborts.
  */
 export async function extractPageOffThread(
   html: string, url: string,

@@ -37,7 +37,7 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
   const bad = (sample.match(/[\u0000-\u0008\u000e-\u001a\ufffd]/g) ?? []).length;
   if (sample.length > 0 && bad / sample.length > 0.05) return { html: '', refused: 'content is binary, not text' };
 
-  const html = raw
+  const stripped = raw
     .replace(/<!--[\s\S]*?(?:-->|$)/g, '')
     .replace(/<script\b([^>]*)>[\s\S]*?(?:<\/script\s*>|$)/gi, (whole, attrs: string) =>
       /application\/ld\+json/i.test(attrs) ? whole : '')
@@ -46,6 +46,7 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
     .replace(/<svg\b[^>]*>[\s\S]*?<\/svg\s*>/gi, '<svg></svg>')
     .replace(/<[a-zA-Z][^>]*>/g, (tag) => (tag.length <= MAX_ATTRIBUTE_CHARS ? tag
       : tag.replace(/=\s*"[^"]*"|=\s*'[^']*'/g, (v) => (v.length > MAX_ATTRIBUTE_CHARS ? '=""' : v))));
+  const html = withSkeleton(stripped);
 
   let depth = 0;
   let deepest = 0;
@@ -72,4 +73,34 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
     if (deepest > maxDepth) return { html, refused: `markup nested more than ${maxDepth} levels deep` };
   }
   return { html };
+}
+
+const HEAD_TAGS = new Set(['html', 'head', 'meta', 'title', 'link', 'style', 'script', 'base', 'noscript']);
+// Tags with their quoted attribute values, and script and title bodies, are skipped whole: JSON-LD and meta descriptions hold HTML in strings.
+const TAG_OR_SCRIPT = /<script\b[^>]*>[\s\S]*?(?:<\/script\s*>|$)|<title\b[^>]*>[\s\S]*?(?:<\/title\s*>|$)|<([a-zA-Z][a-zA-Z0-9-]*)(?:=\s*"[^"]*"|=\s*'[^']*'|[^>])*>?/g;
+const SKELETON_TAGS = /<!doctype[^>]*>|<\/?(?:html|head|body)\b[^>]*>/gi;
+
+/**
+ * Gives a page one <html>, <head> and <body> in that order. linkedom builds the tree as the tags
+ * come, not as a browser repairs it: text before <html> (a PHP warning, a stray style), a missing
+ * <html>, <head> or <body>, anything between </head> and <body>, or a second <html> from
+ * conditional comments leave `document.body` empty and the page's text nested in elements a
+ * browser would not build, where Readability misjudges or misses it.
+ */
+export function withSkeleton(html: string): string {
+  const htmlAttrs = /<html\b([^>]*)>/i.exec(html)?.[1] ?? '';
+  const bodyAttrs = /<body\b([^>]*)>/i.exec(html)?.[1] ?? '';
+  // As a browser does: the first tag that cannot be in a head (<body> itself, or a <div> before
+  // it) starts the body.
+  let split = html.length;
+  TAG_OR_SCRIPT.lastIndex = 0;
+  for (let m = TAG_OR_SCRIPT.exec(html); m; m = TAG_OR_SCRIPT.exec(html)) {
+    if (m[1] && !HEAD_TAGS.has(m[1].toLowerCase())) {
+      split = m.index;
+      break;
+    }
+  }
+  const head = html.slice(0, split).replace(SKELETON_TAGS, '');
+  const body = html.slice(split).replace(SKELETON_TAGS, '');
+  return `<!DOCTYPE html><html${htmlAttrs}><head>${head}</head><body${bodyAttrs}>${body}</body></html>`;
 }

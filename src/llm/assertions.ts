@@ -10,13 +10,14 @@ import { z } from 'zod';
 import { evaluateExpression, expressionReferences, truthy, type ExpressionScope } from '../blueprint/expressions.ts';
 
 /** Built-in checks on a list of ideas `{ title, quote }`. */
-export const BUILTIN_CHECKS = ['distinct', 'count', 'quotes-in-source'] as const;
+export const BUILTIN_CHECKS = ['distinct', 'count', 'quotes-in-source', 'cites-sources'] as const;
 export type BuiltinCheck = (typeof BUILTIN_CHECKS)[number];
 
 export const assertionSchema = z.strictObject({
   check: z.string().min(1).describe(
     "'distinct' (ideas distinct by normalized title), 'count' (between the step's min and max), "
-    + "'quotes-in-source' (every quote appears in the page text), or a JSONata expression over `output` that must be truthy.",
+    + "'quotes-in-source' (every quote appears in the page text), 'cites-sources' (every section and claim cites pages that were given), "
+    + 'or a JSONata expression over `output` that must be truthy.',
   ),
   message: z.string().min(1).describe('Feedback given to the model when the check fails, and the error or warning text.'),
   hard: z.boolean().default(true).describe('Fail the item when the check still fails after the retries; false keeps the output with a warning. @default true'),
@@ -42,6 +43,8 @@ export interface AssertionContext {
   sourceText?: string;
   min?: number;
   max?: number;
+  /** For 'cites-sources': the entries of the output that cite pages, and the page ids that exist. */
+  citations?: { entries: (output: unknown) => readonly { label: string; cites: readonly unknown[]; required: boolean }[]; sources: readonly string[] };
 }
 
 export interface AssertionFailure {
@@ -66,6 +69,7 @@ async function runCheck(check: string, output: unknown, ctx: AssertionContext): 
     const scope = { inputs: {}, steps: {}, output } as ExpressionScope;
     return truthy(await evaluateExpression(check, scope)) ? undefined : '';
   }
+  if (check === 'cites-sources') return citationProblems(output, ctx);
   if (!ctx.items) throw new Error(`built-in check '${check}' needs a list of ideas; use a JSONata expression over output`);
   const items = ctx.items(output);
   if (check === 'count') {
@@ -119,4 +123,21 @@ export function quoteInSource(quote: string, normalizedSource: string): boolean 
   const q = normalizeQuoteText(quote).replace(/^["'\s]+|["'\s]+$/g, '').replace(/(\.\.\.|…)$/, '').trim();
   if (q.split(' ').length < 3) return false;
   return normalizedSource.includes(q);
+}
+
+/** What is wrong with the citations: entries that cite nothing, and cited ids that are not pages given. */
+function citationProblems(output: unknown, ctx: AssertionContext): string | undefined {
+  if (!ctx.citations) throw new Error("built-in check 'cites-sources' needs the pages a step gave the model");
+  const known = new Set(ctx.citations.sources);
+  const uncited: string[] = [];
+  const unknown: string[] = [];
+  for (const e of ctx.citations.entries(output)) {
+    if (e.required && e.cites.length === 0) uncited.push(JSON.stringify(e.label.slice(0, 60)));
+    for (const c of e.cites) if (!known.has(String(c))) unknown.push(`${String(c)} (in ${JSON.stringify(e.label.slice(0, 60))})`);
+  }
+  if (uncited.length === 0 && unknown.length === 0) return undefined;
+  const parts = [];
+  if (unknown.length) parts.push(`cited pages that do not exist: ${unknown.join(', ')}; the pages are ${[...known].join(', ')}`);
+  if (uncited.length) parts.push(`cite no page: ${uncited.join(', ')}`);
+  return parts.join('; ');
 }

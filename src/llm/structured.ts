@@ -26,6 +26,8 @@ export interface LlmCallContext {
     get(namespace: string, key: string): Promise<{ value: unknown } | undefined>;
     set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
   };
+  /** Told how each reply fared before any retry (`topicflow eval` counts first-reply passes). */
+  observe?(reply: { attempt: number; problem?: 'malformed' | 'assertion' }): void;
 }
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
@@ -116,6 +118,7 @@ export async function structuredCall<T = unknown>(ctx: LlmCallContext, req: Stru
     if (choice?.message.refusal) throw userError('openai.refused', `the model refused: ${choice.message.refusal}`, { requestId: reply.id });
     const content = choice?.message.content ?? '';
     const { data, problem } = await judge(content, choice?.finish_reason, validator, req);
+    ctx.observe?.({ attempt, ...(problem ? { problem: problem.kind } : {}) });
     const last = attempt > maxRetries;
     if (!problem) return finish(data as T, attempt);
     if (!last) {

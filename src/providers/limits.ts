@@ -12,6 +12,8 @@ export const PROVIDER_DEFAULTS: Readonly<Record<string, ProviderDefaults>> = {
   // OpenAI tier 1 allows 500 requests a minute for gpt-4o-mini; at ~5-10 s a structured answer,
   // reaching it takes ~40-80 calls in flight.
   openai: { limits: { concurrency: 64, rateLimit: { max: 500, intervalMs: 60_000 } }, typicalLatencyMs: 10_000 },
+  // DataForSEO allows 12 requests a minute per account on its live Google Ads endpoints.
+  dataforseo: { limits: { concurrency: 1, rateLimit: { max: 12, intervalMs: 60_000 } }, typicalLatencyMs: 5000 },
   // Pages come from many hosts; this bounds sockets and memory, not any one site.
   web: { limits: { concurrency: 16 } },
   // Google Sheets: 60 write requests a minute per user, one writer at a time.

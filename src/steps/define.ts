@@ -53,6 +53,11 @@ export interface StepContext {
     get(namespace: string, key: string): Promise<CacheEntry | undefined>;
     set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
   };
+  /**
+   * The step's `pagedInput` field page by page, when the engine streams it (its input then holds
+   * an empty array there): each page already checked by the field's schema.
+   */
+  inputPages?: AsyncIterable<unknown[]>;
 }
 
 declare const filteredBrand: unique symbol;
@@ -111,6 +116,13 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    * that would fail every item on it is refused instead of started.
    */
   preflight?(env: Record<string, string | undefined>): TopicflowError | undefined;
+  /**
+   * An array field of the input (a `z.object` input) that the step can take page by page: when a
+   * per-run step's mapping builds it element by element from the items of one step it collects
+   * (`[steps.x]`, `[steps.x.rows]`, `[$map(steps.x, function($v) {...})]`), the engine hands it
+   * over as `ctx.inputPages` instead, so a run's rows are never all in memory at once.
+   */
+  pagedInput?: string;
   /** Returns the output, or `filtered(reason)` to drop the item. */
   run(input: z.output<S>, ctx: StepContext): Promise<O>;
 }

@@ -11,6 +11,7 @@ import { assertionSchema, type Assertion } from '../llm/assertions.ts';
 import { heuristicIdeas, type Idea } from '../llm/heuristic-ideas.ts';
 import { DEFAULT_CACHE_TTL_MS, DEFAULT_TIMEOUT_MS, durationInput, warmOpenAI } from './support/openai-inputs.ts';
 import { loadTokenizer } from '../llm/token-budget.ts';
+import { readPromptFile } from '../llm/prompt-file.ts';
 
 /** Default prompts. Placeholders in single braces are filled by the step (not by the engine): {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}. */
 export const DEFAULT_PROMPT = {
@@ -76,6 +77,8 @@ export const extractIdeasInput = z.object({
   model: z.string().min(1).default('gpt-4o-mini').describe('@default "gpt-4o-mini"'),
   prompt: z.strictObject({ system: z.string().min(1).optional(), user: z.string().min(1).optional() }).optional()
     .describe('Replaces the default prompts. Placeholders: {keyword} {title} {url} {text} {headings} {peopleAlsoAsk} {relatedSearches} {minIdeas} {maxIdeas}.'),
+  promptFile: z.string().trim().min(1).optional()
+    .describe('A prompt file (Markdown with "# System" and "# User" sections), relative to the blueprint file; read when a run starts, so edits apply to the next run. `prompt` wins when both are set.'),
   maxInputTokens: z.number().int().min(100).max(1_000_000).default(3000)
     .describe("Page text is cut to this many tokens (counted with the model's tokenizer), on a sentence boundary. @default 3000"),
   minIdeas: z.number().int().min(0).max(100).default(3).describe('@default 3'),
@@ -152,10 +155,12 @@ export const openaiExtractIdeas = defineStep({
       minIdeas: String(input.minIdeas),
       maxIdeas: String(input.maxIdeas),
     };
+    // A run started from a blueprint file has its prompt file read into `prompt` already; a blueprint given as an object reads it here.
+    const prompt = input.prompt ?? (input.promptFile ? await readPromptFile(input.promptFile) : undefined);
     const { structuredCall } = await import('../llm/structured.ts');
     const messages = (text: string) => [
-      { role: 'system' as const, content: renderPrompt(input.prompt?.system ?? DEFAULT_PROMPT.system, { ...values, text }) },
-      { role: 'user' as const, content: renderPrompt(input.prompt?.user ?? DEFAULT_PROMPT.user, { ...values, text }) },
+      { role: 'system' as const, content: renderPrompt(prompt?.system ?? DEFAULT_PROMPT.system, { ...values, text }) },
+      { role: 'user' as const, content: renderPrompt(prompt?.user ?? DEFAULT_PROMPT.user, { ...values, text }) },
     ];
     const result = await structuredCall<{ ideas: Idea[] }>(ctx, {
       model: input.model,
@@ -163,7 +168,7 @@ export const openaiExtractIdeas = defineStep({
       // The prompt's tokens without the page, plus the page's as the cut counted them (a token or
       // two apart where the page meets the prompt), instead of counting the page again. A page the
       // prompt names twice counts twice.
-      promptTokens: tokenizer.chat(messages(''), IDEAS_JSON_SCHEMA) + cut.tokens * placeholders(input.prompt, 'text'),
+      promptTokens: tokenizer.chat(messages(''), IDEAS_JSON_SCHEMA) + cut.tokens * placeholders(prompt, 'text'),
       schemaName: 'content_ideas',
       jsonSchema: IDEAS_JSON_SCHEMA,
       validator: ideasOutputSchema,

@@ -18,6 +18,10 @@ import datastoreSearch from './datastore.search.ts';
 import { pageExtract } from './page.extract.ts';
 import openaiChat from './openai.chat.ts';
 import openaiExtractIdeas from './openai.extract-ideas.ts';
+import openaiWriteBrief from './openai.write-brief.ts';
+import serpClusterKeywords from './serp.cluster-keywords.ts';
+import serperHarvestQuestions from './serper.harvest-questions.ts';
+import keywordsMetrics from './keywords.metrics.ts';
 
 export const STEP_TYPES: readonly StepDefinition[] = [
   dataSet,
@@ -33,6 +37,10 @@ export const STEP_TYPES: readonly StepDefinition[] = [
   pageExtract,
   openaiChat,
   openaiExtractIdeas,
+  openaiWriteBrief,
+  serpClusterKeywords,
+  serperHarvestQuestions,
+  keywordsMetrics,
 ] as StepDefinition[];
 
 /** The step catalog the blueprint layer validates and compiles against, with the runnable definitions. */

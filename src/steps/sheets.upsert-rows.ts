@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { defineStep } from './define.ts';
 import { createOption, openSheetsForStep, sheetRef } from './support/sheets.ts';
-import { upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
+import { upsertRowPages, upsertRows, type UpsertRowsResult } from '../providers/sheets/ops.ts';
 
 const input = z.object({
   ...sheetRef,
@@ -30,15 +30,16 @@ export const sheetsUpsertRows = defineStep({
   // Only Google write requests take quota slots; a local workbook takes none.
   throttle: 'per-request',
   input,
+  // A per-run write of every row of a big run takes them page by page, a write per ~200,000 cells.
+  pagedInput: 'rows',
   async run(args, ctx): Promise<UpsertRowsResult> {
     const backend = openSheetsForStep(args.spreadsheet, ctx, { create: args.create });
     let truncated = 0;
-    const result = await upsertRows(backend, {
-      tab: args.tab,
-      key: args.key,
-      rows: args.rows,
-      ...(args.columns ? { columns: args.columns } : {}),
-    }, () => { truncated++; });
+    const options = { tab: args.tab, key: args.key, ...(args.columns ? { columns: args.columns } : {}) };
+    const onTruncate = () => { truncated++; };
+    const result = ctx.inputPages
+      ? await upsertRowPages(backend, options, ctx.inputPages as AsyncIterable<Record<string, unknown>[]>, onTruncate)
+      : await upsertRows(backend, { ...options, rows: args.rows }, onTruncate);
     if (truncated > 0) ctx.log.warn(`${truncated} cell(s) longer than ${backend.maxCellChars} characters were truncated`, { tab: args.tab });
     return result;
   },

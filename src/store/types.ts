@@ -160,6 +160,8 @@ export interface StepRunFilter {
    * any?" without scanning every match), a list returns the first ones. @default no limit
    */
   limit?: number;
+  /** Lists only: item keys after this one in tree order, to read a step's runs page by page with `limit`. */
+  afterKey?: string;
 }
 
 /** Per step, per status, how many step runs there are. */

@@ -70,6 +70,8 @@ afterAll(async () => {
 function researchBlueprint(): Record<string, unknown> {
   const bp = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as Record<string, unknown>;
   delete bp.$schema;
+  // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
+  for (const step of bp.steps as { with?: Record<string, unknown> }[]) if (typeof step.with?.promptFile === 'string') step.with.promptFile = join(ROOT, 'blueprints', step.with.promptFile);
   bp.limits = {
     providers: {
       serper: { concurrency: 5, rate: { requests: LIMITS.serper.perSecond, per: '1s' } },

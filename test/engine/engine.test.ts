@@ -116,7 +116,22 @@ const warmable = defineStep({
   },
 });
 
-const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition, held as StepDefinition, warmable as StepDefinition]);
+/** Takes `rows` page by page when the engine streams them: returns every row it got and each page's size. */
+const pagedRows = defineStep({
+  type: 'test.paged-rows',
+  version: 1,
+  description: 'Collects its rows, saying in how many pages they came.',
+  input: z.object({ rows: z.array(z.object({ n: z.number() })), label: z.string().default('') }),
+  pagedInput: 'rows',
+  async run(input, ctx) {
+    const pages: number[] = [];
+    const rows: unknown[] = [];
+    for await (const page of ctx.inputPages ?? [input.rows]) { pages.push(page.length); rows.push(...page); }
+    return { rows, pages, label: input.label };
+  },
+});
+
+const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition, held as StepDefinition, warmable as StepDefinition, pagedRows as StepDefinition]);
 
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
@@ -448,6 +463,46 @@ describe('engine', () => {
     const [all] = await r.store.listStepRuns(r.run.id, { stepId: 'all' });
     expect(JSON.stringify(all!.input)).not.toContain('word-');
     expect(JSON.stringify(all!.output)).toContain('word-39-');
+  });
+
+  it('hands a collecting step that takes its rows page by page every row of a big run, in item order, never all at once', async () => {
+    const n = Array.from({ length: 1234 }, (_, i) => i);
+    const r = await run({
+      version: 1, name: 'paged', inputs: { n: { type: 'array', default: n } },
+      steps: [
+        { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { n: '{{ item }}', skip: '{{ item % 100 = 7 }}' } },
+        { id: 'label', uses: 'data.set@1', per: 'run', with: { text: 'rows' } },
+        { id: 'plain', uses: 'test.paged-rows@1', per: 'run', with: { rows: '{{ [steps.each[$not(skip)].{ "n": n }] }}' } },
+        { id: 'mapped', uses: 'test.paged-rows@1', per: 'run', with: { label: '{{ steps.label.text }}', rows: "{{ [$map(steps.each, function($e) { { 'n': $e.n * 2 } })] }}" } },
+        { id: 'whole', uses: 'test.paged-rows@1', per: 'run', with: { rows: '{{ [steps.each.{ "n": n }][[0..2]] }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('succeeded');
+    const [mapped] = (await r.out('mapped')) as { rows: { n: number }[]; pages: number[]; label: string }[];
+    expect(mapped!.rows).toEqual(n.map((i) => ({ n: i * 2 })));
+    expect(mapped!.label).toBe('rows');
+    expect(mapped!.pages.length).toBeGreaterThan(1);
+    expect(Math.max(...mapped!.pages)).toBeLessThan(n.length);
+    // A filter inside the path is not element by element as the engine checks it: the whole array, in one page.
+    const [plain] = (await r.out('plain')) as { rows: { n: number }[]; pages: number[] }[];
+    expect(plain!.rows).toEqual(n.filter((i) => i % 100 !== 7).map((i) => ({ n: i })));
+    expect(plain!.pages).toHaveLength(1);
+    const [whole] = (await r.out('whole')) as { rows: { n: number }[]; pages: number[] }[];
+    expect(whole).toMatchObject({ rows: [{ n: 0 }, { n: 1 }, { n: 2 }], pages: [3] });
+  });
+
+  it('fails a collecting step whose paged rows break its schema, saying which row', async () => {
+    const r = await run({
+      version: 1, name: 'pagedbad', inputs: { n: { type: 'array', default: Array.from({ length: 700 }, (_, i) => i) } },
+      steps: [
+        { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { n: "{{ item = 650 ? 'x' : item }}" } },
+        { id: 'all', uses: 'test.paged-rows@1', per: 'run', with: { rows: '{{ [steps.each] }}' } },
+      ],
+    });
+    expect(r.run.status).toBe('failed');
+    const [failed] = await r.store.listStepRuns(r.run.id, { stepId: 'all' });
+    expect(failed!.error).toMatchObject({ code: 'step.invalid_input', fault: 'user', where: 'step "all"' });
+    expect(failed!.error!.message).toMatch(/^input\.rows\.650\.n: /);
   });
 
   it('fails a collecting step whose mapping cannot be evaluated, saying which step and expression', async () => {

@@ -6,7 +6,10 @@
  * Answers come from, in order: scripted replies (`script(...)`: 429 with or without Retry-After,
  * 429 insufficient_quota, 5xx, malformed content, hangs), the `handler` option, or a deterministic
  * generator: for a schema with `ideas` it quotes real sentences of the prompt's page text (the
- * part inside <page_text>...</page_text> when present); for any other schema it builds a sample.
+ * part inside <page_text>...</page_text> when present), or rewords them when the prompt's
+ * instructions say "paraphrase" (ungrounded quotes); for a content brief (`outline`) it takes
+ * the H2/H3 headings of the prompt's <page id="P1"> blocks, each citing the pages that have it;
+ * for any other schema it builds a sample.
  *
  * Tokens are estimated at 4 characters per token, or counted with o200k_base (`tokenizer: true`)
  * as OpenAI counts a chat request: 3 per message plus its role and content, 3 for the reply, and
@@ -377,6 +380,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 export function generate(req: FakeChatRequest): unknown {
   const schema = req.schema ?? { type: 'object', properties: {} };
   const props = (schema.properties ?? {}) as Record<string, unknown>;
+  if ('outline' in props && 'claims' in props) return brief(req);
   if (!('ideas' in props)) return sample(schema);
   const user = req.messages.filter((m) => m.role === 'user').map((m) => m.content)[0] ?? '';
   const page = /<page_text>\n?([\s\S]*?)\n?<\/page_text>/.exec(user)?.[1] ?? user;
@@ -392,13 +396,43 @@ export function generate(req: FakeChatRequest): unknown {
   }
   const want = sentences.length;
   const formats = ['guide', 'how-to', 'listicle', 'faq', 'comparison'];
+  // A prompt that asks to paraphrase (outside the page text) gets quotes reworded, never copied, whatever the feedback says.
+  const instructions = [req.messages.find((m) => m.role === 'system')?.content ?? '', user.replace(/<page_text>[\s\S]*?<\/page_text>/, '')].join('\n');
+  const reword = /paraphrase/i.test(instructions) ? (s: string) => `The page argues that ${s.charAt(0).toLowerCase()}${s.slice(1)}` : (s: string) => s;
   return {
     ideas: sentences.slice(0, want).map((s, i) => ({
       title: `Idea ${i + 1}: ${s.split(/\s+/).slice(0, 6).join(' ').replace(/[.!?,;:]+$/, '')}`,
       angle: `Expand on: ${s.slice(0, 60)}`,
       format: formats[i % formats.length]!,
-      quote: s,
+      quote: reword(s),
     })),
+  };
+}
+
+/** A content brief from the pages in the prompt: each heading cites the pages that have it, claims cite the page they are from. */
+function brief(req: FakeChatRequest): unknown {
+  const user = req.messages.filter((m) => m.role === 'user').map((m) => m.content)[0] ?? '';
+  const keyword = /Keyword: (.*)/.exec(user)?.[1] ?? '';
+  const cites = new Map<string, { level: number; ids: string[] }>();
+  const claims: { claim: string; cites: string[] }[] = [];
+  for (const m of user.matchAll(/<page id="(P\d+)"[^>]*>([\s\S]*?)<\/page>/g)) {
+    const [, id, body] = m as unknown as [string, string, string];
+    for (const h of body.matchAll(/^\s*H([23]) (.+)$/gm)) {
+      const e = cites.get(h[2]!) ?? { level: Number(h[1]), ids: [] };
+      if (!e.ids.includes(id)) e.ids.push(id);
+      cites.set(h[2]!, e);
+    }
+    const sentence = /Text:\n[\s\S]*?([A-Z][^.!?\n]{20,}[.!?])/.exec(body)?.[1];
+    if (sentence && claims.length < 3) claims.push({ claim: sentence, cites: [id] });
+  }
+  const outline = [...cites.entries()].map(([heading, e]) => ({ level: e.level, heading, cites: e.ids }));
+  return {
+    intent: 'informational',
+    intentReason: `People Also Ask and guide titles for ${keyword}`,
+    title: `${keyword}: a brief from ${cites.size} headings`,
+    outline: outline.filter((o) => o.cites.length > 1),
+    gaps: outline.filter((o) => o.cites.length === 1).map((o) => ({ topic: o.heading, cites: o.cites })),
+    claims,
   };
 }
 

@@ -12,7 +12,9 @@ import { rng } from './harness.ts';
 
 const [seed = '1', count = '200'] = process.argv.slice(2);
 const random = rng(Number(seed));
-const original = readFileSync(join(import.meta.dirname, '../../blueprints/topic-research.json'), 'utf8');
+// The mutants live in a temp folder: their prompt file is named by its absolute path.
+const original = readFileSync(join(import.meta.dirname, '../../blueprints/topic-research.json'), 'utf8')
+  .replaceAll('"../prompts/', `"${join(import.meta.dirname, '../../prompts')}/`);
 const dir = mkdtempSync(join(tmpdir(), 'topicflow-fuzz-'));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 

@@ -41,6 +41,9 @@ export function topicBlueprint(tweaks: BlueprintTweaks = {}): Record<string, unk
   const retry = tweaks.retry ?? { attempts: 8, initialDelay: '20ms', maxDelay: '400ms' };
   for (const step of bp.steps) {
     step.retry = retry;
+    // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
+    const file = (step.with as { promptFile?: unknown } | undefined)?.promptFile;
+    if (typeof file === 'string') step.with = { ...(step.with as object), promptFile: join(ROOT, 'blueprints', file) };
     const extra = tweaks.with?.[String(step.id)];
     if (extra) step.with = { ...(step.with as object), ...extra };
   }

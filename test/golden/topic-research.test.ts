@@ -197,6 +197,8 @@ describe('topic-research blueprint (golden)', () => {
     // The shipped blueprint with its weekly schedule turned on, imported as a workflow.
     const doc = JSON.parse(readFileSync(join(ROOT, 'blueprints/topic-research.json'), 'utf8')) as { schedule: { enabled: boolean; cron: string } };
     doc.schedule.enabled = true;
+    // The prompt file is referenced relative to blueprints/; this copy lives elsewhere.
+    for (const step of (doc as unknown as { steps: { with?: Record<string, unknown> }[] }).steps) if (typeof step.with?.promptFile === 'string') step.with.promptFile = join(ROOT, 'blueprints', step.with.promptFile);
     writeFileSync(join(dir, 'weekly.json'), JSON.stringify(doc));
     const workflows = join(dir, 'workflows');
     await importBlueprint(join(dir, 'weekly.json'), { name: 'weekly', dir: workflows, sets: [`spreadsheet=${book}`, 'allowPrivateNetwork=true'] });

@@ -12,7 +12,10 @@ import recorded from './serper-search.json' with { type: 'json' };
 import { startDemoSerper } from './serper.ts';
 import { startTopicSite, topicPage } from './site.ts';
 
-export const DEMO_KEYWORDS = ['content marketing strategy', 'seo audit checklist', 'email newsletter ideas', 'b2b lead generation', 'podcast growth tips'];
+export const DEMO_KEYWORDS = ['content marketing strategy', 'seo audit checklist', 'email newsletter ideas', 'b2b lead generation', 'content marketing plan'];
+
+/** Keywords that rank another keyword's top pages from position `from` on (how near-synonyms rank), so the demo shows a cluster. */
+const SHARES_PAGES: Record<string, { with: string; from: number; count: number }> = { 'content marketing plan': { with: 'content marketing strategy', from: 2, count: 4 } };
 
 export interface Demo {
   /** The shipped blueprint to run. */
@@ -47,15 +50,21 @@ export async function startDemo(dir: string): Promise<Demo> {
     const body = structuredClone(recorded) as Record<string, unknown> & { searchParameters: Record<string, unknown>; organic: { link: string; title: string; snippet: string; position: number }[] };
     body.searchParameters = { ...body.searchParameters, q: keyword };
     delete body.knowledgeGraph;
-    body.organic = body.organic.map((o, i) => {
-      const host = new URL(o.link).host;
-      const html = topicPage(host, slug(keyword), i + 1);
+    const shares = SHARES_PAGES[keyword];
+    const organic = body.organic;
+    body.organic = organic.map((o, i) => {
+      // A shared page keeps its own host and position in its URL: the other keyword's result k.
+      const k = shares && i + 1 >= shares.from && i + 1 < shares.from + shares.count ? i + 2 - shares.from : 0;
+      const host = new URL(k ? organic[k - 1]!.link : o.link).host;
+      const pageSlug = k ? slug(shares!.with) : slug(keyword);
+      const html = topicPage(host, pageSlug, k || i + 1);
       const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? o.title;
       const snippet = /<meta name="description" content="([^"]*)"/.exec(html)?.[1] ?? o.snippet;
-      return { ...o, title, snippet, position: i + 1, link: `${site.url}/${host}/${slug(keyword)}/${i + 1}` };
+      return { ...o, title, snippet, position: i + 1, link: `${site.url}/${host}/${pageSlug}/${k || i + 1}` };
     });
-    body.peopleAlsoAsk = [`What is ${keyword}?`, `How do I get started with ${keyword}?`, `Is ${keyword} worth it in 2026?`]
+    body.peopleAlsoAsk = [`What is ${keyword}?`, `How do I get started with ${keyword}?`, `Is ${keyword} worth it in 2026?`, 'How long does it take to see results?']
       .map((question) => ({ question, snippet: '', title: '', link: '' }));
+    body.relatedSearches = [`${keyword} examples`, `${keyword} template`, 'how to measure marketing roi'].map((query) => ({ query }));
     replies.set(keyword, body);
   }
   const serper = await startDemoSerper(replies, { latencyMs: 150 });

@@ -18,6 +18,8 @@ export interface TopicSiteOptions {
   pageBytes?: number | ((path: string) => number);
   /** HTTP status to answer with instead of the page (e.g. 404 for one position). */
   statusFor?: (info: { host: string; slug: string; position: number }) => number | undefined;
+  /** Builds the HTML of a page instead of {@link topicPage} (the benchmark wraps it in real-size chrome). */
+  page?: (info: { host: string; slug: string; position: number; bytes: number | undefined }) => string;
 }
 
 export interface TopicSite {
@@ -104,7 +106,7 @@ export async function startTopicSite(options: TopicSiteOptions = {}): Promise<To
       const forced = options.statusFor?.({ host, slug, position: Number(pos) });
       if (forced) { hits.push({ path, status: forced, at: Date.now() }); res.writeHead(forced, { 'content-type': 'text/html' }).end(`<h1>${forced}</h1>`); return; }
       const bytes = typeof options.pageBytes === 'function' ? options.pageBytes(path) : options.pageBytes;
-      const html = topicPage(host, slug, Number(pos), bytes);
+      const html = options.page ? options.page({ host, slug, position: Number(pos), bytes }) : topicPage(host, slug, Number(pos), bytes);
       const etag = `"${createHash('sha1').update(html).digest('hex').slice(0, 16)}"`;
       const lastModified = 'Mon, 02 Nov 2026 08:00:00 GMT';
       if (req.headers['if-none-match'] === etag) {

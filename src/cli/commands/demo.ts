@@ -19,7 +19,7 @@ export async function demo({ values }: ParsedArgs): Promise<number> {
     const code = await run({ values: { set: d.sets, json }, positionals: [d.blueprint] });
     if (!json) {
       banner(code === 0
-        ? `DEMO done: open ${d.book} (tabs Keywords, SERP Results, Content Ideas). Ideas are heuristic (no OPENAI_API_KEY). For live research: set SERPER_API_KEY in the .env of a project (topicflow init makes one) and run topicflow run research there`
+        ? `DEMO done: open ${d.book} (tabs Keywords, SERP Results, Content Ideas, Content Briefs, Clusters, Questions). Ideas and briefs are heuristic (no OPENAI_API_KEY). For live research: set SERPER_API_KEY in the .env of a project (topicflow init makes one) and run topicflow run research there`
         : `DEMO finished with failures (exit ${code}); see the summary above`);
     }
     return code;

@@ -9,6 +9,8 @@ import { userError } from '../../shared/errors.ts';
 import { EXIT, type ParsedArgs } from '../command.ts';
 
 const BLUEPRINTS = ['topic-research.json', 'rank-tracking.json', 'blueprint.schema.json'];
+/** The prompt files the blueprints reference (`../prompts/`), for the user to edit. */
+const PROMPTS = ['ideas.md', 'brief.md'];
 const BOOK = 'data/topics.xlsx';
 const EXAMPLE_KEYWORDS = ['content marketing strategy', 'seo audit checklist'];
 
@@ -48,7 +50,7 @@ export async function init({ values, positionals }: ParsedArgs): Promise<number>
   const force = Boolean(values.force);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw userError('init.not_a_folder', 'is a file, not a folder', { where: dir });
   const at = (p: string) => join(dir, p);
-  const files = [...BLUEPRINTS.map((b) => `blueprints/${b}`), 'workflows/research.json', 'workflows/README.md', '.env', '.env.example', BOOK, 'README.md', '.gitignore'];
+  const files = [...BLUEPRINTS.map((b) => `blueprints/${b}`), ...PROMPTS.map((p) => `prompts/${p}`), 'workflows/research.json', 'workflows/README.md', '.env', '.env.example', BOOK, 'README.md', '.gitignore'];
   const existing = files.filter((f) => existsSync(at(f)));
   if (existing.length && !force) {
     throw userError('init.exists', `${existing.length} of the files init writes exist already (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}); nothing was written; pass --force to overwrite them`, { where: dir });
@@ -58,6 +60,7 @@ export async function init({ values, positionals }: ParsedArgs): Promise<number>
     await copyFile(from, at(to));
   };
   for (const b of BLUEPRINTS) await copy(shipped('blueprints', b), `blueprints/${b}`);
+  for (const p of PROMPTS) await copy(shipped('prompts', p), `prompts/${p}`);
   await copy(shipped('.env.example'), '.env.example');
   await copy(shipped('.env.example'), '.env');
   await copy(shipped('workflows', 'README.md'), 'workflows/README.md');

@@ -1,5 +1,7 @@
 /** `topicflow validate FILE...`: every problem of blueprints and workflow files, one line each. */
+import { dirname, resolve } from 'node:path';
 import { readJsonFile } from '../../blueprint/load.ts';
+import { readPromptFile } from '../../llm/prompt-file.ts';
 import { formatProblem, validateBlueprint, type Problem } from '../../blueprint/validate.ts';
 import { inputProblems, mergeInputs } from '../../blueprint/inputs.ts';
 import { serializeError, userError } from '../../shared/errors.ts';
@@ -31,6 +33,17 @@ async function check(file: string): Promise<FileResult> {
   const inputs = workflow?.inputs && typeof workflow.inputs === 'object' ? workflow.inputs as Record<string, unknown> : {};
   const inputLines = workflow ? inputProblems(result.blueprint, mergeInputs(result.blueprint, inputs)) : [];
   if (inputLines.length) return { file, ok: false, problems: inputLines.map((message) => ({ path: '$.inputs', message })) };
+  // The prompt files it references must be there and readable, as `run` will read them.
+  const promptLines: Problem[] = [];
+  for (const [i, step] of (result.blueprint.steps as { with?: Record<string, unknown> }[]).entries()) {
+    const ref = step.with?.promptFile;
+    if (typeof ref !== 'string' || ref.includes('{{')) continue;
+    const path = resolve(dirname(file), ref);
+    await readPromptFile(path).catch((err: unknown) => {
+      promptLines.push({ path: `$.steps[${i}].with.promptFile`, message: `${serializeError(err).message} (${path})` });
+    });
+  }
+  if (promptLines.length) return { file, ok: false, problems: promptLines };
   return { file, ok: true, steps: result.blueprint.steps.length, problems: [] };
 }
 

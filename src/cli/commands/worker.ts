@@ -9,7 +9,7 @@ import type { ParsedArgs } from '../command.ts';
  * again, default 5000) and TOPICFLOW_RECONCILE_MS (how often lost step runs are re-enqueued,
  * default 30000). Read before anything opens: a bad value is a usage error.
  */
-function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?: number; reconcileMs?: number } {
+export function schedulerTimings(env: Record<string, string | undefined>): { reloadMs?: number; reconcileMs?: number } {
   const reloadMs = msFromEnv(env, 'TOPICFLOW_RELOAD_MS');
   const reconcileMs = msFromEnv(env, 'TOPICFLOW_RECONCILE_MS');
   return { ...(reloadMs !== undefined ? { reloadMs } : {}), ...(reconcileMs !== undefined ? { reconcileMs } : {}) };
@@ -37,12 +37,12 @@ async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string
 }
 
 /** The options of `worker` and `start`, checked before anything opens. */
-function workerOptions(values: Record<string, unknown>): { concurrency: number | undefined; graceMs: number } {
+export function workerOptions(values: Record<string, unknown>): { concurrency: number | undefined; graceMs: number } {
   return { concurrency: wholeNumberOption(values, 'concurrency', 1), graceMs: secondsOption(values, 'grace', 30) };
 }
 
 /** Closes the runtime when what follows its opening fails (a queue that cannot start), so the process can exit. */
-async function closing<T>(rt: Runtime, fn: () => Promise<T>): Promise<T> {
+export async function closing<T>(rt: Runtime, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planUpsert } from './ops.ts';
+import { planUpsert, type UpsertState } from './ops.ts';
 import { parseTable } from './table.ts';
 
 describe('planUpsert', () => {
@@ -34,5 +34,21 @@ describe('planUpsert', () => {
   it('puts the header in the append of an empty tab, in `columns` order', () => {
     const plan = planUpsert(parseTable([], 'T', 'wb'), { tab: 'T', key: ['link'], columns: ['keyword', 'link'], rows: [{ link: 'l', title: 't', keyword: 'k' }] });
     expect(plan.batch).toEqual({ ranges: [], append: [['keyword', 'link', 'title'], ['k', 'l', 't']], lastRow: 0 });
+  });
+
+  it('plans an upsert page by page against what the earlier pages wrote: one header, rows numbered on, a key seen again updated in place', () => {
+    const state: UpsertState = {};
+    const empty = parseTable([], 'T', 'wb');
+    const first = planUpsert(empty, { tab: 'T', key: ['k'], rows: [{ k: 'a', v: 1 }, { k: 'b', v: 2 }] }, undefined, undefined, state);
+    expect(first.batch).toEqual({ ranges: [], append: [['k', 'v'], ['a', 1], ['b', 2]], lastRow: 0 });
+    const second = planUpsert(empty, { tab: 'T', key: ['k'], rows: [{ k: 'c', v: 3 }, { k: 'a', v: 9, w: 'new' }] }, undefined, undefined, state);
+    expect(second.batch).toEqual({
+      ranges: [{ row: 1, column: 3, values: [['w']] }, { row: 2, column: 2, values: [[9, 'new']] }],
+      append: [['c', 3, '']],
+      lastRow: 3,
+    });
+    expect(second).toMatchObject({ inserted: 1, updated: 1, unchanged: 0 });
+    const third = planUpsert(empty, { tab: 'T', key: ['k'], rows: [{ k: 'd', v: 4 }] }, undefined, undefined, state);
+    expect(third.batch.lastRow).toBe(4);
   });
 });

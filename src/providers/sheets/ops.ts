@@ -2,6 +2,7 @@
  * What the sheets steps do, written once over {@link SheetsBackend} so both backends behave the
  * same: read records with filters, upsert by key, update matched rows.
  */
+import { createHash } from 'node:crypto';
 import { userError } from '../../shared/errors.ts';
 import { withLock } from './lock.ts';
 import { findHeader, headerKey, keyOf, matches, parseTable, resolveWhere, type SheetRow, type Table, type Where } from './table.ts';
@@ -156,8 +157,18 @@ export interface UpsertRowsResult {
   unchanged: number;
 }
 
-/** The write an upsert needs on `table`, and what it will report. Pure. */
-export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate, maxCellChars?: number): { batch: WriteBatch } & UpsertRowsResult {
+/**
+ * What planning one page of an upsert leaves for the next pages of the same write: the rows by
+ * (hashed) key, the sheet's own and those appended so far (as their row number only), updated in
+ * place, and the headers and last row after the page's write.
+ */
+export interface UpsertState { index?: Map<string, SheetRow[]>; headers?: string[]; lastRow?: number }
+
+const digest = (key: string) => createHash('sha1').update(key).digest('base64').slice(0, 16);
+
+/** The write an upsert needs on `table`, and what it will report. Pure, but for `state` (see UpsertState). */
+export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?: OnTruncate, maxCellChars?: number, state?: UpsertState): { batch: WriteBatch } & UpsertRowsResult {
+  if (state?.headers) table = { ...table, headers: state.headers, lastRow: state.lastRow ?? table.lastRow };
   const key = options.key.map((k, i) => cleanName(k, `key[${i}]`));
   if (key.length === 0) throw userError('sheets.no_key', 'key: name at least one key column', { where: 'key' });
   const given = options.rows.map((raw, i) => {
@@ -189,19 +200,25 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
   });
 
   // Every row with the key is updated: a tab where a user repeated a key (two rows of one keyword) gets the values in each.
-  const existing = new Map<string, SheetRow[]>();
-  for (const row of table.rows) {
-    // Compared as they would be written: a key cell longer than a cell takes still finds its row.
-    const k = keyOf(Object.fromEntries(keyColumns.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), keyColumns);
-    const same = existing.get(k);
-    if (same) same.push({ ...row });
-    else existing.set(k, [{ ...row }]);
+  const indexKey = state ? digest : (k: string) => k;
+  let existing = state?.index;
+  if (!existing) {
+    existing = new Map<string, SheetRow[]>();
+    for (const row of table.rows) {
+      // Compared as they would be written: a key cell longer than a cell takes still finds its row.
+      const k = indexKey(keyOf(Object.fromEntries(keyColumns.map((name) => [name, toCell(row[name], undefined, maxCellChars)])), keyColumns));
+      const copy = state ? row : { ...row };
+      const same = existing.get(k);
+      if (same) same.push(copy);
+      else existing.set(k, [copy]);
+    }
+    if (state) state.index = existing;
   }
   const updates = new Map<number, Map<number, Cell>>();
   const matched = new Set<number>();
   const appended = new Map<string, Cell[]>();
   for (const cells of inputs) {
-    const k = keyOf(Object.fromEntries(cells), keyColumns);
+    const k = indexKey(keyOf(Object.fromEntries(cells), keyColumns));
     const rows = existing.get(k);
     if (rows) {
       for (const current of rows) {
@@ -226,6 +243,14 @@ export function planUpsert(table: Table, options: UpsertRowsOptions, onTruncate?
   if (table.lastRow === 0) append.unshift(headers);
   else ranges.push(...headerRange(table, added));
   for (const [row, changes] of [...updates].sort((a, b) => a[0] - b[0])) ranges.push(...rowRanges(row, changes));
+  if (state) {
+    // The next page sees this page's new rows by their row numbers (their cells are not kept).
+    const first = Math.max(1, table.lastRow) + 1;
+    let i = 0;
+    for (const k of appended.keys()) existing.set(k, [{ _row: first + i++ } as SheetRow]);
+    state.headers = headers;
+    state.lastRow = Math.max(1, table.lastRow) + appended.size;
+  }
   return {
     batch: { ranges, append, lastRow: table.lastRow },
     inserted: appended.size,
@@ -248,6 +273,51 @@ export async function upsertRows(backend: SheetsBackend, options: UpsertRowsOpti
     const plan = planUpsert(parseTable(grid, options.tab, backend.label), options, onTruncate, backend.maxCellChars);
     if (!isEmptyBatch(plan.batch)) await backend.write(options.tab, plan.batch);
     return { inserted: plan.inserted, updated: plan.updated, unchanged: plan.unchanged };
+  });
+}
+
+/** Cells written per request of a paged upsert: a request of a few MB, and few of them for a big run. */
+export const UPSERT_CELLS_PER_WRITE = 200_000;
+
+/**
+ * {@link upsertRows} over rows that come page by page: one write per ~{@link UPSERT_CELLS_PER_WRITE}
+ * cells, so only one write's rows are in memory, plus a short hash of each key written. Each write
+ * is planned against the tab as the earlier ones left it, so a key that comes again updates its row.
+ */
+export async function upsertRowPages(backend: SheetsBackend, options: Omit<UpsertRowsOptions, 'rows'>, pages: AsyncIterable<Record<string, unknown>[]>, onTruncate?: OnTruncate): Promise<UpsertRowsResult> {
+  return withLock(backend.lockKey(options.tab), async () => {
+    let grid = await backend.read(options.tab);
+    if (grid === undefined) {
+      await backend.ensureTab(options.tab);
+      grid = [];
+    }
+    const table = parseTable(grid, options.tab, backend.label);
+    grid = undefined;
+    const state: UpsertState = {};
+    const total: UpsertRowsResult = { inserted: 0, updated: 0, unchanged: 0 };
+    let rows: Record<string, unknown>[] = [];
+    let cells = 0;
+    let writes = 0;
+    const write = async () => {
+      const plan = planUpsert(table, { ...options, rows }, onTruncate, backend.maxCellChars, state);
+      if (!isEmptyBatch(plan.batch)) await backend.write(options.tab, plan.batch);
+      total.inserted += plan.inserted;
+      total.updated += plan.updated;
+      total.unchanged += plan.unchanged;
+      rows = [];
+      cells = 0;
+      writes++;
+    };
+    for await (const page of pages) {
+      for (const row of page) {
+        rows.push(row);
+        cells += Object.keys(row).length;
+      }
+      if (cells >= UPSERT_CELLS_PER_WRITE) await write();
+    }
+    // An empty write still creates the header row of a new tab, as the whole-array upsert does.
+    if (rows.length > 0 || writes === 0) await write();
+    return total;
   });
 }
 

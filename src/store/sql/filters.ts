@@ -1,5 +1,5 @@
 /** WHERE conditions both drivers build the same way: step runs by step, status and key prefix; records by field. */
-import { prefixRange } from '../item-key.ts';
+import { itemSortKey, prefixRange } from '../item-key.ts';
 import type { StepRunFilter } from '../types.ts';
 import type { Dialect, Params } from './dialect.ts';
 
@@ -22,6 +22,7 @@ export function stepRunWhere(d: Dialect, p: Params, runId: string, filter: StepR
       else clauses.push(`sort_key >= ${p.add(self)} AND sort_key < ${p.add(end)} AND (sort_key = ${p.add(self)} OR sort_key > ${p.add(below)})`);
     }
   }
+  if (filter.afterKey !== undefined) clauses.push(`sort_key > ${p.add(itemSortKey(filter.afterKey))}`);
   return clauses.join(' AND ');
 }
 

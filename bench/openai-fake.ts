@@ -1,0 +1,181 @@
+/**
+ * The bench's OpenAI: POST /v1/chat/completions on 127.0.0.1 with the answers of the test fake
+ * (test/fakes/openai.ts `generate`), limited as OpenAI limits an account: a request bucket (RPM)
+ * and a token bucket (TPM) that refill continuously and start full. A request is counted at
+ * arrival as OpenAI's limiter counts it: its characters / 4 plus its `max_tokens`
+ * (`max_completion_tokens`), settled to its usage when answered (the unused budget goes back).
+ * Over either limit it gets 429 rate_limit_exceeded with OpenAI's message ("try again in"); every
+ * answer carries the x-ratelimit-limit / remaining / reset headers.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generate, type FakeChatMessage, type FakeChatRequest } from '../test/fakes/openai.ts';
+
+export interface LimitedOpenAIOptions {
+  rpm: number;
+  tpm: number;
+  /** How long the answer to a request takes, in ms. */
+  latencyMs: (req: FakeChatRequest) => number;
+  apiKey?: string;
+}
+
+/** One answered request: when it arrived, what the limiter counted, and the page it was about ('' for a keyword's brief). */
+export interface Served { at: number; counted: number; promptTokens: number; completionTokens: number; url: string; keyword: string; latencyMs: number }
+
+export interface LimitedOpenAI {
+  url: string;
+  apiKey: string;
+  served: Served[];
+  /** Requests received (answered and rejected). */
+  readonly requests: number;
+  /** Requests answered 429 because a limit was reached. */
+  readonly rejected: number;
+  /** Arrival times of all requests. */
+  arrivals: number[];
+  /** Both buckets full again: another day's job. */
+  resetLimits(): void;
+  close(): Promise<void>;
+}
+
+const estimate = (chars: number) => Math.ceil(chars / 4);
+
+/** OpenAI's duration format of the reset headers: `1s`, `6m0s`, `20ms`. */
+export function resetText(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${Number(s.toFixed(3))}s`;
+  return `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
+}
+
+/** A bucket of `capacity` that refills at `capacity` a minute, starting full. */
+class Bucket {
+  readonly capacity: number;
+  level: number;
+  at: number;
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.level = capacity;
+    this.at = Date.now();
+  }
+  refill(now: number): void {
+    this.level = Math.min(this.capacity, this.level + ((now - this.at) * this.capacity) / 60_000);
+    this.at = now;
+  }
+  /** ms until the bucket is full again. */
+  resetMs(): number {
+    return ((this.capacity - this.level) * 60_000) / this.capacity;
+  }
+}
+
+export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise<LimitedOpenAI> {
+  const apiKey = options.apiKey ?? 'test-key';
+  let requestsBucket = new Bucket(options.rpm);
+  let tokensBucket = new Bucket(options.tpm);
+  const served: Served[] = [];
+  const arrivals: number[] = [];
+  let requests = 0;
+  let rejected = 0;
+  let seq = 0;
+
+  const headers = (): Record<string, string> => ({
+    'x-ratelimit-limit-requests': String(options.rpm),
+    'x-ratelimit-limit-tokens': String(options.tpm),
+    'x-ratelimit-remaining-requests': String(Math.floor(requestsBucket.level)),
+    'x-ratelimit-remaining-tokens': String(Math.floor(tokensBucket.level)),
+    'x-ratelimit-reset-requests': resetText(requestsBucket.resetMs()),
+    'x-ratelimit-reset-tokens': resetText(tokensBucket.resetMs()),
+    'x-request-id': `req_bench${++seq}`,
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const now = Date.now();
+    requests++;
+    arrivals.push(now);
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/chat/completions') {
+      return send(res, 404, { error: { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null } }, {});
+    }
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      return send(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }, {});
+    }
+    const body = JSON.parse(raw) as Record<string, unknown>;
+    const messages = (body.messages ?? []) as FakeChatMessage[];
+    const chars = messages.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content).length), 0);
+    const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens ?? 0);
+    const promptTokens = estimate(chars);
+    const counted = promptTokens + maxTokens;
+    requestsBucket.refill(now);
+    tokensBucket.refill(now);
+    const model = String(body.model);
+    if (requestsBucket.level < 1 || tokensBucket.level < counted) {
+      rejected++;
+      const byTokens = requestsBucket.level >= 1;
+      const waitMs = byTokens ? ((counted - tokensBucket.level) * 60_000) / options.tpm : ((1 - requestsBucket.level) * 60_000) / options.rpm;
+      const message = byTokens
+        ? `Rate limit reached for ${model} in organization org-bench on tokens per min (TPM): Limit ${options.tpm}, Used ${Math.ceil(options.tpm - tokensBucket.level)}, Requested ${counted}. Please try again in ${resetText(waitMs)}.`
+        : `Rate limit reached for ${model} in organization org-bench on requests per min (RPM): Limit ${options.rpm}, Used ${options.rpm}, Requested 1. Please try again in ${resetText(waitMs)}.`;
+      return send(res, 429, { error: { message, type: byTokens ? 'tokens' : 'requests', param: null, code: 'rate_limit_exceeded' } }, headers());
+    }
+    requestsBucket.level -= 1;
+    tokensBucket.level -= counted;
+    const sent = headers();
+    const rf = body.response_format as { type?: string; json_schema?: { schema?: Record<string, unknown> } } | undefined;
+    const entry: FakeChatRequest = {
+      at: now, path: '/v1/chat/completions', authorization: req.headers.authorization, body, messages,
+      schema: rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined, promptTokens, maxTokens: maxTokens || undefined,
+    };
+    const content = JSON.stringify(generate(entry));
+    const completionTokens = estimate(content.length);
+    const user = messages.find((m) => m.role === 'user')?.content ?? '';
+    const url = /\nURL: (\S+)/.exec(user)?.[1] ?? '';
+    const keyword = /^Keyword: (.*)$/m.exec(user)?.[1] ?? '';
+    const latencyMs = options.latencyMs(entry);
+    served.push({ at: now, counted, promptTokens, completionTokens, url, keyword, latencyMs });
+    await new Promise((r) => setTimeout(r, latencyMs));
+    tokensBucket.refill(Date.now());
+    tokensBucket.level = Math.min(tokensBucket.capacity, tokensBucket.level + counted - promptTokens - completionTokens);
+    send(res, 200, {
+      id: `chatcmpl-bench${seq}`, object: 'chat.completion', created: Math.floor(now / 1000), model,
+      choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+      system_fingerprint: 'fp_bench',
+    }, sent);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => send(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } }, {}));
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    apiKey,
+    served,
+    arrivals,
+    get requests() { return requests; },
+    get rejected() { return rejected; },
+    resetLimits() {
+      requestsBucket = new Bucket(options.rpm);
+      tokensBucket = new Bucket(options.tpm);
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
