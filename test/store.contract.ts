@@ -279,6 +279,25 @@ export function describeStoreContract(
       expect(await store.runUsage(uid())).toMatchObject({ credits: 0 });
     });
 
+    it('reserves from a run budget atomically: many reservations at once never pass a cap together', async () => {
+      const id = await newRun((r) => [step(r, 's', '1')]);
+      // A run without a budget reserves without limit.
+      expect(await store.budgetReserve(id, { credits: 5, tokens: 5, usd: 5 })).toBe(true);
+      expect(await store.budget(id)).toBeUndefined();
+      await store.budgetSet(id, { openaiTokens: 10_000, usd: 1 });
+      const asks = await Promise.all(Array.from({ length: 40 }, () => store.budgetReserve(id, { credits: 0, tokens: 900, usd: 0.01 })));
+      // 11 of 900 fit in 10,000: exactly that many, whatever the order.
+      expect(asks.filter(Boolean)).toHaveLength(11);
+      expect((await store.budget(id))!.spent).toEqual({ credits: 0, tokens: 9900, usd: expect.closeTo(0.11, 9) });
+      // Settled lower: room again. A raised cap keeps what was spent.
+      await store.budgetAdjust(id, { credits: 0, tokens: -900, usd: -0.01 });
+      expect(await store.budgetReserve(id, { credits: 0, tokens: 900, usd: 0.01 })).toBe(true);
+      expect(await store.budgetReserve(id, { credits: 0, tokens: 900, usd: 0.01 })).toBe(false);
+      await store.budgetSet(id, { openaiTokens: 20_000 });
+      expect(await store.budget(id)).toEqual({ caps: { openaiTokens: 20_000 }, spent: { credits: 0, tokens: 9900, usd: expect.closeTo(0.11, 9) } });
+      expect(await store.budgetReserve(id, { credits: 3, tokens: 900, usd: 5 })).toBe(true);
+    });
+
     it('caches values until they expire', async () => {
       const ns = `serper-${uid()}`;
       const value = { organic: [{ link: 'https://example.com/', position: 1 }], credits: 1 };

@@ -159,7 +159,12 @@ export async function structuredCall<T = unknown>(ctx: LlmCallContext, req: Stru
 async function send(ctx: LlmCallContext, req: StructuredRequest, messages: ChatMessage[]) {
   const tokenizer = await loadTokenizer(req.model);
   // Feedback retries add messages to the request's own.
-  const promptTokens = req.promptTokens === undefined ? tokenizer.chat(messages, req.jsonSchema) : req.promptTokens + tokenizer.messages(messages.slice(req.messages.length));
+  const counted = req.promptTokens === undefined ? tokenizer.chat(messages, req.jsonSchema) : req.promptTokens + tokenizer.messages(messages.slice(req.messages.length));
+  // OpenAI's limiter estimates a request's tokens from its characters before it counts them:
+  // the larger of the two keeps the reservation no smaller than what the limiter holds.
+  let chars = 0;
+  for (const m of messages) chars += m.content.length;
+  const promptTokens = Math.max(counted, Math.ceil(chars / 4));
   const completion = req.maxOutputTokens ?? 0;
   const cost: ThrottleCost = { tokens: promptTokens + completion, usd: costUsd(req.model, promptTokens, completion) };
   const permit = await ctx.throttle(cost);
