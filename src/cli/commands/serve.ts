@@ -6,7 +6,7 @@ import { userError } from '../../shared/errors.ts';
 import { startServer } from '../../server/index.ts';
 import { wholeNumberOption } from '../options.ts';
 import type { ParsedArgs } from '../command.ts';
-import { closing, schedulerTimings, workerOptions } from './worker.ts';
+import { closing, schedulerTimings, stopSignal, workerOptions } from './worker.ts';
 
 const packageVersion = (): string => (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,14 +30,7 @@ export async function serve({ values, positionals }: ParsedArgs): Promise<number
       throw err;
     }
   });
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      consoleLogger.info(`${sig}: stopping; running steps get ${graceMs / 1000}s to finish, the rest go back to the queue`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const stopped = stopSignal(graceMs);
   if (!withWorker && rt.queue.capabilities.local) consoleLogger.warn('--no-worker without REDIS_URL: runs started here wait for a worker that shares this process; use it with workers elsewhere (distributed mode)');
   consoleLogger.info(`serve started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.name} queue${withWorker ? '' : ', no worker'}); stop with Ctrl-C or SIGTERM`);
   consoleLogger.info(`dashboard: ${server.url}/ (sign in with an API key: topicflow keys create); API: ${server.url}/api/openapi.json`);

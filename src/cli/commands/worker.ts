@@ -15,10 +15,9 @@ export function schedulerTimings(env: Record<string, string | undefined>): { rel
   return { ...(reloadMs !== undefined ? { reloadMs } : {}), ...(reconcileMs !== undefined ? { reconcileMs } : {}) };
 }
 
-/** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
-async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
-  // The handlers are in place before "started" is printed: a supervisor may signal as soon as it reads it.
-  const stopped = new Promise<void>((resolve) => {
+/** Resolves at the first SIGTERM or SIGINT, saying so; install it before printing "started". */
+export function stopSignal(graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       consoleLogger.info(`${sig}: stopping; running steps get ${graceMs / 1000}s to finish, the rest go back to the queue`);
       resolve();
@@ -26,6 +25,12 @@ async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** Keeps the process up until SIGTERM/SIGINT, then shuts down within `graceMs`. */
+async function serve(rt: Runtime, scheduler: Scheduler | undefined, what: string, graceMs: number, timers: NodeJS.Timeout[] = []): Promise<number> {
+  // The handlers are in place before "started" is printed: a supervisor may signal as soon as it reads it.
+  const stopped = stopSignal(graceMs);
   consoleLogger.info(`${what} started (${rt.mode} mode, ${rt.store.kind} store, ${rt.queue.name} queue); stop with Ctrl-C or SIGTERM`);
   await stopped;
   const hard = setTimeout(() => { consoleLogger.warn('shutdown took too long; exiting'); process.exit(1); }, graceMs + 5000);
