@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataForSeoClient, dataForSeoClientFromEnv, dataForSeoConfigError, type DataForSeoClient } from '../src/providers/dataforseo/client.ts';
 import { googleAdsLanguage, googleAdsLocation, trendCell } from '../src/steps/support/keyword-metrics.ts';
-import { serializeError } from '../src/shared/errors.ts';
 import { startDataForSeoFake, type DataForSeoFake } from './fakes/dataforseo.ts';
+import { failureOf } from './helpers/failure.ts';
 
 let fake: DataForSeoFake;
 let client: DataForSeoClient;
@@ -15,15 +15,6 @@ beforeAll(async () => {
   client = dataForSeoClientFromEnv(fake.env)!;
 });
 afterAll(() => fake.close());
-
-async function failure(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (err) {
-    return serializeError(err);
-  }
-  throw new Error('expected a failure');
-}
 
 const task = { keywords: ['seo audit checklist', 'content marketing strategy'], locationCode: 2840, languageCode: 'en' };
 
@@ -53,7 +44,7 @@ describe('DataForSEO client (search volume, live)', () => {
 
   it('a wrong password is a user error naming the variables, without the password', async () => {
     const bad = createDataForSeoClient({ login: fake.login, password: 'wrong-password-123', baseUrl: fake.url });
-    const e = await failure(bad.searchVolume(task));
+    const e = await failureOf(bad.searchVolume(task));
     expect(e).toMatchObject({ code: 'dataforseo.bad_key', fault: 'user', status: 401 });
     expect(e.message).toContain('DATAFORSEO_LOGIN');
     expect(e.message).toContain('40100');
@@ -63,7 +54,7 @@ describe('DataForSEO client (search volume, live)', () => {
   it('an empty balance (40210) and a billing problem (HTTP 402) stop the run: quota errors', async () => {
     const broke = await startDataForSeoFake({ balanceUsd: 0 });
     try {
-      const e = await failure(dataForSeoClientFromEnv(broke.env)!.searchVolume(task));
+      const e = await failureOf(dataForSeoClientFromEnv(broke.env)!.searchVolume(task));
       expect(e).toMatchObject({ code: 'dataforseo.no_credits', fault: 'quota' });
       expect(e.message).toContain('40210');
       expect(broke.spentUsd).toBe(0);
@@ -71,7 +62,7 @@ describe('DataForSEO client (search volume, live)', () => {
       await broke.close();
     }
     fake.setFault('payment-required', 1);
-    expect(await failure(client.searchVolume(task))).toMatchObject({ code: 'dataforseo.no_credits', fault: 'quota', status: 402 });
+    expect(await failureOf(client.searchVolume(task))).toMatchObject({ code: 'dataforseo.no_credits', fault: 'quota', status: 402 });
   });
 
   it('more requests a minute than the account may make (40202) is transient and waits a minute', async () => {
@@ -80,7 +71,7 @@ describe('DataForSEO client (search volume, live)', () => {
       const c = dataForSeoClientFromEnv(strict.env)!;
       await c.searchVolume(task);
       await c.searchVolume(task);
-      const e = await failure(c.searchVolume(task));
+      const e = await failureOf(c.searchVolume(task));
       expect(e).toMatchObject({ code: 'dataforseo.rate_limited', fault: 'transient', retryAfterMs: 60_000 });
       expect(strict.rateLimited).toBe(1);
     } finally {
@@ -90,14 +81,14 @@ describe('DataForSEO client (search volume, live)', () => {
 
   it('a server error is transient; a task the API refuses is the request\'s fault', async () => {
     fake.setFault('server-error', 1);
-    expect(await failure(client.searchVolume(task))).toMatchObject({ code: 'dataforseo.server_error', fault: 'transient', status: 500 });
-    expect(await failure(client.searchVolume({ ...task, keywords: Array.from({ length: 1001 }, (_, i) => `k${i}`) })))
+    expect(await failureOf(client.searchVolume(task))).toMatchObject({ code: 'dataforseo.server_error', fault: 'transient', status: 500 });
+    expect(await failureOf(client.searchVolume({ ...task, keywords: Array.from({ length: 1001 }, (_, i) => `k${i}`) })))
       .toMatchObject({ code: 'dataforseo.bad_request', fault: 'user' });
   });
 
   it('a wrong base URL (404) is a user error naming the status, not a crash', async () => {
     const odd = createDataForSeoClient({ login: 'a', password: 'b', baseUrl: `${fake.url}/nowhere` });
-    expect(await failure(odd.searchVolume(task))).toMatchObject({ fault: 'user', status: 404 });
+    expect(await failureOf(odd.searchVolume(task))).toMatchObject({ fault: 'user', status: 404 });
   });
 });
 

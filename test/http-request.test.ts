@@ -2,10 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, type HttpRequestOutput } from '../src/steps/http.request.ts';
-import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import type { Store } from '../src/store/types.ts';
 import { startSerperFake, type SerperFake } from './fakes/serper.ts';
 import { makeStepContext, openTestStore } from './helpers/step-context.ts';
+import { failureOf } from './helpers/failure.ts';
 
 /** A small API on loopback: each path shows one behaviour. */
 let base: string;
@@ -63,15 +63,6 @@ afterAll(async () => {
 /** The loopback API and the Serper fake are private hosts: the tests name them in allowHosts. */
 const run = (input: Record<string, unknown>) =>
   httpRequest.run(httpRequest.input.parse({ allowHosts: [new URL(base).host, new URL(serper.url).host, '127.0.0.1:1'], ...input }), makeStepContext(store)) as Promise<HttpRequestOutput>;
-
-async function failureOf(p: Promise<unknown>): Promise<SerializedError> {
-  try {
-    await p;
-  } catch (err) {
-    return serializeError(err);
-  }
-  throw new Error('expected a failure');
-}
 
 describe('http.request', () => {
   it('GETs JSON with query parameters; headers lower-case without set-cookie', async () => {

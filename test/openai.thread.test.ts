@@ -5,9 +5,9 @@
  * the server, and a thread that dies fails only the requests it had in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeError } from '../src/shared/errors.ts';
 import { closeOpenAIThread, createChatCompletion } from '../src/providers/openai/thread.ts';
 import { startOpenAIFake, type OpenAIFake } from './fakes/openai.ts';
+import { failureOf } from './helpers/failure.ts';
 
 let fake: OpenAIFake;
 beforeAll(async () => { fake = await startOpenAIFake({ handler: (req) => ({ echo: req.messages[0]?.content }) }); });
@@ -15,15 +15,6 @@ afterAll(async () => { await closeOpenAIThread(); await fake.close(); });
 
 const env = (extra: Record<string, string> = {}) => ({ OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, TOPICFLOW_OPENAI_THREAD: '1', UNRELATED_SECRET: 'x', ...extra });
 const params = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }] });
-
-async function failure(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (err) {
-    return serializeError(err);
-  }
-  throw new Error('expected a failure');
-}
 
 describe('OpenAI request thread', () => {
   it('gives the same reply as a request made on the calling thread', async () => {
@@ -43,8 +34,8 @@ describe('OpenAI request thread', () => {
 
   it('brings back typed failures: a 429 with its Retry-After, and a bad key whose echo is redacted', async () => {
     fake.script({ kind: 'rate-limit', retryAfterSeconds: 7 });
-    expect(await failure(createChatCompletion(env(), { params: params('a') }))).toMatchObject({ code: 'openai.rate_limited', fault: 'transient', status: 429, retryAfterMs: 7000 });
-    const bad = await failure(createChatCompletion(env({ OPENAI_API_KEY: 'sk-wrongwrongwrong' }), { params: params('a') }));
+    expect(await failureOf(createChatCompletion(env(), { params: params('a') }))).toMatchObject({ code: 'openai.rate_limited', fault: 'transient', status: 429, retryAfterMs: 7000 });
+    const bad = await failureOf(createChatCompletion(env({ OPENAI_API_KEY: 'sk-wrongwrongwrong' }), { params: params('a') }));
     expect(bad).toMatchObject({ code: 'openai.bad_key', fault: 'user', status: 401 });
     expect(bad.message).not.toContain('wrongwrong');
   });
@@ -55,7 +46,7 @@ describe('OpenAI request thread', () => {
     const p = createChatCompletion(env(), { params: params('slow') }, ac.signal);
     setTimeout(() => ac.abort(), 50);
     const t = Date.now();
-    expect(await failure(p)).toMatchObject({ code: 'openai.aborted', fault: 'transient' });
+    expect(await failureOf(p)).toMatchObject({ code: 'openai.aborted', fault: 'transient' });
     expect(Date.now() - t).toBeLessThan(5000);
     const next = await createChatCompletion(env(), { params: params('after') });
     expect(JSON.parse(next.choices[0]!.message.content!)).toEqual({ echo: 'after' });
@@ -63,7 +54,7 @@ describe('OpenAI request thread', () => {
 
   it('times out with the request timeout as openai.timeout', async () => {
     fake.script({ kind: 'hang' });
-    expect(await failure(createChatCompletion(env(), { params: params('t'), timeoutMs: 200 }))).toMatchObject({ code: 'openai.timeout', fault: 'transient' });
+    expect(await failureOf(createChatCompletion(env(), { params: params('t'), timeoutMs: 200 }))).toMatchObject({ code: 'openai.timeout', fault: 'transient' });
   });
 
   it('fails the requests in flight as transient when the thread stops, and starts a new one for the next', async () => {
@@ -71,7 +62,7 @@ describe('OpenAI request thread', () => {
     const p = createChatCompletion(env(), { params: params('lost') });
     await new Promise((r) => setTimeout(r, 100));
     await closeOpenAIThread();
-    expect(await failure(p)).toMatchObject({ code: 'openai.thread_died', fault: 'transient' });
+    expect(await failureOf(p)).toMatchObject({ code: 'openai.thread_died', fault: 'transient' });
     const next = await createChatCompletion(env(), { params: params('again') });
     expect(JSON.parse(next.choices[0]!.message.content!)).toEqual({ echo: 'again' });
   });

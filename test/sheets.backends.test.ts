@@ -17,6 +17,7 @@ import type { StepDefinition } from '../src/steps/define.ts';
 import type { Store } from '../src/store/types.ts';
 import { startSheetsFake, type SheetsFake } from './fakes/google-sheets.ts';
 import { makeStepContext, openTestStore, type TestContext } from './helpers/step-context.ts';
+import { failureOf } from './helpers/failure.ts';
 
 type Seed = Record<string, (string | number | boolean)[][]>;
 type RawKind = 'formula' | 'string' | 'number' | 'boolean' | 'empty' | 'other';
@@ -92,15 +93,6 @@ const xlsx: Harness = {
 
 async function run<O>(step: StepDefinition<z.ZodType, O>, h: Harness, input: Record<string, unknown>, ctx?: TestContext): Promise<O> {
   return step.run(step.input.parse(input), ctx ?? makeStepContext(store, { env: h.env() }));
-}
-
-async function failure(p: Promise<unknown>): Promise<SerializedError> {
-  try {
-    await p;
-  } catch (err) {
-    return serializeError(err);
-  }
-  throw new Error('expected a failure');
 }
 
 const KEYWORDS: Seed = {
@@ -254,7 +246,7 @@ describe.each([['google', google], ['xlsx', xlsx]] as const)('sheets steps on %s
       ['crm for startups', '', '', ''],
       ['free crm', 'error', '', 'timeout'],
     ]);
-    const e = await failure(run(sheetsUpdateCells, h, { spreadsheet: sheet, tab: 'Keywords', match: 4, values: { status: 'x' } }));
+    const e = await failureOf(run(sheetsUpdateCells, h, { spreadsheet: sheet, tab: 'Keywords', match: 4, values: { status: 'x' } }));
     expect(e).toMatchObject({ fault: 'user', code: 'sheets.row_not_found' });
   });
 
@@ -298,25 +290,25 @@ describe.each([['google', google], ['xlsx', xlsx]] as const)('sheets steps on %s
 
   it('rejects duplicate and empty headers with the tab and column letter', async () => {
     const sheet = await h.create({ Dupes: [['keyword', 'status', ' keyword'], ['a', 'b', 'c']], Holes: [['keyword', '', 'status'], ['a', 'b', 'c']] });
-    const dup = await failure(run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Dupes' }));
+    const dup = await failureOf(run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Dupes' }));
     expect(dup).toMatchObject({ fault: 'user', code: 'sheets.duplicate_header' });
     expect(dup.message).toMatch(/tab "Dupes".*column C repeats the header "keyword" of column A/);
     expect(dup.message).not.toContain('\n');
     const cased = await h.create({ Cased: [['Keyword', 'status', 'KEYWORD'], ['a', 'b', 'c']] });
-    const same = await failure(run(sheetsReadRows, h, { spreadsheet: cased, tab: 'Cased' }));
+    const same = await failureOf(run(sheetsReadRows, h, { spreadsheet: cased, tab: 'Cased' }));
     expect(same).toMatchObject({ fault: 'user', code: 'sheets.duplicate_header' });
     expect(same.message).toMatch(/column C repeats the header "Keyword" of column A \("KEYWORD" and "Keyword" name the same column/);
-    const hole = await failure(run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Holes', key: 'keyword', rows: [{ keyword: 'a' }] }));
+    const hole = await failureOf(run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Holes', key: 'keyword', rows: [{ keyword: 'a' }] }));
     expect(hole).toMatchObject({ fault: 'user', code: 'sheets.empty_header' });
     expect(hole.message).toMatch(/tab "Holes".*column B has no header/);
   });
 
   it('names the tabs there are when a tab is missing, and the row when a key is missing', async () => {
     const sheet = await h.create(KEYWORDS);
-    const e = await failure(run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keyword' }));
+    const e = await failureOf(run(sheetsReadRows, h, { spreadsheet: sheet, tab: 'Keyword' }));
     expect(e).toMatchObject({ fault: 'user', code: 'sheets.tab_not_found' });
     expect(e.message).toContain('no tab "Keyword" (its tabs: "Keywords")');
-    const k = await failure(run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Keywords', key: ['keyword', 'country'], rows: [{ keyword: 'a', country: 'us' }, { keyword: 'b' }] }));
+    const k = await failureOf(run(sheetsUpsertRows, h, { spreadsheet: sheet, tab: 'Keywords', key: ['keyword', 'country'], rows: [{ keyword: 'a', country: 'us' }, { keyword: 'b' }] }));
     expect(k).toMatchObject({ fault: 'user', code: 'sheets.missing_key', message: 'rows[1] has no value for key column "country"' });
   });
 });
