@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeError, type SerializedError } from '../src/shared/errors.ts';
 import { sheetsReadRows } from '../src/steps/sheets.read-rows.ts';
 import { sheetsUpsertRows } from '../src/steps/sheets.upsert-rows.ts';
 import { sheetsUpdateCells } from '../src/steps/sheets.update-cells.ts';
