@@ -220,8 +220,10 @@ export const openaiWriteBrief = defineStep({
       timeoutMs: args.timeout,
     });
     const result = await call.catch((err: unknown) => {
-      // A brief the model could not ground after the retries: the keyword still gets the heuristic one.
-      if ((err as { code?: string }).code !== 'openai.assertion_failed') throw err;
+      // A brief the model could not ground, or never gave in the schema (an empty outline for a
+      // thin SERP), after its feedback retries: the keyword still gets the heuristic one.
+      const code = (err as { code?: string }).code;
+      if (code !== 'openai.assertion_failed' && code !== 'openai.malformed') throw err;
       ctx.log.warn(`model brief rejected: ${(err as Error).message}; the heuristic brief is used`, { keyword: args.keyword });
       return (err as Error).message;
     });

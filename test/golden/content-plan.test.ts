@@ -305,4 +305,25 @@ describe('content plan (golden): briefs, clusters, questions', () => {
       await t.close();
     }
   }, 120_000);
+  it('keeps the heuristic brief, with a warning, when the model never answers in the brief schema (an empty outline for a one-page SERP)', async () => {
+    const book = newBook();
+    await seedKeywords(book, [{ keyword: 'yoga mat' }]);
+    answer = (req) => {
+      const props = (req.schema?.properties ?? {}) as Record<string, unknown>;
+      if (!('outline' in props)) return generate(req);
+      return { intent: 'informational', intentReason: 'one page', title: 'Yoga mats', outline: [], gaps: [], claims: [] };
+    };
+    const t = await openTestEngine({ env: fx.env });
+    try {
+      const r = await run(t, book, { results: 1 });
+      expect(r.status).toBe('succeeded');
+      const [brief] = await tab(book, 'Content Briefs');
+      expect(brief).toMatchObject({ keyword: 'yoga mat', source: 'heuristic' });
+      expect((await tab(book, 'Keywords'))[0]).toMatchObject({ keyword: 'yoga mat', status: 'done' });
+      const runs = await t.store.listStepRuns(r.id, { stepId: 'brief', statuses: ['succeeded'] });
+      expect((runs[0]!.output as { warnings: string[] }).warnings.join(' ')).toMatch(/never matched the output schema/);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
 });
