@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { startTopicSite } from '../test/fakes/topic-site.ts';
 import { slug } from '../test/fakes/serper.ts';
-import { startLimitedOpenAI } from './openai-fake.ts';
+import { pageUrlOf, startLimitedOpenAI } from './openai-fake.ts';
 import { benchPage, pageSize } from './pages.ts';
 import { draw, type Latency } from './profiles.ts';
 
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     latencyMs: (req) => {
       const user = req.messages.find((m) => m.role === 'user')?.content ?? '';
       // An idea request is about a page; a brief, about a keyword.
-      return openaiLatency(/\nURL: (\S+)/.exec(user)?.[1] ?? `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
+      return openaiLatency(pageUrlOf(user) || `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
     },
   });
   const fx = await startTopicEnv({

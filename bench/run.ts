@@ -383,6 +383,8 @@ async function main(): Promise<void> {
     const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number; reserved: number }> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
     const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs, timings.briefs);
+    const boundCalls = timings.pages.filter((p) => p.tokens > 0);
+    log(`lower bound's OpenAI calls: ${boundCalls.length} pages and ${Object.keys(timings.briefs).length} briefs, ${boundCalls.reduce((n, p) => n + p.tokens, 0) + Object.values(timings.briefs).reduce((n, b) => n + b.tokens, 0)} tokens used`);
     // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
     const usedTokens = s1.openai.promptTokens + s1.openai.completionTokens;
     const tokenMs = Math.max(0, (usedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;
