@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { startTopicSite } from '../test/fakes/topic-site.ts';
 import { slug } from '../test/fakes/serper.ts';
-import { startLimitedOpenAI } from './openai-fake.ts';
+import { pageUrlOf, startLimitedOpenAI } from './openai-fake.ts';
 import { benchPage, pageSize } from './pages.ts';
 import { draw, type Latency } from './profiles.ts';
 
@@ -38,7 +38,7 @@ export interface FakeStats {
 }
 
 /** What the lower bound needs of each page served: its keyword slug, latency, and its OpenAI request's latency and tokens used. */
-export interface PageTiming { slug: string; pageMs: number; openaiMs: number; tokens: number }
+export interface PageTiming { slug: string; pageMs: number; openaiMs: number; tokens: number; reserved: number }
 
 /** The latency of a page at `path` under `config`. */
 export function pageLatency(path: string, config: Pick<FakeConfig, 'page'>): number {
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     latencyMs: (req) => {
       const user = req.messages.find((m) => m.role === 'user')?.content ?? '';
       // An idea request is about a page; a brief, about a keyword.
-      return openaiLatency(/\nURL: (\S+)/.exec(user)?.[1] ?? `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
+      return openaiLatency(pageUrlOf(user) || `/brief/${slug(/^Keyword: (.*)$/m.exec(user)?.[1] ?? '')}`, config);
     },
   });
   const fx = await startTopicEnv({
@@ -95,18 +95,18 @@ async function main(): Promise<void> {
       process.send!({ type: 'added' });
     } else if (msg.type === 'page-timings') {
       // Every page served, with its OpenAI request (when it got one): the benchmark's lower bound uses them.
-      const byUrl = new Map<string, number>();
+      const byUrl = new Map<string, { used: number; reserved: number }>();
       for (const s of openai.served) {
         const path = s.url.replace(/^https?:\/\/[^/]+/, '');
-        if (!byUrl.has(path)) byUrl.set(path, s.promptTokens + s.completionTokens);
+        if (!byUrl.has(path)) byUrl.set(path, { used: s.promptTokens + s.completionTokens, reserved: s.counted });
       }
       const pages: PageTiming[] = [];
       for (const h of site.hits) {
         const m = /^\/[^/]+\/([^/]+)\/\d+$/.exec(h.path);
-        if (m && h.status === 200) pages.push({ slug: m[1]!, pageMs: pageLatency(h.path, config), openaiMs: openaiLatency(h.path, config), tokens: byUrl.get(h.path) ?? 0 });
+        if (m && h.status === 200) pages.push({ slug: m[1]!, pageMs: pageLatency(h.path, config), openaiMs: openaiLatency(h.path, config), tokens: byUrl.get(h.path)?.used ?? 0, reserved: byUrl.get(h.path)?.reserved ?? 0 });
       }
-      const briefs: Record<string, { ms: number; tokens: number }> = {};
-      for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens };
+      const briefs: Record<string, { ms: number; tokens: number; reserved: number }> = {};
+      for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens, reserved: s.counted };
       process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.

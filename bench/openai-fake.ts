@@ -39,6 +39,11 @@ export interface LimitedOpenAI {
 
 const estimate = (chars: number) => Math.ceil(chars / 4);
 
+/** The page an ideas request is about (its prompt's `Keyword:`, `Page title:`, `URL:` lines); '' for a brief, which lists several. */
+export function pageUrlOf(user: string): string {
+  return /^Keyword: .*\nPage title: .*\nURL: (\S+)/m.exec(user)?.[1] ?? '';
+}
+
 /** OpenAI's duration format of the reset headers: `1s`, `6m0s`, `20ms`. */
 export function resetText(ms: number): string {
   if (ms < 1000) return `${Math.ceil(ms)}ms`;
@@ -127,7 +132,7 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const content = JSON.stringify(generate(entry));
     const completionTokens = estimate(content.length);
     const user = messages.find((m) => m.role === 'user')?.content ?? '';
-    const url = /\nURL: (\S+)/.exec(user)?.[1] ?? '';
+    const url = pageUrlOf(user);
     const keyword = /^Keyword: (.*)$/m.exec(user)?.[1] ?? '';
     const latencyMs = options.latencyMs(entry);
     served.push({ at: now, counted, promptTokens, completionTokens, url, keyword, latencyMs });

@@ -24,7 +24,7 @@ export interface Profile {
 }
 
 const serper: Latency = { median: 1300, p95: 2200, min: 600, max: 8000 };
-const page: Latency = { median: 600, p95: 3000, min: 150, max: 20_000 };
+const page: Latency = { median: 600, p95: 3000, min: 150, max: 12_000 };
 const pageBytes: Latency = { median: 90_000, p95: 700_000, min: 20_000, max: 2_000_000 };
 const openai: Latency = { median: 5000, p95: 14_000, min: 1500, max: 40_000 };
 

@@ -285,21 +285,22 @@ function slidingStarts(releases: number[], max: number, intervalMs: number): num
  * When the last OpenAI answer could be in: every search starts as early as Serper's rate allows,
  * each page is fetched when its search answered (with the latency the fake gave it), each OpenAI
  * call (a keyword's brief: once all its pages are in) starts, in release order, as early as its page and OpenAI's request and token buckets allow
- * (full at the start, refilled at RPM and TPM a minute, the call counting the tokens it used),
- * and takes the latency the fake gave it.
+ * (full at the start, refilled at RPM and TPM a minute, the call reserving what the fake counted
+ * at its arrival and getting back what it did not use with its answer), and takes the latency the
+ * fake gave it.
  */
-function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number }>): number {
+function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number; reserved: number }>): number {
   const bySlug = new Map<string, PageTiming[]>();
   for (const p of pages) bySlug.set(p.slug, [...(bySlug.get(p.slug) ?? []), p]);
   const slugs = [...bySlug.keys()].sort();
   const serperStarts = slidingStarts(slugs.map(() => 0), fakeConfig.serperPerSecond, 1000);
-  const calls: { release: number; ms: number; tokens: number }[] = [];
+  const calls: { release: number; ms: number; tokens: number; reserved: number }[] = [];
   for (const [i, s] of slugs.entries()) {
     const mine = bySlug.get(s)!;
-    for (const p of mine) if (p.tokens > 0) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + p.pageMs, ms: p.openaiMs, tokens: p.tokens });
+    for (const p of mine) if (p.tokens > 0) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + p.pageMs, ms: p.openaiMs, tokens: p.tokens, reserved: Math.max(p.tokens, p.reserved) });
     // The keyword's content brief: one more request once all its pages are in.
     const brief = briefs[s];
-    if (brief) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + Math.max(0, ...mine.map((p) => p.pageMs)), ms: brief.ms, tokens: brief.tokens });
+    if (brief) calls.push({ release: serperStarts[i]! + (serperMs[s] ?? 0) + Math.max(0, ...mine.map((p) => p.pageMs)), ms: brief.ms, tokens: brief.tokens, reserved: Math.max(brief.tokens, brief.reserved) });
   }
   calls.sort((a, b) => a.release - b.release);
   const rpm = fakeConfig.openaiRpm;
@@ -308,14 +309,34 @@ function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, 
   let toks = tpm;
   let at = 0;
   let end = 0;
+  // Reservations not yet settled: at the answer, the unused part of a call's reservation comes back.
+  const refunds: { at: number; tokens: number }[] = [];
+  const fill = (to: number) => {
+    refunds.sort((a, b) => a.at - b.at);
+    while (refunds.length && refunds[0]!.at <= to) {
+      const r = refunds.shift()!;
+      toks = Math.min(tpm, toks + ((r.at - at) * tpm) / 60_000 + r.tokens);
+      reqs = Math.min(rpm, reqs + ((r.at - at) * rpm) / 60_000);
+      at = r.at;
+    }
+    reqs = Math.min(rpm, reqs + ((to - at) * rpm) / 60_000);
+    toks = Math.min(tpm, toks + ((to - at) * tpm) / 60_000);
+    at = to;
+  };
   for (const c of calls) {
     let t = Math.max(at, c.release);
-    const fill = (to: number) => { reqs = Math.min(rpm, reqs + ((to - at) * rpm) / 60_000); toks = Math.min(tpm, toks + ((to - at) * tpm) / 60_000); at = to; };
     fill(t);
-    const wait = Math.max(0, ((1 - reqs) * 60_000) / rpm, ((Math.min(c.tokens, tpm) - toks) * 60_000) / tpm);
-    if (wait > 0) { t += wait; fill(t); }
+    const need = Math.min(c.reserved, tpm);
+    while (reqs < 1 - 1e-9 || toks < need - 1e-6) {
+      // Until the buckets refill, or the next answer gives tokens back, whichever is first.
+      const refill = Math.max(((1 - reqs) * 60_000) / rpm, ((need - toks) * 60_000) / tpm, 1e-3);
+      const next = refunds.length ? Math.min(...refunds.map((r) => r.at)) : Infinity;
+      t = Math.min(t + refill, Math.max(t, next));
+      fill(t);
+    }
     reqs -= 1;
-    toks -= c.tokens;
+    toks -= c.reserved;
+    refunds.push({ at: t + c.ms, tokens: c.reserved - c.tokens });
     end = Math.max(end, t + c.ms);
   }
   return end;
@@ -368,9 +389,11 @@ async function main(): Promise<void> {
     const mem = process.memoryUsage();
     log(`memory after the run: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB`);
     const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
-    const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number }> }>(child, { type: 'page-timings' }, 'page-timings');
+    const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number; reserved: number }> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
     const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs, timings.briefs);
+    const boundCalls = timings.pages.filter((p) => p.tokens > 0);
+    log(`lower bound's OpenAI calls: ${boundCalls.length} pages and ${Object.keys(timings.briefs).length} briefs, ${boundCalls.reduce((n, p) => n + p.tokens, 0) + Object.values(timings.briefs).reduce((n, b) => n + b.tokens, 0)} tokens used`);
     // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
     const usedTokens = s1.openai.promptTokens + s1.openai.completionTokens;
     const tokenMs = Math.max(0, (usedTokens - fakeConfig.openaiTpm) / fakeConfig.openaiTpm) * 60_000;
