@@ -8,20 +8,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { startTopicSite } from '../test/fakes/topic-site.ts';
 import { slug } from '../test/fakes/serper.ts';
+import { maxInWindow } from '../test/fakes/openai.ts';
 import { pageUrlOf, startLimitedOpenAI } from './openai-fake.ts';
 import { benchPage, pageSize } from './pages.ts';
-import { draw, type Latency } from './profiles.ts';
+import { draw, type FakeConfig } from './profiles.ts';
 
-export interface FakeConfig {
-  serperPerSecond: number;
-  serper: Latency;
-  page: Latency;
-  pageBytes: Latency;
-  openai: Latency;
-  openaiRpm: number;
-  openaiTpm: number;
-  sheetsWritesPerMinute: number;
-}
+export type { FakeConfig };
+
 
 export interface FakeStats {
   serper: { requests: number; violations: number; maxPerSecond: number; busiestSecondAt: number; first: number; last: number; aroundBusiest: number[] };
@@ -154,19 +147,6 @@ async function main(): Promise<void> {
   process.send!({ type: 'ready', env: { ...fx.env, OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url }, siteUrl: site.url });
 }
 
-/** The most of `events`' `n` within any window of `windowMs`. */
-function maxInWindow(events: { at: number; n: number }[], windowMs: number): number {
-  const sorted = [...events].sort((a, b) => a.at - b.at);
-  let best = 0;
-  let sum = 0;
-  let start = 0;
-  for (const [i, e] of sorted.entries()) {
-    sum += e.n;
-    while (start < i && sorted[start]!.at <= e.at - windowMs) sum -= sorted[start++]!.n;
-    best = Math.max(best, sum);
-  }
-  return best;
-}
 
 /** How many of `times` fall in each of `n` bins of `widthMs` from `from` (times outside are not counted). */
 export function countPerBin(times: readonly number[], from: number, widthMs: number, n: number): number[] {

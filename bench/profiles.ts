@@ -9,9 +9,8 @@ import { createHash } from 'node:crypto';
 /** A lognormal distribution given by its median and 95th percentile, cut to [min, max] ms. */
 export interface Latency { median: number; p95: number; min?: number; max?: number }
 
-export interface Profile {
-  description: string;
-  keywords: number;
+/** What the fakes are set to: provider latencies, page sizes and limits. */
+export interface FakeConfig {
   serperPerSecond: number;
   serper: Latency;
   page: Latency;
@@ -21,6 +20,11 @@ export interface Profile {
   openaiRpm: number;
   openaiTpm: number;
   sheetsWritesPerMinute: number;
+}
+
+export interface Profile extends FakeConfig {
+  description: string;
+  keywords: number;
 }
 
 const serper: Latency = { median: 1300, p95: 2200, min: 600, max: 8000 };

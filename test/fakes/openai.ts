@@ -346,7 +346,8 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
   };
 }
 
-function maxInWindow(events: { at: number; n: number }[], windowMs: number): number {
+/** The most of `events`' `n` within any window of `windowMs`. */
+export function maxInWindow(events: { at: number; n: number }[], windowMs: number): number {
   const sorted = [...events].sort((a, b) => a.at - b.at);
   let best = 0;
   let sum = 0;
