@@ -92,7 +92,7 @@ describe('dashboard sign-in and forms', () => {
     const refused = await upload('broken', broken, true);
     expect(refused.status).toBe(400);
     const html = await refused.text();
-    expect(html).toContain('mine.json: $.steps[1].uses (step &quot;search&quot;): unknown step type &quot;serper.serch&quot; (did you mean &quot;serper.search&quot;?)');
+    expect(html).toContain('mine.json: $.steps[1].uses (step &quot;search&quot;): unknown step type &quot;serper.serch&quot; (did you mean &quot;serper.search&quot;, &quot;serper.harvest-questions&quot;?)');
     expect(existsSync(join(t.workflowsDir, 'broken.json'))).toBe(false);
     const notJson = await upload('x', '{"version": 1,', false);
     expect(notJson.status).toBe(400);

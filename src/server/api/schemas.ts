@@ -25,6 +25,8 @@ export const runRef = z.object({
 
 export const runList = z.object({ runs: z.array(runRef) });
 
+const budgetCaps = z.object({ serperCredits: z.number().optional(), openaiTokens: z.number().optional(), usd: z.number().optional() });
+
 export const runDetail = runRef.extend({
   error: z.string().nullable().describe('Why the run stopped or failed.'),
   durationSeconds: z.number(),
@@ -33,7 +35,13 @@ export const runDetail = runRef.extend({
   failures: z.array(z.object({ step: z.string(), item: z.string().describe('Item key: "3" is item 3 of the first fan-out, "3.7" item 7 below it.'), code: z.string(), message: z.string() })).describe('The first 200 failed items.'),
   failedTotal: z.number().int(),
   noItems: z.array(z.object({ step: z.string(), message: z.string() })),
+  notes: z.array(z.string()).describe('One line each from steps that said something about the run (a feature that is off, items left out).'),
   usage,
+  budget: z.object({
+    caps: budgetCaps,
+    spent: z.object({ credits: z.number(), tokens: z.number(), usd: z.number() }).describe('Spent, with what requests in flight reserved.'),
+    left: budgetCaps,
+  }).optional().describe("The run's budget, when it has one."),
 });
 
 export const runStarted = z.object({
