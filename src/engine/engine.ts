@@ -16,7 +16,7 @@ import type { QueueDriver } from '../queue/types.ts';
 import { userError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
-import type { RunRecord, Store } from '../store/types.ts';
+import { TERMINAL_STEP_STATUSES, type RunRecord, type Store } from '../store/types.ts';
 import { cancelRun, type CancelOutcome } from './cancel.ts';
 import { Executor } from './execution.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
@@ -45,6 +45,14 @@ export interface EngineOptions {
    * @default 60000
    */
   lostAfterMs?: number;
+  /**
+   * How long `waitForRun` lets a run sit with no step run finishing before it reconciles the run
+   * itself, when the queue is shared (bullmq): a job the queue dropped (Redis lost it, or BullMQ
+   * failed it after too many stalls) would otherwise leave its step run pending for ever with
+   * nobody to re-enqueue it unless a scheduler or worker process reconciles.
+   * @default 30000
+   */
+  stuckAfterMs?: number;
 }
 
 export interface StartRunOptions {
@@ -60,17 +68,6 @@ export interface StartRunOptions {
   budget?: BudgetCaps;
 }
 
-export interface StartRunOptions {
-  /** Run id; the scheduler derives it from the tick so that a tick makes one run. @default a new id */
-  id?: string;
-  workflow: string;
-  blueprint: Blueprint;
-  inputs?: Record<string, unknown>;
-  /** Only the first N items of the first fan-out (e.g. the first N keywords). */
-  limit?: number;
-  trigger?: string;
-}
-
 export class Engine {
   readonly store: Store;
   readonly queue: QueueDriver;
@@ -83,6 +80,7 @@ export class Engine {
   readonly #ownership: Ownership | undefined;
   readonly #executor: Executor;
   readonly #recovery: Recovery;
+  readonly #stuckAfterMs: number;
   #started = false;
   #closing: Promise<void> | undefined;
 
@@ -94,6 +92,7 @@ export class Engine {
     this.#concurrency = options.concurrency;
     const logger = options.logger ?? silentLogger;
     const lostAfterMs = options.lostAfterMs ?? 60_000;
+    this.#stuckAfterMs = options.stuckAfterMs ?? 30_000;
     this.events.setMaxListeners(0);
     this.#runs = new Runs({ store: this.store, queue: this.queue, registry: this.registry, env: this.#env });
     // A queue that lives in this process makes it the owner of the runs it starts or resumes: no
@@ -186,14 +185,30 @@ export class Engine {
   /** Resolves with the run once it is no longer running. */
   async waitForRun(runId: string, pollMs = 500): Promise<RunRecord> {
     let idlePolls = 0;
+    // Shared queue: step runs finished at the last look, when that was, and since when it has not changed.
+    let finished = -1;
+    let lookedAt = Date.now();
+    let still = lookedAt;
     for (;;) {
       const run = await this.store.getRun(runId);
       if (!run) throw userError('run.not_found', `no run with id "${runId}"`);
       if (run.status !== 'running') return run;
-      if (this.queue.capabilities.local && (await this.queue.size()) === 0) {
+      if (this.queue.capabilities.local) {
         // Nothing queued here but the run is not done: re-enqueue what the store holds as pending.
-        if (++idlePolls >= 2) { await this.reconcile(runId); idlePolls = 0; }
-      } else idlePolls = 0;
+        if ((await this.queue.size()) === 0) {
+          if (++idlePolls >= 2) { await this.reconcile(runId); idlePolls = 0; }
+        } else idlePolls = 0;
+      } else if (Date.now() - lookedAt >= this.#stuckAfterMs / 4) {
+        lookedAt = Date.now();
+        const now = await this.store.countStepRuns(runId, { statuses: TERMINAL_STEP_STATUSES });
+        if (now !== finished) { finished = now; still = lookedAt; }
+        else if (lookedAt - still >= this.#stuckAfterMs) {
+          // Nothing finished for a while: a job the queue lost may be what the run waits for.
+          await this.#recovery.releaseLost(runId);
+          await this.reconcile(runId);
+          still = lookedAt;
+        }
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, pollMs);
         const onRun = (id: string) => { if (id === runId) done(); };

@@ -147,7 +147,11 @@ export class Executor {
     await this.#finish(rc, sr, { status: 'failed', error: e }, usage, failsRun ? e : undefined);
   }
 
-  /** Only reached when the handler itself failed outside a step (a store fault): resume or the reconciler picks the step run up. */
+  /**
+   * The queue dropped a job outside a step: the handler failed on a store fault, or BullMQ failed a
+   * job that stalled too often. Its step run stays pending or running in the store; the reconciler
+   * (scheduler, workers) or the run's waiter (`waitForRun`) enqueues it again.
+   */
   onDriverFailed(job: Job, error: unknown): void {
     this.#o.logger.warn('job failed outside a step', { id: job.id, error: serializeError(error).message });
   }
