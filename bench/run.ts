@@ -21,6 +21,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { formatError } from '../src/shared/errors.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { LiveRuns } from '../src/server/live.ts';
@@ -30,7 +31,7 @@ import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { loadBlueprint } from '../src/app/workflows.ts';
 import { providerLimitSchema, type Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';
-import { closeExtractPool } from '../src/extract/pool.ts';
+import { closeExtractPool, extractThreadHeaps } from '../src/extract/pool.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
 import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats, type PageTiming } from './fakes.ts';
 import { benchPage, pageSize } from './pages.ts';
@@ -142,14 +143,27 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const t0 = performance.now();
-  // RSS over the run, sampled 4 times a second, to tell when the peak happens (and so what causes it).
-  const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, anonMb: 0, fileMb: 0 };
+  // Step runs executing now, by step: what ran when RSS peaked.
+  const runningNow = new Map<string, number>();
+  engine.events.on('step', (e: { stepId: string; status: string }) => {
+    runningNow.set(e.stepId, (runningNow.get(e.stepId) ?? 0) + (e.status === 'running' ? 1 : -1));
+  });
+  // RSS over the run, sampled 20 times a second, to tell when the peak happens (and so what causes it).
+  let snapshotAtMb = Number(process.env.BENCH_SNAPSHOT_AT_MB ?? 0);
+  const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, arrayBuffersMb: 0, anonMb: 0, fileMb: 0, running: '', threadHeapsMb: '' };
   const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    if (m.rss / 1048576 > rss.peakMb) {
-      Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, ...rssKinds() });
+    const now = process.memoryUsage.rss();
+    // BENCH_SNAPSHOT_AT_MB: one heap snapshot of the main thread when RSS first passes it (what holds the memory).
+    if (snapshotAtMb && now / 1048576 >= snapshotAtMb) {
+      snapshotAtMb = 0;
+      log(`heap snapshot at ${(now / 1048576).toFixed(0)} MB RSS: ${writeHeapSnapshot()}`);
     }
-  }, 250);
+    if (now / 1048576 <= rss.peakMb) return;
+    const m = process.memoryUsage();
+    const running = [...runningNow].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([id, n]) => `${id} ${n}`).join(', ');
+    Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, arrayBuffersMb: m.arrayBuffers / 1048576, ...rssKinds(), running });
+    extractThreadHeaps().then((h) => { rss.threadHeapsMb = h.map((b) => Math.round(b / 1048576)).join('+'); }, () => {});
+  }, 50);
   // When each step that runs once per run (the sheet writes) started and ended: the run's tail.
   const perRunSteps = new Set(bp.steps.filter((s) => s.per === 'run').map((s) => s.id));
   const perRun: Record<string, { startMs?: number; endMs?: number }> = {};
@@ -424,7 +438,7 @@ async function main(): Promise<void> {
     if (main.phases.length) log(`per 10 s, engine RSS / main thread's heap MB: ${main.phases.map((p) => `${p.rssMb.toFixed(0)}/${p.heapMb.toFixed(0)}`).join(' ')}`);
     if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
-    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
+    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, array buffers ${main.rss.arrayBuffersMb.toFixed(0)} MB, extraction threads' heaps ${main.rss.threadHeapsMb || '?'} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB; step runs executing: ${main.rss.running || 'none'}), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
     log(`\nSUMMARY profile ${opt.profile}, driver ${opt.driver}, ${N} keywords: wall ${main.seconds.toFixed(1)} s, bound ${boundSeconds.toFixed(1)} s, ratio ${(main.seconds / boundSeconds).toFixed(3)}, failed items ${failedItems}, OpenAI 429s ${(share429 * 100).toFixed(1)}% (${s1.openai.rejected}/${s1.openai.requests}), peak RSS ${engineRssMb.toFixed(0)} MB, load average ${load0.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}`);
     if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, results: Number(opt.results), wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), heapPer10s: main.phases.map((p) => Math.round(p.heapMb)), loadAverage: [load0, loadavg()[0]] })}\n`);

@@ -292,6 +292,13 @@ export async function extractPageOffThread(
   });
 }
 
+/** Heap size of each extraction thread now, in bytes (diagnostics: the bench's memory lines). */
+export async function extractThreadHeaps(): Promise<number[]> {
+  const threads = pool?.threads ?? [];
+  const stats = await Promise.all(threads.map((w) => w.getHeapStatistics().catch(() => undefined)));
+  return stats.map((h) => h?.total_heap_size ?? 0);
+}
+
 /** Stops the pool's threads (tests, shutdown); the next extraction starts a new pool. */
 export async function closeExtractPool(): Promise<void> {
   const p = pool;
