@@ -19,7 +19,7 @@ const { values: opt } = parseArgs({ options: {
 /** Latencies short enough for a big run in minutes, one result (page) a keyword; the profile's limits stay. */
 const FAST = ['--results', opt.results, '--serper-latency', '100', '--serper-rate', '100', '--page-latency', '50-200', '--page-bytes', '20000', '--openai-latency', '300-1000'];
 
-interface Point { keywords: number; peakRssMb: number; sampledPeakRssMb: number; rssPer10s: number[]; wallSeconds: number; failedItems: number; loadAverage: number[] }
+interface Point { keywords: number; peakRssMb: number; sampledPeakRssMb: number; sampledPeak: { atSeconds: number; mainHeapMb: number; arrayBuffersMb: number; extractionHeapsMb: string; executing: string }; rssPer10s: number[]; wallSeconds: number; failedItems: number; loadAverage: number[] }
 
 function runSize(keywords: number): Promise<Point> {
   return new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ const points: Point[] = [];
 for (const n of opt.sizes.split(',').map(Number)) {
   const p = await runSize(n);
   points.push(p);
-  if (!opt.json) process.stdout.write(`${n} keywords: engine peak RSS ${p.peakRssMb.toFixed(0)} MB (sampled in the run ${p.sampledPeakRssMb.toFixed(0)} MB), wall ${p.wallSeconds.toFixed(0)} s, failed items ${p.failedItems}, load average ${p.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}; RSS MB per 10 s: ${p.rssPer10s.join(' ')}\n`);
+  if (!opt.json) process.stdout.write(`${n} keywords: engine peak RSS ${p.peakRssMb.toFixed(0)} MB (sampled in the run ${p.sampledPeakRssMb.toFixed(0)} MB at +${p.sampledPeak.atSeconds} s: main heap ${p.sampledPeak.mainHeapMb} MB, array buffers ${p.sampledPeak.arrayBuffersMb} MB, extraction heaps ${p.sampledPeak.extractionHeapsMb} MB, executing ${p.sampledPeak.executing || 'nothing'}), wall ${p.wallSeconds.toFixed(0)} s, failed items ${p.failedItems}, load average ${p.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}; RSS MB per 10 s: ${p.rssPer10s.join(' ')}\n`);
 }
 if (opt.json) process.stdout.write(`${JSON.stringify({ driver: opt.driver, loadAverage: loadavg()[0], points }, null, 2)}\n`);
 else process.stdout.write(`memory curve (${opt.driver} driver, ${opt.results} result(s) a keyword; keywords: peak RSS MB): ${points.map((p) => `${p.keywords}: ${p.peakRssMb.toFixed(0)}`).join(', ')}\n`);

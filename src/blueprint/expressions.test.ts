@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
 import { evaluateExpression, evaluateMapping, expressionReferences, mappingReferences, normalize, ExpressionError, truthy } from './expressions.ts';
@@ -160,6 +161,23 @@ describe('the time an evaluation may take', () => {
     const blocked = { ...scope, inputs: { get slow() { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1300); return 2; } } };
     expect(await evaluateExpression('($s := $$.inputs.slow; [1, 2, 3].($ * $s))', blocked)).toEqual([2, 4, 6]);
   });
+});
+
+describe('per-run writes of a big sheet', () => {
+  it('evaluates the shipped blueprint\'s Clusters and Questions rows for 20,000 clusters and questions (a 20,000-keyword sheet) (JSONata, seconds of CPU, not a runaway)', async () => {
+    const blueprint = JSON.parse(readFileSync(new URL('../../blueprints/topic-research.json', import.meta.url), 'utf8')) as { steps: { id: string; with: { rows: string } }[] };
+    const rowsOf = (id: string) => blueprint.steps.find((s) => s.id === id)!.with.rows.replace(/^\{\{|\}\}$/g, '').trim();
+    const n = 20_000;
+    const clusters = Array.from({ length: n }, (_, i) => ({ cluster: i + 1, country: 'us', language: 'en', main: `kw ${i}`, volume: i, keywords: [`kw ${i}`, `kw ${i} b`], sharedUrls: [`https://a.example/${i}`, `https://b.example/${i}`] }));
+    const questions = Array.from({ length: n }, (_, i) => ({ question: `what is ${i}?`, country: 'us', language: 'en', kinds: ['paa'], count: 1, keywords: [`kw ${i}`], expansion: i % 2 === 0 }));
+    const big = { inputs: {}, steps: { clusters: { clusters }, questions: { questions } }, run: { id: 'r', startedAt: '2026-12-03T00:00:00.000Z' } };
+    const c = await evaluateExpression(rowsOf('writeClusters'), big) as Record<string, unknown>[];
+    expect(c).toHaveLength(n);
+    expect(c[n - 1]).toEqual({ cluster: n, country: 'us', language: 'en', main_keyword: `kw ${n - 1}`, size: 2, volume: n - 1, keywords: `kw ${n - 1}, kw ${n - 1} b`, shared_urls: `https://a.example/${n - 1}\nhttps://b.example/${n - 1}`, updated_at: '2026-12-03T00:00:00.000Z' });
+    const q = await evaluateExpression(rowsOf('writeQuestions'), big) as Record<string, unknown>[];
+    expect(q).toHaveLength(n);
+    expect(q[0]).toMatchObject({ question: 'what is 0?', type: 'paa', expansion: 'yes' });
+  }, 120_000);
 });
 
 describe('runaway expressions', () => {

@@ -29,17 +29,21 @@ const WHOLE = /^\s*\{\{([\s\S]*?)\}\}\s*$/;
 const LIMITS = { stack: 100_000, sequence: 100_000 };
 
 /**
- * CPU time one evaluation may take on this thread, in µs. Thread CPU, not wall time: on a loaded
- * machine a legitimate per-run expression gets less of a core, and must not fail for it.
+ * CPU time one evaluation may take on this thread, in µs: 1 s, plus 2 ms for each item the
+ * scope's steps collected (JSONata builds an object from an item in 0.3-0.7 ms, so a per-run write
+ * of 20,000 rows takes seconds; a loop comparing every item with every other still ends here).
+ * Thread CPU, not wall time: on a loaded machine a legitimate per-run expression gets less of a
+ * core, and must not fail for it.
  */
 const CPU_BUDGET_US = 1_000_000;
+const CPU_BUDGET_PER_ITEM_US = 2_000;
 /** Nodes evaluated between two looks at the thread's CPU time (a look is a system call). */
 const CPU_CHECK_EVERY = 256;
 /** The per-evaluation budget, bound as a variable no expression can reach usefully. */
 const BUDGET = '__topicflow_cpu_budget';
 const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry');
 
-interface CpuBudget { startUs: number; nodes: number }
+interface CpuBudget { startUs: number; nodes: number; limitUs: number }
 
 function threadCpuUs(): number {
   const u = process.threadCpuUsage();
@@ -50,9 +54,24 @@ function threadCpuUs(): number {
 function checkBudget(_node: unknown, _input: unknown, environment: { lookup(name: string): unknown }): void {
   const budget = environment.lookup(BUDGET) as CpuBudget | undefined;
   if (!budget || ++budget.nodes % CPU_CHECK_EVERY !== 0) return;
-  if (threadCpuUs() - budget.startUs > CPU_BUDGET_US) {
-    throw { message: `used more than ${CPU_BUDGET_US / 1e6} s of CPU (a loop over too many elements? look items up in an object instead of comparing every item with every other)` };
+  if (threadCpuUs() - budget.startUs > budget.limitUs) {
+    throw { message: `used more than ${Number((budget.limitUs / 1e6).toFixed(1))} s of CPU (a loop over too many elements? look items up in an object instead of comparing every item with every other)` };
   }
+}
+
+/**
+ * The CPU budget of an evaluation in `scope` (see CPU_BUDGET_US): items are those of the steps'
+ * collected outputs (`steps.row`) and of the lists a step's output holds (`steps.clusters.clusters`).
+ */
+function cpuLimitUs(scope: ExpressionScope): number {
+  let items = 0;
+  for (const v of Object.values(scope.steps ?? {})) {
+    if (Array.isArray(v)) items += v.length;
+    else if (v !== null && typeof v === 'object') {
+      for (const f of Object.values(v)) if (Array.isArray(f)) items += f.length;
+    }
+  }
+  return CPU_BUDGET_US + CPU_BUDGET_PER_ITEM_US * items;
 }
 
 export interface ExpressionScope {
@@ -279,7 +298,7 @@ export async function evaluateExpression(source: string, scope: ExpressionScope)
     }
   }
   try {
-    const budget: CpuBudget = { startUs: threadCpuUs(), nodes: 0 };
+    const budget: CpuBudget = { startUs: threadCpuUs(), nodes: 0, limitUs: cpuLimitUs(scope) };
     return normalize(await expr.evaluate(scope, { [BUDGET]: budget }));
   } catch (err) {
     throw new ExpressionError(source, describeJsonataError(err));

@@ -40,8 +40,12 @@ interface Node {
 
 /** Node fields that change evaluation in ways not handled here (predicates, grouping, focus, ...). */
 const KNOWN = new Set(['type', 'value', 'name', 'position', 'steps', 'expressions', 'arguments', 'procedure', 'body', 'lhs', 'rhs', 'keepArray', 'signature', 'thunk']);
-/** Longer lists are left to JSONata, which enforces its sequence limit. */
-const MAX_ITEMS = 10_000;
+/**
+ * Longer lists are left to JSONata, which fails them at its sequence limit (`LIMITS.sequence` in
+ * expressions.ts): a per-run write of 20,000 keywords' clusters is compiled here, not left to
+ * JSONata's evaluator (tens of times slower).
+ */
+const MAX_ITEMS = 100_000;
 
 // JSONata's sequences: arrays it made, which unwrap and flatten (data arrays do not unwrap).
 // Marked as JSONata marks them, with a `sequence` property (a WeakSet cost more than the rest
