@@ -6,6 +6,7 @@ import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq/
 import type { QueueDriver } from '../src/queue/types.ts';
 import { RATE_CAUTION_MS, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { describeQueueContract } from './queue.contract.ts';
+import { deleteRedisPrefixes } from './helpers/services.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefixes: string[] = [];
@@ -40,16 +41,7 @@ const open = (o: Partial<BullmqQueueOptions> = {}) => {
 afterAll(async () => {
   await Promise.all(drivers.map((d) => d.close({ timeoutMs: 200 })));
   if (!up) return;
-  const r = new Redis(REDIS_URL);
-  for (const p of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await r.del(...keys);
-    } while (cursor !== '0');
-  }
-  r.disconnect();
+  await deleteRedisPrefixes(prefixes);
 });
 
 if (up) {

@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { openRuntime, type Runtime } from '../../src/app/runtime.ts';
-import { DATABASE_URL, REDIS_URL } from '../helpers/services.ts';
+import { DATABASE_URL, deleteRedisPrefixes, REDIS_URL } from '../helpers/services.ts';
 import { cpuTicks, untilProgress } from '../helpers/progress.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -80,21 +79,7 @@ export async function startCluster(options: { env?: Record<string, string>; name
     return p;
   }
 
-  async function flushRedis(): Promise<number> {
-    const r = new Redis(REDIS_URL);
-    let n = 0;
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) n += await r.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      r.disconnect();
-    }
-    return n;
-  }
+  const flushRedis = (): Promise<number> => deleteRedisPrefixes([prefix]);
 
   return {
     dir, prefix, schema, env, rt, procs,

@@ -8,7 +8,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Blueprint } from '../../src/blueprint/schema.ts';
@@ -18,21 +17,13 @@ import { defineStep, type StepDefinition } from '../../src/steps/define.ts';
 import { STEP_TYPES, createRegistry } from '../../src/steps/registry.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { whileProgressing } from '../helpers/progress.ts';
-import { REDIS_URL, redisProblem, requireServices } from '../helpers/services.ts';
+import { deleteRedisPrefixes, REDIS_URL, redisProblem, requireServices } from '../helpers/services.ts';
 
 const enabled = requireServices('test/engine/lost-jobs', { redis: await redisProblem() });
 const PREFIX = `tflost-${process.pid}-${Date.now()}`;
 
 afterAll(async () => {
-  if (!enabled) return;
-  const r = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await r.del(...keys);
-  } while (cursor !== '0');
-  r.disconnect();
+  if (enabled) await deleteRedisPrefixes([PREFIX]);
 });
 
 /** A step that goes through the queue (data.set is pure: the planner runs it inline). */

@@ -55,3 +55,22 @@ export function requireServices(suite: string, problems: Record<string, string |
   console.warn(`${message}: skipped`);
   return false;
 }
+
+/** Deletes every Redis key under the given prefixes (a suite's queues, rate windows, caution marks); returns how many. */
+export async function deleteRedisPrefixes(prefixes: Iterable<string>, url = REDIS_URL): Promise<number> {
+  const r = new Redis(url);
+  let n = 0;
+  try {
+    for (const p of prefixes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) n += await r.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    r.disconnect();
+  }
+  return n;
+}

@@ -17,7 +17,7 @@ import type { RunRecord, Store } from '../../src/store/types.ts';
 import { startOpenAIFake, type OpenAIFake } from '../fakes/openai.ts';
 import { openTestEngine, type TestEngine } from '../helpers/engine.ts';
 import { whileProgressing } from '../helpers/progress.ts';
-import { DATABASE_URL, postgresProblem, REDIS_URL, redisProblem, requireServices } from '../helpers/services.ts';
+import { DATABASE_URL, deleteRedisPrefixes, postgresProblem, REDIS_URL, redisProblem, requireServices } from '../helpers/services.ts';
 
 /** The fake's window and the blueprint's. */
 const WINDOW_MS = 3000;
@@ -124,15 +124,7 @@ afterAll(async () => {
   await client.connect();
   await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await client.end();
-  const { Redis } = await import('ioredis');
-  const r = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await r.del(...keys);
-  } while (cursor !== '0');
-  r.disconnect();
+  await deleteRedisPrefixes([PREFIX]);
 });
 
 describe.runIf(enabled)('a run under a tight token limit, distributed', () => {
