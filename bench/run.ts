@@ -420,6 +420,9 @@ async function main(): Promise<void> {
     for (const f of main.failures) log(`  failed: ${f}`);
     log(`lower bound ${boundSeconds.toFixed(1)} s = max(pipeline ${(pipelineMs / 1000).toFixed(1)} s, tokens ${(tokenMs / 1000).toFixed(1)} s, CPU ${(cpuMs / 1000).toFixed(1)} s = ${extractMs.toFixed(2)} ms/page x ${pages} pages / ${cores} cores)`);
     log(`ratio wall / bound: ${(main.seconds / boundSeconds).toFixed(3)}`);
+    // What this machine's cores allow at best: every CPU-second the engine and the fakes spent, spread over all cores.
+    const floor = (main.cpuSeconds + s1.cpuMs / 1000) / cores;
+    log(`CPU floor of this run on this machine: (engine ${main.cpuSeconds.toFixed(1)} s + fakes ${(s1.cpuMs / 1000).toFixed(1)} s of CPU) / ${cores} cores = ${floor.toFixed(1)} s = ${(floor / boundSeconds).toFixed(2)} x the bound (the bound counts extraction only; the engine's own work and the fakes share these cores)`);
     log(`failed items: ${failedItems}; OpenAI requests answered 429: ${s1.openai.rejected} of ${s1.openai.requests} (${(share429 * 100).toFixed(1)}%)`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     if (s1.serper.maxPerSecond > fakeConfig.serperPerSecond) log(`Serper requests per 100 ms from 1 s before the busiest second: ${s1.serper.aroundBusiest.join(' ')}`);
