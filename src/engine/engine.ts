@@ -204,8 +204,7 @@ export class Engine {
         if (now !== finished) { finished = now; still = lookedAt; }
         else if (lookedAt - still >= this.#stuckAfterMs) {
           // Nothing finished for a while: a job the queue lost may be what the run waits for.
-          await this.#recovery.releaseLost(runId);
-          await this.reconcile(runId);
+          await this.#recovery.reconcileRun(runId);
           still = lookedAt;
         }
       }

@@ -71,10 +71,18 @@ export class Recovery {
       const rc = await runs.get(run.id);
       if (!rc) continue;
       if ((await store.countStepRuns(run.id, {})) === 0) await this.#planStartIfEmpty(rc);
-      await this.releaseLost(run.id);
-      n += await this.reconcile(run.id);
+      n += await this.reconcileRun(run.id);
     }
     return n;
+  }
+
+  /**
+   * The reconciler's pass over one run: step runs running with no job for longer than
+   * `lostAfterMs` pending again, then every pending one enqueued. Returns how many were enqueued.
+   */
+  async reconcileRun(runId: string): Promise<number> {
+    await this.releaseLost(runId);
+    return this.reconcile(runId);
   }
 
   /** Plans the first step runs of a run that has none yet (its process died before planning it). */
