@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generate, type FakeChatMessage, type FakeChatRequest } from '../test/fakes/openai.ts';
+import { Bucket, generate, type FakeChatMessage, type FakeChatRequest } from '../test/fakes/openai.ts';
 
 export interface LimitedOpenAIOptions {
   rpm: number;
@@ -52,43 +52,23 @@ export function resetText(ms: number): string {
   return `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
 }
 
-/** A bucket of `capacity` that refills at `capacity` a minute, starting full. */
-class Bucket {
-  readonly capacity: number;
-  level: number;
-  at: number;
-  constructor(capacity: number) {
-    this.capacity = capacity;
-    this.level = capacity;
-    this.at = Date.now();
-  }
-  refill(now: number): void {
-    this.level = Math.min(this.capacity, this.level + ((now - this.at) * this.capacity) / 60_000);
-    this.at = now;
-  }
-  /** ms until the bucket is full again. */
-  resetMs(): number {
-    return ((this.capacity - this.level) * 60_000) / this.capacity;
-  }
-}
-
 export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise<LimitedOpenAI> {
   const apiKey = options.apiKey ?? 'test-key';
-  let requestsBucket = new Bucket(options.rpm);
-  let tokensBucket = new Bucket(options.tpm);
+  let requestsBucket = new Bucket(options.rpm, 60_000, Date.now());
+  let tokensBucket = new Bucket(options.tpm, 60_000, Date.now());
   const served: Served[] = [];
   const arrivals: number[] = [];
   let requests = 0;
   let rejected = 0;
   let seq = 0;
 
-  const headers = (): Record<string, string> => ({
+  const headers = (now = Date.now()): Record<string, string> => ({
     'x-ratelimit-limit-requests': String(options.rpm),
     'x-ratelimit-limit-tokens': String(options.tpm),
-    'x-ratelimit-remaining-requests': String(Math.floor(requestsBucket.level)),
-    'x-ratelimit-remaining-tokens': String(Math.floor(tokensBucket.level)),
-    'x-ratelimit-reset-requests': resetText(requestsBucket.resetMs()),
-    'x-ratelimit-reset-tokens': resetText(tokensBucket.resetMs()),
+    'x-ratelimit-remaining-requests': String(requestsBucket.remaining(now)),
+    'x-ratelimit-remaining-tokens': String(tokensBucket.remaining(now)),
+    'x-ratelimit-reset-requests': resetText(requestsBucket.resetMs(now)),
+    'x-ratelimit-reset-tokens': resetText(tokensBucket.resetMs(now)),
     'x-request-id': `req_bench${++seq}`,
   });
 
@@ -109,21 +89,21 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const maxTokens = Number(body.max_completion_tokens ?? body.max_tokens ?? 0);
     const promptTokens = estimate(chars);
     const counted = promptTokens + maxTokens;
-    requestsBucket.refill(now);
-    tokensBucket.refill(now);
     const model = String(body.model);
-    if (requestsBucket.level < 1 || tokensBucket.level < counted) {
+    const requestWait = requestsBucket.waitMs(now, 1);
+    const tokenWait = tokensBucket.waitMs(now, counted);
+    if (requestWait > 0 || tokenWait > 0) {
       rejected++;
-      const byTokens = requestsBucket.level >= 1;
-      const waitMs = byTokens ? ((counted - tokensBucket.level) * 60_000) / options.tpm : ((1 - requestsBucket.level) * 60_000) / options.rpm;
+      const byTokens = requestWait === 0;
+      const waitMs = byTokens ? tokenWait : requestWait;
       const message = byTokens
-        ? `Rate limit reached for ${model} in organization org-bench on tokens per min (TPM): Limit ${options.tpm}, Used ${Math.ceil(options.tpm - tokensBucket.level)}, Requested ${counted}. Please try again in ${resetText(waitMs)}.`
+        ? `Rate limit reached for ${model} in organization org-bench on tokens per min (TPM): Limit ${options.tpm}, Used ${options.tpm - tokensBucket.remaining(now)}, Requested ${counted}. Please try again in ${resetText(waitMs)}.`
         : `Rate limit reached for ${model} in organization org-bench on requests per min (RPM): Limit ${options.rpm}, Used ${options.rpm}, Requested 1. Please try again in ${resetText(waitMs)}.`;
-      return send(res, 429, { error: { message, type: byTokens ? 'tokens' : 'requests', param: null, code: 'rate_limit_exceeded' } }, headers());
+      return send(res, 429, { error: { message, type: byTokens ? 'tokens' : 'requests', param: null, code: 'rate_limit_exceeded' } }, headers(now));
     }
-    requestsBucket.level -= 1;
-    tokensBucket.level -= counted;
-    const sent = headers();
+    requestsBucket.take(now, 1);
+    tokensBucket.take(now, counted);
+    const sent = headers(now);
     const rf = body.response_format as { type?: string; json_schema?: { schema?: Record<string, unknown> } } | undefined;
     const entry: FakeChatRequest = {
       at: now, path: '/v1/chat/completions', authorization: req.headers.authorization, body, messages,
@@ -137,8 +117,7 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const latencyMs = options.latencyMs(entry);
     served.push({ at: now, counted, promptTokens, completionTokens, url, keyword, latencyMs });
     await new Promise((r) => setTimeout(r, latencyMs));
-    tokensBucket.refill(Date.now());
-    tokensBucket.level = Math.min(tokensBucket.capacity, tokensBucket.level + counted - promptTokens - completionTokens);
+    tokensBucket.give(Date.now(), counted - promptTokens - completionTokens);
     send(res, 200, {
       id: `chatcmpl-bench${seq}`, object: 'chat.completion', created: Math.floor(now / 1000), model,
       choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
@@ -161,8 +140,8 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     get requests() { return requests; },
     get rejected() { return rejected; },
     resetLimits() {
-      requestsBucket = new Bucket(options.rpm);
-      tokensBucket = new Bucket(options.tpm);
+      requestsBucket = new Bucket(options.rpm, 60_000, Date.now());
+      tokensBucket = new Bucket(options.tpm, 60_000, Date.now());
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();

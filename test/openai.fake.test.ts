@@ -22,9 +22,10 @@ describe('OpenAI fake', () => {
     await ask(fake);
     const err = await ask(fake).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    // It says when a request would fit again: when the first of the minute leaves it.
+    // It says when a request would fit again: when the bucket has refilled one (2 a minute: 30 s).
     const headers = (err as InstanceType<typeof OpenAI.RateLimitError>).headers;
-    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(Number(headers.get('retry-after'))).toBeLessThanOrEqual(30);
     expect(headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(headers.get('x-ratelimit-limit-requests')).toBe('2');
     expect(fake.stats()).toMatchObject({ requests: 3, maxRequestsPerWindow: 3, promptTokens: 6 });
@@ -37,14 +38,16 @@ describe('OpenAI fake', () => {
   });
 
   it('counts a request with its max_tokens when it arrives, settles it to its usage, and says so in its headers', async () => {
-    fake = await startOpenAIFake({ limits: { requestsPerMinute: 100, tokensPerMinute: 1000 }, tokenizer: true });
+    // The limits' clock stands still: no refill between the requests.
+    fake = await startOpenAIFake({ limits: { requestsPerMinute: 100, tokensPerMinute: 1000 }, tokenizer: true, clock: () => 1000 });
     const { data, response } = await client(fake).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 500 }).withResponse();
     // 3 a message, 1 for the role, 2 for the text, 3 for the reply: as OpenAI counts gpt-4o-mini.
     expect(data.usage?.prompt_tokens).toBe(9);
     const used = data.usage!.total_tokens;
     expect(response.headers.get('x-ratelimit-remaining-tokens')).toBe(String(1000 - used));
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('99');
-    expect(response.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?s$/);
+    // Back to full when the used tokens have refilled, at 1000 a minute.
+    expect(response.headers.get('x-ratelimit-reset-tokens')).toBe(`${(used * 0.06).toFixed(3)}s`);
     // Another client of the key spends most of the window: a request whose prompt and budget
     // no longer fit is refused, with the headers saying what is left.
     fake.spend(1000 - used - 300);

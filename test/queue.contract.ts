@@ -272,50 +272,57 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       expect(clock() - t1).toBeLessThan(500);
     }, T);
 
-    it('acquire() with a token limit reserves each request\'s tokens; settling frees what was not used', async () => {
+    it('acquire() with a token limit is a bucket that empties continuously; settling gives back what is still in it', async () => {
       const q = await driver();
       await q.configureQueue('tpm', { rateLimit: { max: 100, intervalMs: 1500, maxTokens: 1000 } });
       await sleep(50);
-      // The request limit alone lets all four through; 400 + 400 tokens fill the window, so the
-      // third waits for the first two to leave it.
+      // The request limit alone lets all three through. 400 + 400 fill the bucket to 800: the
+      // third waits until 200 have drained (1000 a window and its 75 ms margin: about 315 ms), not
+      // for the first two to leave a window as a sliding log would make it.
       const t0 = clock();
       const first = await q.acquire('tpm', undefined, 400);
       await q.acquire('tpm', undefined, 400);
       const third = await q.acquire('tpm', undefined, 400);
-      expect(clock() - t0).toBeGreaterThanOrEqual(1500 - TOL);
-      // The first used 100 tokens by the provider's count (its window had left already: nothing
-      // changes); the third used 50: 350 more fit at once, and one larger than the limit waits for
-      // an empty window, not for ever.
-      first.settle(100);
+      const waited = clock() - t0;
+      expect(waited).toBeGreaterThanOrEqual(300 - TOL);
+      expect(waited).toBeLessThan(1500);
+      // The third used 50 by the provider's count: its 350 unused tokens, all still in the bucket,
+      // go back. The first used 100, but the bucket drains oldest first: only the part of it not
+      // drained yet can go back. Then 1000 tokens (a request larger than the limit asks for the
+      // whole bucket, not for ever) wait until what is left has drained.
       third.settle(50);
+      first.settle(100);
       await sleep(20);
       const t1 = clock();
       await q.acquire('tpm', undefined, 350);
-      expect(clock() - t1).toBeLessThan(750);
+      expect(clock() - t1).toBeLessThan(300);
       await q.acquire('tpm', undefined, 5000);
-      expect(clock() - t1).toBeGreaterThanOrEqual(1500 - TOL);
+      // At least the 350 just taken had to drain; at most the whole bucket.
+      expect(clock() - t1).toBeGreaterThanOrEqual(350 * 1.5 - TOL);
       expect(clock() - t1).toBeLessThan(6000);
     }, T);
 
-    it('observe() holds back what the provider says another client spent, until its reset', async () => {
+    it('observe() holds back what the provider says another client spent: it drains from our bucket like our own', async () => {
       const q = await driver();
       await q.configureQueue('seen', { rateLimit: { max: 10, intervalMs: 3000, maxTokens: 1000 } });
       await sleep(50);
       await q.acquire('seen', undefined, 100);
-      // Our view: 900 tokens and 9 requests free. The provider: 100 tokens left, back to full in 1 s.
+      // Our view: 900 tokens and 9 requests free. The provider: 100 tokens left.
       const t0 = clock();
-      await q.observe('seen', { remainingTokens: 100, resetTokensMs: 1000, remainingRequests: 9, resetRequestsMs: 1000 });
+      await q.observe('seen', { remainingTokens: 100, resetTokensMs: 2700, remainingRequests: 9, resetRequestsMs: 1000 });
       await q.acquire('seen', undefined, 100);
       expect(clock() - t0).toBeLessThan(500);
-      await q.acquire('seen', undefined, 200);
-      expect(clock() - t0).toBeGreaterThanOrEqual(1000 - TOL);
+      // The bucket is full: 300 more wait for 300 to drain (1000 in 3 s and its 150 ms margin).
+      await q.acquire('seen', undefined, 300);
+      expect(clock() - t0).toBeGreaterThanOrEqual(900 - TOL);
       expect(clock() - t0).toBeLessThan(2900);
       // A provider that says no more than we count changes nothing.
       await q.observe('seen', { remainingTokens: 1000, remainingRequests: 10 });
+      await sleep(400);
       const t1 = clock();
       await q.acquire('seen', undefined, 100);
-      expect(clock() - t1).toBeLessThan(500);
-      // Requests too: none left for 1 s.
+      expect(clock() - t1).toBeLessThan(300);
+      // Requests are a sliding log: none left for 1 s.
       const t2 = clock();
       await q.observe('seen', { remainingRequests: 0, resetRequestsMs: 1000 });
       await q.acquire('seen');
@@ -333,7 +340,7 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       const t0 = clock();
       await q.acquire('stated', undefined, 500);
       expect(clock() - t0).toBeLessThan(1000);
-      // 400 held + 500 reserved: 200 more do not fit before the minute is over.
+      // 400 held + 500 reserved: 200 more wait for 100 to drain (1000 a minute: 6 s).
       await expect(q.acquire('stated', AbortSignal.timeout(500), 200)).rejects.toBeDefined();
     }, T);
 
@@ -447,6 +454,39 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       // No stall: the job waits (for a token, a connection, a lock) between grant and send.
       const arrivals = await heldUpRequests(() => sleep(800), true);
       expect(maxInWindow(arrivals, 1000)).toBeLessThanOrEqual(2);
+    }, T);
+
+    it('counts a request\'s tokens from when it left: the bucket drains them from then, not from the grant', async () => {
+      const provider = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{}')); });
+      await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(provider.address() as AddressInfo).port}/chat`;
+        const q = await driver();
+        await q.configureQueue('sent-tokens', { concurrency: 2, rateLimit: { max: 100, intervalMs: 2000, maxTokens: 1000 } });
+        await sleep(100);
+        const granted: Record<string, number> = {};
+        await q.start(async (job) => {
+          if (job.id === 'b') await waitFor(() => granted.a !== undefined, 'the first grant', 5000);
+          await q.acquire('sent-tokens', undefined, job.id === 'a' ? 1000 : 500);
+          granted[job.id] = clock();
+          if (job.id !== 'a') return;
+          // The request waits 600 ms (for a connection, a lock) before it leaves.
+          await sleep(600);
+          await new Promise<void>((resolve, reject) => {
+            const req = http.request(url, { method: 'POST', agent: false }, (res) => { res.resume(); res.on('end', resolve); });
+            req.on('error', reject);
+            req.end('{}');
+          });
+        });
+        await q.enqueue([spec('a', 'sent-tokens', { selfThrottled: true }), spec('b', 'sent-tokens', { selfThrottled: true })]);
+        await waitFor(() => granted.b !== undefined, 'the second grant', 15_000);
+        // 500 of a's 1000 tokens drain in about 1050 ms (1000 in 2 s and the 100 ms margin) from
+        // when they count: from its grant, b would start at ~1050 ms; from when a's request left,
+        // at ~1650 ms.
+        expect(granted.b! - granted.a!).toBeGreaterThanOrEqual(1500);
+      } finally {
+        await new Promise<void>((r) => provider.close(() => r()));
+      }
     }, T);
 
     it('starts self-throttled jobs without taking a rate slot; their acquire() calls take them', async () => {

@@ -313,7 +313,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
       holdSlot(held(limiter, slot));
       if (limiter.limit.maxTokens === undefined) return NO_PERMIT;
       // Settled lower, the tokens it gave back may let the next caller in before its wait ends.
-      return { settle: (used) => { limiter.settle(slot, used); q.gate?.wake(); } };
+      return { settle: (used) => { limiter.settle(slot, used, now()); q.gate?.wake(); } };
     },
 
     async observe(queue: string, seen: RateObservation): Promise<void> {

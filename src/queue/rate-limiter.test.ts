@@ -91,6 +91,88 @@ describe('createRateLimiter', () => {
     expect(RATE_CAUTION_MS).toBe(300_000);
   });
 
+  it('tokens: a bucket that starts full and empties at maxTokens a window, so a provider bucket like OpenAI\'s never overflows and stays busy', () => {
+    // The provider (as OpenAI and the bench's fake count): a bucket of 10,000 tokens refilled at
+    // 10,000 a minute, a request counted at arrival with its budget, the unused part given back
+    // when answered. Requests leave 0-300 ms after their slot, are answered 2-20 s later, and use
+    // 10-100 % of a 1,500-token budget.
+    const capacity = 10_000;
+    const rl = createRateLimiter({ max: 10_000, intervalMs: 60_000, maxTokens: capacity });
+    let provider = capacity;
+    let providerAt = 0;
+    const refill = (t: number) => { provider = Math.min(capacity, provider + ((t - providerAt) * capacity) / 60_000); providerAt = t; };
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    type Ev = { at: number; run: () => void };
+    const events: Ev[] = [];
+    const schedule = (at: number, run: () => void) => { events.push({ at, run }); events.sort((a, b) => a.at - b.at); };
+    let rejected = 0;
+    let sentTokens = 0;
+    let now = 0;
+    const end = 10 * 60_000;
+    const ask = () => {
+      const wait = rl.tryAcquire(now, 0, 1500);
+      if (wait > 0) { schedule(now + wait, ask); return; }
+      const id = rl.lastSlot;
+      schedule(now + random() * 300, () => {
+        rl.restamp(id, now);
+        refill(now);
+        if (provider < 1500) { rejected++; return; }
+        provider -= 1500;
+        const used = Math.ceil(1500 * (0.1 + 0.9 * random()));
+        sentTokens += used;
+        schedule(now + 2000 + random() * 18_000, () => {
+          refill(now);
+          provider = Math.min(capacity, provider + 1500 - used);
+          rl.settle(id, used, now);
+        });
+      });
+      if (now < end) schedule(now, ask);
+    };
+    // Eight callers asking as fast as the limiter lets them.
+    for (let i = 0; i < 8; i++) schedule(0, ask);
+    while (events.length > 0) {
+      const ev = events.shift()!;
+      now = ev.at;
+      ev.run();
+    }
+    expect(rejected).toBe(0);
+    // Ten minutes hold the first full bucket and ten refills (110,000 tokens): this uses 107,000
+    // of them, where the sliding log it replaced (each reservation held a whole minute) used 62,000.
+    expect(sentTokens).toBeGreaterThan(0.85 * 11 * capacity);
+  });
+
+  it('tokens: a settle gives back only what has not drained yet; a restamp counts the tokens from when they left', () => {
+    const rl = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
+    expect(rl.tryAcquire(0, 0, 1000)).toBe(0);
+    const first = rl.lastSlot;
+    // Full: 100 more wait until 100 have drained (a tenth of the window).
+    expect(rl.tryAcquire(0, 0, 100)).toBeCloseTo(100);
+    // 600 drained by t=600: of the 900 unused, only the 400 still in the bucket go back.
+    rl.settle(first, 100, 600);
+    expect(rl.tryAcquire(600, 0, 1000)).toBe(0);
+    const second = rl.lastSlot;
+    expect(rl.tryAcquire(600, 0, 1)).toBeCloseTo(1);
+    // Sent 200 ms after its slot: the provider drains it 200 ms later than ours did.
+    rl.restamp(second, 800);
+    expect(rl.tryAcquire(800, 0, 200)).toBeCloseTo(200);
+    // A margin makes it drain slower (1000 tokens in 1.25 s).
+    const slow = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
+    expect(slow.tryAcquire(0, 250, 1000)).toBe(0);
+    expect(slow.tryAcquire(0, 250, 100)).toBeCloseTo(125);
+  });
+
+  it('tokens: a provider that counts more than we do (another client on the key) fills our bucket; it drains like ours', () => {
+    const rl = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
+    expect(rl.tryAcquire(0, 0, 100)).toBe(0);
+    rl.observe(0, { remainingTokens: 200 });
+    expect(rl.tryAcquire(0, 0, 300)).toBeCloseTo(100);
+    // Saying we have more left than we count changes nothing.
+    rl.observe(0, { remainingTokens: 900 });
+    expect(rl.tryAcquire(0, 0, 300)).toBeCloseTo(100);
+    expect(rl.tryAcquire(100, 0, 300)).toBe(0);
+  });
+
   it('rejects a bad limit with a message that says where', () => {
     expect(() => createRateLimiter({ max: 0, intervalMs: 100 }, 'queue serper')).toThrow(/max must be a whole number/);
     try {

@@ -1,6 +1,7 @@
 /**
- * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`, and
- * with `maxTokens`, never more than that many tokens reserved by them (OpenAI's TPM).
+ * Sliding-log rate limiter: never more than `max` acquisitions in any window of `intervalMs`; with
+ * `maxTokens`, a token bucket beside it (OpenAI's TPM): it holds at most that many tokens and
+ * empties at that many a window.
  * A fixed-window counter (what BullMQ's `limiter` does) can let 2 × max through across a window
  * boundary; providers that count per rolling minute answer that with 429s, so we keep the exact
  * times of the last `max` acquisitions, oldest first (O(max) memory). A slot's time moves to
@@ -26,8 +27,11 @@ export interface RateLimiter {
    * no longer among the last `max`, is left alone.
    */
   restamp(id: number, at: number): void;
-  /** The request of slot `id` used `tokens` (the provider's count): its reservation becomes that. */
-  settle(id: number, tokens: number): void;
+  /**
+   * The request of slot `id` used `tokens` (the provider's count) at `now`: its reservation
+   * becomes that, as far as it is still in the bucket.
+   */
+  settle(id: number, tokens: number, now?: number): void;
   /**
    * The provider said how much of its window is left ({@link RateObservation}): when it is less
    * than this limiter counts free, the difference is held until the provider's reset.
@@ -98,11 +102,15 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
   // The last `max` slots by time, oldest first: a restamp moves one to the end.
   const times: number[] = [];
   const ids: number[] = [];
-  // Token reservations in the window, oldest first (by the time of their slot), and their sum.
-  const tokTimes: number[] = [];
-  const tokIds: number[] = [];
-  const tokAmounts: number[] = [];
-  let tokSum = 0;
+  // The token limit is a bucket that empties continuously at `maxTokens` a window (plus its
+  // margin), as OpenAI refills an account's TPM (and its cookbook's parallel processor models it):
+  // a sliding log would hold every token of a burst for a whole window, then free them all at once.
+  // `admitted` and `drained` are running totals; their difference is the bucket's level. The
+  // bucket drains oldest first, so a reservation occupies (end - amount, end] of `admitted`.
+  let admitted = 0;
+  let drained = 0;
+  let drainedAt = -Infinity;
+  const reservations = new Map<number, { end: number; amount: number; at: number }>();
   let lastSlot = -1;
   function insert(id: number, t: number): void {
     let i = times.length;
@@ -111,33 +119,31 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
     ids.splice(i, 0, id);
     if (times.length > max) { times.shift(); ids.shift(); }
   }
-  function insertTokens(id: number, t: number, n: number): void {
-    let i = tokTimes.length;
-    while (i > 0 && tokTimes[i - 1]! > t) i--;
-    tokTimes.splice(i, 0, t);
-    tokIds.splice(i, 0, id);
-    tokAmounts.splice(i, 0, n);
-    tokSum += n;
-  }
-  /** Drops the reservations that left the window; the tokens still counted. */
-  function tokensUsed(now: number, marginMs: number): number {
-    while (tokTimes.length > 0 && tokTimes[0]! + intervalMs + marginMs <= now) {
-      tokSum -= tokAmounts[0]!;
-      tokTimes.shift(); tokIds.shift(); tokAmounts.shift();
+  /** Tokens drained per ms: the limit spread over the window and its margin. */
+  const drainRate = (marginMs: number) => maxTokens! / (intervalMs + marginMs);
+  /** Empties the bucket up to `now` and returns its level; drops reservations wholly drained. */
+  function level(now: number, marginMs: number): number {
+    if (now > drainedAt) {
+      drained = Math.min(admitted, drained + (drainedAt === -Infinity ? Infinity : (now - drainedAt) * drainRate(marginMs)));
+      drainedAt = now;
     }
-    return tokSum;
+    for (const [id, r] of reservations) {
+      if (r.end > drained) break;
+      reservations.delete(id);
+    }
+    return admitted - drained;
+  }
+  /** `n` more tokens in the bucket that belong to no reservation (held for the provider, or a late send). */
+  function addToLevel(now: number, marginMs: number, n: number): void {
+    level(now, marginMs);
+    admitted += n;
   }
   /** Ms until `want` more tokens fit, 0 when they fit now. */
   function tokenWait(now: number, marginMs: number, want: number): number {
-    const over = tokensUsed(now, marginMs) + want - maxTokens!;
-    if (over <= 0) return 0;
-    let freed = 0;
-    for (let i = 0; i < tokTimes.length; i++) {
-      freed += tokAmounts[i]!;
-      if (freed >= over) return Math.max(1, tokTimes[i]! + intervalMs + marginMs - now);
-    }
-    return intervalMs;
+    const over = level(now, marginMs) + want - maxTokens!;
+    return over <= 0 ? 0 : Math.max(1, over / drainRate(marginMs));
   }
+  let lastMargin = 0;
   return {
     get limit() { return maxTokens === undefined ? { max, intervalMs } : { max, intervalMs, maxTokens }; },
     get lastSlot() { return lastSlot; },
@@ -147,10 +153,15 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
       while (times.length > 0 && times[0]! + intervalMs + marginMs <= now) { times.shift(); ids.shift(); }
       const slotWait = times.length >= max ? times[0]! + intervalMs + marginMs - now : 0;
       const tokWait = maxTokens === undefined ? 0 : tokenWait(now, marginMs, want);
+      lastMargin = marginMs;
       if (slotWait > 0 || tokWait > 0) return Math.max(slotWait, tokWait);
       lastSlot = nextSlotId++;
       insert(lastSlot, now);
-      if (want > 0) insertTokens(lastSlot, now, want);
+      if (want > 0) {
+        admitted += want;
+        reservations.set(lastSlot, { end: admitted, amount: want, at: now });
+      }
+      lastMargin = marginMs;
       return 0;
     },
     restamp(id, at) {
@@ -160,20 +171,27 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
         ids.splice(i, 1);
         insert(id, at);
       }
-      const j = tokIds.lastIndexOf(id);
-      if (j >= 0 && tokTimes[j]! < at) {
-        const n = tokAmounts[j]!;
-        tokSum -= n;
-        tokTimes.splice(j, 1); tokIds.splice(j, 1); tokAmounts.splice(j, 1);
-        insertTokens(id, at, n);
+      // Sent `at` instead of when reserved: the provider's bucket drains those tokens only from
+      // then, up to all of them later than ours does.
+      const r = reservations.get(id);
+      if (r && r.at < at) {
+        addToLevel(at, lastMargin, Math.min(r.amount, (at - r.at) * drainRate(lastMargin)));
+        r.at = at;
       }
     },
-    settle(id, tokens) {
-      const j = tokIds.lastIndexOf(id);
-      if (j < 0) return;
+    settle(id, tokens, now = drainedAt) {
+      const r = reservations.get(id);
+      if (!r) return;
+      reservations.delete(id);
       const n = Math.max(0, Math.ceil(tokens));
-      tokSum += n - tokAmounts[j]!;
-      tokAmounts[j] = n;
+      if (n > r.amount) {
+        admitted += n - r.amount;
+        return;
+      }
+      // Only what is still in the bucket goes back: tokens drained already may have let later
+      // reservations in, which the provider counted after its bucket had emptied.
+      level(now, lastMargin);
+      drained += Math.min(r.amount - n, Math.max(0, r.end - drained));
     },
     observe(now, seen, marginMs = 0) {
       // A limit the provider states for a window like ours and lower than ours is the account's.
@@ -188,9 +206,10 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
         const at = now + Math.min(seen.resetRequestsMs ?? intervalMs, intervalMs) - intervalMs - marginMs;
         for (let k = 0; k < extra; k++) insert(-1, at);
       }
+      // The provider's bucket holds more than ours: another client spent it; it drains as ours does.
       if (maxTokens !== undefined && seen.remainingTokens !== undefined) {
-        const extra = Math.min(maxTokens, maxTokens - tokensUsed(now, marginMs) - seen.remainingTokens);
-        if (extra > 0) insertTokens(-1, now + Math.min(seen.resetTokensMs ?? intervalMs, intervalMs) - intervalMs - marginMs, extra);
+        const extra = Math.min(maxTokens, maxTokens - level(now, marginMs) - seen.remainingTokens);
+        if (extra > 0) addToLevel(now, marginMs, extra);
       }
     },
   };

@@ -15,9 +15,10 @@
  * as OpenAI counts a chat request: 3 per message plus its role and content, 3 for the reply, and
  * the structured-output schema. `stats()` gives per-minute request and token peaks so suites can
  * check rate limits were respected; `limits` makes the fake enforce them as OpenAI does: a
- * request counts when it arrives, with its prompt and its max_tokens (settled to its usage when
- * answered), every answer carries the x-ratelimit-* headers, and a request over a limit gets 429
- * with them and the retry-after of when it would fit.
+ * request bucket and a token bucket that start full and refill continuously (a limit a minute),
+ * a request counts when it arrives, with its prompt and its max_tokens (settled to its usage
+ * when answered), every answer carries the x-ratelimit-* headers, and a request over a limit
+ * gets 429 with them and the retry-after of when it would fit.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,8 +61,10 @@ export interface OpenAIFakeOptions {
   handler?: (req: FakeChatRequest) => unknown;
   /** Model name in replies. @default the requested model */
   model?: string;
-  /** Enforced like OpenAI does: a 429 once a minute's requests or tokens are used. */
+  /** Enforced like OpenAI does: buckets of a minute's requests and tokens, refilled continuously. */
   limits?: { requestsPerMinute?: number; tokensPerMinute?: number; windowMs?: number };
+  /** The limits' clock, ms. @default Date.now */
+  clock?: () => number;
   /** Count tokens with o200k_base instead of 4 characters a token. @default false */
   tokenizer?: boolean;
 }
@@ -85,7 +88,7 @@ export interface OpenAIFake {
   /** Queues replies used, one per request, before the handler or generator. */
   script(...replies: ScriptedReply[]): void;
   stats(windowMs?: number): OpenAIFakeStats;
-  /** Forgets the requests of the current minute for the limits (a new day's quota); stats keep them. */
+  /** Both buckets full again (a new day's quota); stats keep the requests. */
   resetLimits(): void;
   /** Another client of the same key spends `tokens` in `requests` requests now: the limits count them, stats do not. */
   spend(tokens: number, requests?: number): void;
@@ -109,6 +112,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     for (const m of messages) n += 3 + o200k(m.role) + o200k(text(m));
     return schema === undefined ? n : n + o200k(JSON.stringify(schema));
   };
+  const clock = options.clock ?? Date.now;
   let limited = 0;
   const apiKey = options.apiKey ?? 'test-key';
   const requests: FakeChatRequest[] = [];
@@ -137,7 +141,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     const schema = rf?.type === 'json_schema' ? rf.json_schema?.schema : undefined;
     const max = body.max_completion_tokens ?? body.max_tokens;
     const entry: FakeChatRequest = {
-      at: Date.now(), path, authorization: req.headers.authorization, body, messages, schema,
+      at: clock(), path, authorization: req.headers.authorization, body, messages, schema,
       promptTokens: promptTokensOf(messages, schema),
       maxTokens: typeof max === 'number' ? max : undefined,
     };
@@ -160,6 +164,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     }
     // Counted as it arrives, with its completion budget, as OpenAI counts it; settled when answered.
     if (options.limits) slots.set(entry, reserve(entry));
+
 
     const reply = scripted.shift();
     if (reply) {
@@ -192,94 +197,48 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     return sendCompletion(res, entry, typeof answer === 'string' ? answer : JSON.stringify(answer), 'stop');
   }
 
-  // Requests of the last minute, in arrival order, with their token sum: the limit check is
-  // O(log n) instead of filtering every request served so far (the 1000-keyword bench serves
-  // 10,000, and that filter was the fakes' busiest code, on the cores the engine runs on).
-  interface Slot { at: number; tokens: number; gone: boolean; settled: boolean }
-  const minute: Slot[] = [];
-  /** The window's count of each request answered under `limits` (a failure keeps its reservation). */
-  const slots = new WeakMap<FakeChatRequest, Slot>();
-  let minuteHead = 0;
-  let minuteTokens = 0;
-
-  function remember(s: Slot): void {
-    let i = minute.length;
-    while (i > minuteHead && minute[i - 1]!.at > s.at) i--;
-    minute.splice(i, 0, s);
-    minuteTokens += s.tokens;
-  }
-
   /** The limits' window: a minute, as OpenAI counts, or shorter for a test. */
   const windowMs = options.limits?.windowMs ?? 60_000;
-
-  function lastMinute(now: number): { count: number; used: number } {
-    const since = now - windowMs;
-    while (minuteHead < minute.length && minute[minuteHead]!.at <= since) {
-      const s = minute[minuteHead++]!;
-      s.gone = true;
-      minuteTokens -= s.tokens;
-    }
-    if (minuteHead > 4096 && minuteHead * 2 > minute.length) { minute.splice(0, minuteHead); minuteHead = 0; }
-    return { count: minute.length - minuteHead, used: minuteTokens };
-  }
+  const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
+  let requestBucket = requestsPerMinute === undefined ? undefined : new Bucket(requestsPerMinute, windowMs, clock());
+  let tokenBucket = tokensPerMinute === undefined ? undefined : new Bucket(tokensPerMinute, windowMs, clock());
+  /** What each request answered under `limits` took from the token bucket (a failure keeps it). */
+  const slots = new WeakMap<FakeChatRequest, { tokens: number }>();
 
   /** What a request counts against the token limit when it arrives: its prompt and its completion budget. */
   const reservedTokens = (entry: FakeChatRequest) => entry.promptTokens + (entry.maxTokens ?? 0);
 
-  function reserve(entry: FakeChatRequest): Slot {
-    const s: Slot = { at: entry.at, tokens: reservedTokens(entry), gone: false, settled: false };
-    remember(s);
-    return s;
-  }
-
-  /** The request's count becomes what it used; one that already left the window stays gone. */
-  function settleSlot(s: Slot, tokens: number): void {
-    s.settled = true;
-    if (!s.gone) minuteTokens += tokens - s.tokens;
-    s.tokens = tokens;
-  }
-
-  /** Ms from `now` until `tokens` more fit in the window (the oldest requests leaving it first). */
-  function tokenWait(now: number, over: number): number {
-    let freed = 0;
-    for (let i = minuteHead; i < minute.length; i++) {
-      freed += minute[i]!.tokens;
-      if (freed >= over) return minute[i]!.at + windowMs - now;
-    }
-    return windowMs;
+  function reserve(entry: FakeChatRequest): { tokens: number } {
+    const tokens = reservedTokens(entry);
+    requestBucket?.take(entry.at, 1);
+    tokenBucket?.take(entry.at, tokens);
+    return { tokens };
   }
 
   /** OpenAI's x-ratelimit-* headers, when the fake enforces limits. */
   function limitHeaders(now: number): Record<string, string> {
-    const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
-    if (requestsPerMinute === undefined && tokensPerMinute === undefined) return {};
-    const { count, used } = lastMinute(now);
-    const newest = minute.length > minuteHead ? minute[minute.length - 1]!.at : now - windowMs;
-    const reset = `${Math.max(0, (newest + windowMs - now) / 1000).toFixed(3)}s`;
     const h: Record<string, string> = {};
-    if (requestsPerMinute !== undefined) {
-      Object.assign(h, { 'x-ratelimit-limit-requests': String(requestsPerMinute), 'x-ratelimit-remaining-requests': String(Math.max(0, requestsPerMinute - count)), 'x-ratelimit-reset-requests': reset });
+    if (requestBucket) {
+      Object.assign(h, { 'x-ratelimit-limit-requests': String(requestBucket.capacity), 'x-ratelimit-remaining-requests': String(requestBucket.remaining(now)), 'x-ratelimit-reset-requests': `${(requestBucket.resetMs(now) / 1000).toFixed(3)}s` });
     }
-    if (tokensPerMinute !== undefined) {
-      Object.assign(h, { 'x-ratelimit-limit-tokens': String(tokensPerMinute), 'x-ratelimit-remaining-tokens': String(Math.max(0, tokensPerMinute - used)), 'x-ratelimit-reset-tokens': reset });
+    if (tokenBucket) {
+      Object.assign(h, { 'x-ratelimit-limit-tokens': String(tokenBucket.capacity), 'x-ratelimit-remaining-tokens': String(tokenBucket.remaining(now)), 'x-ratelimit-reset-tokens': `${(tokenBucket.resetMs(now) / 1000).toFixed(3)}s` });
     }
     return h;
   }
 
   function overLimit(entry: FakeChatRequest): { error: { message: string; type: string; code: string }; waitMs: number } | undefined {
-    const { requestsPerMinute, tokensPerMinute } = options.limits ?? {};
-    const { count, used } = lastMinute(entry.at);
-    if (requestsPerMinute !== undefined && count >= requestsPerMinute) {
+    if (requestBucket && requestBucket.waitMs(entry.at, 1) > 0) {
       return {
-        error: { message: `Rate limit reached on requests per min (RPM): Limit ${requestsPerMinute}.`, type: 'requests', code: 'rate_limit_exceeded' },
-        waitMs: minute[minute.length - requestsPerMinute]!.at + windowMs - entry.at,
+        error: { message: `Rate limit reached on requests per min (RPM): Limit ${requestBucket.capacity}.`, type: 'requests', code: 'rate_limit_exceeded' },
+        waitMs: requestBucket.waitMs(entry.at, 1),
       };
     }
     const want = reservedTokens(entry);
-    if (tokensPerMinute !== undefined && used + want > tokensPerMinute) {
+    if (tokenBucket && tokenBucket.waitMs(entry.at, want) > 0) {
       return {
-        error: { message: `Rate limit reached on tokens per min (TPM): Limit ${tokensPerMinute}, Used ${used}, Requested ${want}.`, type: 'tokens', code: 'rate_limit_exceeded' },
-        waitMs: tokenWait(entry.at, used + want - tokensPerMinute),
+        error: { message: `Rate limit reached on tokens per min (TPM): Limit ${tokenBucket.capacity}, Used ${tokenBucket.capacity - tokenBucket.remaining(entry.at)}, Requested ${want}.`, type: 'tokens', code: 'rate_limit_exceeded' },
+        waitMs: tokenBucket.waitMs(entry.at, want),
       };
     }
     return undefined;
@@ -290,8 +249,8 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     const completionTokens = count(content ?? refusal ?? '');
     const done = { at: entry.at, tokens: entry.promptTokens + completionTokens, completionTokens };
     served.push(done);
-    if (slot) settleSlot(slot, done.tokens);
-    else if (!options.limits) remember({ at: entry.at, tokens: done.tokens, gone: false, settled: true });
+    // The unused part of its budget goes back, as OpenAI settles a request to its usage.
+    if (slot) tokenBucket?.give(clock(), slot.tokens - done.tokens);
     seq += 1;
     sendJson(res, 200, {
       id: `chatcmpl-fake${seq}`,
@@ -301,7 +260,7 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
       choices: [{ index: 0, message: { role: 'assistant', content, refusal }, logprobs: null, finish_reason: finishReason }],
       usage: { prompt_tokens: entry.promptTokens, completion_tokens: completionTokens, total_tokens: entry.promptTokens + completionTokens },
       system_fingerprint: 'fp_fake',
-    }, { 'x-request-id': `req_fake${seq}`, ...limitHeaders(Date.now()) });
+    }, { 'x-request-id': `req_fake${seq}`, ...limitHeaders(clock()) });
   }
 
   function sendError(res: ServerResponse, status: number, error: { message: string; type?: string; code?: string | null; param?: string | null }, headers: Record<string, string> = {}): void {
@@ -319,14 +278,12 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     requests,
     script: (...replies) => { scripted.push(...replies); },
     resetLimits() {
-      for (const s of minute) s.gone = true;
-      minute.length = 0;
-      minuteHead = 0;
-      minuteTokens = 0;
+      if (requestBucket) requestBucket = new Bucket(requestBucket.capacity, windowMs, clock());
+      if (tokenBucket) tokenBucket = new Bucket(tokenBucket.capacity, windowMs, clock());
     },
     spend(tokens, requests = 1) {
-      const now = Date.now();
-      for (let i = 0; i < requests; i++) remember({ at: now, tokens: i === 0 ? tokens : 0, gone: false, settled: true });
+      requestBucket?.take(clock(), requests);
+      tokenBucket?.take(clock(), tokens);
     },
     get limited() { return limited; },
     stats(windowMs = 60_000) {
@@ -344,6 +301,51 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
       server.close(() => resolve());
     }),
   };
+}
+
+/**
+ * A bucket of `capacity` that refills at `capacity` a window (a minute for OpenAI), continuously,
+ * and starts full: how OpenAI limits an account's requests and tokens (what its cookbook's
+ * parallel processor models, and what a request's x-ratelimit-reset says: until full again).
+ */
+export class Bucket {
+  readonly capacity: number;
+  readonly windowMs: number;
+  #level: number;
+  #at: number;
+  constructor(capacity: number, windowMs: number, now: number) {
+    this.capacity = capacity;
+    this.windowMs = windowMs;
+    this.#level = capacity;
+    this.#at = now;
+  }
+  #refill(now: number): number {
+    if (now > this.#at) {
+      this.#level = Math.min(this.capacity, this.#level + ((now - this.#at) * this.capacity) / this.windowMs);
+      this.#at = now;
+    }
+    return this.#level;
+  }
+  /** Whole units left at `now`. */
+  remaining(now: number): number {
+    return Math.max(0, Math.floor(this.#refill(now)));
+  }
+  /** Ms from `now` until `n` fit, 0 when they fit now. */
+  waitMs(now: number, n: number): number {
+    const short = n - this.#refill(now);
+    return short > 0 ? (short * this.windowMs) / this.capacity : 0;
+  }
+  /** Ms from `now` until the bucket is full again. */
+  resetMs(now: number): number {
+    return ((this.capacity - this.#refill(now)) * this.windowMs) / this.capacity;
+  }
+  take(now: number, n: number): void {
+    this.#level = this.#refill(now) - n;
+  }
+  /** Gives back `n` (a request's unused budget), never above capacity. */
+  give(now: number, n: number): void {
+    this.#level = Math.min(this.capacity, this.#refill(now) + n);
+  }
 }
 
 /** The most of `events`' `n` within any window of `windowMs`. */

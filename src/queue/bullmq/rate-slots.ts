@@ -10,10 +10,10 @@
  * queue this process has no limit for, from its next `scan`). So is the wider margin after a 429
  * (`rateLimited`): any worker's 429 slows every worker. A slot is stamped again when its request
  * leaves (`held`, send-stamp.ts), and when Redis's answer reached this thread late (`refitIfLate`).
- * With a token limit, each request's slot reserves its estimated tokens in a second log of the
- * same window (a sorted set of reservations and a hash of their tokens and sum); the permit
- * settles it with the provider's count, and what the provider says is left (`observe`) holds
- * back what another program spent.
+ * With a token limit, each request's slot puts its estimated tokens in a token bucket that
+ * empties continuously (a hash of running totals and a sorted set of the reservations in it);
+ * the permit settles it with the provider's count, and what the provider says is left
+ * (`observe`) holds back what another program spent.
  */
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -97,7 +97,7 @@ export function createRateSlots(redis: Redis & Scripts, prefix: string): RateSlo
 
   /** The tokens of slot `member` become `tokens`. Only corrects the count: a failure leaves the estimate. */
   function settle(queue: string, member: string, tokens: number): void {
-    redis.topicflowSettle(tokenLogKey(queue), tokenKey(queue), member, tokens).catch(() => {});
+    redis.topicflowSettle(...windowArgs5(queue, member), tokens).catch(() => {});
   }
 
   /**
@@ -124,7 +124,7 @@ export function createRateSlots(redis: Redis & Scripts, prefix: string): RateSlo
       sent: () => {
         const ttl = Math.ceil(2 * (intervalOf(queue) ?? 60_000) + 1000);
         // Only makes the window stricter; a failure leaves the slot at its grant time.
-        redis.topicflowSent(logKey(queue), tokenLogKey(queue), member, ttl).catch(() => {});
+        redis.topicflowSent(...windowArgs5(queue, member), ttl).catch(() => {});
       },
     };
   }

@@ -19,8 +19,8 @@ const FILES = {
   topicflowCaution: new URL('./scripts/caution-2.lua', import.meta.url),
   topicflowObserve: new URL('./scripts/observe-5.lua', import.meta.url),
   topicflowRefit: new URL('./scripts/refit-3.lua', import.meta.url),
-  topicflowSent: new URL('./scripts/sent-2.lua', import.meta.url),
-  topicflowSettle: new URL('./scripts/settle-2.lua', import.meta.url),
+  topicflowSent: new URL('./scripts/sent-5.lua', import.meta.url),
+  topicflowSettle: new URL('./scripts/settle-5.lua', import.meta.url),
 };
 
 const SCRIPTS = Object.entries(FILES).map(([name, file]) => ({

@@ -1,7 +1,7 @@
 --[[
   Takes rate slots of a queue: one for a job's start or a request, or up to ARGV[5] at once for
-  several callers of one process, each reserving its tokens when the queue has a token limit.
-  Slot i of an ask is named ARGV[2]..':'..i, in the log and in the token log.
+  several callers of one process, each putting its tokens in the queue's token bucket when it
+  has a token limit. Slot i of an ask is named ARGV[2]..':'..i, in the log and in the bucket.
 
   Input:
     KEYS[1..5] the queue's log, the limits hash, the caution margin, the token log and the
@@ -48,8 +48,9 @@ for i = 1, n do
   local member = ARGV[2] .. ':' .. i
   redis.call('ZADD', KEYS[1], now, member)
   if tokens > 0 then
-    redis.call('ZADD', KEYS[4], now, member)
-    redis.call('HSET', KEYS[5], member, tokens)
+    admitted = admitted + tokens
+    redis.call('ZADD', KEYS[4], admitted, member)
+    redis.call('HSET', KEYS[5], member, tokens .. ':' .. string.format('%.17g', now))
     used = used + tokens
   end
   free = free - 1
@@ -57,10 +58,7 @@ for i = 1, n do
 end
 if take > 0 then
   redis.call('PEXPIRE', KEYS[1], math.ceil(interval))
-  if maxTokens then
-    redis.call('HSET', KEYS[5], '~sum', used)
-    keepTokens()
-  end
+  if maxTokens then saveBucket() end
 end
 if want then return {take, wait} end
 return wait

@@ -1,7 +1,8 @@
 --[[
   The provider said what is left of its window (OpenAI's x-ratelimit-remaining-* and -reset-*
-  headers): what the queue counts free beyond that (another program spent it) is held until the
-  provider's reset, as slots and a reservation that leave the window then.
+  headers): what the queue counts free beyond that (another program spent it) is held: requests
+  as slots that leave the window at the provider's reset, tokens in the bucket, where they drain
+  as the queue's own do.
 
   Input:
     KEYS[1..5] as acquire-5
@@ -13,7 +14,7 @@
     ARGV[5] requests remaining ('' when not said)
     ARGV[6] ms until the request limit is full again
     ARGV[7] tokens remaining ('' when not said)
-    ARGV[8] ms until the token limit is full again
+    ARGV[8] ms until the token limit is full again (unused: the bucket drains by itself)
     ARGV[9] the account's request limit the provider states ('' when not said)
     ARGV[10] the account's token limit the provider states ('' when not said)
 
@@ -38,8 +39,8 @@ if window == 60000 then
   if statedTokens and (not maxTokens or statedTokens < maxTokens) then maxTokens = statedTokens; lowered = true end
   if lowered then
     redis.call('HSET', KEYS[2], ARGV[1], max .. ':' .. window .. (maxTokens and (':' .. maxTokens) or ''))
-    -- A token limit just adopted starts from what the log holds (nothing reserved yet).
-    used = tonumber(redis.call('HGET', KEYS[5], '~sum')) or 0
+    -- A token limit just adopted starts from the bucket as it is (empty unless set before).
+    drain()
   end
 end
 local heldRequests = 0
@@ -53,14 +54,10 @@ if remaining then
 end
 remaining = tonumber(ARGV[7])
 if maxTokens and remaining then
-  local reset = math.min(tonumber(ARGV[8]) or (interval - base), interval - base)
   heldTokens = math.min(maxTokens, maxTokens - used - remaining)
   if heldTokens > 0 then
-    local member = ARGV[2] .. ':t'
-    redis.call('ZADD', KEYS[4], now + reset - interval, member)
-    redis.call('HSET', KEYS[5], member, heldTokens)
-    redis.call('HINCRBY', KEYS[5], '~sum', heldTokens)
-    keepTokens()
+    admitted = admitted + heldTokens
+    saveBucket()
   end
 end
 return {math.max(heldRequests, 0), math.max(heldTokens, 0)}

@@ -1,17 +1,23 @@
 --[[
-  The window of a queue's sliding log of rate slots, included by acquire-5, refit-3 and observe-5.
+  The window of a queue's sliding log of rate slots, and its token bucket, included by every
+  script but caution-2 (rate-limiter.ts is the same for one process).
 
-  Drops the slots that left the window, and with a token limit the token reservations that did
-  (when the script has KEYS[4] and KEYS[5]). A limit missing from Redis (flushed, or restarted
-  without persistence) is written back from ARGV[3], so a lost hash never means "no limit".
+  Drops the slots that left the window. With a token limit (when the script has KEYS[4] and
+  KEYS[5]) the bucket empties continuously at maxTokens a window (plus its margin), as OpenAI
+  refills an account's TPM; it drains oldest first, and reservations wholly drained are dropped.
+  A limit missing from Redis (flushed, or restarted without persistence) is written back from
+  ARGV[3], so a lost hash never means "no limit".
 
   Input:
     KEYS[1] the log: a zset of slots scored by the time they count from (Redis's clock, ms)
     KEYS[2] the limits hash: queue -> 'max:intervalMs' or 'max:intervalMs:maxTokens'
     KEYS[3] the queue's caution margin after a 429, 'ms:widenedAt' (see caution-2; absent when
             none is in force)
-    KEYS[4] (optional) the token log: a zset of reservations scored like KEYS[1]
-    KEYS[5] (optional) the reservations' tokens: a hash member -> tokens, and '~sum' their sum
+    KEYS[4] (optional) the bucket's reservations: a zset scored by where each ends in the
+            running total of tokens admitted
+    KEYS[5] (optional) the bucket: a hash of '~admitted' and '~drained' (running totals; the
+            level is their difference), '~at' (when '~drained' was counted) and each
+            reservation's 'tokens:time it counts from'
 
     ARGV[1] the queue
     ARGV[3] the limit this process last configured for it ('' when none)
@@ -23,7 +29,10 @@
     maxTokens  tokens a window holds, nil when the queue has no token limit
     interval   the window plus its margin, ms
     now        Redis's clock, ms
-    used       tokens reserved in the window (0 without a token limit)
+    used       tokens in the bucket (0 without a token limit)
+    admitted   the bucket's running total of tokens admitted
+    drained    the bucket's running total of tokens drained
+    rate       tokens drained per ms
 ]]
 local limit = redis.call('HGET', KEYS[2], ARGV[1])
 if not limit and ARGV[3] ~= '' then
@@ -46,27 +55,35 @@ if limit then
   local caution = tonumber(string.match(redis.call('GET', KEYS[3]) or '', '^([%d.]+)')) or 0
   interval = interval + math.max(math.min(math.max(interval * 0.05, 50), 500), caution, math.min(tonumber(ARGV[4]) or 0, interval))
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
-  if maxTokens and KEYS[5] then
-    -- Reservations that left the window, a bounded batch at a time, taken off the sum.
-    repeat
-      local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - interval, 'LIMIT', 0, 500)
-      if #old > 0 then
-        local w = redis.call('HMGET', KEYS[5], unpack(old))
-        local freed = 0
-        for i = 1, #w do freed = freed + (tonumber(w[i]) or 0) end
-        redis.call('ZREM', KEYS[4], unpack(old))
-        redis.call('HDEL', KEYS[5], unpack(old))
-        -- Never HINCRBY by -0: Redis reads "-0" as no integer.
-        if freed > 0 then redis.call('HINCRBY', KEYS[5], '~sum', 0 - freed) end
-      end
-    until #old < 500
-    used = tonumber(redis.call('HGET', KEYS[5], '~sum')) or 0
-    if used < 0 or redis.call('ZCARD', KEYS[4]) == 0 then
-      used = 0
-      redis.call('HSET', KEYS[5], '~sum', 0)
-    end
-  end
 end
+local admitted, drained, rate = 0, 0, 0
+
+-- Empties the bucket up to now and drops the reservations wholly drained (needs maxTokens).
+local function drain()
+  local b = redis.call('HMGET', KEYS[5], '~admitted', '~drained', '~at')
+  admitted = tonumber(b[1]) or 0
+  drained = tonumber(b[2]) or 0
+  rate = maxTokens / interval
+  local at = tonumber(b[3])
+  if not at then drained = admitted elseif now > at then drained = math.min(admitted, drained + (now - at) * rate) end
+  repeat
+    local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', drained, 'LIMIT', 0, 500)
+    if #old > 0 then
+      redis.call('ZREM', KEYS[4], unpack(old))
+      redis.call('HDEL', KEYS[5], unpack(old))
+    end
+  until #old < 500
+  used = admitted - drained
+end
+
+-- Writes the bucket's totals back and keeps its keys as long as the log.
+local function saveBucket()
+  redis.call('HSET', KEYS[5], '~admitted', string.format('%.17g', admitted), '~drained', string.format('%.17g', drained), '~at', string.format('%.17g', now))
+  redis.call('PEXPIRE', KEYS[4], math.ceil(interval))
+  redis.call('PEXPIRE', KEYS[5], math.ceil(interval))
+end
+
+if maxTokens and KEYS[5] then drain() end
 
 -- Ms until the log has a free slot, counted from `now` (at least 1).
 local function slotWait()
@@ -76,20 +93,7 @@ local function slotWait()
   return math.max(1, math.ceil(tonumber(at[2]) + interval - now))
 end
 
--- Ms until `over` reserved tokens have left the window (at least 1; a whole window when the
--- oldest reservations do not free that many).
+-- Ms until `over` more tokens have drained (at least 1).
 local function tokenWait(over)
-  local oldest = redis.call('ZRANGE', KEYS[4], 0, 255, 'WITHSCORES')
-  local freed = 0
-  for i = 1, #oldest, 2 do
-    freed = freed + (tonumber(redis.call('HGET', KEYS[5], oldest[i])) or 0)
-    if freed >= over then return math.max(1, math.ceil(tonumber(oldest[i + 1]) + interval - now)) end
-  end
-  return math.ceil(interval)
-end
-
--- Keeps the token keys as long as the log.
-local function keepTokens()
-  redis.call('PEXPIRE', KEYS[4], math.ceil(interval))
-  redis.call('PEXPIRE', KEYS[5], math.ceil(interval))
+  return math.max(1, math.ceil(over / rate))
 end
