@@ -142,7 +142,7 @@ describe('createRateLimiter', () => {
     expect(sentTokens).toBeGreaterThan(0.85 * 11 * capacity);
   });
 
-  it('tokens: a settle gives back only what has not drained yet; a restamp counts the tokens from when they left', () => {
+  it('tokens: a settle gives back only what has not drained yet; a late send puts back what drained of it meanwhile', () => {
     const rl = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
     expect(rl.tryAcquire(0, 0, 1000)).toBe(0);
     const first = rl.lastSlot;
@@ -156,6 +156,13 @@ describe('createRateLimiter', () => {
     // Sent 200 ms after its slot: the provider drains it 200 ms later than ours did.
     rl.restamp(second, 800);
     expect(rl.tryAcquire(800, 0, 200)).toBeCloseTo(200);
+    // Sent late while the bucket stays busy with older tokens: the provider's level is the same
+    // whenever it arrived, so nothing goes back.
+    const busy = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
+    expect(busy.tryAcquire(0, 0, 1000)).toBe(0);
+    expect(busy.tryAcquire(500, 0, 500)).toBe(0);
+    busy.restamp(busy.lastSlot, 700);
+    expect(busy.tryAcquire(700, 0, 200)).toBe(0);
     // A margin makes it drain slower (1000 tokens in 1.25 s).
     const slow = createRateLimiter({ max: 100, intervalMs: 1000, maxTokens: 1000 });
     expect(slow.tryAcquire(0, 250, 1000)).toBe(0);

@@ -121,14 +121,15 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
   }
   /** Tokens drained per ms: the limit spread over the window and its margin. */
   const drainRate = (marginMs: number) => maxTokens! / (intervalMs + marginMs);
-  /** Empties the bucket up to `now` and returns its level; drops reservations wholly drained. */
+  /** Empties the bucket up to `now` and returns its level; forgets reservations long drained. */
   function level(now: number, marginMs: number): number {
     if (now > drainedAt) {
       drained = Math.min(admitted, drained + (drainedAt === -Infinity ? Infinity : (now - drainedAt) * drainRate(marginMs)));
       drainedAt = now;
     }
+    // Kept a whole bucket past their end: a late send or a settle may still need them.
     for (const [id, r] of reservations) {
-      if (r.end > drained) break;
+      if (r.end > drained - maxTokens!) break;
       reservations.delete(id);
     }
     return admitted - drained;
@@ -171,11 +172,12 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
         ids.splice(i, 1);
         insert(id, at);
       }
-      // Sent `at` instead of when reserved: the provider's bucket drains those tokens only from
-      // then, up to all of them later than ours does.
+      // Sent `at` instead of when reserved: the provider's bucket has all of it then. What ours
+      // drained of it meanwhile goes back (none while the bucket stayed busy with older ones).
       const r = reservations.get(id);
       if (r && r.at < at) {
-        addToLevel(at, lastMargin, Math.min(r.amount, (at - r.at) * drainRate(lastMargin)));
+        level(at, lastMargin);
+        admitted += Math.min(r.amount, Math.max(0, drained - (r.end - r.amount)));
         r.at = at;
       }
     },

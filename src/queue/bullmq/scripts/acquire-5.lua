@@ -50,7 +50,7 @@ for i = 1, n do
   if tokens > 0 then
     admitted = admitted + tokens
     redis.call('ZADD', KEYS[4], admitted, member)
-    redis.call('HSET', KEYS[5], member, tokens .. ':' .. string.format('%.17g', now))
+    redis.call('HSET', KEYS[5], member, tokens)
     used = used + tokens
   end
   free = free - 1

@@ -1,8 +1,9 @@
 --[[
   The request of a slot left (see send-stamp.ts): the slot counts from Redis's clock now, never
-  from earlier than before, and its tokens drain in the provider's bucket only from now: what
-  the queue's bucket drained of them since they counted from goes back in. A slot no longer in
-  the log (or a reservation no longer in the bucket) is not put back.
+  from earlier than before, and its tokens are all in the provider's bucket now: what the
+  queue's bucket drained of them meanwhile goes back in (none while it stayed busy with older
+  ones). A slot no longer in the log (or a reservation no longer in the bucket) is not put back;
+  sent once per slot.
 
   Input:
     KEYS[1..5] as acquire-5
@@ -25,13 +26,14 @@ if at and tonumber(at) < now then
   if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 end
 if maxTokens then
-  local tokens, from = string.match(redis.call('HGET', KEYS[5], ARGV[2]) or '', '^(%d+):([%d.e+-]+)$')
-  tokens = tonumber(tokens)
-  from = tonumber(from)
-  if tokens and from and from < now then
-    admitted = admitted + math.min(tokens, (now - from) * rate)
-    redis.call('HSET', KEYS[5], ARGV[2], tokens .. ':' .. string.format('%.17g', now))
-    saveBucket()
+  local tokens = tonumber(redis.call('HGET', KEYS[5], ARGV[2]))
+  local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2]))
+  if tokens and ends then
+    local back = math.min(tokens, math.max(0, drained - (ends - tokens)))
+    if back > 0 then
+      admitted = admitted + back
+      saveBucket()
+    end
   end
 end
 return 1

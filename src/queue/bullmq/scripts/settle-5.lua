@@ -20,7 +20,7 @@
 --- @include "includes/window"
 
 if not maxTokens then return 1 end
-local reserved = tonumber(string.match(redis.call('HGET', KEYS[5], ARGV[2]) or '', '^(%d+):'))
+local reserved = tonumber(redis.call('HGET', KEYS[5], ARGV[2]))
 local ends = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2]))
 if not reserved or not ends then return 1 end
 local n = math.max(0, math.ceil(tonumber(ARGV[5]) or 0))

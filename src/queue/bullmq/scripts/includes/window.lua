@@ -4,7 +4,7 @@
 
   Drops the slots that left the window. With a token limit (when the script has KEYS[4] and
   KEYS[5]) the bucket empties continuously at maxTokens a window (plus its margin), as OpenAI
-  refills an account's TPM; it drains oldest first, and reservations wholly drained are dropped.
+  refills an account's TPM; it drains oldest first.
   A limit missing from Redis (flushed, or restarted without persistence) is written back from
   ARGV[3], so a lost hash never means "no limit".
 
@@ -17,7 +17,7 @@
             running total of tokens admitted
     KEYS[5] (optional) the bucket: a hash of '~admitted' and '~drained' (running totals; the
             level is their difference), '~at' (when '~drained' was counted) and each
-            reservation's 'tokens:time it counts from'
+            reservation's tokens
 
     ARGV[1] the queue
     ARGV[3] the limit this process last configured for it ('' when none)
@@ -58,7 +58,8 @@ if limit then
 end
 local admitted, drained, rate = 0, 0, 0
 
--- Empties the bucket up to now and drops the reservations wholly drained (needs maxTokens).
+-- Empties the bucket up to now and forgets the reservations drained a whole bucket ago (a late
+-- send or a settle may still need the others). Needs maxTokens.
 local function drain()
   local b = redis.call('HMGET', KEYS[5], '~admitted', '~drained', '~at')
   admitted = tonumber(b[1]) or 0
@@ -67,7 +68,7 @@ local function drain()
   local at = tonumber(b[3])
   if not at then drained = admitted elseif now > at then drained = math.min(admitted, drained + (now - at) * rate) end
   repeat
-    local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', drained, 'LIMIT', 0, 500)
+    local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', drained - maxTokens, 'LIMIT', 0, 500)
     if #old > 0 then
       redis.call('ZREM', KEYS[4], unpack(old))
       redis.call('HDEL', KEYS[5], unpack(old))
