@@ -37,12 +37,24 @@ export interface ClusterKeywordsOutput {
 
 const PAGE = 5000;
 
+type KeywordSerp = z.output<typeof input>['keywords'][number];
+
 export default defineStep({
   type: 'serp.cluster-keywords',
   version: 1,
   description: 'Clusters keywords by SERP overlap (top results sharing at least N URLs with the main keyword), deterministic and incremental: clusters stored by an earlier run keep their numbers.',
   input,
+  // A run's keywords come page by page, each kept as its key, volume and top URLs only: never
+  // every keyword's whole SERP summary at once (20,000 of them held ~200 MB at a time).
+  pagedInput: 'keywords',
   async run(args, ctx): Promise<ClusterKeywordsOutput> {
+    let keywords: KeywordSerp[] = args.keywords;
+    if (ctx.inputPages) {
+      keywords = [];
+      for await (const page of ctx.inputPages as AsyncIterable<KeywordSerp[]>) {
+        for (const k of page) keywords.push({ keyword: k.keyword, country: k.country, language: k.language, urls: k.urls.slice(0, args.top), volume: k.volume });
+      }
+    }
     const stored: StoredAssignment[] = [];
     if (args.datastore) {
       datastoreDecl(ctx.blueprint, args.datastore);
@@ -60,9 +72,9 @@ export default defineStep({
         if (page.length < PAGE) break;
       }
     }
-    const { clusters, assignments } = clusterKeywords(args.keywords, stored, { minShared: args.minShared, top: args.top });
+    const { clusters, assignments } = clusterKeywords(keywords, stored, { minShared: args.minShared, top: args.top });
     const key = (k: { keyword: string; country: string; language: string }) => `${k.keyword}\n${k.country}\n${k.language}`;
-    const current = new Set(args.keywords.map(key));
+    const current = new Set(keywords.map(key));
     const byKey: Record<string, number> = {};
     const changed: ClusterKeywordsOutput['assignments'] = [];
     for (const { placed: _, ...a } of assignments) {

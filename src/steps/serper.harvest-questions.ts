@@ -49,14 +49,23 @@ export default defineStep({
   provider: 'serper',
   throttle: 'per-request',
   input,
+  // A run's SERPs come page by page, each kept as its questions and related searches only.
+  pagedInput: 'serps',
   preflight: serperConfigError,
   async run(args, ctx): Promise<HarvestQuestionsOutput> {
-    const sources: QuestionSource[] = [...args.serps];
+    let serps: QuestionSource[] = args.serps;
+    if (ctx.inputPages) {
+      serps = [];
+      for await (const page of ctx.inputPages as AsyncIterable<QuestionSource[]>) {
+        for (const s of page) serps.push({ keyword: s.keyword, country: s.country, language: s.language, peopleAlsoAsk: s.peopleAlsoAsk, relatedSearches: s.relatedSearches });
+      }
+    }
+    const sources: QuestionSource[] = [...serps];
     const out: HarvestQuestionsOutput = { questions: [], expanded: 0, skipped: 0, credits: 0 };
     if (args.expand) {
       const ttlMs = parseDuration(args.cacheTtl);
       // Every related search is a candidate; the budget decides how many cost credits.
-      const { queries } = expansionQueries(args.serps, Number.MAX_SAFE_INTEGER);
+      const { queries } = expansionQueries(serps, Number.MAX_SAFE_INTEGER);
       // What earlier attempts of this step run spent (a crash or a retry must not renew the budget).
       const spentKey = `${ctx.runId}:${ctx.stepRunId}`;
       const before = Number((await ctx.cache.get('serper-budget', spentKey))?.value ?? 0);

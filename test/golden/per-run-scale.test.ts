@@ -8,6 +8,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateMapping } from '../../src/blueprint/expressions.ts';
+import { analyzeGraph } from '../../src/blueprint/graph.ts';
+import { pagedField } from '../../src/engine/paged-input.ts';
+import { defaultRegistry } from '../../src/steps/registry.ts';
 import { loadBlueprint } from '../../src/app/workflows.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -54,5 +57,17 @@ describe('per-run steps at 5,000 keywords', () => {
       { keyword: 'keyword 0', domain: 'other.org', status: 'search failed', checked_at: run.startedAt },
     ]);
     expect(out.rows[0]).toEqual(rows[0]);
+  });
+
+  it('topic-research\'s per-run steps that read every keyword\'s results take them page by page, never all at once', async () => {
+    const bp = await loadBlueprint(join(ROOT, 'blueprints', 'topic-research.json'));
+    const graph = analyzeGraph(bp);
+    const paged = bp.steps.filter((s) => {
+      const def = defaultRegistry.get(s.uses);
+      return def !== undefined && pagedField(graph, graph.nodes.get(s.id)!, def, '') !== undefined;
+    }).map((s) => s.id);
+    // The clusters and the questions read every keyword's SERP summary (20,000 of them held
+    // ~200 MB at once); the writes every row.
+    expect(paged).toEqual(expect.arrayContaining(['writeSerp', 'writeIdeas', 'clusters', 'questions']));
   });
 });
