@@ -5,7 +5,7 @@ export interface RateLimit {
   max: number;
   /** Interval length in ms. */
   intervalMs: number;
-  /** Tokens allowed per interval (OpenAI's TPM), counted by what each request reserves; none when undefined. */
+  /** Tokens per interval (OpenAI's TPM): a bucket of that many, refilled at that many an interval; none when undefined. */
   maxTokens?: number;
 }
 

@@ -3,6 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { noteDispatchDelay, recentLoopLagMs, watchLoopLag } from './loop-lag.ts';
 
 describe('recentLoopLagMs', () => {
+  // First: measuring starts here. Node's delay histogram missed a stall that began before its
+  // first sample, and, reset each second, one that began right after a reset.
+  it('sees a stall that begins as soon as measuring does', async () => {
+    watchLoopLag();
+    const t0 = performance.now();
+    while (performance.now() - t0 < 300) { /* a 300 ms stall */ }
+    await sleep(50);
+    expect(recentLoopLagMs(1000)).toBeGreaterThanOrEqual(250);
+  });
+
   it('remembers a stall for one window plus its length: a 1 s window forgets it in seconds, a minute window keeps it', async () => {
     watchLoopLag();
     await sleep(1100);
