@@ -31,7 +31,7 @@ export interface RateLimiter {
    * The request of slot `id` used `tokens` (the provider's count) at `now`: its reservation
    * becomes that, as far as it is still in the bucket.
    */
-  settle(id: number, tokens: number, now?: number): void;
+  settle(id: number, tokens: number, now: number): void;
   /**
    * The provider said how much of its window is left ({@link RateObservation}): when it is less
    * than this limiter counts free, the difference is held until the provider's reset.
@@ -134,11 +134,6 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
     }
     return admitted - drained;
   }
-  /** `n` more tokens in the bucket that belong to no reservation (held for the provider, or a late send). */
-  function addToLevel(now: number, marginMs: number, n: number): void {
-    level(now, marginMs);
-    admitted += n;
-  }
   /** Ms until `want` more tokens fit, 0 when they fit now. */
   function tokenWait(now: number, marginMs: number, want: number): number {
     const over = level(now, marginMs) + want - maxTokens!;
@@ -162,7 +157,6 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
         admitted += want;
         reservations.set(lastSlot, { end: admitted, amount: want, at: now });
       }
-      lastMargin = marginMs;
       return 0;
     },
     restamp(id, at) {
@@ -181,7 +175,7 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
         r.at = at;
       }
     },
-    settle(id, tokens, now = drainedAt) {
+    settle(id, tokens, now) {
       const r = reservations.get(id);
       if (!r) return;
       reservations.delete(id);
@@ -211,7 +205,7 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
       // The provider's bucket holds more than ours: another client spent it; it drains as ours does.
       if (maxTokens !== undefined && seen.remainingTokens !== undefined) {
         const extra = Math.min(maxTokens, maxTokens - level(now, marginMs) - seen.remainingTokens);
-        if (extra > 0) addToLevel(now, marginMs, extra);
+        if (extra > 0) admitted += extra;
       }
     },
   };

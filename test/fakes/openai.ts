@@ -165,7 +165,6 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
     // Counted as it arrives, with its completion budget, as OpenAI counts it; settled when answered.
     if (options.limits) slots.set(entry, reserve(entry));
 
-
     const reply = scripted.shift();
     if (reply) {
       switch (reply.kind) {
@@ -228,17 +227,19 @@ export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<
   }
 
   function overLimit(entry: FakeChatRequest): { error: { message: string; type: string; code: string }; waitMs: number } | undefined {
-    if (requestBucket && requestBucket.waitMs(entry.at, 1) > 0) {
+    const requestWait = requestBucket?.waitMs(entry.at, 1) ?? 0;
+    if (requestBucket && requestWait > 0) {
       return {
         error: { message: `Rate limit reached on requests per min (RPM): Limit ${requestBucket.capacity}.`, type: 'requests', code: 'rate_limit_exceeded' },
-        waitMs: requestBucket.waitMs(entry.at, 1),
+        waitMs: requestWait,
       };
     }
     const want = reservedTokens(entry);
-    if (tokenBucket && tokenBucket.waitMs(entry.at, want) > 0) {
+    const tokenWait = tokenBucket?.waitMs(entry.at, want) ?? 0;
+    if (tokenBucket && tokenWait > 0) {
       return {
         error: { message: `Rate limit reached on tokens per min (TPM): Limit ${tokenBucket.capacity}, Used ${tokenBucket.capacity - tokenBucket.remaining(entry.at)}, Requested ${want}.`, type: 'tokens', code: 'rate_limit_exceeded' },
-        waitMs: tokenBucket.waitMs(entry.at, want),
+        waitMs: tokenWait,
       };
     }
     return undefined;
