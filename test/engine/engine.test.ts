@@ -491,6 +491,52 @@ describe('engine', () => {
     expect(whole).toMatchObject({ rows: [{ n: 0 }, { n: 1 }, { n: 2 }], pages: [3] });
   });
 
+  it('reads a per-run row that every item uses from the store about once, however many items finish after it', async () => {
+    // At 20,000 keywords the sheet's keywords (MBs of output) fell out of the planner's cache of
+    // finished rows every 1,024 rows, and every transaction in flight read them again: RSS spikes.
+    const n = Array.from({ length: 3000 }, (_, i) => i);
+    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db'));
+    await store.migrate();
+    let bigReads = 0;
+    const count = (stepId: string) => { if (stepId === 'big') bigReads++; };
+    // The real store, counting the reads of one step's row.
+    const counting = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'findStepRun') return (runId: string, stepId: string, key: string) => { count(stepId); return target.findStepRun(runId, stepId, key); };
+        if (prop === 'withRun') {
+          return (runId: string, fn: Parameters<typeof store.withRun>[1]) => target.withRun(runId, (tx) => fn({ ...tx, findStepRun: (r, s, k) => { count(s); return tx.findStepRun(r, s, k); } }));
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const engine = new Engine({ store: counting, queue: createMemoryQueue(), env: {}, registry });
+    await engine.startWorker();
+    try {
+      const started = await engine.startRun({ workflow: 'test', blueprint: bp({
+        version: 1, name: 'lookup', inputs: { n: { type: 'array', default: n } },
+        steps: [
+          { id: 'big', uses: 'data.set@1', with: { byN: "{{ $merge(inputs.n.{ $string($): 'row ' & $ }) }}" } },
+          { id: 'each', uses: 'data.set@1', each: 'inputs.n', with: { n: '{{ item }}' } },
+          // Read when it runs, and again when the next step is planned after it.
+          { id: 'use', uses: 'test.flaky@1', with: { value: '{{ $lookup(steps.big.byN, $string(steps.each.n)) }}' } },
+          { id: 'next', uses: 'data.set@1', with: { label: '{{ steps.use.value }}', of: '{{ $count($keys(steps.big.byN)) }}' } },
+        ],
+      }) });
+      const done = await engine.waitForRun(started.id, 50);
+      expect(done.status).toBe('succeeded');
+      const next = await store.listStepRuns(started.id, { stepId: 'next' });
+      expect(next).toHaveLength(n.length);
+      expect(next[2999]!.output).toEqual({ label: 'row 2999', of: 3000 });
+      // 6,000 plans and runs read it; it was read from the store 288 times when the fan-out's
+      // items pushed it out of the planner's cache.
+      expect(bigReads).toBeLessThanOrEqual(1);
+    } finally {
+      await engine.close(1000);
+      await store.close();
+    }
+  });
+
   it('fails a collecting step whose paged rows break its schema, saying which row', async () => {
     const r = await run({
       version: 1, name: 'pagedbad', inputs: { n: { type: 'array', default: Array.from({ length: 700 }, (_, i) => i) } },
