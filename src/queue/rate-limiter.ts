@@ -119,6 +119,16 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
     ids.splice(i, 0, id);
     if (times.length > max) { times.shift(); ids.shift(); }
   }
+  /** Index of the first slot taken after `t` (`times` is sorted): no array copy per answer at 30,000 RPM. */
+  function firstAfter(t: number): number {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (times[mid]! > t) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+  }
   /** Tokens drained per ms: the limit spread over the window and its margin. */
   const drainRate = (marginMs: number) => maxTokens! / (intervalMs + marginMs);
   /** Empties the bucket up to `now` and returns its level; forgets reservations long drained. */
@@ -197,7 +207,7 @@ export function createRateLimiter(limit: RateLimit, where = 'rateLimit'): RateLi
       }
       // Held as if taken `interval` before the provider's reset, so it leaves the window then.
       if (seen.remainingRequests !== undefined) {
-        const free = max - times.filter((t) => t + intervalMs + marginMs > now).length;
+        const free = max - (times.length - firstAfter(now - intervalMs - marginMs));
         const extra = Math.min(max, free - seen.remainingRequests);
         const at = now + Math.min(seen.resetRequestsMs ?? intervalMs, intervalMs) - intervalMs - marginMs;
         for (let k = 0; k < extra; k++) insert(-1, at);
