@@ -66,11 +66,32 @@ export function loadTokenizer(model: string): Promise<Tokenizer> {
   return t;
 }
 
+/** Texts whose counts are kept: a step's system prompt is the same for every item of a run. */
+const COUNTS_KEPT = 64;
+
 function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
   const count = (text: string) => (text === '' ? 0 : enc.encode(text).length);
+  // A request's system prompt and output schema are counted once, not once per page.
+  const kept = new Map<string, number>();
+  const schemas = new WeakMap<object, number>();
+  const countKept = (text: string) => {
+    let n = kept.get(text);
+    if (n === undefined) {
+      n = count(text);
+      if (kept.size >= COUNTS_KEPT) kept.delete(kept.keys().next().value!);
+      kept.set(text, n);
+    }
+    return n;
+  };
   const ofMessages = (messages: readonly ChatMessageLike[]) => {
     let n = 0;
-    for (const m of messages) n += 3 + count(m.role) + count(m.content);
+    for (const m of messages) n += 3 + countKept(m.role) + (m.role === 'system' ? countKept(m.content) : count(m.content));
+    return n;
+  };
+  const ofSchema = (schema: unknown) => {
+    if (typeof schema !== 'object' || schema === null) return count(JSON.stringify(schema));
+    let n = schemas.get(schema);
+    if (n === undefined) schemas.set(schema, (n = count(JSON.stringify(schema))));
     return n;
   };
   return {
@@ -79,7 +100,7 @@ function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
     messages: ofMessages,
     chat(messages, jsonSchema) {
       const n = 3 + ofMessages(messages);
-      return jsonSchema === undefined ? n : n + count(JSON.stringify(jsonSchema));
+      return jsonSchema === undefined ? n : n + ofSchema(jsonSchema);
     },
     cut(text, maxTokens) {
       const max = Math.max(0, Math.floor(maxTokens));
