@@ -13,7 +13,7 @@ import type { RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
 import { Deferral } from './deferral.ts';
 import type { EngineLogger } from './logger.ts';
 import type { Ownership } from './owner.ts';
-import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, type StoredInput } from './planner.ts';
+import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, planForget, type StoredInput } from './planner.ts';
 import { inputPages, pagedField } from './paged-input.ts';
 import { maybeFinish, planEnv, sumUsage, type RunContext, type Runs } from './runs.ts';
 
@@ -240,6 +240,7 @@ export class Executor {
       return { created: c, ended: !(await maybeFinish(env, c.length)) };
     });
     if (planTx) planCommitted(planTx);
+    if (ended) planForget(rc.run);
     events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
     await runs.enqueue(rc, created);
     if (ended) events.emit('run', sr.runId);

@@ -70,15 +70,14 @@ const slot = (stepId: string, key: string) => `${stepId}\u0000${key}`;
 /**
  * Terminal step runs planned with, per run, across transactions: a terminal step run never
  * changes again (only pending and running ones do), and planning the steps of one item reads the
- * same upstream rows (its keyword, its search, its page) in several transactions. Item rows are
- * kept least recently used first out, at most {@link TERMINAL_CACHE_SIZE}, so that a big run's
- * outputs do not pile up in memory; the run's own rows (item key '', one per step at most: the
- * sheet's keywords, MBs at 20,000 keywords) are all kept, for every item's planning reads them
- * and a fan-out's thousands of items would push them out. A transaction's rows join only once it
- * has committed ({@link planCommitted}): a rolled-back insert must not be seen.
+ * same upstream rows (its keyword, its search, its page) in several transactions. Bounded, least
+ * recently used first out, so that a big run's outputs do not pile up in memory, while a row
+ * every item's planning reads (the sheet's keywords: MBs at 20,000 keywords) stays. A
+ * transaction's rows join only once it has committed ({@link planCommitted}): a rolled-back
+ * insert must not be seen.
  */
 const TERMINAL_CACHE_SIZE = 1024;
-const terminal = new WeakMap<RunRecord, { items: Map<string, StepRunRecord>; run: Map<string, StepRunRecord> }>();
+const terminal = new WeakMap<RunRecord, Map<string, StepRunRecord>>();
 
 /**
  * Per planning transaction: the terminal step runs it read or made (`rows`), and the pending ones
@@ -105,13 +104,18 @@ export function planCommitted(tx: PlanEnv['tx']): void {
   if (!memo) return;
   memos.delete(tx);
   let cache = terminal.get(memo.run);
-  if (!cache) terminal.set(memo.run, (cache = { items: new Map(), run: new Map() }));
-  for (const [id, r] of memo.rows) {
-    if (r.itemKey === '') { cache.run.set(id, r); continue; }
-    cache.items.delete(id);
-    cache.items.set(id, r);
-  }
-  while (cache.items.size > TERMINAL_CACHE_SIZE) cache.items.delete(cache.items.keys().next().value!);
+  if (!cache) terminal.set(memo.run, (cache = new Map()));
+  const add = (id: string, r: StepRunRecord) => { cache.delete(id); cache.set(id, r); };
+  for (const [id, r] of memo.rows) if (r.itemKey !== '') add(id, r);
+  // The run's own rows last: a fan-out's thousands of items must not push out what they all read.
+  for (const [id, r] of memo.rows) if (r.itemKey === '') add(id, r);
+  while (cache.size > TERMINAL_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+}
+
+/** After the run ended: its cached rows go (a finished run's context stays in this process for a while). */
+export function planForget(run: RunRecord): void {
+  terminal.delete(run);
+  witnesses.delete(run);
 }
 
 /** `findStepRun`, answering from this transaction's memo (terminal rows, and pending ones it made) and the run's recent terminal ones. */
@@ -121,12 +125,10 @@ async function findRun(env: { tx: ScopeReader; run: RunRecord }, stepId: string,
   const mine = memo.rows.get(id) ?? memo.pending.get(id);
   if (mine) return mine;
   const cache = terminal.get(env.run);
-  const kept = cache?.run.get(id);
-  if (kept) return kept;
-  const hit = cache?.items.get(id);
+  const hit = cache?.get(id);
   if (hit) {
-    cache!.items.delete(id);
-    cache!.items.set(id, hit);
+    cache!.delete(id);
+    cache!.set(id, hit);
     return hit;
   }
   const r = await env.tx.findStepRun(env.run.id, stepId, key);
