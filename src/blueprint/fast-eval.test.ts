@@ -52,6 +52,7 @@ const EXPRESSIONS = [
   "$map(a.list, function($v) { { 'k': $v.x, 'r': a.b } })",
   "$map(a, function($v) { { 'v': $v } })",
   "$map(list.x, function($v) { { 'v': $v, 'b': b, 'self': $v.a } })[]",
+  '$count(a)', '$count(a.b)', '$count(list.x)', "$map(a.list, function($v) { { 'n': $count($v.x), 'j': $join($v.y, ', ') } })[]",
   '$lookup(a, b)', "$lookup(a, 'x')", "$lookup(a.b, c & 'y')", "$lookup(list, 'x')",
   "$map(list, function($v) { { 'hit': $lookup(a, $v.x & '/' & $v.y) ? 'yes' : 'no', 'v': $lookup(b, $v.text) } })[]",
   'list{ x: $ }', "list{ x & '/' & text: true }", "a.list{ $string(level): $ }", "list{ 'lit': $ }", 'list{ x: 1 }', '$.list{ text: $ }',
@@ -83,7 +84,9 @@ describe('fast-eval', () => {
     // The per-run steps that see every keyword: grouping the rows due, the researches done, the status rows.
     const perRun = blueprint.steps.filter((st) => ['researches', 'researched', 'status'].includes((st as { id?: string }).id ?? ''))
       .flatMap((st) => Object.values(st.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])).filter((e) => e.includes('steps.')));
-    expect(perRun).toHaveLength(3);
+    // And the Clusters rows: one per cluster, up to one per keyword.
+    perRun.push(...blueprint.steps.filter((st) => (st as { id?: string }).id === 'writeClusters').map((st) => templateExpressions(st.with!.rows as string)[0]!));
+    expect(perRun).toHaveLength(4);
     for (const e of perRun) expect(compiled(e), e).toBe(true);
     for (const ok of ['list{ x: $ }', "list{ x & '/' & y: true }", '[a.b]', "[$map(a, function($v) { { 'v': $v } })]", "[$map(a, function($v) { { 'v': $lookup(b, $v.k & 'x') ? 1 : 0 } })]"]) expect(compiled(ok), ok).toBe(true);
     for (const other of ['[a, b]', '[[a]]', "[{ 'a': 1 }]", 'a[x > 1]', 'a{x: y}', 'a{x: $, y: $}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]']) {

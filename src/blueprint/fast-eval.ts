@@ -2,7 +2,7 @@
  * Native evaluation of a few JSONata shapes that the shipped blueprints evaluate for every item,
  * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules,
  * `path[]`), string and number literals, `&`, `? :`, `=` and `!=` on scalars, `in` a list of
- * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$lookup` on an object, `path{ key: $ }` and `path{ key: literal }`, and
+ * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$count`, `$lookup` on an object, `path{ key: $ }` and `path{ key: literal }`, and
  * `$map(path, function($v) { {...} })` building one object per element. A plain path through
  * objects (`steps.result.link`) is property access. JSONata's evaluator is async at every node
  * and makes an object constructor a group-by, so the shapes above cost it tens of times more, on
@@ -211,6 +211,15 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
       if (typeof v === 'boolean') return String(v);
       if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
       return BAIL;
+    };
+  }
+  if (proc.value === 'count' && args.length === 1) {
+    const a = compile(args[0]!, lambdaVar);
+    if (!a) return undefined;
+    return (input, ctx) => {
+      const v = a(input, ctx);
+      if (v === BAIL) return BAIL;
+      return v === undefined ? 0 : Array.isArray(v) ? v.length : 1;
     };
   }
   if (proc.value === 'join' && args.length === 2 && args[1]!.type === 'string' && plainNode(args[1]!)) {
