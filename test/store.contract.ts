@@ -335,6 +335,19 @@ export function describeStoreContract(
       expect(await store.dsCount(`${ds}_other`)).toBe(0);
     });
 
+    it('upserts many records in one write as it upserts them one by one, a key given twice keeping its last record', async () => {
+      const ds = `MANY_${uid().slice(0, 8)}`;
+      await store.dsUpsert(ds, 'old', { v: 0 }, 100);
+      const many = Array.from({ length: 2500 }, (_, i) => ({ key: `k${i}`, record: { v: i } }));
+      const { created } = await store.dsUpsertMany(ds, [{ key: 'old', record: { v: 'new' } }, ...many, { key: 'k7', record: { v: 'again' } }], 200);
+      expect(created).toEqual([false, ...many.map(() => true), false]);
+      expect(await store.dsGet(ds, 'old')).toEqual({ key: 'old', record: { v: 'new' }, createdAt: 100, updatedAt: 200 });
+      expect((await store.dsGet(ds, 'k7'))?.record).toEqual({ v: 'again' });
+      expect((await store.dsGet(ds, 'k2499'))?.record).toEqual({ v: 2499 });
+      expect(await store.dsCount(ds)).toBe(2501);
+      expect(await store.dsUpsertMany(ds, [], 300)).toEqual({ created: [] });
+    });
+
     it('appends history once per observation id, in time order', async () => {
       const ds = `HIST_${uid().slice(0, 8)}`;
       const obs = (id: string, keyword: string, position: number, observedAt: number) =>

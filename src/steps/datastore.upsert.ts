@@ -53,19 +53,24 @@ export default defineStep({
       for (const k of decl.key) {
         if (rec[k] === undefined) throw userError('datastore.invalid_record', `data store ${name}, record ${i}, field "${k}": is a key field and required but empty`, { where: `datastore ${name}` });
       }
-      const key = recordKey(decl, rec);
-      let full = rec;
-      if (args.merge) {
-        const existing = await ctx.store.dsGet(name, key);
-        full = { ...existing?.record, ...rec };
+      out.keys.push(recordKey(decl, rec));
+      written.push(rec);
+    }
+    const tally = (created: boolean) => { if (created) out.created++; else out.updated++; };
+    if (args.merge) {
+      // Each record on top of the one stored (or given just before it).
+      for (const [i, rec] of written.entries()) {
+        const existing = await ctx.store.dsGet(name, out.keys[i]!);
+        const full = { ...existing?.record, ...rec };
         const missing = Object.entries(decl.fields).filter(([f, s]) => s.required && full[f] === undefined).map(([f]) => f);
         if (missing.length > 0) throw userError('datastore.invalid_record', `data store ${name}, record ${i}, field "${missing[0]}": is required but empty`, { where: `datastore ${name}` });
+        tally((await ctx.store.dsUpsert(name, out.keys[i]!, full, now)).created);
+        written[i] = full;
       }
-      const { created } = await ctx.store.dsUpsert(name, key, full, now);
-      if (created) out.created++;
-      else out.updated++;
-      out.keys.push(key);
-      written.push(full);
+    } else {
+      // One write for all (a run's 20,000 keyword clusters took 107 s one upsert at a time).
+      const { created } = await ctx.store.dsUpsertMany(name, written.map((record, i) => ({ key: out.keys[i]!, record })), now);
+      for (const c of created) tally(c);
     }
     if (decl.history) {
       // Ids from the step run: a step run executed again after a crash records each observation once.

@@ -232,6 +232,11 @@ export interface Store extends Omit<RunTx, 'updateRun' | 'updateStepRun' | 'inse
 
   /** Data stores declared in a blueprint (Make's data stores): one record per key, upserted. */
   dsUpsert(datastore: string, key: string, record: Record<string, unknown>, now?: number): Promise<{ created: boolean }>;
+  /**
+   * Upserts many records at once, as one write: the same as `dsUpsert` on each in turn (a key given
+   * twice keeps its last record), with whether each created its key.
+   */
+  dsUpsertMany(datastore: string, entries: readonly { key: string; record: Record<string, unknown> }[], now?: number): Promise<{ created: boolean[] }>;
   dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined>;
   /** Records whose fields equal every value in `where` (top-level fields only), ordered by key. */
   dsSearch(datastore: string, where?: Record<string, unknown>, options?: { limit?: number; offset?: number }): Promise<DatastoreRecord[]>;

@@ -26,6 +26,8 @@ import type { PostgresConnection, Queryable } from './pool.ts';
 const INSERT_CHUNK = 5000;
 /** Purge expired cache entries once every this many writes. */
 const CACHE_PURGE_EVERY = 1000;
+/** Data store records upserted per statement. */
+const DS_BATCH = 1000;
 
 const lockRun = (runId: string): Query => ({ sql: 'SELECT id FROM runs WHERE id = $1 FOR UPDATE', params: [runId] });
 
@@ -220,6 +222,29 @@ export class PostgresStore implements Store {
       params: [datastore, key, JSON.stringify(record), now],
     });
     return { created: r?.created === true };
+  }
+
+  async dsUpsertMany(datastore: string, entries: readonly { key: string; record: Record<string, unknown> }[], now = Date.now()): Promise<{ created: boolean[] }> {
+    // One statement per 1,000 keys; a key given twice is written once, with its last record
+    // (ON CONFLICT cannot touch a row twice in one statement).
+    const last = new Map<string, Record<string, unknown>>();
+    for (const e of entries) last.set(e.key, e.record);
+    const keys = [...last.keys()];
+    const createdKeys = new Set<string>();
+    for (let i = 0; i < keys.length; i += DS_BATCH) {
+      const batch = keys.slice(i, i + DS_BATCH);
+      const res = await this.#db.query({
+        sql: `INSERT INTO ds_records (datastore, key, record, created_at, updated_at)
+          SELECT $1, key, record::jsonb, $4, $4 FROM unnest($2::text[], $3::text[]) AS t(key, record)
+          ON CONFLICT (datastore, key) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at
+          RETURNING key, (xmax = 0) AS created`,
+        params: [datastore, batch, batch.map((k) => JSON.stringify(last.get(k))), now],
+      });
+      for (const r of res.rows as { key: string; created: boolean }[]) if (r.created) createdKeys.add(r.key);
+    }
+    // As one upsert after another: only a key's first entry can have created it.
+    const seen = new Set<string>();
+    return { created: entries.map(({ key }) => !seen.has(key) && (seen.add(key), createdKeys.has(key))) };
   }
 
   async dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined> {

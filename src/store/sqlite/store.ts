@@ -219,6 +219,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  dsUpsertMany(datastore: string, entries: readonly { key: string; record: Record<string, unknown> }[], now = Date.now()): Promise<{ created: boolean[] }> {
+    return this.#c.write(() => {
+      const created = entries.map(({ key, record }) => {
+        const json = JSON.stringify(record);
+        const isNew = this.#c.run(q(INSERT_RECORD, datastore, key, json, now, now)) === 1;
+        if (!isNew) this.#c.run(q(UPDATE_RECORD, json, now, datastore, key));
+        return isNew;
+      });
+      return { created };
+    });
+  }
+
   dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined> {
     return this.#c.read(() => {
       const r = this.#c.get(ds.dsGet(D, datastore, key));
