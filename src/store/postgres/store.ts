@@ -243,8 +243,7 @@ export class PostgresStore implements Store {
       for (const r of res.rows as { key: string; created: boolean }[]) if (r.created) createdKeys.add(r.key);
     }
     // As one upsert after another: only a key's first entry can have created it.
-    const seen = new Set<string>();
-    return { created: entries.map(({ key }) => !seen.has(key) && (seen.add(key), createdKeys.has(key))) };
+    return { created: entries.map(({ key }) => createdKeys.delete(key)) };
   }
 
   async dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined> {
