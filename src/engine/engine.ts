@@ -16,12 +16,12 @@ import type { QueueDriver } from '../queue/types.ts';
 import { userError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { defaultRegistry, type StepRegistry } from '../steps/registry.ts';
-import { TERMINAL_STEP_STATUSES, type RunRecord, type RunTx, type Store } from '../store/types.ts';
+import { TERMINAL_STEP_STATUSES, type RunRecord, type Store } from '../store/types.ts';
 import { cancelRun, type CancelOutcome } from './cancel.ts';
 import { Executor } from './execution.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { Ownership, thisProcess } from './owner.ts';
-import { planCommitted, planStart } from './planner.ts';
+import { planInRun, planStart } from './planner.ts';
 import { Recovery } from './recovery.ts';
 import { maybeFinish, planEnv, Runs } from './runs.ts';
 
@@ -139,16 +139,13 @@ export class Engine {
     // Before its first step run is queued: every request of the run reserves from it.
     if (budget) await this.store.budgetSet(run.id, budget);
     const rc = await this.#runs.add(run, compiled);
-    let planTx: RunTx | undefined;
-    const created = await this.store.withRun(run.id, async (tx) => {
-      planTx = tx;
+    // What it makes finished (pure steps: a sheet's keywords) joins the planner's cache: every item's planning reads it.
+    const created = await planInRun(this.store, run.id, async (tx) => {
       const env = planEnv(tx, rc);
       const c = await planStart(env);
       await maybeFinish(env);
       return c;
     });
-    // What it made finished (pure steps: a sheet's keywords) is what every item's planning reads.
-    if (planTx) planCommitted(planTx);
     await this.#runs.enqueue(rc, created);
     this.events.emit('run', run.id);
     return run;

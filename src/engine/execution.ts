@@ -9,11 +9,11 @@ import { internalError, isRateLimited, quotaError, serializeError, stopsRun, typ
 import type { BudgetAmounts, BudgetCaps, RatePermit, ThrottleCost } from '../shared/limits.ts';
 import { shouldRetry } from '../shared/retry.ts';
 import { isFiltered, parseStepInput, type StepContext } from '../steps/define.ts';
-import type { RunTx, Store, StepRunRecord, Usage } from '../store/types.ts';
+import type { Store, StepRunRecord, Usage } from '../store/types.ts';
 import { Deferral } from './deferral.ts';
 import type { EngineLogger } from './logger.ts';
 import type { Ownership } from './owner.ts';
-import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planCommitted, planForget, type StoredInput } from './planner.ts';
+import { evaluatedAtRun, itemOnly, mappingAtRun, planAfter, planForget, planInRun, type StoredInput } from './planner.ts';
 import { inputPages, pagedField } from './paged-input.ts';
 import { maybeFinish, planEnv, sumUsage, type RunContext, type Runs } from './runs.ts';
 
@@ -215,9 +215,7 @@ export class Executor {
   /** Records the result and plans what it makes ready, in one transaction; then enqueues that. */
   async #finish(rc: RunContext, sr: StepRunRecord, result: Result, usage: Usage, stopWith?: SerializedError): Promise<void> {
     const { store, runs, events } = this.#o;
-    let planTx: RunTx | undefined;
-    const { created, ended } = await store.withRun(sr.runId, async (tx) => {
-      planTx = tx;
+    const { created, ended } = await planInRun(store, sr.runId, async (tx) => {
       const cur = await tx.getStepRun(sr.id, { withInput: false });
       if (cur?.status !== 'running') return { created: [], ended: false };
       const finishedAt = Date.now();
@@ -239,7 +237,6 @@ export class Executor {
       const c = await planAfter(env, [updated]);
       return { created: c, ended: !(await maybeFinish(env, c.length)) };
     });
-    if (planTx) planCommitted(planTx);
     if (ended) planForget(rc.run);
     events.emit('step', { runId: sr.runId, stepId: sr.stepId, status: result.status, error: result.error });
     await runs.enqueue(rc, created);

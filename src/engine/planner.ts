@@ -14,7 +14,7 @@ import type { Blueprint } from '../blueprint/schema.ts';
 import { internalError, userError, serializeError, type SerializedError } from '../shared/errors.ts';
 import { isFiltered, parseStepInput, type StepContext, type StepDefinition } from '../steps/define.ts';
 import type { CompiledStep } from '../blueprint/compile.ts';
-import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord } from '../store/types.ts';
+import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord, type Store } from '../store/types.ts';
 import { childKey, keyDepth, keyPrefix, newId } from '../shared/ids.ts';
 
 /**
@@ -98,18 +98,37 @@ function remember(env: { tx: ScopeReader; run: RunRecord }, r: StepRunRecord): v
   if (TERMINAL.has(r.status)) txMemo(env).rows.set(slot(r.stepId, r.itemKey), r);
 }
 
+/** `row` becomes the most recently used of `cache` (its first key goes first when it is full). */
+function touch(cache: Map<string, StepRunRecord>, id: string, row: StepRunRecord): void {
+  cache.delete(id);
+  cache.set(id, row);
+}
+
 /** After the transaction `tx` planned in has committed: its terminal step runs may be reused. */
-export function planCommitted(tx: PlanEnv['tx']): void {
+function planCommitted(tx: RunTx): void {
   const memo = memos.get(tx);
   if (!memo) return;
   memos.delete(tx);
   let cache = terminal.get(memo.run);
   if (!cache) terminal.set(memo.run, (cache = new Map()));
-  const add = (id: string, r: StepRunRecord) => { cache.delete(id); cache.set(id, r); };
-  for (const [id, r] of memo.rows) if (r.itemKey !== '') add(id, r);
+  for (const [id, r] of memo.rows) if (r.itemKey !== '') touch(cache, id, r);
   // The run's own rows last: a fan-out's thousands of items must not push out what they all read.
-  for (const [id, r] of memo.rows) if (r.itemKey === '') add(id, r);
+  for (const [id, r] of memo.rows) if (r.itemKey === '') touch(cache, id, r);
   while (cache.size > TERMINAL_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+}
+
+/**
+ * `fn` in the run's transaction, planning in it; once it has committed, the finished step runs it
+ * planned with join the run's cache (see {@link planCommitted}).
+ */
+export async function planInRun<T>(store: Pick<Store, 'withRun'>, runId: string, fn: (tx: RunTx) => Promise<T>): Promise<T> {
+  let planTx: RunTx | undefined;
+  const out = await store.withRun(runId, (tx) => {
+    planTx = tx;
+    return fn(tx);
+  });
+  if (planTx) planCommitted(planTx);
+  return out;
 }
 
 /** After the run ended: its cached rows go (a finished run's context stays in this process for a while). */
@@ -127,8 +146,7 @@ async function findRun(env: { tx: ScopeReader; run: RunRecord }, stepId: string,
   const cache = terminal.get(env.run);
   const hit = cache?.get(id);
   if (hit) {
-    cache!.delete(id);
-    cache!.set(id, hit);
+    touch(cache!, id, hit);
     return hit;
   }
   const r = await env.tx.findStepRun(env.run.id, stepId, key);

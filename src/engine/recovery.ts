@@ -4,10 +4,10 @@
  */
 import type { QueueDriver } from '../queue/types.ts';
 import { userError } from '../shared/errors.ts';
-import type { RunRecord, RunTx, Store, StepRunRecord } from '../store/types.ts';
+import type { RunRecord, Store, StepRunRecord } from '../store/types.ts';
 import type { EngineLogger } from './logger.ts';
 import { isThisProcess, ownerAlive, runBusyError, thisProcess, type Ownership } from './owner.ts';
-import { planCommitted, planStart } from './planner.ts';
+import { planInRun, planStart } from './planner.ts';
 import { maybeFinish, planEnv, type RunContext, type Runs } from './runs.ts';
 
 export interface RecoveryOptions {
@@ -87,15 +87,12 @@ export class Recovery {
 
   /** Plans the first step runs of a run that has none yet (its process died before planning it). */
   async #planStartIfEmpty(rc: RunContext): Promise<void> {
-    let planTx: RunTx | undefined;
-    const created = await this.#o.store.withRun(rc.run.id, async (tx) => {
-      planTx = tx;
+    const created = await planInRun(this.#o.store, rc.run.id, async (tx) => {
       const env = planEnv(tx, rc);
       const c = (await tx.countStepRuns(rc.run.id, {})) === 0 ? await planStart(env) : [];
       await maybeFinish(env);
       return c;
     });
-    if (planTx) planCommitted(planTx);
     await this.#o.runs.enqueue(rc, created);
   }
 
