@@ -214,19 +214,13 @@ export class PostgresStore implements Store {
   }
 
   async dsUpsert(datastore: string, key: string, record: Record<string, unknown>, now = Date.now()): Promise<{ created: boolean }> {
-    // xmax is 0 on a freshly inserted row version and set when ON CONFLICT updated an existing one.
-    const r = await this.#one({
-      sql: `INSERT INTO ds_records (datastore, key, record, created_at, updated_at) VALUES ($1, $2, $3::jsonb, $4, $4)
-        ON CONFLICT (datastore, key) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at
-        RETURNING (xmax = 0) AS created`,
-      params: [datastore, key, JSON.stringify(record), now],
-    });
-    return { created: r?.created === true };
+    return { created: (await this.dsUpsertMany(datastore, [{ key, record }], now)).created[0]! };
   }
 
   async dsUpsertMany(datastore: string, entries: readonly { key: string; record: Record<string, unknown> }[], now = Date.now()): Promise<{ created: boolean[] }> {
     // One statement per 1,000 keys; a key given twice is written once, with its last record
-    // (ON CONFLICT cannot touch a row twice in one statement).
+    // (ON CONFLICT cannot touch a row twice in one statement). xmax is 0 on a freshly inserted
+    // row version and set when ON CONFLICT updated an existing one.
     const last = new Map<string, Record<string, unknown>>();
     for (const e of entries) last.set(e.key, e.record);
     const keys = [...last.keys()];

@@ -210,25 +210,20 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** One record written, inside the caller's write; whether it created its key. */
+  #upsertRecord(datastore: string, key: string, record: Record<string, unknown>, now: number): boolean {
+    const json = JSON.stringify(record);
+    const created = this.#c.run(q(INSERT_RECORD, datastore, key, json, now, now)) === 1;
+    if (!created) this.#c.run(q(UPDATE_RECORD, json, now, datastore, key));
+    return created;
+  }
+
   dsUpsert(datastore: string, key: string, record: Record<string, unknown>, now = Date.now()): Promise<{ created: boolean }> {
-    return this.#c.write(() => {
-      const json = JSON.stringify(record);
-      const created = this.#c.run(q(INSERT_RECORD, datastore, key, json, now, now)) === 1;
-      if (!created) this.#c.run(q(UPDATE_RECORD, json, now, datastore, key));
-      return { created };
-    });
+    return this.#c.write(() => ({ created: this.#upsertRecord(datastore, key, record, now) }));
   }
 
   dsUpsertMany(datastore: string, entries: readonly { key: string; record: Record<string, unknown> }[], now = Date.now()): Promise<{ created: boolean[] }> {
-    return this.#c.write(() => {
-      const created = entries.map(({ key, record }) => {
-        const json = JSON.stringify(record);
-        const isNew = this.#c.run(q(INSERT_RECORD, datastore, key, json, now, now)) === 1;
-        if (!isNew) this.#c.run(q(UPDATE_RECORD, json, now, datastore, key));
-        return isNew;
-      });
-      return { created };
-    });
+    return this.#c.write(() => ({ created: entries.map(({ key, record }) => this.#upsertRecord(datastore, key, record, now)) }));
   }
 
   dsGet(datastore: string, key: string): Promise<DatastoreRecord | undefined> {
