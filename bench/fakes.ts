@@ -4,6 +4,7 @@
  * with the latencies and limits the benchmark passes in `argv[2]` (JSON {@link FakeConfig}).
  * Talks to the parent over IPC: sends `{ ready, env, spreadsheet }`, answers `stats`.
  */
+import { createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { startTopicSite } from '../test/fakes/topic-site.ts';
@@ -59,9 +60,10 @@ async function main(): Promise<void> {
     latencyMs: (path) => pageLatency(path, config),
     pageBytes: (path) => pageSize(path, config.pageBytes),
     page: ({ host, slug, position, bytes }) => {
-      const html = benchPage(host, slug, position, bytes ?? 0);
-      bytesServed += html.length;
-      return html;
+      const body = benchPage(host, slug, position, bytes ?? 0);
+      bytesServed += body.length;
+      // A page's content follows from its path and size.
+      return { body, etag: createHash('sha1').update(`${host}/${slug}/${position}:${bytes}`).digest('hex').slice(0, 16) };
     },
   });
   const openai = await startLimitedOpenAI({

@@ -360,7 +360,7 @@ function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, 
 function measureExtractionMs(): number {
   const pages = Array.from({ length: 40 }, (_, i) => {
     const path = `/www.example.com/bench-keyword-${i}/${1 + (i % 10)}`;
-    return benchPage('www.example.com', `bench-keyword-${i}`, 1 + (i % 10), pageSize(path, fakeConfig.pageBytes));
+    return benchPage('www.example.com', `bench-keyword-${i}`, 1 + (i % 10), pageSize(path, fakeConfig.pageBytes)).toString();
   });
   for (const p of pages.slice(0, 10)) extractPage(p, 'https://www.example.com/');
   const t = performance.now();

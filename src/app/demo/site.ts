@@ -18,8 +18,11 @@ export interface TopicSiteOptions {
   pageBytes?: number | ((path: string) => number);
   /** HTTP status to answer with instead of the page (e.g. 404 for one position). */
   statusFor?: (info: { host: string; slug: string; position: number }) => number | undefined;
-  /** Builds the HTML of a page instead of {@link topicPage} (the benchmark wraps it in real-size chrome). */
-  page?: (info: { host: string; slug: string; position: number; bytes: number | undefined }) => string;
+  /**
+   * Builds the HTML of a page instead of {@link topicPage} (the benchmark wraps it in real-size
+   * chrome), or its bytes with their ETag (so that a big page is not hashed on every request).
+   */
+  page?: (info: { host: string; slug: string; position: number; bytes: number | undefined }) => string | { body: Buffer; etag: string };
 }
 
 export interface TopicSite {
@@ -106,8 +109,9 @@ export async function startTopicSite(options: TopicSiteOptions = {}): Promise<To
       const forced = options.statusFor?.({ host, slug, position: Number(pos) });
       if (forced) { hits.push({ path, status: forced, at: Date.now() }); res.writeHead(forced, { 'content-type': 'text/html' }).end(`<h1>${forced}</h1>`); return; }
       const bytes = typeof options.pageBytes === 'function' ? options.pageBytes(path) : options.pageBytes;
-      const html = options.page ? options.page({ host, slug, position: Number(pos), bytes }) : topicPage(host, slug, Number(pos), bytes);
-      const etag = `"${createHash('sha1').update(html).digest('hex').slice(0, 16)}"`;
+      const page = options.page ? options.page({ host, slug, position: Number(pos), bytes }) : topicPage(host, slug, Number(pos), bytes);
+      const html = typeof page === 'string' ? page : page.body;
+      const etag = `"${typeof page === 'string' ? createHash('sha1').update(page).digest('hex').slice(0, 16) : page.etag}"`;
       const lastModified = 'Mon, 02 Nov 2026 08:00:00 GMT';
       if (req.headers['if-none-match'] === etag) {
         notModified++;
