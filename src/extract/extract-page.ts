@@ -99,11 +99,18 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * A page's HTML: text, or the bytes as fetched with the charset to decode them with (so that
+ * the thread that parses the page decodes it, not the engine's main thread).
+ */
+export type HtmlSource = string | { bytes: Uint8Array; charset: string };
+
 /** Extracts the main content of an HTML document fetched from `url`. Never throws for bad HTML. */
-export function extractPage(html: string, url: string, options: { dom?: DomKind } = {}): PageExtract {
+export function extractPage(source: HtmlSource, url: string, options: { dom?: DomKind } = {}): PageExtract {
   void url; // links are not extracted, so relative URLs need no base
   // A missing optional jsdom is the caller's setup, not this page's fault: it throws.
   if (options.dom === 'jsdom') requireJsdom();
+  const html = typeof source === 'string' ? source : new TextDecoder(source.charset).decode(source.bytes);
   const prepared = prepareHtml(html);
   if (prepared.refused) return notReaderable(prepared.refused);
 

@@ -5,7 +5,7 @@
  */
 import { safeFetch, type FetchedPage, type SafeFetchOptions } from '../providers/web/safe-fetch.ts';
 import type { PageExtract } from './extract-page.ts';
-import { extractPageOffThread, reserveExtraction } from './pool.ts';
+import { extractPageOffThread, reserveExtraction, type ExtractionSlot } from './pool.ts';
 
 export type PageStatus = 'ok' | 'not-readerable' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
 
@@ -39,16 +39,17 @@ export async function fetchAndExtract(url: string, options: FetchAndExtractOptio
 
 /** As {@link fetchAndExtract}, with the fetch details (transient or not, Retry-After, code). */
 export async function fetchAndExtractDetailed(url: string, options: FetchAndExtractOptions = {}): Promise<{ result: PageResult; fetched: FetchedPage }> {
-  const release = await reserveExtraction(options.signal);
+  const slot = await reserveExtraction(options.signal);
   try {
-    return await fetchThenExtract(url, options);
+    return await fetchThenExtract(url, options, slot);
   } finally {
-    release();
+    slot.release();
   }
 }
 
-async function fetchThenExtract(url: string, options: FetchAndExtractOptions): Promise<{ result: PageResult; fetched: FetchedPage }> {
-  const fetched = await safeFetch(url, options);
+async function fetchThenExtract(url: string, options: FetchAndExtractOptions, slot: ExtractionSlot): Promise<{ result: PageResult; fetched: FetchedPage }> {
+  // The body is decoded by the thread that parses it.
+  const fetched = await safeFetch(url, { ...options, decode: false });
   const result: PageResult = {
     url, finalUrl: fetched.finalUrl, status: fetched.status, reason: withNotes(fetched.reason, fetched.notes),
     httpStatus: fetched.httpStatus, contentType: fetched.contentType, etag: fetched.etag,
@@ -56,9 +57,10 @@ async function fetchThenExtract(url: string, options: FetchAndExtractOptions): P
     title: null, byline: null, siteName: null, publishedTime: null, lang: null, excerpt: null,
     text: '', headings: [], wordCount: 0,
   };
-  if (fetched.status !== 'ok' || fetched.html === null) return { result, fetched };
-  const html = fetched.html;
-  fetched.html = null;
+  if (fetched.status !== 'ok' || !fetched.body) return { result, fetched };
+  const html = { bytes: fetched.body, charset: fetched.charset ?? 'utf-8' };
+  slot.hold(html.bytes.byteLength);
+  fetched.body = null;
   const page = await extractPageOffThread(html, fetched.finalUrl, {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.extractTimeCapMs ? { timeCapMs: options.extractTimeCapMs } : {}),

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
-import { closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, reserveExtraction } from './pool.ts';
+import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, reserveExtraction } from './pool.ts';
 
 afterAll(() => closeExtractPool());
 
@@ -15,18 +15,34 @@ describe('the extraction pool', () => {
     await expect(abandoned).rejects.toThrow('stopped');
     await new Promise((r) => setImmediate(r));
     expect(next).toBe(false);
-    held[0]!();
-    held[0]!();
-    const release = await waiting;
+    held[0]!.release();
+    held[0]!.release();
+    const slot = await waiting;
     expect(next).toBe(true);
     // A second release of the same page frees nothing more: one more page waits again.
     let third = false;
     const after = reserveExtraction(undefined, 1).then((r) => { third = true; return r; });
     await new Promise((r) => setImmediate(r));
     expect(third).toBe(false);
-    release();
-    (await after)();
-    for (const r of held.slice(1)) r();
+    slot.release();
+    (await after).release();
+    for (const r of held.slice(1)) r.release();
+  });
+
+  it('fetches no new page while the fetched pages waiting for extraction pass the bytes limit', async () => {
+    const big = await reserveExtraction(undefined, 1);
+    big.hold(BYTES_AHEAD_PER_THREAD / 2);
+    const second = await reserveExtraction(undefined, 1);
+    second.hold(BYTES_AHEAD_PER_THREAD / 2);
+    let next = false;
+    const waiting = reserveExtraction(undefined, 1).then((s) => { next = true; return s; });
+    await new Promise((r) => setImmediate(r));
+    expect(next).toBe(false);
+    // Far fewer pages than the page limit: the bytes held them back, and their release lets the next one go.
+    second.release();
+    (await waiting).release();
+    expect(next).toBe(true);
+    big.release();
   });
 
   it('stops a page that works longer than the time cap, and says so', async () => {

@@ -2,13 +2,13 @@
  * The extraction pool's worker thread: extracts one page per task (see `pool.ts`).
  */
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import { extractPage, type PageExtract } from './extract-page.ts';
+import { extractPage, type HtmlSource, type PageExtract } from './extract-page.ts';
 
 /** The channel on which a thread says which task it starts (see `pool.ts`). */
 export const STARTED_CHANNEL = 'topicflow:extract-started';
 
 export interface ExtractTask {
-  html: string;
+  html: HtmlSource;
   url: string;
   /**
    * Said on {@link STARTED_CHANNEL} as `[startedId, threadId, 0]` when this thread starts on the

@@ -50,9 +50,10 @@ function decoderFor(label: string): TextDecoder | undefined {
   }
 }
 
-export function decodeHtml(bytes: Uint8Array, contentType: string | null | undefined): DecodedBody {
+/** How an HTML body is to be decoded: its charset (a label TextDecoder takes), where that came from, and any note. */
+export function htmlCharset(bytes: Uint8Array, contentType: string | null | undefined): Omit<DecodedBody, 'text'> {
   const bom = bomCharset(bytes);
-  if (bom) return { text: new TextDecoder(bom).decode(bytes), charset: bom, source: 'bom' };
+  if (bom) return { charset: bom, source: 'bom' };
 
   const declared: [string, 'header' | 'meta'] | undefined = (() => {
     const h = charsetFromContentType(contentType);
@@ -60,23 +61,25 @@ export function decodeHtml(bytes: Uint8Array, contentType: string | null | undef
     const m = charsetFromMeta(bytes);
     return m ? [m, 'meta'] : undefined;
   })();
-  if (!declared) return { text: new TextDecoder('utf-8').decode(bytes), charset: 'utf-8', source: 'default' };
+  if (!declared) return { charset: 'utf-8', source: 'default' };
 
   const [label, source] = declared;
   const decoder = decoderFor(label);
   if (!decoder) {
     return {
-      text: new TextDecoder('utf-8').decode(bytes),
       charset: 'utf-8',
       source: 'default',
       note: `unknown charset ${JSON.stringify(label.slice(0, 40))} in ${source === 'header' ? 'Content-Type' : '<meta>'}; decoded as utf-8`,
     };
   }
   // The HTML standard: a <meta> claiming UTF-16 in an ASCII-compatible byte stream means UTF-8.
-  if (source === 'meta' && decoder.encoding.startsWith('utf-16')) {
-    return { text: new TextDecoder('utf-8').decode(bytes), charset: 'utf-8', source };
-  }
-  return { text: decoder.decode(bytes), charset: decoder.encoding, source };
+  if (source === 'meta' && decoder.encoding.startsWith('utf-16')) return { charset: 'utf-8', source };
+  return { charset: decoder.encoding, source };
+}
+
+export function decodeHtml(bytes: Uint8Array, contentType: string | null | undefined): DecodedBody {
+  const how = htmlCharset(bytes, contentType);
+  return { text: new TextDecoder(how.charset).decode(bytes), ...how };
 }
 
 /**

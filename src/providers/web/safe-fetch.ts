@@ -22,7 +22,7 @@ import { deadline } from '../http/deadline.ts';
 import { parseRetryAfter } from '../../shared/retry.ts';
 import { createGuard, guardedLookup, type Guard, type GuardOptions } from './guard.ts';
 import { robotsAllows, type RobotsFetch } from './robots.ts';
-import { decodeHtml, looksBinary } from './charset.ts';
+import { decodeHtml, htmlCharset, looksBinary } from './charset.ts';
 
 /** Sent with every request: says who we are and where to complain. */
 export const USER_AGENT = 'topicflow/0.1 (+https://github.com/topicflow/topicflow)';
@@ -49,6 +49,11 @@ export interface SafeFetchOptions extends GuardOptions {
   signal?: AbortSignal;
   /** @default USER_AGENT */
   userAgent?: string;
+  /**
+   * Decode the body here (`html`); false leaves its bytes in `body`, with the charset to decode
+   * them with, for a thread that parses the page to decode. @default true
+   */
+  decode?: boolean;
 }
 
 export type FetchStatus = 'ok' | 'blocked' | 'too-large' | 'timeout' | 'http-error' | 'not-html' | 'not-modified';
@@ -71,8 +76,10 @@ export interface FetchedPage {
   lastModified: string | null;
   /** Encoding the body was decoded with. */
   charset: string | null;
-  /** The decoded body, when status is 'ok'. */
+  /** The decoded body, when status is 'ok' (and the fetch decodes). */
   html: string | null;
+  /** The body's bytes, when status is 'ok' and the fetch was asked not to decode. */
+  body?: Uint8Array | null;
   /** Every URL redirected to, in order. */
   redirects: string[];
   /** Things worth knowing that did not stop the fetch (e.g. an unknown charset). */
@@ -116,7 +123,7 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
   const limit = deadline(o.timeoutMs, options.signal);
   const signal = limit.signal;
   const fail = (status: FetchStatus, code: string, reason: string, transient = false): FetchedPage =>
-    Object.assign(page, { status, code, reason, transient, html: null });
+    Object.assign(page, { status, code, reason, transient, html: null, body: null });
 
   try {
     const got = await follow(input, o, signal, page.redirects, true);
@@ -158,6 +165,13 @@ export async function safeFetch(input: string, options: SafeFetchOptions = {}): 
     if (looksBinary(bytes)) return fail('not-html', 'web.binary', `body is binary data though labelled ${mediaType || 'with no content type'}`);
     if (mediaType === '' && !/^\s*<(!doctype\s+html|html|head|body)\b/i.test(bytes.subarray(0, 1024).toString('latin1').replace(/^\uFEFF|<!--[\s\S]*?-->/g, ''))) {
       return fail('not-html', 'web.not_html', 'no content type and the body does not look like HTML');
+    }
+    if (options.decode === false) {
+      const how = htmlCharset(bytes, page.contentType);
+      if (how.note) page.notes.push(how.note);
+      page.charset = how.charset;
+      page.body = bytes;
+      return page;
     }
     const decoded = decodeHtml(bytes, page.contentType);
     if (decoded.note) page.notes.push(decoded.note);
