@@ -18,6 +18,11 @@ describe('prepareHtml', () => {
     expect(html).toBe('<!DOCTYPE html><html><head><script type="application/ld+json">{"a":1}</script></head><body><p>x</p></body></html>');
   });
 
+  it('ends a script at its first end tag, in any case, and an unclosed one at the end of the page', () => {
+    const { html } = prepareHtml('<p>a</p><SCRIPT>x = "</scr" + "ipt>"</Script ><p>b</p><script src=x>y<p>lost</p>');
+    expect(html).toBe('<!DOCTYPE html><html><head></head><body><p>a</p><p>b</p></body></html>');
+  });
+
   it('empties huge attribute values and keeps small ones', () => {
     const { html } = prepareHtml(`<p class="lead" data-x="${'x'.repeat(5000)}">text</p>`);
     expect(html).toContain('<body><p class="lead" data-x="">text</p></body>');
