@@ -125,27 +125,34 @@ const PLACEHOLDER = /\{(keyword|intent|pages|peopleAlsoAsk|relatedSearches|outli
  */
 export function briefRequest(req: { keyword: string; pages: readonly BriefPage[]; serp: BriefSerp; heuristic: ContentBrief; maxInputTokens: number; tokenizer: Tokenizer; prompt?: { system?: string | undefined; user?: string | undefined } }) {
   const { pages, serp, heuristic } = req;
-  const pageBlocks = pages.map((p) => {
+  const cuts = pages.map((p) => req.tokenizer.cut(p.text ?? '', req.maxInputTokens));
+  const pageBlocks = (withText: boolean) => pages.map((p, i) => {
     // The page must not close the delimiter the prompt puts around it.
-    const text = req.tokenizer.cut(p.text ?? '', req.maxInputTokens).text.replace(/<\/?page[^>]*>/gi, '');
+    const text = withText ? cuts[i]!.text.replace(/<\/?page[^>]*>/gi, '') : '';
     const hs = p.headings.filter((h) => h.level >= 2 && h.level <= 3).map((h) => `${h.level === 3 ? '  ' : ''}H${h.level} ${h.text}`).join('\n');
     return `<page id="${p.id}" position="${p.position}" words="${p.words}">\nTitle: ${p.title}\nURL: ${p.url}\nHeadings:\n${hs}\nText:\n${text}\n</page>`;
-  });
+  }).join('\n\n');
   const values: Record<string, string> = {
     keyword: req.keyword,
     intent: `${heuristic.intent} (${heuristic.intentWhy})`,
-    pages: pageBlocks.join('\n\n'),
+    pages: pageBlocks(true),
     peopleAlsoAsk: serp.peopleAlsoAsk.join('\n') || '(none)',
     relatedSearches: serp.relatedSearches.join('\n') || '(none)',
     outline: heuristic.outline.map((s) => `H${s.level} ${s.heading} (${s.pages} pages: ${s.cites.join(', ')})`).join('\n') || '(none)',
     pageIds: pages.map((p) => p.id).join(', '),
   };
-  const render = (t: string) => t.replace(PLACEHOLDER, (_, name: string) => values[name] ?? '');
+  const render = (t: string, v = values) => t.replace(PLACEHOLDER, (_, name: string) => v[name] ?? '');
+  const messages = (v: Record<string, string>) => [
+    { role: 'system' as const, content: render(req.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system, v) },
+    { role: 'user' as const, content: render(req.prompt?.user ?? DEFAULT_BRIEF_PROMPT.user, v) },
+  ];
+  const placed = `${req.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system}${req.prompt?.user ?? DEFAULT_BRIEF_PROMPT.user}`.split('{pages}').length - 1;
   return {
-    messages: [
-      { role: 'system' as const, content: render(req.prompt?.system ?? DEFAULT_BRIEF_PROMPT.system) },
-      { role: 'user' as const, content: render(req.prompt?.user ?? DEFAULT_BRIEF_PROMPT.user) },
-    ],
+    messages: messages(values),
+    // The prompt's tokens without the page texts, plus the texts as their cuts counted them (a
+    // token or two apart where a text meets its block), instead of counting the texts again.
+    promptTokens: req.tokenizer.chat(messages({ ...values, pages: pageBlocks(false) }), BRIEF_JSON_SCHEMA)
+      + placed * cuts.reduce((n, c) => n + c.tokens, 0),
     schemaName: 'content_brief',
     jsonSchema: BRIEF_JSON_SCHEMA,
     validator: briefOutputSchema,
