@@ -27,6 +27,7 @@ function value(r: () => number, depth: number, keys: readonly string[] = KEYS): 
     if (s < 0.66) return r() < 0.5;
     if (s < 0.74) return null;
     if (s < 0.8) return '';
+    if (s < 0.84) return `😀t${Math.floor(r() * 100)}`;
     return `t·${Math.floor(r() * 100)}`;
   }
   if (k < 0.6) {
@@ -56,6 +57,7 @@ const EXPRESSIONS = [
   '$lookup(a, b)', "$lookup(a, 'x')", "$lookup(a.b, c & 'y')", "$lookup(list, 'x')",
   "$map(list, function($v) { { 'hit': $lookup(a, $v.x & '/' & $v.y) ? 'yes' : 'no', 'v': $lookup(b, $v.text) } })[]",
   'list{ x: $ }', "list{ x & '/' & text: true }", "a.list{ $string(level): $ }", "list{ 'lit': $ }", 'list{ x: 1 }', '$.list{ text: $ }',
+  '$substring(a, 0, 2)', '$substring(text, 1, 3)', "list.{ 'u': x, 't': $substring(text, 0, 2) }", "[a.list.{ 'x': x, 'n': 3 }]", "a.{ 'k': b }",
   '[a]', '[a.b]', '[list.x]', '[list]', "[$map(a.list, function($v) { { 'k': $v.x } })]", "[$map(a, function($v) { { 'v': $v } })[]]",
   ...shipped,
   ...shippedEachWhen,
@@ -86,7 +88,9 @@ describe('fast-eval', () => {
       .flatMap((st) => Object.values(st.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])).filter((e) => e.includes('steps.')));
     // And the Clusters rows: one per cluster, up to one per keyword.
     perRun.push(...blueprint.steps.filter((st) => (st as { id?: string }).id === 'writeClusters').map((st) => templateExpressions(st.with!.rows as string)[0]!));
-    expect(perRun).toHaveLength(4);
+    // And the brief's pages (`[steps.page.{ ..., 'text': $substring(text, 0, 4000) }]`).
+    perRun.push(...blueprint.steps.filter((st) => (st as { id?: string }).id === 'brief').map((st) => templateExpressions(st.with!.pages as string)[0]!));
+    expect(perRun).toHaveLength(5);
     for (const e of perRun) expect(compiled(e), e).toBe(true);
     for (const ok of ['list{ x: $ }', "list{ x & '/' & y: true }", '[a.b]', "[$map(a, function($v) { { 'v': $v } })]", "[$map(a, function($v) { { 'v': $lookup(b, $v.k & 'x') ? 1 : 0 } })]"]) expect(compiled(ok), ok).toBe(true);
     for (const other of ['[a, b]', '[[a]]', "[{ 'a': 1 }]", 'a[x > 1]', 'a{x: y}', 'a{x: $, y: $}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]']) {

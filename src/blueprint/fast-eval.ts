@@ -2,7 +2,8 @@
  * Native evaluation of a few JSONata shapes that the shipped blueprints evaluate for every item,
  * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules,
  * `path[]`), string and number literals, `&`, `? :`, `=` and `!=` on scalars, `in` a list of
- * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$count`, `$lookup` on an object, `path{ key: $ }` and `path{ key: literal }`, and
+ * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$count`, `$substring` by literal
+ * positions, `$lookup` on an object, `path{ key: $ }`, `path{ key: literal }`, `path.{ 'key': value }`, and
  * `$map(path, function($v) { {...} })` building one object per element. A plain path through
  * objects (`steps.result.link`) is property access. JSONata's evaluator is async at every node
  * and makes an object constructor a group-by, so the shapes above cost it tens of times more, on
@@ -142,6 +143,11 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
       const inner = compile(s.expressions[0]!, lambdaVar);
       if (!inner) return undefined;
       fns.push(inner);
+    } else if (i === steps.length - 1 && i > 0 && s.type === 'unary' && s.value === '{') {
+      // `path.{ 'key': value, ... }`: one object per item of the path.
+      const obj = compileObject(s, lambdaVar);
+      if (!obj) return undefined;
+      fns.push(obj);
     } else {
       return undefined;
     }
@@ -167,8 +173,9 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
   if (keepSingleton) return general;
   // Names through objects only (the usual case) are plain property access: the same result as
   // the steps above, which are needed only where an array is on the way.
-  const names = steps.slice(firstIsVariable ? 1 : 0).map((s) => s.value);
-  if (!names.every((n) => typeof n === 'string')) return general;
+  const rest = steps.slice(firstIsVariable ? 1 : 0);
+  if (!rest.every((s) => s.type === 'name')) return general;
+  const names = rest.map((s) => s.value);
   const first = firstIsVariable ? fns[0]! : undefined;
   return (input, ctx) => {
     let v = first ? first(input, ctx) : input;
@@ -233,6 +240,21 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
       return v.join(sep);
     };
   }
+  if (proc.value === 'substring' && args.length === 3 && args.slice(1).every((a) => a.type === 'number' && plainNode(a) && Number.isSafeInteger(a.value))
+    && (args[1]!.value as number) >= 0 && (args[2]!.value as number) > 0) {
+    // JSONata counts code points (it splits the whole string into them): the same as UTF-16
+    // units while the head taken holds no surrogate, else JSONata answers.
+    const a = compile(args[0]!, lambdaVar);
+    const start = args[1]!.value as number;
+    const end = start + (args[2]!.value as number);
+    if (!a) return undefined;
+    return (input, ctx) => {
+      const v = a(input, ctx);
+      if (v === undefined || v === BAIL) return v;
+      if (typeof v !== 'string' || /[\uD800-\uDFFF]/.test(v.slice(0, end))) return BAIL;
+      return v.slice(start, end);
+    };
+  }
   if (proc.value === 'lookup' && args.length === 2) {
     // An object's own field by a computed name (arrays, which JSONata maps over, are left to it).
     const obj = compile(args[0]!, lambdaVar);
@@ -279,7 +301,7 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
 }
 
 /** `{ 'key': value, ... }` with distinct literal keys, over one input item (no grouping). */
-function compileObject(node: Node, lambdaVar: string): Fn | undefined {
+function compileObject(node: Node, lambdaVar: string | undefined): Fn | undefined {
   if (node.type !== 'unary' || node.value !== '{' || !plainNode(node) || !Array.isArray(node.lhs)) return undefined;
   const pairs: [string, Fn][] = [];
   const seen = new Set<string>();
