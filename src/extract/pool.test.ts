@@ -34,14 +34,15 @@ describe('the extraction pool', () => {
     big.hold(BYTES_AHEAD_PER_THREAD / 2);
     const second = await reserveExtraction(undefined, 1);
     second.hold(BYTES_AHEAD_PER_THREAD / 2);
-    let next = false;
-    const waiting = reserveExtraction(undefined, 1).then((s) => { next = true; return s; });
+    let next = 0;
+    const waiting = [1, 2].map(() => reserveExtraction(undefined, 1).then((s) => { next++; return s; }));
     await new Promise((r) => setImmediate(r));
-    expect(next).toBe(false);
-    // Far fewer pages than the page limit: the bytes held them back, and their release lets the next one go.
+    expect(next).toBe(0);
+    // Far fewer pages than the page limit: the bytes held them back, and the release of one
+    // page's bytes lets both waiting pages go.
     second.release();
-    (await waiting).release();
-    expect(next).toBe(true);
+    for (const slot of await Promise.all(waiting)) slot.release();
+    expect(next).toBe(2);
     big.release();
   });
 

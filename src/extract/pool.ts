@@ -225,13 +225,24 @@ export const PAGES_AHEAD_PER_THREAD = 64 * PAGES_PER_THREAD;
 /**
  * Bytes of fetched HTML waiting for extraction, per thread: when extraction falls behind, no new
  * page is fetched until it catches up (up to {@link PAGES_AHEAD_PER_THREAD} pages of 2 MB would
- * otherwise wait in memory). @default 32 MB
+ * otherwise wait in memory). @default 16 MB
  */
-export const BYTES_AHEAD_PER_THREAD = 32 * 1024 * 1024;
+export const BYTES_AHEAD_PER_THREAD = 16 * 1024 * 1024;
 
 let ahead = 0;
 let bytesAhead = 0;
-const aheadWaiters: (() => void)[] = [];
+/** Callers waiting for room, first come first served; each is granted its place before it wakes. */
+const aheadWaiters: { threads: number; grant: () => void }[] = [];
+
+const roomFor = (threads: number) => ahead < threads * PAGES_AHEAD_PER_THREAD && bytesAhead < threads * BYTES_AHEAD_PER_THREAD;
+
+/** Grants places to waiting callers while there is room: one page's room can be many pages' bytes. */
+function admit(): void {
+  while (aheadWaiters.length > 0 && roomFor(aheadWaiters[0]!.threads)) {
+    ahead++;
+    aheadWaiters.shift()!.grant();
+  }
+}
 
 /** A page's place among the pages fetched ahead of extraction (see {@link reserveExtraction}). */
 export interface ExtractionSlot {
@@ -247,20 +258,20 @@ export interface ExtractionSlot {
  */
 export async function reserveExtraction(signal?: AbortSignal, threads = extractThreads()): Promise<ExtractionSlot> {
   const n = Math.max(1, threads);
-  while (ahead >= n * PAGES_AHEAD_PER_THREAD || bytesAhead >= n * BYTES_AHEAD_PER_THREAD) {
+  if (aheadWaiters.length === 0 && roomFor(n)) ahead++;
+  else {
     signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
-      const wake = () => { signal?.removeEventListener('abort', onAbort); resolve(); };
+      const waiter = { threads: n, grant: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
       const onAbort = () => {
-        const i = aheadWaiters.indexOf(wake);
+        const i = aheadWaiters.indexOf(waiter);
         if (i >= 0) aheadWaiters.splice(i, 1);
         reject(signal!.reason);
       };
-      aheadWaiters.push(wake);
+      aheadWaiters.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
-  ahead++;
   let held = 0;
   let released = false;
   return {
@@ -268,14 +279,14 @@ export async function reserveExtraction(signal?: AbortSignal, threads = extractT
       if (released) return;
       bytesAhead += bytes - held;
       held = bytes;
+      admit();
     },
     release() {
       if (released) return;
       released = true;
       ahead--;
       bytesAhead -= held;
-      // One page's room can be many pages' bytes: every waiter checks again.
-      for (const wake of aheadWaiters.splice(0)) wake();
+      admit();
     },
   };
 }
