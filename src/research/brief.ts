@@ -182,16 +182,16 @@ export function outlineAndGaps(pages: readonly BriefPage[], serp: Pick<BriefSerp
   // Questions searchers ask that few pages answer in a heading are gaps too.
   const keywordWords = new Set(headingKey(keyword).split(' '));
   const seen = new Set([...outline.map((s) => headingKey(s.heading)), ...gaps.map((g) => headingKey(g.topic))]);
+  // The words of each page's headings, once for all the questions.
+  let headingWords: Set<string>[] | undefined;
   for (const q of [...serp.peopleAlsoAsk, ...serp.relatedSearches]) {
     const key = headingKey(q);
     const words = key.split(' ').filter((w) => w && !keywordWords.has(w));
     // Already a section or a gap: every word of the question is in its heading.
     if (words.length === 0 || seen.has(key) || [...seen].some((k) => { const ks = new Set(k.split(' ')); return words.every((w) => ks.has(w)); })) continue;
     seen.add(key);
-    const covering = pages.filter((p) => {
-      const have = new Set(p.headings.flatMap((h) => headingKey(h.text).split(' ')));
-      return words.filter((w) => have.has(w)).length * 3 >= words.length * 2;
-    });
+    headingWords ??= pages.map((p) => new Set(p.headings.flatMap((h) => headingKey(h.text).split(' '))));
+    const covering = pages.filter((_, i) => words.filter((w) => headingWords![i]!.has(w)).length * 3 >= words.length * 2);
     if (covering.length < threshold) gaps.push({ topic: q, pages: covering.length, cites: covering.map((p) => p.id) });
   }
   return { outline, gaps: gaps.slice(0, options.maxGaps ?? 10) };
