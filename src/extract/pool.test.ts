@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
-import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, reserveExtraction } from './pool.ts';
+import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, pagesAhead, reserveExtraction } from './pool.ts';
 
 afterAll(() => closeExtractPool());
 
@@ -27,6 +27,12 @@ describe('the extraction pool', () => {
     slot.release();
     (await after).release();
     for (const r of held.slice(1)) r.release();
+  });
+
+  it('takes the pages ahead from TOPICFLOW_PAGES_AHEAD when it is a whole number, else 64', () => {
+    expect(pagesAhead({})).toBe(64);
+    expect(pagesAhead({ TOPICFLOW_PAGES_AHEAD: '256' })).toBe(256);
+    for (const bad of ['0', '-3', '2.5', 'many', '']) expect(pagesAhead({ TOPICFLOW_PAGES_AHEAD: bad }), bad).toBe(64);
   });
 
   it('fetches no new page while the fetched pages waiting for extraction pass the bytes limit', async () => {

@@ -215,12 +215,20 @@ function settle(job: Pending, page: PageExtract): void {
 }
 
 /**
- * Pages fetching or fetched for extraction and not yet extracted, per extraction thread: enough
- * downloads in flight to keep a thread busy when pages take seconds to arrive (a download holds
- * a socket, not the page, until its body comes). With 64 a thread, the 1000-keyword bench
- * fetched ~60 pages a second with ~1 s downloads and left the thread a third busy.
+ * Pages fetching or fetched for extraction and not yet extracted, per extraction thread:
+ * `TOPICFLOW_PAGES_AHEAD`, else 64. A download holds a socket, not the page, until its body
+ * comes, so more pages ahead fetch faster when pages take seconds to arrive; what costs memory
+ * is the work they start downstream (the OpenAI requests in flight). The 1000-keyword bench on
+ * 2 cores: 64 fetched ~60 pages a second (209.9 s, peak RSS ~560 MB), 256 took 169-195 s and
+ * peaked at 623-685 MB, over the 600 MB target.
  */
-export const PAGES_AHEAD_PER_THREAD = 64 * PAGES_PER_THREAD;
+export const PAGES_AHEAD_PER_THREAD = pagesAhead(process.env);
+
+/** `TOPICFLOW_PAGES_AHEAD` when it is a whole number from 1, else 64. */
+export function pagesAhead(env: Record<string, string | undefined>): number {
+  const n = Number(env.TOPICFLOW_PAGES_AHEAD);
+  return Number.isSafeInteger(n) && n >= 1 ? n : 16 * PAGES_PER_THREAD;
+}
 
 /**
  * Bytes of fetched HTML waiting for extraction, per thread: when extraction falls behind, no new
