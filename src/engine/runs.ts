@@ -5,7 +5,7 @@
  */
 import { compileBlueprint, type CompiledBlueprint } from '../blueprint/compile.ts';
 import type { Blueprint } from '../blueprint/schema.ts';
-import type { JobSpec, QueueDriver } from '../queue/types.ts';
+import type { JobSpec, QueueDriver, QueueLimits } from '../queue/types.ts';
 import { DEFAULT_RETRY } from '../shared/retry.ts';
 import type { StepDefinition } from '../steps/define.ts';
 import type { StepRegistry } from '../steps/registry.ts';
@@ -73,7 +73,15 @@ export class Runs {
       this.#warmed.add(s.step.uses);
       s.type.warm?.(this.#env);
     }
-    for (const [name, limits] of Object.entries(compiled.providerLimits)) {
+    // A step type that works on only so many runs at once in a process caps its queue here.
+    const caps = new Map<string, number>();
+    for (const s of compiled.steps.values()) {
+      const n = s.type?.runsAtOnce?.();
+      if (n !== undefined) caps.set(s.queue, Math.min(n, caps.get(s.queue) ?? Infinity));
+    }
+    const all: Record<string, QueueLimits> = { ...compiled.providerLimits };
+    for (const [name, cap] of caps) all[name] = { ...all[name], concurrency: Math.min(cap, all[name]?.concurrency ?? Infinity) };
+    for (const [name, limits] of Object.entries(all)) {
       const key = `${name}:${JSON.stringify(limits)}`;
       if (this.#configured.has(key)) continue;
       this.#configured.add(key);

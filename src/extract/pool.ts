@@ -10,7 +10,6 @@
  * extracted inline, so a run of a few pages or a test does not wait for them.
  * `TOPICFLOW_EXTRACT_THREADS=0` always extracts inline on the calling thread (no cap possible).
  */
-import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { transientError } from '../shared/errors.ts';
@@ -18,16 +17,12 @@ import { Fifo } from '../shared/collections.ts';
 import { extractPage, notReaderable, type HtmlSource, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 import { siblingModule } from '../shared/modules.ts';
+import { extractThreads, PAGES_AHEAD_PER_THREAD, PAGES_PER_THREAD } from './capacity.ts';
+
+export { extractThreads, PAGES_AHEAD_PER_THREAD, PAGES_PER_THREAD, pagesAhead } from './capacity.ts';
 
 /** Longest one page may take to extract before its worker is terminated. @default 20000 */
 export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
-
-/**
- * Pages handed to a thread at once: 4 a thread. Given one at a time, a thread waits for the busy
- * main thread between pages (to hear that the page was done and get the next) while page jobs
- * queue up; big pages balance badly between threads with more.
- */
-export const PAGES_PER_THREAD = 4;
 
 /** Old-generation heap cap of each extraction thread, in MB. @default 256 */
 export const EXTRACT_THREAD_HEAP_MB = 256;
@@ -48,22 +43,6 @@ let pool: Piscina<Task, PageExtract | null> | undefined;
 let poolThreads = 0;
 let warm = false;
 let ready: Promise<void> = Promise.resolve();
-
-/**
- * Worker threads to use: `TOPICFLOW_EXTRACT_THREADS`, else one per core minus one (at least one).
- * The engine's main thread is the one that grants rate-limit slots and sends requests: with every
- * core extracting it waits for CPU, and requests granted before such a wait go out together
- * after it. Extraction is a small share of a run's CPU, so a core less for it costs no time.
- */
-export function extractThreads(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.TOPICFLOW_EXTRACT_THREADS;
-  if (raw !== undefined && raw.trim() !== '' && Number.isInteger(Number(raw)) && Number(raw) >= 0) return Number(raw);
-  // Asked for every page: availableParallelism() is a system call, the core count does not change.
-  cores ??= availableParallelism();
-  return Math.max(1, cores - 1);
-}
-
-let cores: number | undefined;
 
 function getPool(threads: number): Piscina<Task, PageExtract | null> {
   if (pool && poolThreads === threads) return pool;
@@ -212,22 +191,6 @@ function settle(job: Pending, page: PageExtract): void {
   if (job.settled) return;
   job.settled = true;
   job.resolve(page);
-}
-
-/**
- * Pages fetching or fetched for extraction and not yet extracted, per extraction thread:
- * `TOPICFLOW_PAGES_AHEAD`, else 64. A download holds a socket, not the page, until its body
- * comes, so more pages ahead fetch faster when pages take seconds to arrive; what costs memory
- * is the work they start downstream (the OpenAI requests in flight). The 1000-keyword bench on
- * 2 cores: 64 fetched ~60 pages a second (209.9 s, peak RSS ~560 MB), 256 took 169-195 s and
- * peaked at 623-685 MB, over the 600 MB target.
- */
-export const PAGES_AHEAD_PER_THREAD = pagesAhead(process.env);
-
-/** `TOPICFLOW_PAGES_AHEAD` when it is a whole number from 1, else 64. */
-export function pagesAhead(env: Record<string, string | undefined>): number {
-  const n = Number(env.TOPICFLOW_PAGES_AHEAD);
-  return Number.isSafeInteger(n) && n >= 1 ? n : 16 * PAGES_PER_THREAD;
 }
 
 /**

@@ -89,6 +89,12 @@ export interface StepDefinition<S extends z.ZodType = z.ZodType, O = unknown> {
    */
   throttle?: 'per-run' | 'per-request';
   /**
+   * Most runs of this step one process works on at once. More would only wait inside `run`
+   * (page.extract: for room ahead of the extraction threads) while holding slots of the run's
+   * concurrency that other steps' runs could use. Caps its queue's concurrency in this process.
+   */
+  runsAtOnce?: () => number;
+  /**
    * The output depends only on the input, and `run` uses nothing of its context: no I/O, no
    * cache, no store. The planner then runs the step as it creates the step run, in the same
    * transaction, instead of sending it through a queue (a transform costs one row, not a job).
