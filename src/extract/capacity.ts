@@ -44,3 +44,7 @@ export function pagesAhead(env: Record<string, string | undefined>): number {
   return Number.isSafeInteger(n) && n >= 1 ? n : 16 * PAGES_PER_THREAD;
 }
 
+/** Pages a process fetches ahead of its `threads` extraction threads (at least one thread's worth). */
+export function pagesAheadOf(threads = extractThreads()): number {
+  return Math.max(1, threads) * PAGES_AHEAD_PER_THREAD;
+}

@@ -17,7 +17,7 @@ import { Fifo } from '../shared/collections.ts';
 import { extractPage, notReaderable, type HtmlSource, type PageExtract } from './extract-page.ts';
 import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 import { siblingModule } from '../shared/modules.ts';
-import { extractThreads, PAGES_AHEAD_PER_THREAD, PAGES_PER_THREAD } from './capacity.ts';
+import { extractThreads, pagesAheadOf, PAGES_PER_THREAD } from './capacity.ts';
 
 export { extractThreads, PAGES_AHEAD_PER_THREAD, PAGES_PER_THREAD, pagesAhead } from './capacity.ts';
 
@@ -205,7 +205,7 @@ let bytesAhead = 0;
 /** Callers waiting for room, first come first served; each is granted its place before it wakes. */
 const aheadWaiters: { threads: number; grant: () => void }[] = [];
 
-const roomFor = (threads: number) => ahead < threads * PAGES_AHEAD_PER_THREAD && bytesAhead < threads * BYTES_AHEAD_PER_THREAD;
+const roomFor = (threads: number) => ahead < pagesAheadOf(threads) && bytesAhead < threads * BYTES_AHEAD_PER_THREAD;
 
 /** Grants places to waiting callers while there is room: one page's room can be many pages' bytes. */
 function admit(): void {

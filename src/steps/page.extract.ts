@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { defineStep } from './define.ts';
 import type { PageResult } from '../extract/fetch-and-extract.ts';
 import { webError, DEFAULT_MAX_BYTES } from '../providers/web/safe-fetch.ts';
-import { extractThreads, PAGES_AHEAD_PER_THREAD } from '../extract/capacity.ts';
+import { pagesAheadOf } from '../extract/capacity.ts';
 
 /** Cached extracts are kept this long; revalidated with a conditional request on every use. */
 const CACHE_TTL_MS = 30 * 86_400_000;
@@ -28,7 +28,7 @@ export const pageExtract = defineStep({
   // A page past the extraction gate's room waits in `run` holding a slot of the run's
   // concurrency: at the end of the 1000-keyword bench the ideas queued behind such pages all ran
   // at once (+45 % requests a second, +100 MB RSS).
-  runsAtOnce: () => Math.max(1, extractThreads()) * PAGES_AHEAD_PER_THREAD,
+  runsAtOnce: () => pagesAheadOf(),
   input: z.object({
     url: z.string().min(1).describe('Page URL (http or https).'),
     timeoutMs: z.number().int().positive().max(300_000).default(15_000).describe('Whole fetch, redirects included.'),
