@@ -521,6 +521,8 @@ describe('engine', () => {
           // Read when it runs, and again when the next step is planned after it.
           { id: 'use', uses: 'test.flaky@1', with: { value: '{{ $lookup(steps.big.byN, $string(steps.each.n)) }}' } },
           { id: 'next', uses: 'data.set@1', with: { label: '{{ steps.use.value }}', of: '{{ $count($keys(steps.big.byN)) }}' } },
+          // Waits for big (the run's steps above its items) without reading it; checked after every item.
+          { id: 'all', uses: 'data.set@1', per: 'run', with: { labels: '{{ $count(steps.next) }}' } },
         ],
       }) });
       const done = await engine.waitForRun(started.id, 50);
@@ -528,6 +530,7 @@ describe('engine', () => {
       const next = await store.listStepRuns(started.id, { stepId: 'next' });
       expect(next).toHaveLength(n.length);
       expect(next[2999]!.output).toEqual({ label: 'row 2999', of: 3000 });
+      expect(await store.findStepRun(started.id, 'all', '')).toMatchObject({ status: 'succeeded', output: { labels: 3000 } });
       // 6,000 plans and runs read it; it was read from the store 288 times when the fan-out's
       // items pushed it out of the planner's cache.
       expect(bigReads).toBeLessThanOrEqual(1);
