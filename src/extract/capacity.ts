@@ -32,9 +32,8 @@ let cores: number | undefined;
  * Pages fetching or fetched for extraction and not yet extracted, per extraction thread:
  * `TOPICFLOW_PAGES_AHEAD`, else 64. A download holds a socket, not the page, until its body
  * comes, so more pages ahead fetch faster when pages take seconds to arrive; what costs memory
- * is the work they start downstream (the OpenAI requests in flight). The 1000-keyword bench on
- * 2 cores: 64 fetched ~60 pages a second (209.9 s, peak RSS ~560 MB), 256 took 169-195 s and
- * peaked at 623-685 MB, over the 600 MB target.
+ * is the work they start downstream (the OpenAI requests in flight). 64 keeps the 1000-keyword
+ * bench under 600 MB on 2 cores; 128 and 256 are faster and reach it (README, "Speed and memory").
  */
 export const PAGES_AHEAD_PER_THREAD = pagesAhead(process.env);
 
