@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
-import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, PAGES_AHEAD_PER_THREAD, pagesAhead, reserveExtraction } from './pool.ts';
+import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, reserveExtraction } from './pool.ts';
+import { PAGES_AHEAD_PER_THREAD, pagesAhead } from './capacity.ts';
 
 afterAll(() => closeExtractPool());
 

@@ -19,8 +19,6 @@ import { STARTED_CHANNEL, type ExtractTask } from './worker.ts';
 import { siblingModule } from '../shared/modules.ts';
 import { extractThreads, pagesAheadOf, PAGES_PER_THREAD } from './capacity.ts';
 
-export { extractThreads, PAGES_AHEAD_PER_THREAD, PAGES_PER_THREAD, pagesAhead } from './capacity.ts';
-
 /** Longest one page may take to extract before its worker is terminated. @default 20000 */
 export const DEFAULT_EXTRACT_TIME_CAP_MS = 20_000;
 
