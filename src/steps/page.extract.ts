@@ -25,9 +25,7 @@ export const pageExtract = defineStep({
   version: 1,
   description: 'Fetch a web page (SSRF-guarded, robots.txt respected, size and time capped) and extract its main content: title, byline, site name, published date, language, text, H1-H3 outline, word count.',
   provider: 'web',
-  // A page past the extraction gate's room waits in `run` holding a slot of the run's
-  // concurrency: at the end of the 1000-keyword bench the ideas queued behind such pages all ran
-  // at once (+45 % requests a second, +100 MB RSS).
+  // A page past the extraction gate's room would wait in `run` holding a slot of the run's concurrency.
   runsAtOnce: () => pagesAheadOf(),
   input: z.object({
     url: z.string().min(1).describe('Page URL (http or https).'),
