@@ -11,6 +11,7 @@ import { quotaError, serializeError, transientError, userError } from '../src/sh
 import type { RetryPolicy } from '../src/shared/retry.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobSpec, type QueueDriver } from '../src/queue/types.ts';
 import { rateWindowMargin, widenedMargin } from '../src/queue/rate-limiter.ts';
+import { lobbySize } from '../src/queue/lobby.ts';
 import { startArrivalFront } from './fakes/arrival-front.ts';
 
 /** Timer and clock granularity allowed on a lower bound (ms). */
@@ -507,6 +508,28 @@ export function describeQueueContract(name: string, create: () => Promise<QueueD
       ac.abort();
       await expect(third).rejects.toThrow();
     }, T);
+
+    it('starts no more self-throttled jobs than the lobby holds while they wait for slots, and runs them all', async () => {
+      // A job that waits for a slot holds its input and its built request; the rest stay queued.
+      const limit = { max: 8, intervalMs: 500 };
+      const size = lobbySize(limit);
+      const q = await driver();
+      await q.configureQueue('lobby', { concurrency: 200, rateLimit: limit });
+      const waiting = inFlight();
+      let done = 0;
+      await q.start(async () => {
+        waiting.enter();
+        await q.acquire('lobby');
+        waiting.leave();
+        done++;
+      }, { concurrency: 200 });
+      const jobs = 3 * size;
+      await q.enqueue(Array.from({ length: jobs }, (_, i) => spec(`l${i}`, 'lobby', { selfThrottled: true })));
+      await waitFor(() => done === jobs, 'every self-throttled job', 30_000);
+      expect(waiting.max()).toBeLessThanOrEqual(size);
+      // The lobby fills: requests are built ahead of the slots that free.
+      expect(waiting.max()).toBeGreaterThanOrEqual(size - limit.max);
+    }, 40_000);
 
     it('does not let a queue held by its rate limit block other queues', async () => {
       const q = await driver();

@@ -15,6 +15,7 @@ import { createRateLimiter, RATE_CAUTION_MS, rateWindowMargin, validateConcurren
 import { recentLoopLagMs, watchLoopLag } from '../shared/loop-lag.ts';
 import { createRateGate, type RateGate } from './rate-gate.ts';
 import { holdSlot, runWithSlots, type HeldSlot } from './send-stamp.ts';
+import { lobbySize } from './lobby.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from './types.ts';
 import { NO_PERMIT, type RateObservation, type RatePermit } from '../shared/limits.ts';
 
@@ -55,6 +56,8 @@ interface QueueState {
   caution: { ms: number; until: number; widenedAt: number };
   running: number;
   waiting: number;
+  /** Self-throttled jobs running and not yet granted a slot (see lobby.ts). */
+  lobby: number;
   /** One FIFO per group ('' for jobs without a group). */
   lanes: Map<string, Fifo<Entry>>;
 }
@@ -89,7 +92,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
   function queueOf(name: string): QueueState {
     let q = queues.get(name);
     if (!q) {
-      q = { name, concurrency: Infinity, limiter: undefined, caution: { ms: 0, until: 0, widenedAt: 0 }, running: 0, waiting: 0, lanes: new Map() };
+      q = { name, concurrency: Infinity, limiter: undefined, caution: { ms: 0, until: 0, widenedAt: 0 }, running: 0, waiting: 0, lobby: 0, lanes: new Map() };
       queues.set(name, q);
       order.push(q);
     }
@@ -200,7 +203,9 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         const key = pickLane(q);
         if (key === undefined) continue;
         let slot: HeldSlot | undefined;
-        if (q.limiter && !q.lanes.get(key)!.peek()!.job.selfThrottled) {
+        const selfThrottled = q.lanes.get(key)!.peek()!.job.selfThrottled === true;
+        if (q.limiter && selfThrottled && q.lobby >= lobbySize(q.limiter.limit)) continue;
+        if (q.limiter && !selfThrottled) {
           const wait = q.limiter.tryAcquire(now(), margin(q, q.limiter));
           if (wait > 0) {
             soonestWake = Math.min(soonestWake, wait);
@@ -226,6 +231,14 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     q.running++;
     const g = e.job.group === undefined ? undefined : groupOf(e.job.group);
     if (g) g.running++;
+    // In the lobby until its first grant (or its end, when it never asks for one).
+    let inLobby = q.limiter !== undefined && e.job.selfThrottled === true;
+    if (inLobby) q.lobby++;
+    const leaveLobby = () => {
+      if (!inLobby) return;
+      inLobby = false;
+      q.lobby--;
+    };
     // Its last attempt: a transient failure of it would not be retried.
     const job: Job = { ...e.job, isLastAttempt: !shouldRetry({ fault: 'transient' }, e.job.attemptsMade + 1, e.job.retry), rateLimitWaitsLeft: RATE_LIMIT_WAITS - e.rateLimitWaits };
     // Each job starts in its own macrotask: a handler's store calls resolve at once, so jobs
@@ -233,7 +246,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
     // in which no socket connects or reads and requests granted rate slots leave only at its end,
     // together with the next window's.
     new Promise<void>((resolve) => { setImmediate(resolve); })
-      .then(() => runWithSlots(() => h(job), slot ? [slot] : []))
+      .then(() => runWithSlots(() => h(job), slot ? [slot] : [], inLobby ? () => { leaveLobby(); pump(); } : undefined))
       .then(
         () => finish(e, job, undefined, false),
         (err: unknown) => finish(e, job, err, true),
@@ -242,6 +255,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): QueueDriver
         running--;
         q.running--;
         if (g) g.running--;
+        leaveLobby();
         if (running === 0) for (const w of drainWaiters.splice(0)) w();
         pump();
         checkIdle();

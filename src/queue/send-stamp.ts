@@ -27,6 +27,8 @@ export interface HeldSlot {
 interface JobSlots {
   /** Slots granted to this job, oldest first, whose request has not left yet. */
   held: HeldSlot[];
+  /** Called at the job's first grant (it leaves its queue's lobby, see lobby.ts), then dropped. */
+  granted: (() => void) | undefined;
 }
 
 const jobs = new AsyncLocalStorage<JobSlots>();
@@ -34,11 +36,12 @@ let watching = false;
 
 /**
  * Runs a job's handler in a context of its own, in which the slots it is granted
- * ({@link holdSlot}, or `held`: the slot its start took) are stamped when its requests leave.
+ * ({@link holdSlot}, or `held`: the slot its start took) are stamped when its requests leave;
+ * `granted` is called when it is first granted one.
  */
-export function runWithSlots<T>(fn: () => T, held: HeldSlot[] = []): T {
+export function runWithSlots<T>(fn: () => T, held: HeldSlot[] = [], granted?: () => void): T {
   if (held.length > 0) watch();
-  return jobs.run({ held }, fn);
+  return jobs.run({ held, granted }, fn);
 }
 
 /**
@@ -50,6 +53,9 @@ export function holdSlot(slot: HeldSlot): void {
   if (!job) return;
   watch();
   job.held.push(slot);
+  const granted = job.granted;
+  job.granted = undefined;
+  granted?.();
 }
 
 /** The job's oldest slot not yet sent, taken off its list; undefined outside a job or when none. */

@@ -26,6 +26,7 @@ import { formatError, isRateLimited, serializeError, transientError } from '../.
 import { retryDelay, shouldRetry, type RetryPolicy } from '../../shared/retry.ts';
 import { validateConcurrency, validateRateLimit } from '../rate-limiter.ts';
 import { runWithSlots, type HeldSlot } from '../send-stamp.ts';
+import { lobbySize } from '../lobby.ts';
 import { RATE_LIMIT_WAITS, type Job, type JobHandler, type JobSpec, type QueueDriver, type QueueLimits } from '../types.ts';
 import { createRateSlots } from './rate-slots.ts';
 import { defineScripts } from './scripts.ts';
@@ -90,6 +91,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const workers = new Map<string, Worker>();
   const concurrency = new Map<string, number>();
   const groups = new Map<string, Semaphore>();
+  /** Per rate-limited queue, its self-throttled jobs started here and not yet granted a slot (see lobby.ts). */
+  const lobbies = new Map<string, Semaphore>();
   const running = new Map<string, { release: () => void }>();
   let handler: JobHandler | undefined;
   let onFailed: ((job: Job, error: unknown) => void) | undefined;
@@ -147,6 +150,13 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       group.limit = bj.data.groupConcurrency;
       groups.set(job.group, group);
     }
+    const lobby = bj.data.selfThrottled ? lobbyOf(job.queue) : undefined;
+    let inLobby = false;
+    const leaveLobby = () => {
+      if (!inLobby) return;
+      inLobby = false;
+      lobby!.release();
+    };
     try {
       await group?.acquire();
     } catch {
@@ -154,8 +164,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     }
     try {
       try {
+        // Before the global permit: a job waiting here must not keep other queues' jobs waiting.
+        await lobby?.acquire();
+        inLobby = lobby !== undefined;
         await global.acquire();
       } catch {
+        leaveLobby();
         throw Worker.RateLimitError();
       }
       try {
@@ -165,21 +179,35 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
           await queueOf(job.queue).rateLimit(grant.waitMs);
           throw Worker.RateLimitError();
         }
-        await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : []);
+        await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : [], inLobby ? leaveLobby : undefined);
       } finally {
         global.release();
       }
     } finally {
+      leaveLobby();
       group?.release();
     }
   }
 
-  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, held: HeldSlot[]): Promise<void> {
+  /** The lobby of `queue` when this process has a rate limit for it, sized from that limit. */
+  function lobbyOf(queue: string): Semaphore | undefined {
+    const limit = slots.limitOf(queue);
+    if (!limit) return undefined;
+    let lobby = lobbies.get(queue);
+    if (!lobby) {
+      lobby = new Semaphore(lobbySize(limit));
+      lobbies.set(queue, lobby);
+    }
+    lobby.limit = lobbySize(limit);
+    return lobby;
+  }
+
+  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, held: HeldSlot[], granted?: () => void): Promise<void> {
     const key = `${bj.id}:${token ?? ''}`;
     let release!: () => void;
     const released = new Promise<'released'>((r) => { release = () => r('released'); });
     running.set(key, { release });
-    const work = Promise.resolve().then(() => runWithSlots(() => handler!(job), held));
+    const work = Promise.resolve().then(() => runWithSlots(() => handler!(job), held, granted));
     // A released job may still finish here later; nobody waits for it any more.
     work.catch(() => {});
     try {
@@ -373,6 +401,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       const stop = new Closing('queue closing');
       global.rejectAll(stop);
       for (const g of groups.values()) g.rejectAll(stop);
+      for (const l of lobbies.values()) l.rejectAll(stop);
       const closed = Promise.all([...workers.values()].map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

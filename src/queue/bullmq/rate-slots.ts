@@ -31,6 +31,8 @@ export interface RateSlots {
   configure(queue: string, limit: RateLimit): Promise<void>;
   /** Whether this process configured a rate limit for `queue`. */
   configuredHere(queue: string): boolean;
+  /** The rate limit this process configured for `queue`, if any. */
+  limitOf(queue: string): RateLimit | undefined;
   /** Whether `queue` has a rate limit here, or had one in Redis at the last `scan`. */
   isLimited(queue: string): boolean;
   /** Reads which queues have a rate limit in Redis, including those set up by other processes. */
@@ -138,6 +140,13 @@ export function createRateSlots(redis: Redis & Scripts, prefix: string): RateSlo
     },
 
     configuredHere: (queue) => rateLimits.has(queue),
+
+    limitOf(queue) {
+      const value = rateLimits.get(queue);
+      if (value === undefined) return undefined;
+      const [max, intervalMs, maxTokens] = value.split(':').map(Number);
+      return { max: max!, intervalMs: intervalMs!, ...(maxTokens === undefined ? {} : { maxTokens }) };
+    },
 
     isLimited,
 
