@@ -55,6 +55,7 @@ const EXPRESSIONS = [
   "$map(list.x, function($v) { { 'v': $v, 'b': b, 'self': $v.a } })[]",
   '$count(a)', '$count(a.b)', '$count(list.x)', "$map(a.list, function($v) { { 'n': $count($v.x), 'j': $join($v.y, ', ') } })[]",
   '$lookup(a, b)', "$lookup(a, 'x')", "$lookup(a.b, c & 'y')", "$lookup(list, 'x')",
+  "$lookup(a, 'x')[0]", "$lookup(a, 'list')[0].x", "$lookup(a, b)[1].y", "$lookup(a, 'x')[-1].text", "$lookup(a, 'list').x", "[$lookup(a, 'x').y]", "$lookup(a, 'x')[0].list.x",
   "$map(list, function($v) { { 'hit': $lookup(a, $v.x & '/' & $v.y) ? 'yes' : 'no', 'v': $lookup(b, $v.text) } })[]",
   'list{ x: $ }', "list{ x & '/' & text: true }", "a.list{ $string(level): $ }", "list{ 'lit': $ }", 'list{ x: 1 }', '$.list{ text: $ }',
   '$substring(a, 0, 2)', '$substring(text, 1, 3)', "list.{ 'u': x, 't': $substring(text, 0, 2) }", "[a.list.{ 'x': x, 'n': 3 }]", "a.{ 'k': b }",
@@ -92,10 +93,31 @@ describe('fast-eval', () => {
     perRun.push(...blueprint.steps.filter((st) => (st as { id?: string }).id === 'brief').map((st) => templateExpressions(st.with!.pages as string)[0]!));
     expect(perRun).toHaveLength(5);
     for (const e of perRun) expect(compiled(e), e).toBe(true);
+    // The keyword fan-out's mapping, made once per keyword in one planning transaction.
+    const keyword = blueprint.steps.find((st) => (st as { id?: string }).id === 'keyword')!;
+    const keywordExprs = Object.values(keyword.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : []));
+    expect(keywordExprs.length).toBeGreaterThan(0);
+    for (const e of keywordExprs) expect(compiled(e), e).toBe(true);
     for (const ok of ['list{ x: $ }', "list{ x & '/' & y: true }", '[a.b]', "[$map(a, function($v) { { 'v': $v } })]", "[$map(a, function($v) { { 'v': $lookup(b, $v.k & 'x') ? 1 : 0 } })]"]) expect(compiled(ok), ok).toBe(true);
-    for (const other of ['[a, b]', '[[a]]', "[{ 'a': 1 }]", 'a[x > 1]', 'a{x: y}', 'a{x: $, y: $}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]']) {
+    for (const other of ['[a, b]', '[[a]]', "[{ 'a': 1 }]", 'a[x > 1]', 'a{x: y}', 'a{x: $, y: $}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]', "$lookup(a, 'x')[0][1]", "$lookup(a, 'x')[y]", "$lookup(a, 'x')[0.5]"]) {
       expect(compiled(other), other).toBe(false);
     }
+  });
+
+  it('indexes a $lookup result as JSONata does: lists, lists of lists, one value, a missing key, from the end', async () => {
+    const values = [[{ x: 1, y: 'a' }, { x: 2, y: 'b' }], [[1, 2], [3]], [[{ x: 5 }]], { x: 7 }, 'text', [], null, [null, { x: 0 }], [[]]];
+    const exprs = ["$lookup(m, k)[0].x", "$lookup(m, k)[1].x", "$lookup(m, k)[-1].x", "$lookup(m, k)[0]", "$lookup(m, k)[3].x", "$lookup(m, 'other')[0].x", "[$lookup(m, k).x]", "$lookup(m, k).y"];
+    let native = 0;
+    for (const src of exprs) {
+      const fast = compileFast(jsonata(src).ast());
+      for (const v of values) {
+        const scope = { m: { key: v }, k: 'key' };
+        expect(await viaEngine(src, structuredClone(scope)), `${src} on ${JSON.stringify(v)}`).toEqual(await viaJsonata(src, structuredClone(scope)));
+        if (fast && fast(scope) !== BAIL) native++;
+      }
+    }
+    // All but the bare `[0]` (not a path) are answered natively.
+    expect(native).toBe((exprs.length - 1) * values.length);
   });
 
   it('gives what JSONata gives, on 400 generated inputs for each expression (half with the names it uses)', async () => {

@@ -131,7 +131,7 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
   const fns: Fn[] = [];
   for (const [i, s] of steps.entries()) {
     const keepStep = keepSingleton && i === steps.length - 1 && s.keepArray === true;
-    if (!plainNode(s, keepStep ? ['keepArray'] : [])) return undefined;
+    if (!plainNode(s, keepStep ? ['keepArray'] : i === 0 && s.type === 'function' ? ['predicate'] : [])) return undefined;
     if (s.type === 'name' && typeof s.value === 'string') {
       const key = s.value;
       fns.push((item) => unwrap(lookup(item, key), keepStep));
@@ -139,6 +139,11 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
       const v = compileVariable(s, lambdaVar);
       if (!v) return undefined;
       fns.push(v);
+    } else if (i === 0 && s.type === 'function' && !keepStep) {
+      // `$lookup(map, key)[0].field`: a function's result, optionally indexed by a whole number.
+      const fn = compileIndexedCall(s, lambdaVar);
+      if (!fn) return undefined;
+      fns.push(fn);
     } else if (i === steps.length - 1 && i > 0 && s.type === 'block' && s.expressions?.length === 1) {
       const inner = compile(s.expressions[0]!, lambdaVar);
       if (!inner) return undefined;
@@ -187,6 +192,31 @@ function compilePath(node: Node, lambdaVar: string | undefined): Fn | undefined 
       if (v === undefined) return undefined;
     }
     return v;
+  };
+}
+
+/**
+ * A function call as a path's first step, with at most one predicate: a whole-number index
+ * (JSONata's `evaluateFilter` for a number: a negative one counts from the end, an item that is
+ * an array is the result itself), then the unwrapping at the end of JSONata's `evaluate`.
+ */
+function compileIndexedCall(node: Node, lambdaVar: string | undefined): Fn | undefined {
+  const { predicate, ...call } = node as Node & { predicate?: { type?: string; expr?: Node }[] };
+  const call_ = compileFunction(call, lambdaVar, false);
+  if (!call_) return undefined;
+  if (predicate === undefined) return (input, ctx) => unwrap(call_(input, ctx));
+  const filter = predicate[0];
+  if (predicate.length !== 1 || filter?.type !== 'filter' || Object.keys(filter).some((k) => !['type', 'expr', 'position'].includes(k))) return undefined;
+  const expr = filter.expr;
+  if (expr?.type !== 'number' || !plainNode(expr) || !Number.isSafeInteger(expr.value)) return undefined;
+  const n = expr.value as number;
+  return (input, ctx) => {
+    const v = call_(input, ctx);
+    if (v === BAIL) return BAIL;
+    const list = Array.isArray(v) ? v : [v];
+    const item = list[n < 0 ? list.length + n : n];
+    if (item === undefined) return undefined;
+    return Array.isArray(item) ? unwrap(item) : item;
   };
 }
 
