@@ -28,6 +28,7 @@ function value(r: () => number, depth: number, keys: readonly string[] = KEYS): 
     if (s < 0.74) return null;
     if (s < 0.8) return '';
     if (s < 0.84) return `😀t${Math.floor(r() * 100)}`;
+    if (s < 0.9) return [' S1 ', '\tA  b\n', 'X\r\n', ' ', ' Ünï \u00a0c '][Math.floor(r() * 5)];
     return `t·${Math.floor(r() * 100)}`;
   }
   if (k < 0.6) {
@@ -40,7 +41,9 @@ function value(r: () => number, depth: number, keys: readonly string[] = KEYS): 
 }
 
 const blueprint = JSON.parse(readFileSync(join(import.meta.dirname, '../../blueprints/topic-research.json'), 'utf8')) as { steps: { with?: Record<string, unknown>; each?: string; when?: string }[] };
-const shipped = blueprint.steps.flatMap((s) => Object.values(s.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])));
+/** The expressions of a mapping, nested objects (the row's `cells`) included. */
+const leaves = (v: unknown): string[] => (typeof v === 'string' ? templateExpressions(v) : v !== null && typeof v === 'object' ? Object.values(v).flatMap(leaves) : []);
+const shipped = blueprint.steps.flatMap((s) => leaves(s.with ?? {}));
 /** The fan-outs and conditions too (the keyword filter reads `$$.run` and `$$.inputs` inside `rows[...]`). */
 const shippedEachWhen = blueprint.steps.flatMap((s) => [s.each, s.when].filter((e): e is string => e !== undefined));
 
@@ -59,6 +62,8 @@ const EXPRESSIONS = [
   "$map(list, function($v) { { 'hit': $lookup(a, $v.x & '/' & $v.y) ? 'yes' : 'no', 'v': $lookup(b, $v.text) } })[]",
   'list{ x: $ }', "list{ x & '/' & text: true }", "a.list{ $string(level): $ }", "list{ 'lit': $ }", 'list{ x: 1 }', '$.list{ text: $ }',
   '$substring(a, 0, 2)', '$substring(text, 1, 3)', "list.{ 'u': x, 't': $substring(text, 0, 2) }", "[a.list.{ 'x': x, 'n': 3 }]", "a.{ 'k': b }",
+  '$lowercase(a)', '$uppercase(a.b)', '$trim(text)', '$trim(list.x)', '$lowercase($trim($string(a.b)))', '$exists(a)', '$exists(a.b)', '$exists(list.x)',
+  "$exists(a.x) ? a.x : ''", "$lowercase($trim($string(a))) ? $lowercase($trim($string(a))) : $lowercase(b)",
   '[a]', '[a.b]', '[list.x]', '[list]', "[$map(a.list, function($v) { { 'k': $v.x } })]", "[$map(a, function($v) { { 'v': $v } })[]]",
   ...shipped,
   ...shippedEachWhen,
@@ -98,6 +103,11 @@ describe('fast-eval', () => {
     const keywordExprs = Object.values(keyword.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : []));
     expect(keywordExprs.length).toBeGreaterThan(0);
     for (const e of keywordExprs) expect(compiled(e), e).toBe(true);
+    // The sheet rows' fan-out mapping (trimmed, lower-case keyword, country and language), made once per row there too.
+    const row = blueprint.steps.find((st) => (st as { id?: string }).id === 'row')!;
+    const rowExprs = leaves(row.with);
+    expect(rowExprs.length).toBe(6);
+    for (const e of rowExprs) expect(compiled(e), e).toBe(true);
     for (const ok of ['list{ x: $ }', "list{ x & '/' & y: true }", '[a.b]', "[$map(a, function($v) { { 'v': $v } })]", "[$map(a, function($v) { { 'v': $lookup(b, $v.k & 'x') ? 1 : 0 } })]"]) expect(compiled(ok), ok).toBe(true);
     for (const other of ['[a, b]', '[[a]]', "[{ 'a': 1 }]", 'a[x > 1]', 'a{x: y}', 'a{x: $, y: $}', "$map(a, function($v, $i) { $i })", '$sum(a)', 'a < b', "a in [b]", "$map(a, function($v) { { $v.k: 1 } })", 'a.b[0]', "$lookup(a, 'x')[0][1]", "$lookup(a, 'x')[y]", "$lookup(a, 'x')[0.5]"]) {
       expect(compiled(other), other).toBe(false);

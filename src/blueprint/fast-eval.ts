@@ -2,7 +2,7 @@
  * Native evaluation of a few JSONata shapes that the shipped blueprints evaluate for every item,
  * with JSONata's own results: paths of names (over objects and arrays, JSONata's sequence rules,
  * `path[]`), string and number literals, `&`, `? :`, `=` and `!=` on scalars, `in` a list of
- * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$join`, `$count`, `$substring` by literal
+ * literals, `and`, `or`, `( )`, `[ expr ]`, `$string`, `$lowercase`, `$uppercase`, `$trim`, `$exists`, `$join`, `$count`, `$substring` by literal
  * positions, `$lookup` on an object, `path{ key: $ }`, `path{ key: literal }`, `path.{ 'key': value }`, and
  * `$map(path, function($v) { {...} })` building one object per element. A plain path through
  * objects (`steps.result.link`) is property access. JSONata's evaluator is async at every node
@@ -230,6 +230,17 @@ function compileVariable(node: Node, lambdaVar: string | undefined): Fn | undefi
   return undefined;
 }
 
+/** JSONata's string functions of one string, as jsonata 2.x writes them (`$trim` makes each run of whitespace one space). */
+const TEXT_FUNCTIONS: Record<string, (s: string) => string> = {
+  lowercase: (s) => s.toLowerCase(),
+  uppercase: (s) => s.toUpperCase(),
+  trim: (s) => {
+    let r = s.replace(/[ \t\n\r]+/g, ' ');
+    if (r.startsWith(' ')) r = r.slice(1);
+    return r.endsWith(' ') ? r.slice(0, -1) : r;
+  },
+};
+
 function asText(v: unknown): string | typeof BAIL {
   if (v === undefined) return '';
   return typeof v === 'string' ? v : BAIL;
@@ -248,6 +259,25 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
       if (typeof v === 'boolean') return String(v);
       if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
       return BAIL;
+    };
+  }
+  const text = typeof proc.value === 'string' && Object.hasOwn(TEXT_FUNCTIONS, proc.value) ? TEXT_FUNCTIONS[proc.value] : undefined;
+  if (text && args.length === 1) {
+    // `<s-:s>`: nothing gives nothing, a string its result, anything else JSONata's error.
+    const a = compile(args[0]!, lambdaVar);
+    if (!a) return undefined;
+    return (input, ctx) => {
+      const v = a(input, ctx);
+      if (v === undefined) return undefined;
+      return typeof v === 'string' ? text(v) : BAIL;
+    };
+  }
+  if (proc.value === 'exists' && args.length === 1) {
+    const a = compile(args[0]!, lambdaVar);
+    if (!a) return undefined;
+    return (input, ctx) => {
+      const v = a(input, ctx);
+      return v === BAIL ? BAIL : v !== undefined;
     };
   }
   if (proc.value === 'count' && args.length === 1) {
