@@ -118,7 +118,9 @@ function planCommitted(tx: RunTx): void {
   memos.delete(tx);
   let cache = terminal.get(memo.run);
   if (!cache) terminal.set(memo.run, (cache = new Map()));
-  for (const [id, r] of memo.rows) if (r.itemKey !== '') touch(cache, id, r);
+  // Only the last item rows stay: the ones before would pass through the cache and out again.
+  let passThrough = memo.rows.size - TERMINAL_CACHE_SIZE;
+  for (const [id, r] of memo.rows) if (r.itemKey !== '' && passThrough-- <= 0) touch(cache, id, r);
   // The run's own rows last: a fan-out's thousands of items must not push out what they all read.
   for (const [id, r] of memo.rows) if (r.itemKey === '') touch(cache, id, r);
   while (cache.size > TERMINAL_CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -337,18 +339,18 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
   const { tx, run } = env;
   const stepId = node.step.id;
   const isEach = node.step.each !== undefined;
-  // A fan-out that made its items once does not make them again. A single step run is not looked
-  // up first: it is made in the pass in which its last dependency finished, so it hardly ever exists
-  // yet, and if it does the (run, step, item) key makes the insert a no-op. A look-up would be one
-  // query per step run made.
-  if (isEach && (await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true, limit: 1 })) > 0) return;
-
   for (const d of node.deps) {
     const dk = keyPrefix(key, env.graph.nodes.get(d)!.depth);
     // A step it reads is read right after (its row joins the memo); one it only waits for is asked its status.
     const ok = node.referenced.includes(d) ? (await findRun(env, d, dk))?.status === 'succeeded' : await depSucceeded(env, d, dk);
     if (!ok) return;
   }
+  // A fan-out that made its items once does not make them again (asked once it is ready: a keyword
+  // made with its search pending is a candidate of the results fan-out too). A single step run is
+  // not looked up first: it is made in the pass in which its last dependency finished, so it hardly
+  // ever exists yet, and if it does the (run, step, item) key makes the insert a no-op. A look-up
+  // would be one query per step run made.
+  if (isEach && (await tx.countStepRuns(run.id, { stepIds: [stepId], keyPrefix: key, strictlyBelow: true, limit: 1 })) > 0) return;
   if (node.fanInWait.length > 0 && (await stillWaiting(env, node, key))) return;
 
   const queue = queueOf(env, node);
