@@ -64,6 +64,31 @@ export interface PlanEnv {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped', 'filtered']);
 
+/**
+ * Planning a big sheet takes seconds in one transaction (20,000 rows: their items, then each
+ * keyword's step runs). The event loop turns every {@link SLICE_MS} of it meanwhile, the
+ * transaction kept open, so that what runs on timers goes on: bullmq's lock renewals (15 s), the
+ * rate limiters' clocks (a stall stretches their windows), the server's answers.
+ */
+const SLICE_MS = 50;
+let sliceStart: number | undefined;
+
+/** Lets the event loop turn once this stretch of work has run {@link SLICE_MS}. */
+function breathe(): Promise<void> | undefined {
+  const now = performance.now();
+  if (sliceStart === undefined) {
+    sliceStart = now;
+    // Cleared when the loop next turns: the next stretch of work starts its own slice.
+    setImmediate(() => { sliceStart = undefined; });
+    return undefined;
+  }
+  if (now - sliceStart < SLICE_MS) return undefined;
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Step runs inserted in one call: a fan-out's thousands are written in slices too (see {@link breathe}). */
+const INSERT_SLICE = 1000;
+
 /** One step at one item key, as a map key (the caches, witnesses and fan-in sets below). */
 const slot = (stepId: string, key: string) => `${stepId}\u0000${key}`;
 
@@ -293,6 +318,7 @@ async function plan(env: PlanEnv, finished: StepRunRecord[], fanInsFirst: { node
   for (const c of fanInsFirst) later(c.node, c.key);
   for (;;) {
     while (worklist.length) {
+      await breathe();
       const r = worklist.shift()!;
       const candidates: { node: StepNode; key: string }[] = [];
       if (r.status === 'succeeded') {
@@ -390,6 +416,7 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
     const limit = run.options.limit;
     if (node.depth === 1 && typeof limit === 'number' && limit >= 0) items = items.slice(0, limit);
     for (const [i, item] of items.entries()) {
+      await breathe();
       const k = childKey(key, i);
       const itemScope: ExpressionScope = { ...scope, item, items: [...(scope.items ?? []), item], index: i };
       rows.push(await makeRow(env, node, k, itemScope, queue, item, fail, where));
@@ -401,15 +428,18 @@ async function tryCreate(env: PlanEnv, node: StepNode, key: string, created: Ste
 }
 
 async function insert(env: PlanEnv, rows: NewStepRun[], created: StepRunRecord[], worklist: StepRunRecord[]): Promise<void> {
-  if (!rows.length) return;
-  const inserted = await env.tx.insertStepRuns(rows);
-  for (const r of inserted) {
-    if (r.status === 'pending') { created.push(r); witness(env, r); txMemo(env).pending.set(slot(r.stepId, r.itemKey), r); }
-    else { worklist.push(r); remember(env, r); }
+  let failed: StepRunRecord | undefined;
+  for (let i = 0; i < rows.length; i += INSERT_SLICE) {
+    if (i > 0) await breathe();
+    const inserted = await env.tx.insertStepRuns(rows.length <= INSERT_SLICE ? rows : rows.slice(i, i + INSERT_SLICE));
+    for (const r of inserted) {
+      if (r.status === 'pending') { created.push(r); witness(env, r); txMemo(env).pending.set(slot(r.stepId, r.itemKey), r); }
+      else { worklist.push(r); remember(env, r); }
+    }
+    // A step whose error policy is `fail` stops the run when it fails here too (an expression or a
+    // pure step), as when it fails running.
+    failed ??= inserted.find((r) => r.status === 'failed' && env.graph.nodes.get(r.stepId)?.step.onError === 'fail');
   }
-  // A step whose error policy is `fail` stops the run when it fails here too (an expression or a
-  // pure step), as when it fails running.
-  const failed = inserted.find((r) => r.status === 'failed' && env.graph.nodes.get(r.stepId)?.step.onError === 'fail');
   if (failed) await env.tx.updateRun(env.run.id, { status: 'stopped', error: failed.error, finishedAt: Date.now() });
 }
 

@@ -540,6 +540,57 @@ describe('engine', () => {
     }
   });
 
+  it('lets the event loop turn while it plans a fan-out of 20,000 items in one transaction', async () => {
+    // A big sheet's rows are planned in one transaction that took seconds; timers (bullmq's lock
+    // renewals, the rate limiters' clocks, the server) stood still until it committed.
+    const n = Array.from({ length: 20_000 }, (_, i) => i);
+    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db'));
+    await store.migrate();
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 5);
+    // The real store; each transaction that made the fan-out's items notes the timer's ticks meanwhile.
+    const fanOuts: { rows: number; ticks: number }[] = [];
+    const watching = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'withRun') {
+          return (runId: string, fn: Parameters<typeof store.withRun>[1]) => target.withRun(runId, async (tx) => {
+            const before = ticks;
+            let rows = 0;
+            const out = await fn({ ...tx, insertStepRuns: (r) => { rows += r.filter((x) => x.stepId === 'each').length; return tx.insertStepRuns(r); } });
+            if (rows > 0) fanOuts.push({ rows, ticks: ticks - before });
+            return out;
+          });
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const engine = new Engine({ store: watching, queue: createMemoryQueue(), env: {}, registry });
+    await engine.startWorker();
+    try {
+      const started = await engine.startRun({ workflow: 'test', blueprint: bp({
+        version: 1, name: 'breathe', inputs: { n: { type: 'array', default: n } },
+        steps: [
+          // Not pure: the fan-out is planned after it ran, in the transaction that records it.
+          { id: 'rows', uses: 'test.flaky@1', with: { value: '{{ inputs.n }}' } },
+          { id: 'each', uses: 'data.set@1', each: 'steps.rows.value', with: { n: '{{ item }}', label: "{{ 'row ' & $string(item) }}" } },
+          { id: 'all', uses: 'data.set@1', per: 'run', with: { count: '{{ $count(steps.each) }}' } },
+        ],
+      }) });
+      const done = await engine.waitForRun(started.id, 50);
+      expect(done.status).toBe('succeeded');
+      expect(await store.findStepRun(started.id, 'all', '')).toMatchObject({ status: 'succeeded', output: { count: 20_000 } });
+      expect(await store.findStepRun(started.id, 'each', '19999')).toMatchObject({ status: 'succeeded', output: { n: 19_999, label: 'row 19999' } });
+      // All 20,000 in one transaction, during which the timer still ran (before: not once).
+      expect(fanOuts).toEqual([{ rows: 20_000, ticks: expect.any(Number) }]);
+      expect(fanOuts[0]!.ticks).toBeGreaterThan(0);
+    } finally {
+      clearInterval(timer);
+      await engine.close(1000);
+      await store.close();
+    }
+  });
+
   it('fails a collecting step whose paged rows break its schema, saying which row', async () => {
     const r = await run({
       version: 1, name: 'pagedbad', inputs: { n: { type: 'array', default: Array.from({ length: 700 }, (_, i) => i) } },
