@@ -133,6 +133,39 @@ const pagedRows = defineStep({
 
 const registry = createRegistry([...STEP_TYPES, flaky as StepDefinition, impure as StepDefinition, sleepy as StepDefinition, cachedStep as StepDefinition, held as StepDefinition, warmable as StepDefinition, pagedRows as StepDefinition]);
 
+type SqliteStore = Awaited<ReturnType<typeof openSqliteStore>>;
+
+/** A new SQLite store in its own folder, with the engine's tables. */
+async function freshStore(): Promise<SqliteStore> {
+  const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db'));
+  await store.migrate();
+  return store;
+}
+
+/** The real store, with `withRun` replaced by `withRun(real)`: a test sees what its transactions do. */
+function watchingRuns(store: SqliteStore, withRun: (real: SqliteStore) => SqliteStore['withRun'], more: Partial<Record<'findStepRun', (real: SqliteStore) => unknown>> = {}): SqliteStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'withRun') return withRun(target);
+      if (prop === 'findStepRun' && more.findStepRun) return more.findStepRun(target);
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** Runs `doc` to its end on an engine of its own over `watched` (a view of a store), then closes the engine. */
+async function runWatched(watched: SqliteStore, doc: unknown): Promise<{ id: string; status: string }> {
+  const engine = new Engine({ store: watched, queue: createMemoryQueue(), env: {}, registry });
+  await engine.startWorker();
+  try {
+    const started = await engine.startRun({ workflow: 'test', blueprint: bp(doc) });
+    return { id: started.id, status: (await engine.waitForRun(started.id, 50)).status };
+  } finally {
+    await engine.close(1000);
+  }
+}
+
 function bp(doc: unknown): Blueprint {
   const r = validateBlueprint(doc, registry);
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
@@ -495,25 +528,15 @@ describe('engine', () => {
     // At 20,000 keywords the sheet's keywords (MBs of output) fell out of the planner's cache of
     // finished rows every 1,024 rows, and every transaction in flight read them again: RSS spikes.
     const n = Array.from({ length: 3000 }, (_, i) => i);
-    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db'));
-    await store.migrate();
+    const store = await freshStore();
     let bigReads = 0;
     const count = (stepId: string) => { if (stepId === 'big') bigReads++; };
     // The real store, counting the reads of one step's row.
-    const counting = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'findStepRun') return (runId: string, stepId: string, key: string) => { count(stepId); return target.findStepRun(runId, stepId, key); };
-        if (prop === 'withRun') {
-          return (runId: string, fn: Parameters<typeof store.withRun>[1]) => target.withRun(runId, (tx) => fn({ ...tx, findStepRun: (r, s, k) => { count(s); return tx.findStepRun(r, s, k); } }));
-        }
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-    const engine = new Engine({ store: counting, queue: createMemoryQueue(), env: {}, registry });
-    await engine.startWorker();
+    const counting = watchingRuns(store,
+      (real) => (runId, fn) => real.withRun(runId, (tx) => fn({ ...tx, findStepRun: (r, s, k) => { count(s); return tx.findStepRun(r, s, k); } })),
+      { findStepRun: (real) => (runId: string, stepId: string, key: string) => { count(stepId); return real.findStepRun(runId, stepId, key); } });
     try {
-      const started = await engine.startRun({ workflow: 'test', blueprint: bp({
+      const started = await runWatched(counting, {
         version: 1, name: 'lookup', inputs: { n: { type: 'array', default: n } },
         steps: [
           { id: 'big', uses: 'data.set@1', with: { byN: "{{ $merge(inputs.n.{ $string($): 'row ' & $ }) }}" } },
@@ -524,9 +547,8 @@ describe('engine', () => {
           // Waits for big (the run's steps above its items) without reading it; checked after every item.
           { id: 'all', uses: 'data.set@1', per: 'run', with: { labels: '{{ $count(steps.next) }}' } },
         ],
-      }) });
-      const done = await engine.waitForRun(started.id, 50);
-      expect(done.status).toBe('succeeded');
+      });
+      expect(started.status).toBe('succeeded');
       const next = await store.listStepRuns(started.id, { stepId: 'next' });
       expect(next).toHaveLength(n.length);
       expect(next[2999]!.output).toEqual({ label: 'row 2999', of: 3000 });
@@ -535,7 +557,6 @@ describe('engine', () => {
       // items pushed it out of the planner's cache.
       expect(bigReads).toBeLessThanOrEqual(1);
     } finally {
-      await engine.close(1000);
       await store.close();
     }
   });
@@ -544,31 +565,20 @@ describe('engine', () => {
     // A big sheet's rows are planned in one transaction that took seconds; timers (bullmq's lock
     // renewals, the rate limiters' clocks, the server) stood still until it committed.
     const n = Array.from({ length: 20_000 }, (_, i) => i);
-    const store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), 'topicflow-engine-')), 'test.db'));
-    await store.migrate();
+    const store = await freshStore();
     let ticks = 0;
     const timer = setInterval(() => { ticks++; }, 5);
     // The real store; each transaction that made the fan-out's items notes the timer's ticks meanwhile.
     const fanOuts: { rows: number; ticks: number }[] = [];
-    const watching = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'withRun') {
-          return (runId: string, fn: Parameters<typeof store.withRun>[1]) => target.withRun(runId, async (tx) => {
-            const before = ticks;
-            let rows = 0;
-            const out = await fn({ ...tx, insertStepRuns: (r) => { rows += r.filter((x) => x.stepId === 'each').length; return tx.insertStepRuns(r); } });
-            if (rows > 0) fanOuts.push({ rows, ticks: ticks - before });
-            return out;
-          });
-        }
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-    const engine = new Engine({ store: watching, queue: createMemoryQueue(), env: {}, registry });
-    await engine.startWorker();
+    const watching = watchingRuns(store, (real) => (runId, fn) => real.withRun(runId, async (tx) => {
+      const before = ticks;
+      let rows = 0;
+      const out = await fn({ ...tx, insertStepRuns: (r) => { rows += r.filter((x) => x.stepId === 'each').length; return tx.insertStepRuns(r); } });
+      if (rows > 0) fanOuts.push({ rows, ticks: ticks - before });
+      return out;
+    }));
     try {
-      const started = await engine.startRun({ workflow: 'test', blueprint: bp({
+      const started = await runWatched(watching, {
         version: 1, name: 'breathe', inputs: { n: { type: 'array', default: n } },
         steps: [
           // Not pure: the fan-out is planned after it ran, in the transaction that records it.
@@ -576,9 +586,8 @@ describe('engine', () => {
           { id: 'each', uses: 'data.set@1', each: 'steps.rows.value', with: { n: '{{ item }}', label: "{{ 'row ' & $string(item) }}" } },
           { id: 'all', uses: 'data.set@1', per: 'run', with: { count: '{{ $count(steps.each) }}' } },
         ],
-      }) });
-      const done = await engine.waitForRun(started.id, 50);
-      expect(done.status).toBe('succeeded');
+      });
+      expect(started.status).toBe('succeeded');
       expect(await store.findStepRun(started.id, 'all', '')).toMatchObject({ status: 'succeeded', output: { count: 20_000 } });
       expect(await store.findStepRun(started.id, 'each', '19999')).toMatchObject({ status: 'succeeded', output: { n: 19_999, label: 'row 19999' } });
       // All 20,000 in one transaction, during which the timer still ran (before: not once).
@@ -586,7 +595,6 @@ describe('engine', () => {
       expect(fanOuts[0]!.ticks).toBeGreaterThan(0);
     } finally {
       clearInterval(timer);
-      await engine.close(1000);
       await store.close();
     }
   });
