@@ -250,44 +250,29 @@ function compileFunction(node: Node, lambdaVar: string | undefined, top: boolean
   const proc = node.procedure;
   const args = node.arguments ?? [];
   if (proc?.type !== 'variable' || !plainNode(proc) || !plainNode(node, top ? ['keepArray'] : [])) return undefined;
-  if (proc.value === 'string' && args.length === 1) {
-    const a = compile(args[0]!, lambdaVar);
-    if (!a) return undefined;
-    return (input, ctx) => {
-      const v = a(input, ctx);
-      if (v === undefined || typeof v === 'string') return v;
-      if (typeof v === 'boolean') return String(v);
-      if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-      return BAIL;
-    };
-  }
   const text = typeof proc.value === 'string' && Object.hasOwn(TEXT_FUNCTIONS, proc.value) ? TEXT_FUNCTIONS[proc.value] : undefined;
-  if (text && args.length === 1) {
+  if (args.length === 1) {
+    // The functions of one value: what they make of the argument's value (a BAIL is passed on).
+    const of = (body: (v: unknown) => unknown): Fn | undefined => {
+      const a = compile(args[0]!, lambdaVar);
+      if (!a) return undefined;
+      return (input, ctx) => {
+        const v = a(input, ctx);
+        return v === BAIL ? BAIL : body(v);
+      };
+    };
+    if (proc.value === 'string') {
+      return of((v) => {
+        if (v === undefined || typeof v === 'string') return v;
+        if (typeof v === 'boolean') return String(v);
+        if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+        return BAIL;
+      });
+    }
     // `<s-:s>`: nothing gives nothing, a string its result, anything else JSONata's error.
-    const a = compile(args[0]!, lambdaVar);
-    if (!a) return undefined;
-    return (input, ctx) => {
-      const v = a(input, ctx);
-      if (v === undefined) return undefined;
-      return typeof v === 'string' ? text(v) : BAIL;
-    };
-  }
-  if (proc.value === 'exists' && args.length === 1) {
-    const a = compile(args[0]!, lambdaVar);
-    if (!a) return undefined;
-    return (input, ctx) => {
-      const v = a(input, ctx);
-      return v === BAIL ? BAIL : v !== undefined;
-    };
-  }
-  if (proc.value === 'count' && args.length === 1) {
-    const a = compile(args[0]!, lambdaVar);
-    if (!a) return undefined;
-    return (input, ctx) => {
-      const v = a(input, ctx);
-      if (v === BAIL) return BAIL;
-      return v === undefined ? 0 : Array.isArray(v) ? v.length : 1;
-    };
+    if (text) return of((v) => (v === undefined ? undefined : typeof v === 'string' ? text(v) : BAIL));
+    if (proc.value === 'exists') return of((v) => v !== undefined);
+    if (proc.value === 'count') return of((v) => (v === undefined ? 0 : Array.isArray(v) ? v.length : 1));
   }
   if (proc.value === 'join' && args.length === 2 && args[1]!.type === 'string' && plainNode(args[1]!)) {
     const a = compile(args[0]!, lambdaVar);
