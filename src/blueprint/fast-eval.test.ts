@@ -91,7 +91,7 @@ describe('fast-eval', () => {
     expect(shipped.filter((s) => s.startsWith('$map') || s.startsWith('$join')).every(compiled)).toBe(true);
     // The per-run steps that see every keyword: grouping the rows due, the researches done, the status rows.
     const perRun = blueprint.steps.filter((st) => ['researches', 'researched', 'status'].includes((st as { id?: string }).id ?? ''))
-      .flatMap((st) => Object.values(st.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : [])).filter((e) => e.includes('steps.')));
+      .flatMap((st) => leaves(st.with ?? {}).filter((e) => e.includes('steps.')));
     // And the Clusters rows: one per cluster, up to one per keyword.
     perRun.push(...blueprint.steps.filter((st) => (st as { id?: string }).id === 'writeClusters').map((st) => templateExpressions(st.with!.rows as string)[0]!));
     // And the brief's pages (`[steps.page.{ ..., 'text': $substring(text, 0, 4000) }]`).
@@ -100,7 +100,7 @@ describe('fast-eval', () => {
     for (const e of perRun) expect(compiled(e), e).toBe(true);
     // The keyword fan-out's mapping, made once per keyword in one planning transaction.
     const keyword = blueprint.steps.find((st) => (st as { id?: string }).id === 'keyword')!;
-    const keywordExprs = Object.values(keyword.with ?? {}).flatMap((v) => (typeof v === 'string' ? templateExpressions(v) : []));
+    const keywordExprs = leaves(keyword.with ?? {});
     expect(keywordExprs.length).toBeGreaterThan(0);
     for (const e of keywordExprs) expect(compiled(e), e).toBe(true);
     // The sheet rows' fan-out mapping (trimmed, lower-case keyword, country and language), made once per row there too.
