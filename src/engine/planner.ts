@@ -16,6 +16,7 @@ import { isFiltered, parseStepInput, type StepContext, type StepDefinition } fro
 import type { CompiledStep } from '../blueprint/compile.ts';
 import { ACTIVE_STEP_STATUSES, type NewStepRun, type RunRecord, type RunTx, type StepRunRecord, type Store } from '../store/types.ts';
 import { childKey, keyDepth, keyPrefix, newId } from '../shared/ids.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
  * What a step run stores as input: the evaluated mapping, and the fan-out element for `each` steps.
@@ -74,7 +75,7 @@ const SLICE_MS = 50;
 let sliceStart: number | undefined;
 
 /** Lets the event loop turn once this stretch of work has run {@link SLICE_MS}. */
-function breathe(): Promise<void> | undefined {
+function breathe(): Promise<unknown> | undefined {
   const now = performance.now();
   if (sliceStart === undefined) {
     sliceStart = now;
@@ -83,7 +84,7 @@ function breathe(): Promise<void> | undefined {
     return undefined;
   }
   if (now - sliceStart < SLICE_MS) return undefined;
-  return new Promise((resolve) => setImmediate(resolve));
+  return nextTurn();
 }
 
 /** Step runs inserted in one call: a fan-out's thousands are written in slices too (see {@link breathe}). */
