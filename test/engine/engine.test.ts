@@ -142,12 +142,12 @@ async function freshStore(): Promise<SqliteStore> {
   return store;
 }
 
-/** The real store, with `withRun` replaced by `withRun(real)`: a test sees what its transactions do. */
-function watchingRuns(store: SqliteStore, withRun: (real: SqliteStore) => SqliteStore['withRun'], more: Partial<Record<'findStepRun', (real: SqliteStore) => unknown>> = {}): SqliteStore {
+/** The real store, with some of its calls replaced (each made from the real store): a test sees what they do. */
+function watching(store: SqliteStore, replace: { withRun?: (real: SqliteStore) => SqliteStore['withRun']; findStepRun?: (real: SqliteStore) => SqliteStore['findStepRun'] }): SqliteStore {
   return new Proxy(store, {
     get(target, prop) {
-      if (prop === 'withRun') return withRun(target);
-      if (prop === 'findStepRun' && more.findStepRun) return more.findStepRun(target);
+      const make = replace[prop as keyof typeof replace];
+      if (make) return make(target);
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -532,9 +532,10 @@ describe('engine', () => {
     let bigReads = 0;
     const count = (stepId: string) => { if (stepId === 'big') bigReads++; };
     // The real store, counting the reads of one step's row.
-    const counting = watchingRuns(store,
-      (real) => (runId, fn) => real.withRun(runId, (tx) => fn({ ...tx, findStepRun: (r, s, k) => { count(s); return tx.findStepRun(r, s, k); } })),
-      { findStepRun: (real) => (runId: string, stepId: string, key: string) => { count(stepId); return real.findStepRun(runId, stepId, key); } });
+    const counting = watching(store, {
+      withRun: (real) => (runId, fn) => real.withRun(runId, (tx) => fn({ ...tx, findStepRun: (r, s, k) => { count(s); return tx.findStepRun(r, s, k); } })),
+      findStepRun: (real) => (runId, stepId, key) => { count(stepId); return real.findStepRun(runId, stepId, key); },
+    });
     try {
       const started = await runWatched(counting, {
         version: 1, name: 'lookup', inputs: { n: { type: 'array', default: n } },
@@ -570,15 +571,17 @@ describe('engine', () => {
     const timer = setInterval(() => { ticks++; }, 5);
     // The real store; each transaction that made the fan-out's items notes the timer's ticks meanwhile.
     const fanOuts: { rows: number; ticks: number }[] = [];
-    const watching = watchingRuns(store, (real) => (runId, fn) => real.withRun(runId, async (tx) => {
-      const before = ticks;
-      let rows = 0;
-      const out = await fn({ ...tx, insertStepRuns: (r) => { rows += r.filter((x) => x.stepId === 'each').length; return tx.insertStepRuns(r); } });
-      if (rows > 0) fanOuts.push({ rows, ticks: ticks - before });
-      return out;
-    }));
+    const timed = watching(store, {
+      withRun: (real) => (runId, fn) => real.withRun(runId, async (tx) => {
+        const before = ticks;
+        let rows = 0;
+        const out = await fn({ ...tx, insertStepRuns: (r) => { rows += r.filter((x) => x.stepId === 'each').length; return tx.insertStepRuns(r); } });
+        if (rows > 0) fanOuts.push({ rows, ticks: ticks - before });
+        return out;
+      }),
+    });
     try {
-      const started = await runWatched(watching, {
+      const started = await runWatched(timed, {
         version: 1, name: 'breathe', inputs: { n: { type: 'array', default: n } },
         steps: [
           // Not pure: the fan-out is planned after it ran, in the transaction that records it.
