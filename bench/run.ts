@@ -53,6 +53,7 @@ const { values: opt } = parseArgs({
     'openai-tpm': { type: 'string' },
     'sheets-wpm': { type: 'string' },
     concurrency: { type: 'string', default: '1200' },
+    'openai-concurrency': { type: 'string' },
     'sequential-keywords': { type: 'string', default: '2' },
     'cache-keywords': { type: 'string', default: '100' },
     watch: { type: 'boolean', default: false },
@@ -100,7 +101,7 @@ function withLimits(bp: Blueprint, sequential: boolean): Blueprint {
       providers: {
         serper: { concurrency: c(Math.ceil(fakeConfig.serperPerSecond * (p99(fakeConfig.serper) + 1))), rate: { requests: fakeConfig.serperPerSecond, per: '1s' } },
         // Bursts: a minute's window can start RPM calls at once as pages arrive.
-        openai: { concurrency: c(Math.min(3000, Math.ceil(Math.max(perSec * (p99(fakeConfig.openai) + 1), 1) * 2))), rate: { requests: fakeConfig.openaiRpm, ...(tokenLimits ? { tokens: fakeConfig.openaiTpm } : {}), per: '1m' } },
+        openai: { concurrency: c(Number(opt['openai-concurrency'] ?? Math.min(3000, Math.ceil(Math.max(perSec * (p99(fakeConfig.openai) + 1), 1) * 2)))), rate: { requests: fakeConfig.openaiRpm, ...(tokenLimits ? { tokens: fakeConfig.openaiTpm } : {}), per: '1m' } },
         web: { concurrency: c(Math.min(1000, Math.ceil(fakeConfig.serperPerSecond * 10 * (p99(fakeConfig.page) + 0.5)))) },
         sheets: { concurrency: 1, rate: { requests: fakeConfig.sheetsWritesPerMinute, per: '1m' } },
         default: { concurrency: c(64) },

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
 import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, reserveExtraction } from './pool.ts';
@@ -99,6 +101,22 @@ describe('the extraction pool', () => {
     const outcomes = await Promise.all(pages);
     // 4 were held by the thread (the pool stops them as before); the 8 behind them were waiting.
     expect(outcomes.filter((o) => o === 'extract.pool_closed transient')).toHaveLength(8);
+  }, 30_000);
+
+  it.skipIf(process.platform !== 'linux')('runs its threads at a lower priority than the thread that plans and sends the requests', async () => {
+    // Each thread's nice value (field 19 of /proc's stat), by thread id.
+    const niceOf = () => new Map(readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
+    }));
+    await closeExtractPool();
+    const before = niceOf();
+    await extractPoolReady(1);
+    const started = [...niceOf()].filter(([tid]) => !before.has(tid));
+    const base = getPriority();
+    // The pool's thread (and only such threads) runs at nice 10 above the process.
+    expect(started.map(([, nice]) => nice)).toContain(Math.min(19, base + 10));
+    expect(niceOf().get(String(process.pid))).toBe(base);
   }, 30_000);
 
   it('counts only the time a thread works on a page, not the time it waits in the queue', async () => {

@@ -1,6 +1,8 @@
 /**
  * The extraction pool's worker thread: extracts one page per task (see `pool.ts`).
  */
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { extractPage, type HtmlSource, type PageExtract } from './extract-page.ts';
 
@@ -20,6 +22,15 @@ export interface ExtractTask {
 }
 
 let started: BroadcastChannel | undefined;
+
+// Linux: this thread yields its core to the engine's main thread (nice +10 on this thread only),
+// which grants rate-limit slots and plans every step run; extraction takes what is left.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  setPriority(tid, Math.min(19, getPriority(tid) + 10));
+} catch {
+  // Not Linux, or not allowed: the thread keeps the process's priority.
+}
 
 /** A task without html only answers, so the pool can tell when its threads are up. */
 export default function extract(task: ExtractTask | { ping: true }): PageExtract | null {
