@@ -1,10 +1,11 @@
 /**
  * Page extraction off the main thread: a piscina pool of worker threads, one per core but the
  * one the engine's main thread needs, each at nice +10 on Linux (worker.ts), so that parsing and
- * Readability (synchronous, ~2-60 ms a page) never stall the engine's event loop nor take its core. Each thread holds a few pages at once
- * ({@link PAGES_PER_THREAD}); the rest wait in a backlog here. A page that takes longer than the
- * time cap has its thread terminated (nothing else can interrupt synchronous parsing) and comes
- * back as not readerable; the other pages that thread held go back to the front of the backlog.
+ * Readability (synchronous, ~2-60 ms a page) never stall the engine's event loop nor take its
+ * core. Each thread holds a few pages at once ({@link PAGES_PER_THREAD}); the rest wait in a
+ * backlog here. A page that takes longer than the time cap has its thread terminated (nothing
+ * else can interrupt synchronous parsing) and comes back as not readerable; the other pages that
+ * thread held go back to the front of the backlog.
  *
  * Until the threads are up (they load the parser first: ~0.3 s on an idle core), pages are
  * extracted inline, so a run of a few pages or a test does not wait for them.
