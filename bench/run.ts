@@ -31,7 +31,7 @@ import { openSqliteStore } from '../src/store/sqlite/index.ts';
 import { loadBlueprint } from '../src/app/workflows.ts';
 import { providerLimitSchema, type Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';
-import { closeExtractPool, extractThreadHeaps } from '../src/extract/pool.ts';
+import { closeExtractPool, extractionGate, extractThreadHeaps } from '../src/extract/pool.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
 import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats, type PageTiming } from './fakes.ts';
 import { benchPage, pageSize } from './pages.ts';
@@ -57,6 +57,7 @@ const { values: opt } = parseArgs({
     'sequential-keywords': { type: 'string', default: '2' },
     'cache-keywords': { type: 'string', default: '100' },
     watch: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
   },
 });
 
@@ -149,6 +150,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   engine.events.on('step', (e: { stepId: string; status: string }) => {
     runningNow.set(e.stepId, (runningNow.get(e.stepId) ?? 0) + (e.status === 'running' ? 1 : -1));
   });
+  const executingNow = () => [...runningNow].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([id, n]) => `${id} ${n}`).join(', ');
   // RSS over the run, sampled 20 times a second, to tell when the peak happens (and so what causes it).
   let snapshotAtMb = Number(process.env.BENCH_SNAPSHOT_AT_MB ?? 0);
   const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, arrayBuffersMb: 0, anonMb: 0, fileMb: 0, running: '', threadHeapsMb: '' };
@@ -161,10 +163,15 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     }
     if (now / 1048576 <= rss.peakMb) return;
     const m = process.memoryUsage();
-    const running = [...runningNow].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([id, n]) => `${id} ${n}`).join(', ');
-    Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, arrayBuffersMb: m.arrayBuffers / 1048576, ...rssKinds(), running });
+    Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, arrayBuffersMb: m.arrayBuffers / 1048576, ...rssKinds(), running: executingNow() });
     extractThreadHeaps().then((h) => { rss.threadHeapsMb = h.map((b) => Math.round(b / 1048576)).join('+'); }, () => {});
   }, 50);
+  // --trace: every 5 s, where the run's pages wait and what is executing, to see what holds the pace.
+  const tracer = opt.trace ? setInterval(() => {
+    const g = extractionGate();
+    const at = ((performance.now() - t0) / 1000).toFixed(0);
+    void queue.size().then((jobs) => log(`trace +${at} s: ${jobs} jobs queued or running; pages fetching or fetched ${g.ahead} (${(g.bytesAhead / 1048576).toFixed(1)} MB of HTML), waiting for the gate ${g.waitingForRoom}, for a thread ${g.waitingForThread}; executing: ${executingNow() || 'none'}`), () => {});
+  }, 5000) : undefined;
   // When each step that runs once per run (the sheet writes) started and ended: the run's tail.
   const perRunSteps = new Set(bp.steps.filter((s) => s.per === 'run').map((s) => s.id));
   const perRun: Record<string, { startMs?: number; endMs?: number }> = {};
@@ -208,6 +215,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const mainThread = sched0 && sched1 ? { onCpu: (sched1.onCpuMs - sched0.onCpuMs) / (seconds * 1000), waiting: (sched1.waitingMs - sched0.waitingMs) / (seconds * 1000) } : undefined;
   loop.disable();
   clearInterval(sampler);
+  clearInterval(tracer);
   const eventLoop = { p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
   const counts = await store.stepCounts(run.id);
   // Pages that came back without main content, by reason (their ideas are skipped).

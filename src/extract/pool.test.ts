@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusPage } from '../../bench/corpus.ts';
-import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractPageOffThread, extractPoolReady, reserveExtraction } from './pool.ts';
+import { BYTES_AHEAD_PER_THREAD, closeExtractPool, extractionGate, extractPageOffThread, extractPoolReady, reserveExtraction } from './pool.ts';
 import { PAGES_AHEAD_PER_THREAD, pagesAhead } from './capacity.ts';
 
 afterAll(() => closeExtractPool());
@@ -53,6 +53,18 @@ describe('the extraction pool', () => {
     for (const slot of await Promise.all(waiting)) slot.release();
     expect(next).toBe(2);
     big.release();
+  });
+
+  it('says where its pages wait: fetching, fetched bytes, and waiting for room', async () => {
+    const before = extractionGate();
+    const held = await Promise.all(Array.from({ length: PAGES_AHEAD_PER_THREAD }, () => reserveExtraction(undefined, 1)));
+    held[0]!.hold(300_000);
+    const waiting = reserveExtraction(undefined, 1);
+    expect(extractionGate()).toMatchObject({ ahead: before.ahead + PAGES_AHEAD_PER_THREAD, bytesAhead: before.bytesAhead + 300_000, waitingForRoom: 1 });
+    held[0]!.release();
+    (await waiting).release();
+    for (const r of held.slice(1)) r.release();
+    expect(extractionGate()).toEqual(before);
   });
 
   it('stops a page that works longer than the time cap, and says so', async () => {

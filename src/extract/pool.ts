@@ -261,6 +261,22 @@ export async function reserveExtraction(signal?: AbortSignal, threads = extractT
   };
 }
 
+/** What the page gate holds now: where a run's pages wait (`npm run bench -- --trace` prints it). */
+export interface ExtractionGate {
+  /** Pages fetching, or fetched and not yet extracted. */
+  ahead: number;
+  /** Bytes of fetched HTML waiting for extraction. */
+  bytesAhead: number;
+  /** Pages waiting for room to be fetched. */
+  waitingForRoom: number;
+  /** Fetched pages waiting for a thread (beyond the {@link PAGES_PER_THREAD} each thread holds). */
+  waitingForThread: number;
+}
+
+export function extractionGate(): ExtractionGate {
+  return { ahead, bytesAhead, waitingForRoom: aheadWaiters.length, waitingForThread: backlog.length };
+}
+
 /** Starts the pool (`threads`, default {@link extractThreads}) and resolves once its threads are up. */
 export async function extractPoolReady(threads = extractThreads()): Promise<void> {
   if (threads <= 0) return;
