@@ -5,6 +5,8 @@ import { leanFetch } from './lean-fetch.ts';
 
 let server: Server;
 let base: string;
+const HELD = 700;
+const held: import('node:http').ServerResponse[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     let body = '';
@@ -17,6 +19,10 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
         res.write('{"partial":');
         setTimeout(() => res.destroy(), 20);
+      } else if (req.url === '/held') {
+        // Answered only once `HELD` requests are here at once.
+        held.push(res);
+        if (held.length === HELD) for (const r of held.splice(0)) r.end('ok');
       } else if (req.url === '/slow') {
         setTimeout(() => res.end('late'), 5000);
       } else {
@@ -40,6 +46,12 @@ describe('leanFetch', () => {
     expect(await lean.json()).toEqual(await node.json());
     expect(lean.bodyUsed).toBe(true);
     await expect(lean.text()).rejects.toThrow(/already been read/);
+  });
+
+  it('sends every request it is given at once: no socket cap of its own below the queue\'s concurrency', async () => {
+    // The server answers none until all are in: a cap on sockets would leave some unsent for ever.
+    const answers = await Promise.all(Array.from({ length: HELD }, () => leanFetch(`${base}/held`).then((r) => r.text())));
+    expect(answers.filter((a) => a === 'ok')).toHaveLength(HELD);
   });
 
   it('gives an error status with its text, and plain-object headers work', async () => {
