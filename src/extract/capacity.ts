@@ -30,17 +30,17 @@ let cores: number | undefined;
 
 /**
  * Pages fetching or fetched for extraction and not yet extracted, per extraction thread:
- * `TOPICFLOW_PAGES_AHEAD`, else 64. A download holds a socket, not the page, until its body
+ * `TOPICFLOW_PAGES_AHEAD`, else 128. A download holds a socket, not the page, until its body
  * comes, so more pages ahead fetch faster when pages take seconds to arrive; what costs memory
- * is the work they start downstream (the OpenAI requests in flight). 64 keeps the 1000-keyword
- * bench under 600 MB on 2 cores; 128 and 256 are faster and reach it (README, "Speed and memory").
+ * is the work they start downstream (the OpenAI requests in flight). At 128 one thread keeps up
+ * with the gate in the 1000-keyword bench on 2 cores, under 600 MB (README, "Speed and memory").
  */
 export const PAGES_AHEAD_PER_THREAD = pagesAhead(process.env);
 
-/** `TOPICFLOW_PAGES_AHEAD` when it is a whole number from 1, else 64. */
+/** `TOPICFLOW_PAGES_AHEAD` when it is a whole number from 1, else 128. */
 export function pagesAhead(env: Record<string, string | undefined>): number {
   const n = Number(env.TOPICFLOW_PAGES_AHEAD);
-  return Number.isSafeInteger(n) && n >= 1 ? n : 16 * PAGES_PER_THREAD;
+  return Number.isSafeInteger(n) && n >= 1 ? n : 32 * PAGES_PER_THREAD;
 }
 
 /** Pages a process fetches ahead of its `threads` extraction threads (at least one thread's worth). */

@@ -32,10 +32,10 @@ describe('the extraction pool', () => {
     for (const r of held.slice(1)) r.release();
   });
 
-  it('takes the pages ahead from TOPICFLOW_PAGES_AHEAD when it is a whole number, else 64', () => {
-    expect(pagesAhead({})).toBe(64);
+  it('takes the pages ahead from TOPICFLOW_PAGES_AHEAD when it is a whole number, else 128', () => {
+    expect(pagesAhead({})).toBe(128);
     expect(pagesAhead({ TOPICFLOW_PAGES_AHEAD: '256' })).toBe(256);
-    for (const bad of ['0', '-3', '2.5', 'many', '']) expect(pagesAhead({ TOPICFLOW_PAGES_AHEAD: bad }), bad).toBe(64);
+    for (const bad of ['0', '-3', '2.5', 'many', '']) expect(pagesAhead({ TOPICFLOW_PAGES_AHEAD: bad }), bad).toBe(128);
   });
 
   it('fetches no new page while the fetched pages waiting for extraction pass the bytes limit', async () => {
