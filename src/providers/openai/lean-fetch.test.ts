@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leanFetch } from './lean-fetch.ts';
@@ -6,7 +6,7 @@ import { leanFetch } from './lean-fetch.ts';
 let server: Server;
 let base: string;
 const HELD = 700;
-const held: import('node:http').ServerResponse[] = [];
+const held: ServerResponse[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     let body = '';
