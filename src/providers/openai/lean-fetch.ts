@@ -13,8 +13,8 @@
 import http from 'node:http';
 import https from 'node:https';
 
-// No socket cap: the OpenAI queue's concurrency bounds the requests in flight. A cap below it
-// queued requests that had their rate slot inside the agent (512 sockets held a 6 s answer to ~84 a second).
+// No socket cap: the OpenAI queue's concurrency bounds the requests in flight; a cap below it
+// would hold requests that already have their rate slot inside the agent.
 const agents = {
   'http:': new http.Agent({ keepAlive: true }),
   'https:': new https.Agent({ keepAlive: true }),
