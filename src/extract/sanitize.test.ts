@@ -23,6 +23,20 @@ describe('prepareHtml', () => {
     expect(html).toBe('<!DOCTYPE html><html><head></head><body><p>a</p><p>b</p></body></html>');
   });
 
+  it('reads comments, scripts and styles in document order, as a browser does', () => {
+    // A "<!--" in a script string starts no comment: the text after the script stays.
+    expect(prepareHtml('<script>document.write("<!--")</script><p>kept</p><!-- gone -->').html)
+      .toContain('<body><p>kept</p></body>');
+    // An end tag inside a comment ends nothing; JSON-LD is kept exactly as the page sent it.
+    expect(prepareHtml('<!-- </style> --><style>p{}</style><p>x</p>').html).toContain('<body><p>x</p></body>');
+    const ld = '<script type="application/ld+json">{"articleBody":"<!-- wp:paragraph --><p>a</p>"}</script>';
+    expect(prepareHtml(`${ld}<p>x</p>`).html).toContain(`<head>${ld}</head>`);
+    // An unclosed comment or style runs to the end of the page; an unclosed SVG is kept.
+    expect(prepareHtml('<p>a</p><!-- <p>b</p>').html).toContain('<body><p>a</p></body>');
+    expect(prepareHtml('<p>a</p><svg><path d="M0"/><p>b</p>').html).toContain('<svg><path d="M0"/><p>b</p>');
+    expect(prepareHtml('<p>a</p><SVG viewBox="0 0 1 1"><path d="M0"/></svg ><p>b</p>').html).toContain('<p>a</p><svg></svg><p>b</p>');
+  });
+
   it('empties huge attribute values and keeps small ones', () => {
     const { html } = prepareHtml(`<p class="lead" data-x="${'x'.repeat(5000)}">text</p>`);
     expect(html).toContain('<body><p class="lead" data-x="">text</p></body>');

@@ -37,42 +37,82 @@ export function prepareHtml(raw: string, limits: { maxDepth?: number; maxElement
   const bad = (sample.match(/[\u0000-\u0008\u000e-\u001a\ufffd]/g) ?? []).length;
   if (sample.length > 0 && bad / sample.length > 0.05) return { html: '', refused: 'content is binary, not text' };
 
-  const stripped = raw
-    .replace(/<!--[\s\S]*?(?:-->|$)/g, '')
-    .replace(/<script\b([^>]*)>[\s\S]*?(?:<\/script\s*>|$)/gi, (whole, attrs: string) =>
-      /application\/ld\+json/i.test(attrs) ? whole : '')
-    .replace(/<style\b[^>]*>[\s\S]*?(?:<\/style\s*>|$)/gi, '')
-    // Inline SVG (icons, charts) is often thousands of path nodes that no text is extracted from.
-    .replace(/<svg\b[^>]*>[\s\S]*?<\/svg\s*>/gi, '<svg></svg>')
-    .replace(/<[a-zA-Z][^>]*>/g, (tag) => (tag.length <= MAX_ATTRIBUTE_CHARS ? tag
-      : tag.replace(/=\s*"[^"]*"|=\s*'[^']*'/g, (v) => (v.length > MAX_ATTRIBUTE_CHARS ? '=""' : v))));
-  const html = withSkeleton(stripped);
+  const html = withSkeleton(stripBlocks(raw));
 
-  let depth = 0;
-  let deepest = 0;
+  const refused = measureNesting(html, maxDepth, maxElements);
+  return refused ? { html, refused } : { html };
+}
+
+// What one pass skips whole: a comment, a script, style or inline SVG element (its start tag
+// here, its end found after it), or a start tag too long to keep as it is.
+const BLOCK_START = new RegExp(`<!--|<(script|style|svg)\\b([^>]*)>|<[a-zA-Z][^>]{${MAX_ATTRIBUTE_CHARS - 2},}>`, 'gi');
+const BLOCK_END: Record<string, RegExp> = { script: /<\/script\s*>/gi, style: /<\/style\s*>/gi, svg: /<\/svg\s*>/gi };
+
+/**
+ * The page without comments, script and style bodies (JSON-LD kept), inline SVG bodies (icons,
+ * charts: often thousands of path nodes no text comes from) and attribute values over
+ * {@link MAX_ATTRIBUTE_CHARS}. One pass in document order, as a browser's tokenizer reads it: a
+ * "<!--" inside a script, or a "</style>" inside a comment, is not markup. An unclosed comment,
+ * script or style runs to the end of the page; an unclosed SVG is kept.
+ */
+export function stripBlocks(raw: string): string {
+  let out = '';
+  let copied = 0;
+  BLOCK_START.lastIndex = 0;
+  for (let m = BLOCK_START.exec(raw); m; m = BLOCK_START.exec(raw)) {
+    const start = m.index;
+    let end: number;
+    let keep = '';
+    if (m[0] === '<!--') {
+      const close = raw.indexOf('-->', start + 4);
+      end = close < 0 ? raw.length : close + 3;
+    } else if (m[1]) {
+      const name = m[1].toLowerCase();
+      const close = BLOCK_END[name]!;
+      close.lastIndex = BLOCK_START.lastIndex;
+      const found = close.exec(raw);
+      if (name === 'svg') {
+        // Without its end tag an SVG is left as it is, and only its start tag is passed.
+        if (!found) continue;
+        keep = '<svg></svg>';
+      } else if (name === 'script' && /application\/ld\+json/i.test(m[2]!)) {
+        keep = found ? raw.slice(start, close.lastIndex) : raw.slice(start);
+      }
+      end = found ? close.lastIndex : raw.length;
+    } else {
+      end = BLOCK_START.lastIndex;
+      keep = m[0].replace(/=\s*"[^"]*"|=\s*'[^']*'/g, (v) => (v.length > MAX_ATTRIBUTE_CHARS ? '=""' : v));
+    }
+    out += raw.slice(copied, start) + keep;
+    copied = end;
+    BLOCK_START.lastIndex = end;
+  }
+  return copied === 0 ? raw : out + raw.slice(copied);
+}
+
+const TAG = /<(\/?)([a-zA-Z][a-zA-Z0-9-]*)\b[^>]*?(\/?)>/g;
+
+/** Why `html` must not be parsed (nested deeper than `maxDepth`, more than `maxElements` start tags), or undefined. */
+function measureNesting(html: string, maxDepth: number, maxElements: number): string | undefined {
   let elements = 0;
   const stack: string[] = [];
-  for (const m of html.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9-]*)\b[^>]*?(\/?)>/g)) {
+  TAG.lastIndex = 0;
+  for (let m = TAG.exec(html); m; m = TAG.exec(html)) {
     const name = m[2]!.toLowerCase();
     if (m[1]) {
       if (NO_NESTING.has(name)) continue;
       // Pop to the matching open tag, as the parser would; a stray end tag is ignored.
       const at = stack.lastIndexOf(name);
-      if (at >= 0) {
-        stack.length = at;
-        depth = at;
-      }
+      if (at >= 0) stack.length = at;
       continue;
     }
     elements++;
-    if (elements > maxElements) return { html, refused: `more than ${maxElements} elements` };
+    if (elements > maxElements) return `more than ${maxElements} elements`;
     if (NO_NESTING.has(name) || m[3]) continue;
     stack.push(name);
-    depth = stack.length;
-    if (depth > deepest) deepest = depth;
-    if (deepest > maxDepth) return { html, refused: `markup nested more than ${maxDepth} levels deep` };
+    if (stack.length > maxDepth) return `markup nested more than ${maxDepth} levels deep`;
   }
-  return { html };
+  return undefined;
 }
 
 const HEAD_TAGS = new Set(['html', 'head', 'meta', 'title', 'link', 'style', 'script', 'base', 'noscript']);
