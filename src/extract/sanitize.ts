@@ -55,9 +55,11 @@ const BLOCK_END: Record<string, RegExp> = { script: /<\/script\s*>/gi, style: /<
  * "<!--" inside a script, or a "</style>" inside a comment, is not markup. An unclosed comment,
  * script or style runs to the end of the page; an unclosed SVG is kept.
  */
-export function stripBlocks(raw: string): string {
+function stripBlocks(raw: string): string {
   let out = '';
   let copied = 0;
+  // Once no </svg> follows an SVG, none follows a later one: the search is not made again.
+  let svgEnds = true;
   BLOCK_START.lastIndex = 0;
   for (let m = BLOCK_START.exec(raw); m; m = BLOCK_START.exec(raw)) {
     const start = m.index;
@@ -68,17 +70,18 @@ export function stripBlocks(raw: string): string {
       end = close < 0 ? raw.length : close + 3;
     } else if (m[1]) {
       const name = m[1].toLowerCase();
+      if (name === 'svg' && !svgEnds) continue;
       const close = BLOCK_END[name]!;
       close.lastIndex = BLOCK_START.lastIndex;
       const found = close.exec(raw);
-      if (name === 'svg') {
-        // Without its end tag an SVG is left as it is, and only its start tag is passed.
-        if (!found) continue;
-        keep = '<svg></svg>';
-      } else if (name === 'script' && /application\/ld\+json/i.test(m[2]!)) {
-        keep = found ? raw.slice(start, close.lastIndex) : raw.slice(start);
+      // Without its end tag an SVG is left as it is, and only its start tag is passed.
+      if (name === 'svg' && !found) {
+        svgEnds = false;
+        continue;
       }
       end = found ? close.lastIndex : raw.length;
+      if (name === 'svg') keep = '<svg></svg>';
+      else if (name === 'script' && /application\/ld\+json/i.test(m[2]!)) keep = raw.slice(start, end);
     } else {
       end = BLOCK_START.lastIndex;
       keep = m[0].replace(/=\s*"[^"]*"|=\s*'[^']*'/g, (v) => (v.length > MAX_ATTRIBUTE_CHARS ? '=""' : v));
