@@ -83,7 +83,10 @@ interface Tagged { retryDelayMs?: number; final?: { job: Job; error: unknown } }
 export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   const prefix = options.prefix ?? 'topicflow';
   const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const redis = defineScripts(new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false }));
+  // Auto-pipelined: the rate-slot scripts of one turn of the event loop (a request's settle and
+  // observe, the next one's acquire) leave in one write. Not for BullMQ's own connections, whose
+  // users report lost job data with it (bull #2276).
+  const redis = defineScripts(new Redis(options.connection, { maxRetriesPerRequest: 3, lazyConnect: false, enableAutoPipelining: true }));
   redis.on('error', () => { /* reported through the commands that fail */ });
   const slots = createRateSlots(redis, prefix);
   const namesKey = `${prefix}:topicflow:queues`;
