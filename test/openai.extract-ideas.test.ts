@@ -165,6 +165,16 @@ describe('openai.extract-ideas@1', () => {
     expect(fake.requests).toHaveLength(3);
   });
 
+  it('reads a page that writes out the model\'s special tokens as plain text', async () => {
+    // A page about LLMs may quote "<|endoftext|>": OpenAI reads message text as text, so the
+    // prompt is counted, cut and sent with those characters as they are, not refused.
+    const text = `${PAGE.text}\nEach document ends with <|endoftext|> and a chat turn opens with <|im_start|>.`;
+    const { out } = await extract({ page: { ...PAGE, text }, maxInputTokens: 4000 });
+    expect(out.source).toBe('openai');
+    expect(out.ideas.length).toBeGreaterThanOrEqual(3);
+    expect(fake.requests[0]!.messages[1]!.content).toContain('ends with <|endoftext|> and a chat turn opens with <|im_start|>.');
+  });
+
   it('stops the run on insufficient_quota', async () => {
     fake.script({ kind: 'insufficient-quota' });
     const err = await extract().then(() => undefined, serializeError);

@@ -14,6 +14,14 @@ describe('token counts', () => {
     expect(o200k.chat([{ role: 'user', content: 'hello world' }])).toBe(3 + 3 + 1 + 2);
   });
 
+  it('counts special-token strings in a text as text, as OpenAI reads a message', async () => {
+    const t = await loadTokenizer('gpt-4o-mini');
+    // As the special token it would be 1; as the characters a page shows, several.
+    expect(t.count('<|endoftext|>')).toBeGreaterThan(1);
+    const cut = t.cut('Ends with <|endoftext|> here. '.repeat(20), 12);
+    expect(cut).toMatchObject({ text: 'Ends with <|endoftext|> here.', truncated: true });
+  });
+
   it('picks the encoding of the model family', () => {
     expect(encodingOf('gpt-4o-mini-2024-07-18')).toBe('o200k_base');
     expect(encodingOf('gpt-4.1-nano')).toBe('o200k_base');

@@ -8,8 +8,12 @@
 
 export type EncodingName = 'o200k_base' | 'cl100k_base';
 
+/** Special-token strings in a text (a page quoting `<|endoftext|>`) are text, as OpenAI reads messages. */
+const AS_TEXT = { disallowedSpecial: new Set<string>() };
+
 interface Encoding {
-  encode(text: string): number[];
+  encode(text: string, options: typeof AS_TEXT): number[];
+  countTokens(text: string, options: typeof AS_TEXT): number;
   decode(tokens: Iterable<number>): string;
 }
 
@@ -70,7 +74,7 @@ export function loadTokenizer(model: string): Promise<Tokenizer> {
 const COUNTS_KEPT = 64;
 
 function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
-  const count = (text: string) => (text === '' ? 0 : enc.encode(text).length);
+  const count = (text: string) => (text === '' ? 0 : enc.countTokens(text, AS_TEXT));
   // A request's system prompt and output schema are counted once, not once per page.
   const kept = new Map<string, number>();
   const schemas = new WeakMap<object, number>();
@@ -111,7 +115,7 @@ function tokenizerOf(encoding: EncodingName, enc: Encoding): Tokenizer {
       // fits, a longer one sized by the characters a token it showed.
       for (let chars = Math.max(64, max * 6); ; ) {
         const head = text.slice(0, chars);
-        const tokens = enc.encode(head);
+        const tokens = enc.encode(head, AS_TEXT);
         if (tokens.length <= max) {
           if (head.length === text.length) return { text, truncated: false, originalChars: text.length, tokens: tokens.length };
           chars = Math.max(chars * 1.25, Math.ceil((head.length / Math.max(1, tokens.length)) * max * 1.1) + 64);

@@ -102,7 +102,8 @@ const estimate = (text: string) => Math.ceil(text.length / 4);
 export async function startOpenAIFake(options: OpenAIFakeOptions = {}): Promise<OpenAIFake> {
   // The tokenizer's table takes a second to load: only for a fake that counts with it.
   const encode = options.tokenizer ? (await import('gpt-tokenizer/encoding/o200k_base')).encode : undefined;
-  const o200k = (text: string) => (text === '' ? 0 : encode!(text).length);
+  // As OpenAI counts a message: special-token strings in it are text.
+  const o200k = (text: string) => (text === '' ? 0 : encode!(text, { disallowedSpecial: new Set() }).length);
   const count = options.tokenizer ? o200k : estimate;
   /** Prompt tokens of a request: the 4-character estimate of its text, or OpenAI's chat count. */
   const promptTokensOf = (messages: FakeChatMessage[], schema: unknown): number => {
