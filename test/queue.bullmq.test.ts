@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq/driver.ts';
+import { transientError } from '../src/shared/errors.ts';
 import type { QueueDriver } from '../src/queue/types.ts';
 import { RATE_CAUTION_MS, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { describeQueueContract } from './queue.contract.ts';
@@ -213,6 +215,91 @@ describe.skipIf(!up)('bullmq across workers', () => {
       await q.idle();
       expect(ran).toEqual([{ id: 'victim', attemptsMade: 0 }]);
       // Only the stalled checker brings it back (lock 1 s, checks every 0.5 s); without it this waits for the hang guard.
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 20_000);
+});
+
+describe.skipIf(!up)('bullmq bundles: step runs of one step enqueued together share a job', () => {
+  /** BullMQ jobs of `queue` under `prefix` waiting, delayed or running, read straight from Redis. */
+  async function jobsIn(prefix: string, queue: string): Promise<number> {
+    const raw = new Queue(queue, { connection: { url: REDIS_URL }, prefix });
+    try {
+      return Object.values(await raw.getJobCounts('wait', 'delayed', 'active', 'prioritized')).reduce((a, b) => a + b, 0);
+    } finally {
+      await raw.close();
+    }
+  }
+  const pages = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ id: `page-${from + i}`, queue: 'web', group: 'page', retry }));
+
+  it('carries the pages of one search in one BullMQ job, counts and runs each step run once', async () => {
+    const prefix = newPrefix();
+    const q = open({ prefix });
+    await q.enqueue(pages(10));
+    // One job in Redis, ten step runs in the queue's size, each one known to has().
+    expect(await jobsIn(prefix, 'web')).toBe(1);
+    expect(await q.size()).toBe(10);
+    expect(await q.has('page-3', 'web')).toBe(true);
+    // Enqueued again (a reconciler, a resume): no second job.
+    await q.enqueue(pages(4, 2));
+    expect(await jobsIn(prefix, 'web')).toBe(1);
+    const ran: string[] = [];
+    await q.start(async (job) => { ran.push(job.id); });
+    await q.idle();
+    expect(ran.sort()).toEqual(pages(10).map((p) => p.id).sort());
+    expect(await q.has('page-3', 'web')).toBe(false);
+    // Finished: enqueued again, it runs again (how a run resumes).
+    await q.enqueue(pages(1, 3));
+    await q.idle();
+    expect(ran.filter((id) => id === 'page-3')).toHaveLength(2);
+  }, 15_000);
+
+  it('retries a page that failed alone, with its attempt counted, and not the others', async () => {
+    const q = open();
+    const attempts: string[] = [];
+    await q.start(async (job) => {
+      attempts.push(`${job.id}#${job.attemptsMade}`);
+      if (job.id === 'page-2' && job.attemptsMade === 0) throw transientError('web.timeout', 'timed out');
+    });
+    await q.enqueue(pages(5));
+    await q.idle();
+    expect(attempts.sort()).toEqual(['page-0#0', 'page-1#0', 'page-2#0', 'page-2#1', 'page-3#0', 'page-4#0']);
+  }, 15_000);
+
+  it('keeps the queue\'s concurrency across the members of its bundles', async () => {
+    const q = open();
+    await q.configureQueue('web', { concurrency: 3 });
+    let now = 0;
+    let max = 0;
+    await q.start(async () => {
+      max = Math.max(max, ++now);
+      await sleep(20);
+      now--;
+    });
+    await q.enqueue(pages(12));
+    await q.idle();
+    expect(max).toBe(3);
+  }, 15_000);
+
+  it('brings back the bundle of a SIGKILLed worker: its running step runs are redelivered, the others run', async () => {
+    const prefix = newPrefix();
+    const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));
+    const child = spawn(process.execPath, [fixture, REDIS_URL, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
+      await q.enqueue(pages(3));
+      while (!out.includes('started page-2')) {
+        if (child.exitCode !== null) throw new Error(`the worker exited before it started the pages: ${out}`);
+        await sleep(20);
+      }
+      child.kill('SIGKILL');
+      const ran: { id: string; attemptsMade: number; redelivered: boolean | undefined }[] = [];
+      await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade, redelivered: job.redelivered }); });
+      await q.idle();
+      expect(ran.sort((a, b) => a.id.localeCompare(b.id))).toEqual(pages(3).map((p) => ({ id: p.id, attemptsMade: 0, redelivered: true })));
     } finally {
       child.kill('SIGKILL');
     }

@@ -54,9 +54,9 @@ export class Executor {
     // The claim takes only a pending step run of a running run: a stopped run keeps its pending
     // step runs for `resume`, and a finished step run is never executed again.
     let sr = await store.claimStepRun(job.id);
-    if (!sr && queue.capabilities.redeliversStalled) {
-      // The queue hands a job to one worker at a time, so its step run already 'running' means the
-      // worker that claimed it died: its lock expired and the stalled job came back. Take it over.
+    if (!sr && queue.capabilities.redeliversStalled && job.redelivered === true) {
+      // The job came back from a worker that died (its lock expired) or released it at close, so
+      // its step run already 'running' was left by that worker: take it over.
       // Status checks read no input: a per-run step's input can be every row of the run.
       const cur = await store.getStepRun(job.id, { withInput: false });
       if (cur?.status !== 'running') return;

@@ -61,6 +61,13 @@ export interface Job {
    */
   rateLimitWaitsLeft: number;
   selfThrottled?: boolean;
+  /**
+   * The job came back after the worker that held it stopped holding it (it died and the job
+   * stalled, or it closed and released it): a step run of it still `running` was left by that
+   * worker. Only then may a worker take such a step run over (`redeliversStalled`); a job that
+   * meets a running step run otherwise is a second job for it, and leaves it alone.
+   */
+  redelivered?: boolean;
 }
 
 /**

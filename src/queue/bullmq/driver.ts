@@ -17,10 +17,16 @@
  *   honoured, waits over a minute are plain delayed jobs). jobId = step-run id, so enqueueing an
  *   id that is waiting, delayed or running is a no-op; finished jobs are removed so an id can be
  *   enqueued again on resume.
+ * - Bundles: step runs of one step enqueued together (the pages of one search) share one job,
+ *   up to BUNDLE_MAX, when they start now and take no rate slot at their start. A hash per queue
+ *   names the bundle of each member not finished yet, so enqueueing one again adds no job and
+ *   `has` finds it. A member that fails is retried (or its 429 waited out) as a job of its own.
  * - Crashes: a SIGKILLed worker's jobs stop having their lock renewed; after `lockDurationMs`
- *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait.
+ *   the stalled checker of any live worker (every `stalledIntervalMs`) moves them back to wait,
+ *   and the worker that gets one takes its running step runs over (`Job.redelivered`).
  */
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { formatError, isRateLimited, serializeError, transientError } from '../../shared/errors.ts';
 import { retryDelay, shouldRetry, type RetryPolicy } from '../../shared/retry.ts';
@@ -63,7 +69,19 @@ interface JobData {
   limited?: boolean;
   /** 429s waited out so far (see RATE_LIMIT_WAITS). */
   rateLimitWaits?: number;
+  /** A bundle's step runs (`id` is the first): see `bundle`. */
+  ids?: string[];
+  /** Released by a closing worker while its step runs ran (see Job.redelivered). */
+  released?: boolean;
 }
+
+/**
+ * Step runs one BullMQ job carries at most. Those enqueued together (the pages of one search:
+ * 10) with the same queue, step and retry policy go in one job: its Redis scripts (add, fetch,
+ * finish) run once for all of them instead of once each. 16 keeps a bundle small next to any
+ * queue's concurrency, so workers on other machines still get their share.
+ */
+export const BUNDLE_MAX = 16;
 
 /** Jobs running at once in this process when `start` is given no concurrency. @default 32 */
 export const DEFAULT_BULLMQ_CONCURRENCY = 32;
@@ -97,6 +115,11 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   /** Per rate-limited queue, its self-throttled jobs started here and not yet granted a slot (see lobby.ts). */
   const lobbies = new Map<string, Semaphore>();
   const running = new Map<string, { release: () => void }>();
+  /** Per queue: jobs and bundle members running here (its concurrency), and bundle members beyond the first held (see holdExtra). */
+  const queueGates = new Map<string, Semaphore>();
+  const extra = new Map<string, number>();
+  /** Per queue, a hash of the step runs live bundles carry: step-run id -> bundle job id. */
+  const membersKey = (queue: string) => `${prefix}:topicflow:members:${queue}`;
   let handler: JobHandler | undefined;
   let onFailed: ((job: Job, error: unknown) => void) | undefined;
   let global = new Semaphore(DEFAULT_BULLMQ_CONCURRENCY);
@@ -120,14 +143,15 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     if (handler) for (const n of fresh) ensureWorker(n);
   }
 
-  function toJob(bj: BullJob<JobData>): Job {
+  function toJob(bj: BullJob<JobData>, id = bj.data.id): Job {
     const d = bj.data;
     const attemptsMade = d.base + bj.attemptsMade;
     return {
-      id: d.id, queue: d.queue, attemptsMade, retry: d.retry,
+      id, queue: d.queue, attemptsMade, retry: d.retry,
       // Its last attempt: a transient failure of it would not be retried.
       isLastAttempt: !shouldRetry({ fault: 'transient' }, attemptsMade + 1, d.retry),
       rateLimitWaitsLeft: RATE_LIMIT_WAITS - (d.rateLimitWaits ?? 0),
+      redelivered: (bj.stalledCounter ?? 0) > 0 || d.released === true,
       ...(d.group === undefined ? {} : { group: d.group }),
     };
   }
@@ -139,14 +163,129 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
    * has, or Redis had one at the last scan. A limit another process set on a queue that neither
    * knows of applies here from the next scan, within QUEUE_SCAN_MS.
    */
-  function needsSlot(d: JobData): boolean {
+  function needsSlot(d: Pick<JobData, 'selfThrottled' | 'limited' | 'queue'>): boolean {
     if (d.selfThrottled) return false;
     return d.limited === true || slots.isLimited(d.queue);
   }
 
+  /** Jobs and bundle members of `queue` running at once in this process (its concurrency). */
+  function queueGate(queue: string): Semaphore {
+    let s = queueGates.get(queue);
+    if (!s) queueGates.set(queue, (s = new Semaphore(workerConcurrency(queue))));
+    return s;
+  }
+
+  /** The BullMQ concurrency of `queue`'s worker here: its own, at most the global one. */
+  const workerConcurrency = (queue: string) => Math.min(concurrency.get(queue) ?? global.limit, global.limit);
+
+  /**
+   * The members beyond the first of the bundles `queue`'s worker holds here take slots of its
+   * BullMQ concurrency, so that a worker fetches about as many step runs as it may run, and the
+   * others on other machines get the rest.
+   */
+  function holdExtra(queue: string, n: number): void {
+    extra.set(queue, (extra.get(queue) ?? 0) + n);
+    const w = workers.get(queue);
+    if (w) w.concurrency = Math.max(1, workerConcurrency(queue) - (extra.get(queue) ?? 0));
+  }
+
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
     if (closing) throw Worker.RateLimitError();
+    if (bj.data.ids) return processBundle(bj, token);
     const job = toJob(bj);
+    let outcome: 'done' | 'released';
+    try {
+      outcome = await runStep(bj, token, job);
+    } catch (err) {
+      if (isReleased(err)) throw err;
+      const waitMs = rateLimitWait(job, err);
+      if (waitMs !== undefined && !closing) {
+        // The provider said "not now": back to delayed without counting an attempt (BullMQ
+        // counts none for a job moved to delayed by its processor).
+        await bj.updateData({ ...bj.data, rateLimitWaits: (bj.data.rateLimitWaits ?? 0) + 1 });
+        await bj.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
+      throw failure(job, err);
+    }
+    if (outcome === 'released') {
+      // Still running at close's deadline: back to wait (BullMQ's own move), for another worker,
+      // which takes its running step run over.
+      await bj.updateData({ ...bj.data, released: true }).catch(() => {});
+      throw Worker.RateLimitError();
+    }
+  }
+
+  /**
+   * A bundle: its step runs run side by side, each under the same limits as a job of its own
+   * (queue, group, lobby and global concurrency). One that fails is retried, or waits out its
+   * 429, as a job of its own; the bundle goes back to wait only when this worker closes.
+   */
+  async function processBundle(bj: BullJob<JobData>, token?: string): Promise<void> {
+    const d = bj.data;
+    const ids = d.ids!;
+    holdExtra(d.queue, ids.length - 1);
+    let released = false;
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await Promise.allSettled(ids.map(async (id) => {
+        const job = toJob(bj, id);
+        try {
+          if ((await runStep(bj, token, job)) === 'released') released = true;
+          else forget(d.queue, id);
+        } catch (err) {
+          if (isReleased(err)) { released = true; return; }
+          forget(d.queue, id);
+          await memberFailed(bj, job, err);
+        }
+      }));
+    } finally {
+      holdExtra(d.queue, 1 - ids.length);
+    }
+    // A member's retry that could not be added (Redis failed): the bundle fails, the reconciler finds the step run pending.
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (released) {
+      // Its step runs still running here are taken over where it goes next; those done are not
+      // claimed again.
+      await bj.updateData({ ...d, released: true }).catch(() => {});
+      throw Worker.RateLimitError();
+    }
+  }
+
+  /** A bundle member failed: retried alone (or its 429 waited out) as a job of its own, else final. */
+  async function memberFailed(bj: BullJob<JobData>, job: Job, err: unknown): Promise<void> {
+    const d = bj.data;
+    const own = (attemptsMade: number, delayMs: number, rateLimitWaits?: number) => addSingles(d.queue, [{
+      id: job.id, queue: d.queue, retry: d.retry, attemptsMade, delayMs,
+      ...(d.group === undefined ? {} : { group: d.group }),
+      ...(d.groupConcurrency === undefined ? {} : { groupConcurrency: d.groupConcurrency }),
+      ...(d.selfThrottled ? { selfThrottled: true } : {}),
+    }], rateLimitWaits);
+    const waitMs = closing ? undefined : rateLimitWait(job, err);
+    if (waitMs !== undefined) return own(job.attemptsMade, waitMs, 1);
+    const e = failure(job, err) as Error & Tagged;
+    if (e.retryDelayMs !== undefined && !closing) return own(job.attemptsMade + 1, e.retryDelayMs);
+    // Not retried (or this worker is closing: the store holds it as pending, for the reconciler).
+    try {
+      onFailed?.(job, e.final?.error ?? err);
+    } catch {
+      // A broken onFailed must not take the bundle down; the store still has the step run.
+    }
+  }
+
+  /** The member `id` of `queue` finished in its bundle: enqueueing it again adds a job. */
+  function forget(queue: string, id: string): void {
+    redis.hdel(membersKey(queue), id).catch(() => {});
+  }
+
+  /** Whether `err` says the job is given back (closing, or released at close's deadline). */
+  const isReleased = (err: unknown) => err instanceof Error && err.message === Worker.RateLimitError().message;
+
+  /** Runs one step run of `bj` under its limits: done, or released at close's deadline. Throws what the handler threw. */
+  async function runStep(bj: BullJob<JobData>, token: string | undefined, job: Job): Promise<'done' | 'released'> {
+    if (closing) throw Worker.RateLimitError();
+    const gate = queueGate(job.queue);
     let group: Semaphore | undefined;
     if (job.group !== undefined && bj.data.groupConcurrency !== undefined) {
       group = groups.get(job.group) ?? new Semaphore(bj.data.groupConcurrency);
@@ -161,34 +300,43 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       lobby!.release();
     };
     try {
-      await group?.acquire();
+      await gate.acquire();
     } catch {
       throw Worker.RateLimitError();
     }
     try {
       try {
-        // Before the global permit: a job waiting here must not keep other queues' jobs waiting.
-        await lobby?.acquire();
-        inLobby = lobby !== undefined;
-        await global.acquire();
+        await group?.acquire();
       } catch {
-        leaveLobby();
         throw Worker.RateLimitError();
       }
       try {
-        if (closing) throw Worker.RateLimitError();
-        const grant = needsSlot(bj.data) ? await slots.take(job.queue, bj.id ?? job.id) : undefined;
-        if (grant && 'waitMs' in grant) {
-          await queueOf(job.queue).rateLimit(grant.waitMs);
+        try {
+          // Before the global permit: a job waiting here must not keep other queues' jobs waiting.
+          await lobby?.acquire();
+          inLobby = lobby !== undefined;
+          await global.acquire();
+        } catch {
+          leaveLobby();
           throw Worker.RateLimitError();
         }
-        await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : [], inLobby ? leaveLobby : undefined);
+        try {
+          if (closing) throw Worker.RateLimitError();
+          const grant = !bj.data.ids && needsSlot(bj.data) ? await slots.take(job.queue, bj.id ?? job.id) : undefined;
+          if (grant && 'waitMs' in grant) {
+            await queueOf(job.queue).rateLimit(grant.waitMs);
+            throw Worker.RateLimitError();
+          }
+          return await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : [], inLobby ? leaveLobby : undefined);
+        } finally {
+          global.release();
+        }
       } finally {
-        global.release();
+        leaveLobby();
+        group?.release();
       }
     } finally {
-      leaveLobby();
-      group?.release();
+      gate.release();
     }
   }
 
@@ -205,8 +353,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     return lobby;
   }
 
-  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, held: HeldSlot[], granted?: () => void): Promise<void> {
-    const key = `${bj.id}:${token ?? ''}`;
+  /** The handler on `job`, until it settles or close's deadline releases it. */
+  async function runHandler(bj: BullJob<JobData>, token: string | undefined, job: Job, held: HeldSlot[], granted?: () => void): Promise<'done' | 'released'> {
+    const key = `${bj.id}:${job.id}:${token ?? ''}`;
     let release!: () => void;
     const released = new Promise<'released'>((r) => { release = () => r('released'); });
     running.set(key, { release });
@@ -214,20 +363,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     // A released job may still finish here later; nobody waits for it any more.
     work.catch(() => {});
     try {
-      const outcome = await Promise.race([work.then(() => 'done' as const), released]);
-      // Still running at close's deadline: back to wait (BullMQ's own move), for another worker.
-      if (outcome === 'released') throw Worker.RateLimitError();
-    } catch (err) {
-      if (err instanceof Error && err.message === Worker.RateLimitError().message) throw err;
-      const waitMs = rateLimitWait(job, err);
-      if (waitMs !== undefined && !closing) {
-        // The provider said "not now": back to delayed without counting an attempt (BullMQ
-        // counts none for a job moved to delayed by its processor).
-        await bj.updateData({ ...bj.data, rateLimitWaits: (bj.data.rateLimitWaits ?? 0) + 1 });
-        await bj.moveToDelayed(Date.now() + waitMs, token);
-        throw new DelayedError();
-      }
-      throw failure(job, err);
+      return await Promise.race([work.then(() => 'done' as const), released]);
     } finally {
       running.delete(key);
     }
@@ -264,7 +400,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     const w = new Worker<JobData>(name, (bj, token) => processJob(bj, token), {
       connection,
       prefix,
-      concurrency: Math.min(concurrency.get(name) ?? global.limit, global.limit),
+      concurrency: Math.max(1, workerConcurrency(name) - (extra.get(name) ?? 0)),
       // Never limits by itself (nobody starts 1e9 jobs a second); it makes BullMQ honour
       // `queue.rateLimit(ms)`, which parks the queue while our sliding log is full.
       limiter: { max: 1_000_000_000, duration: 1000 },
@@ -277,12 +413,17 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     w.on('failed', (bj, err) => {
       const tagged = err as Tagged;
       if (tagged.retryDelayMs !== undefined) return;
-      const final = tagged.final ?? (bj ? { job: toJob(bj as BullJob<JobData>), error: transientError('queue.stalled', `job failed in BullMQ: ${err.message}`) } : undefined);
-      if (!final) return;
-      try {
-        onFailed?.(final.job, final.error);
-      } catch {
-        // A broken onFailed must not take the worker down; the store still has the step run.
+      const lost = (id?: string) => (bj ? { job: toJob(bj as BullJob<JobData>, id), error: transientError('queue.stalled', `job failed in BullMQ: ${err.message}`) } : undefined);
+      const ids = (bj?.data as JobData | undefined)?.ids;
+      // A bundle that failed (it stalled too often): its step runs are left to the reconciler.
+      if (ids) redis.hdel(membersKey(name), ...ids).catch(() => {});
+      for (const final of ids ? ids.map(lost) : [tagged.final ?? lost()]) {
+        if (!final) continue;
+        try {
+          onFailed?.(final.job, final.error);
+        } catch {
+          // A broken onFailed must not take the worker down; the store still has the step run.
+        }
       }
     });
     workers.set(name, w);
@@ -291,26 +432,77 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   /** Enqueued this turn of the event loop, not yet added (see `enqueue`). */
   let batch: { byQueue: Map<string, JobSpec[]>; done: Promise<void> } | undefined;
 
+  /** The BullMQ job of step run `s`, alone. */
+  function singleJob(s: JobSpec, rateLimitWaits?: number) {
+    const base = s.attemptsMade ?? 0;
+    const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : slots.configuredHere(s.queue) ? { limited: true } : {}) };
+    if (s.group !== undefined) data.group = s.group;
+    if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
+    if (rateLimitWaits !== undefined) data.rateLimitWaits = rateLimitWaits;
+    return {
+      name: 'step',
+      data,
+      opts: {
+        jobId: toJobId(s.id),
+        attempts: Math.max(1, s.retry.attempts - base),
+        backoff: { type: 'topicflow' },
+        removeOnComplete: true,
+        removeOnFail: true,
+        ...(s.delayMs && s.delayMs > 0 ? { delay: s.delayMs } : {}),
+      },
+    };
+  }
+
+  /** Jobs of their own for `specs` of `queue`, whatever bundle carries them (a member's retry). */
+  async function addSingles(queue: string, specs: JobSpec[], rateLimitWaits?: number): Promise<void> {
+    await queueOf(queue).addBulk(specs.map((s) => singleJob(s, rateLimitWaits)));
+  }
+
+  /**
+   * Whether `s` may share a job: a first attempt that starts now and takes no rate slot at its
+   * start (a self-throttled step takes its own per request; most queues have no limit).
+   */
+  const bundleable = (s: JobSpec) => !s.attemptsMade && !(s.delayMs && s.delayMs > 0) && !needsSlot({ queue: s.queue, ...(s.selfThrottled ? { selfThrottled: true } : {}) });
+
+  /**
+   * Adds the jobs of `specs` of one queue: ids already waiting, delayed or running are left out
+   * (a job of their own by its id; a live bundle's member by the members hash), and step runs of
+   * the same step enqueued together go in bundles of up to BUNDLE_MAX.
+   */
+  async function addQueue(name: string, specs: JobSpec[]): Promise<void> {
+    const seen = new Set<string>();
+    const unique = specs.filter((s) => !seen.has(s.id) && seen.add(s.id));
+    const flags = await redis.topicflowBundled(membersKey(name), `${prefix}:${name}:`, ...unique.map((s) => s.id));
+    const fresh = unique.filter((_, i) => Number(flags[i]) !== 1);
+    const singles: JobSpec[] = [];
+    const together = new Map<string, JobSpec[]>();
+    for (const s of fresh) {
+      if (!bundleable(s)) { singles.push(s); continue; }
+      const key = JSON.stringify([s.group, s.groupConcurrency, s.retry, s.selfThrottled === true]);
+      const list = together.get(key);
+      if (list) list.push(s);
+      else together.set(key, [s]);
+    }
+    const bundles: { name: string; data: JobData; opts: object }[] = [];
+    const index: string[] = [];
+    for (const list of together.values()) {
+      for (let i = 0; i < list.length; i += BUNDLE_MAX) {
+        const part = list.slice(i, i + BUNDLE_MAX);
+        if (part.length === 1) { singles.push(part[0]!); continue; }
+        const job = singleJob(part[0]!);
+        const jobId = `bundle-${randomUUID()}`;
+        bundles.push({ name: 'steps', data: { ...job.data, ids: part.map((s) => s.id) }, opts: { ...job.opts, jobId, attempts: 1 } });
+        for (const s of part) index.push(s.id, jobId);
+      }
+    }
+    // The members hash first: a bundle that runs at once finds its members there to forget.
+    if (index.length > 0) await redis.hset(membersKey(name), ...index);
+    await queueOf(name).addBulk([...singles.map((s) => singleJob(s)), ...bundles]);
+  }
+
   async function addAll(byQueue: Map<string, JobSpec[]>): Promise<void> {
     await remember(byQueue.keys());
-    await Promise.all([...byQueue].map(([name, list]) => queueOf(name).addBulk(list.map((s) => {
-      const base = s.attemptsMade ?? 0;
-      const data: JobData = { id: s.id, queue: s.queue, base, retry: s.retry, ...(s.selfThrottled ? { selfThrottled: true } : slots.configuredHere(s.queue) ? { limited: true } : {}) };
-      if (s.group !== undefined) data.group = s.group;
-      if (s.groupConcurrency !== undefined) data.groupConcurrency = s.groupConcurrency;
-      return {
-        name: 'step',
-        data,
-        opts: {
-          jobId: toJobId(s.id),
-          attempts: Math.max(1, s.retry.attempts - base),
-          backoff: { type: 'topicflow' },
-          removeOnComplete: true,
-          removeOnFail: true,
-          ...(s.delayMs && s.delayMs > 0 ? { delay: s.delayMs } : {}),
-        },
-      };
-    }))));
+    await Promise.all([...byQueue].map(([name, list]) => addQueue(name, list)));
   }
 
   async function scanQueues(): Promise<void> {
@@ -320,8 +512,25 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
   async function size(): Promise<number> {
     const names = await redis.smembers(namesKey);
-    const counts = await Promise.all(names.map((n) => queueOf(n).getJobCounts(...COUNTED)));
-    return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
+    const counts = await Promise.all(names.map(async (n) => {
+      const jobs = Object.values(await queueOf(n).getJobCounts(...COUNTED)).reduce((a, b) => a + b, 0);
+      // A live bundle counts its members not finished yet, not itself.
+      const members = Object.values(await redis.hgetall(membersKey(n)));
+      const perBundle = new Map<string, number>();
+      for (const b of members) perBundle.set(b, (perBundle.get(b) ?? 0) + 1);
+      let k = 0;
+      for (const [b, m] of perBundle) if (await alive(n, b)) k += m - 1;
+      return jobs + k;
+    }));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Whether job `jobId` of `queue` is waiting, delayed or running. */
+  async function alive(queue: string, jobId: string): Promise<boolean> {
+    // Finished jobs are removed at once (removeOnComplete/removeOnFail): 'unknown' is a job that
+    // never was, finished, or was lost with Redis' data.
+    const state = await queueOf(queue).getJobState(jobId);
+    return state !== 'unknown' && state !== 'completed' && state !== 'failed';
   }
 
   return {
@@ -338,8 +547,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       const where = `queue ${name}`;
       if (limits.concurrency !== undefined) {
         concurrency.set(name, validateConcurrency(limits.concurrency, where));
-        const w = workers.get(name);
-        if (w) w.concurrency = Math.min(limits.concurrency, global.limit);
+        const gate = queueGates.get(name);
+        if (gate) gate.limit = workerConcurrency(name);
+        holdExtra(name, 0);
       }
       if (limits.rateLimit !== undefined) {
         await slots.configure(name, validateRateLimit(limits.rateLimit, where));
@@ -387,10 +597,9 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     size,
 
     async has(id: string, queue: string): Promise<boolean> {
-      // Finished jobs are removed at once (removeOnComplete/removeOnFail): 'unknown' is a job that
-      // never was, finished, or was lost with Redis' data.
-      const state = await queueOf(queue).getJobState(toJobId(id));
-      return state !== 'unknown' && state !== 'completed' && state !== 'failed';
+      if (await alive(queue, toJobId(id))) return true;
+      const bundle = await redis.hget(membersKey(queue), id);
+      return bundle !== null && (await alive(queue, bundle));
     },
 
     async idle(): Promise<void> {
@@ -405,6 +614,7 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       global.rejectAll(stop);
       for (const g of groups.values()) g.rejectAll(stop);
       for (const l of lobbies.values()) l.rejectAll(stop);
+      for (const q of queueGates.values()) q.rejectAll(stop);
       const closed = Promise.all([...workers.values()].map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

@@ -16,6 +16,7 @@ function load(file: URL): string {
 /** Command name → script; the number of keys is the file name's suffix. */
 const FILES = {
   topicflowAcquire: new URL('./scripts/acquire-5.lua', import.meta.url),
+  topicflowBundled: new URL('./scripts/bundled-1.lua', import.meta.url),
   topicflowCaution: new URL('./scripts/caution-2.lua', import.meta.url),
   topicflowObserve: new URL('./scripts/observe-5.lua', import.meta.url),
   topicflowRefit: new URL('./scripts/refit-3.lua', import.meta.url),
@@ -32,6 +33,7 @@ const SCRIPTS = Object.entries(FILES).map(([name, file]) => ({
 /** The scripts as commands of a connection (see the headers of their files). */
 export interface Scripts {
   topicflowAcquire(...args: (string | number)[]): Promise<number | [number, number]>;
+  topicflowBundled(...args: (string | number)[]): Promise<number[]>;
   topicflowRefit(...args: (string | number)[]): Promise<[number, number]>;
   topicflowSent(...args: (string | number)[]): Promise<number>;
   topicflowCaution(...args: (string | number)[]): Promise<number>;
