@@ -282,6 +282,26 @@ describe.skipIf(!up)('bullmq bundles: step runs of one step enqueued together sh
     expect(max).toBe(3);
   }, 15_000);
 
+  it('gives a finished page\'s share of the queue back at once: a slow page does not hold back the next pages', async () => {
+    const q = open();
+    await q.configureQueue('web', { concurrency: 3 });
+    let releaseSlow!: () => void;
+    const slowHeld = new Promise<void>((r) => { releaseSlow = r; });
+    const started: string[] = [];
+    await q.start(async (job) => {
+      started.push(job.id);
+      if (job.id === 'page-0') await slowHeld;
+    });
+    await q.enqueue(pages(3));
+    while (started.length < 3) await sleep(5);
+    // page-1 and page-2 are done, page-0 still runs: the next bundle gets their two places.
+    await q.enqueue(pages(2, 3));
+    while (!(started.includes('page-3') && started.includes('page-4'))) await sleep(5);
+    releaseSlow();
+    await q.idle();
+    expect(started.sort()).toEqual(pages(5).map((p) => p.id).sort());
+  }, 15_000);
+
   it('brings back the bundle of a SIGKILLed worker: its running step runs are redelivered, the others run', async () => {
     const prefix = newPrefix();
     const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));

@@ -186,7 +186,12 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   function holdExtra(queue: string, n: number): void {
     extra.set(queue, (extra.get(queue) ?? 0) + n);
     const w = workers.get(queue);
-    if (w) w.concurrency = Math.max(1, workerConcurrency(queue) - (extra.get(queue) ?? 0));
+    if (!w) return;
+    const before = w.concurrency;
+    w.concurrency = Math.max(1, workerConcurrency(queue) - (extra.get(queue) ?? 0));
+    // BullMQ's fetch loop looks at its concurrency again only when a job ends: a wider one wakes
+    // it, as BullMQ's own resume() does (an internal; without it the loop waits for a job to end).
+    if (w.concurrency > before) (w as unknown as { mainLoopQueue?: { add(p: Promise<unknown>): void } }).mainLoopQueue?.add(Promise.resolve());
   }
 
   async function processJob(bj: BullJob<JobData>, token?: string): Promise<void> {
@@ -224,23 +229,32 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   async function processBundle(bj: BullJob<JobData>, token?: string): Promise<void> {
     const d = bj.data;
     const ids = d.ids!;
-    holdExtra(d.queue, ids.length - 1);
+    // Slots of the worker's concurrency held beyond the bundle's own: each member that finishes
+    // gives one back at once, so a slow page does not hold the slots of the nine that are done.
+    let holding = ids.length - 1;
+    holdExtra(d.queue, holding);
+    const done = () => {
+      if (holding === 0) return;
+      holding--;
+      holdExtra(d.queue, -1);
+    };
     let released = false;
     let results: PromiseSettledResult<void>[];
     try {
       results = await Promise.allSettled(ids.map(async (id) => {
         const job = toJob(bj, id);
         try {
-          if ((await runStep(bj, token, job)) === 'released') released = true;
-          else forget(d.queue, id);
+          if ((await runStep(bj, token, job)) === 'released') { released = true; return; }
+          forget(d.queue, id);
         } catch (err) {
           if (isReleased(err)) { released = true; return; }
           forget(d.queue, id);
           await memberFailed(bj, job, err);
         }
+        done();
       }));
     } finally {
-      holdExtra(d.queue, 1 - ids.length);
+      holdExtra(d.queue, -holding);
     }
     // A member's retry that could not be added (Redis failed): the bundle fails, the reconciler finds the step run pending.
     const failed = results.find((r) => r.status === 'rejected');
