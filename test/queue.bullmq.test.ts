@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { createBullmqQueue, type BullmqQueueOptions } from '../src/queue/bullmq/driver.ts';
 import { transientError } from '../src/shared/errors.ts';
-import type { QueueDriver } from '../src/queue/types.ts';
+import type { JobSpec, QueueDriver } from '../src/queue/types.ts';
 import { RATE_CAUTION_MS, widenedMargin } from '../src/queue/rate-limiter.ts';
 import { describeQueueContract } from './queue.contract.ts';
 import { deleteRedisPrefixes } from './helpers/services.ts';
@@ -57,6 +57,30 @@ if (up) {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const retry = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
+
+/**
+ * Enqueues `specs`, lets a worker process (test/fixtures/bullmq-worker.ts) start every one of
+ * them, SIGKILLs it, and returns a driver on the same prefix (lock 1 s, stalled check every
+ * 0.5 s) that has not started yet.
+ */
+async function killedWhileRunning(specs: JobSpec[]): Promise<QueueDriver> {
+  const prefix = newPrefix();
+  const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));
+  const child = spawn(process.execPath, [fixture, REDIS_URL, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
+    await q.enqueue(specs);
+    while (!specs.every((s) => out.includes(`started ${s.id}\n`))) {
+      if (child.exitCode !== null) throw new Error(`the worker exited before it started the jobs: ${out}`);
+      await sleep(20);
+    }
+    return q;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
 
 describe.skipIf(!up)('bullmq across workers', () => {
   it('keeps one rate limit across every worker sharing the queue', async () => {
@@ -197,27 +221,12 @@ describe.skipIf(!up)('bullmq across workers', () => {
   }, 10_000);
 
   it('recovers the jobs of a SIGKILLed worker through the stalled checker', async () => {
-    const prefix = newPrefix();
-    const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));
-    const child = spawn(process.execPath, [fixture, REDIS_URL, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    try {
-      const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
-      await q.enqueue([{ id: 'victim', queue: 'a', retry }]);
-      while (!out.includes('started victim')) {
-        if (child.exitCode !== null) throw new Error(`the worker exited before it started the job: ${out}`);
-        await sleep(20);
-      }
-      child.kill('SIGKILL');
-      const ran: { id: string; attemptsMade: number }[] = [];
-      await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade }); });
-      await q.idle();
-      expect(ran).toEqual([{ id: 'victim', attemptsMade: 0 }]);
-      // Only the stalled checker brings it back (lock 1 s, checks every 0.5 s); without it this waits for the hang guard.
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const q = await killedWhileRunning([{ id: 'victim', queue: 'a', retry }]);
+    const ran: { id: string; attemptsMade: number }[] = [];
+    await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade }); });
+    await q.idle();
+    expect(ran).toEqual([{ id: 'victim', attemptsMade: 0 }]);
+    // Only the stalled checker brings it back (lock 1 s, checks every 0.5 s); without it this waits for the hang guard.
   }, 20_000);
 });
 
@@ -303,25 +312,10 @@ describe.skipIf(!up)('bullmq bundles: step runs of one step enqueued together sh
   }, 15_000);
 
   it('brings back the bundle of a SIGKILLed worker: its running step runs are redelivered, the others run', async () => {
-    const prefix = newPrefix();
-    const fixture = fileURLToPath(new URL('./fixtures/bullmq-worker.ts', import.meta.url));
-    const child = spawn(process.execPath, [fixture, REDIS_URL, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    try {
-      const q = open({ prefix, lockDurationMs: 1000, stalledIntervalMs: 500 });
-      await q.enqueue(pages(3));
-      while (!out.includes('started page-2')) {
-        if (child.exitCode !== null) throw new Error(`the worker exited before it started the pages: ${out}`);
-        await sleep(20);
-      }
-      child.kill('SIGKILL');
-      const ran: { id: string; attemptsMade: number; redelivered: boolean | undefined }[] = [];
-      await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade, redelivered: job.redelivered }); });
-      await q.idle();
-      expect(ran.sort((a, b) => a.id.localeCompare(b.id))).toEqual(pages(3).map((p) => ({ id: p.id, attemptsMade: 0, redelivered: true })));
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const q = await killedWhileRunning(pages(3));
+    const ran: { id: string; attemptsMade: number; redelivered: boolean | undefined }[] = [];
+    await q.start(async (job) => { ran.push({ id: job.id, attemptsMade: job.attemptsMade, redelivered: job.redelivered }); });
+    await q.idle();
+    expect(ran.sort((a, b) => a.id.localeCompare(b.id))).toEqual(pages(3).map((p) => ({ id: p.id, attemptsMade: 0, redelivered: true })));
   }, 20_000);
 });
