@@ -282,11 +282,11 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       ...(d.groupConcurrency === undefined ? {} : { groupConcurrency: d.groupConcurrency }),
       ...(d.selfThrottled ? { selfThrottled: true } : {}),
     }], rateLimitWaits);
-    const waitMs = closing ? undefined : rateLimitWait(job, err);
+    // Added even while this worker closes: its queues close only after its bundles end.
+    const waitMs = rateLimitWait(job, err);
     if (waitMs !== undefined) return own(job.attemptsMade, waitMs, 1);
     const e = failure(job, err) as Error & Tagged;
-    if (e.retryDelayMs !== undefined && !closing) return own(job.attemptsMade + 1, e.retryDelayMs);
-    // Not retried (or this worker is closing: the store holds it as pending, for the reconciler).
+    if (e.retryDelayMs !== undefined) return own(job.attemptsMade + 1, e.retryDelayMs);
     try {
       onFailed?.(job, e.final?.error ?? err);
     } catch {
