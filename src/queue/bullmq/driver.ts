@@ -69,7 +69,7 @@ interface JobData {
   limited?: boolean;
   /** 429s waited out so far (see RATE_LIMIT_WAITS). */
   rateLimitWaits?: number;
-  /** A bundle's step runs (`id` is the first): see `bundle`. */
+  /** A bundle's step runs (`id` is the first): see `addQueue` and `processBundle`. */
   ids?: string[];
   /** Released by a closing worker while its step runs ran (see Job.redelivered). */
   released?: boolean;
@@ -319,44 +319,34 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       inLobby = false;
       lobby!.release();
     };
-    try {
-      await gate.acquire();
-    } catch {
-      throw Worker.RateLimitError();
-    }
-    try {
+    // Permits held, given back in the reverse order when the step run ends.
+    const releases: (() => void)[] = [];
+    const hold = async (s: Semaphore | undefined, release = () => s!.release()) => {
+      if (!s) return;
       try {
-        await group?.acquire();
+        await s.acquire();
       } catch {
+        // Rejected: this worker is closing.
         throw Worker.RateLimitError();
       }
-      try {
-        try {
-          // Before the global permit: a job waiting here must not keep other queues' jobs waiting.
-          await lobby?.acquire();
-          inLobby = lobby !== undefined;
-          await global.acquire();
-        } catch {
-          leaveLobby();
-          throw Worker.RateLimitError();
-        }
-        try {
-          if (closing) throw Worker.RateLimitError();
-          const grant = !bj.data.ids && needsSlot(bj.data) ? await slots.take(job.queue, bj.id ?? job.id) : undefined;
-          if (grant && 'waitMs' in grant) {
-            await queueOf(job.queue).rateLimit(grant.waitMs);
-            throw Worker.RateLimitError();
-          }
-          return await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : [], inLobby ? leaveLobby : undefined);
-        } finally {
-          global.release();
-        }
-      } finally {
-        leaveLobby();
-        group?.release();
+      releases.push(release);
+    };
+    try {
+      await hold(gate);
+      await hold(group);
+      // Before the global permit: a job waiting here must not keep other queues' jobs waiting.
+      await hold(lobby, leaveLobby);
+      inLobby = lobby !== undefined;
+      await hold(global);
+      if (closing) throw Worker.RateLimitError();
+      const grant = !bj.data.ids && needsSlot(bj.data) ? await slots.take(job.queue, bj.id ?? job.id) : undefined;
+      if (grant && 'waitMs' in grant) {
+        await queueOf(job.queue).rateLimit(grant.waitMs);
+        throw Worker.RateLimitError();
       }
+      return await runHandler(bj, token, job, grant ? [slots.held(job.queue, grant.slot)] : [], inLobby ? leaveLobby : undefined);
     } finally {
-      gate.release();
+      for (const release of releases.reverse()) release();
     }
   }
 

@@ -1,5 +1,5 @@
 --[[
-  Which of these step runs a live bundle already carries (see `bundle` in driver.ts): enqueueing
+  Which of these step runs a live bundle already carries (see `addQueue` in driver.ts): enqueueing
   one of those again adds no job. A member whose bundle job is gone (finished, failed, or never
   added by a process that died) is forgotten here.
 
