@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openWorkflow } from '../../src/app/workflows.ts';
 import { openSheets } from '../../src/providers/sheets/open.ts';
@@ -199,6 +201,24 @@ function resetFakes() {
   fx.sheets.resetQuota();
 }
 
+/**
+ * Step runs of `runId` that worker process `pid` holds: carried by a BullMQ job it has taken
+ * (`processedBy` ends with its pid) and 'running' in the store.
+ */
+async function heldBy(c: Cluster, redis: Redis, runId: string, pid: number): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const name of await redis.smembers(`${c.prefix}:topicflow:queues`)) {
+    const queue = new Queue(name, { connection: redis, prefix: c.prefix });
+    for (const job of await queue.getActive()) {
+      if (!job.processedBy?.endsWith(`:${pid}`)) continue;
+      for (const id of (job.data as { ids?: string[]; id: string }).ids ?? [job.data.id]) ids.add(id);
+    }
+    await queue.close();
+  }
+  const running = await c.rt.store.listStepRuns(runId, { statuses: ['running'], withInput: false });
+  return running.filter((r) => ids.has(r.id)).map((r) => r.id);
+}
+
 /** Runs per scheduled workflow, read from the store, oldest first, with the tick each was made for. */
 async function scheduledRuns(c: Cluster, workflow: string) {
   const runs = await c.rt.store.listRuns({ workflow, limit: 1000 });
@@ -266,29 +286,42 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
     let seconds = 0;
     let done: RunRecord | undefined;
     let running = 0;
+    let orphans: string[] = [];
+    const redis = new Redis(c.env.REDIS_URL!, { maxRetriesPerRequest: null });
     const run = await startResearch(c, `research-${tag}`);
     try {
-      await duringRun(c, run.id, 'a third of the searches', () => fx.serper.requests.length >= KEYWORDS / 3);
+      // The victim is a worker that holds running step runs; each is stopped while it is looked at,
+      // so nothing it holds can finish between the look and the kill.
+      const victim = await duringRun(c, run.id, 'a third of the searches, and a worker holding step runs', async () => {
+        if (fx.serper.requests.length < KEYWORDS / 3) return undefined;
+        for (const w of workers) {
+          w.child.kill('SIGSTOP');
+          const held = await heldBy(c, redis, run.id, w.child.pid!);
+          if (held.length > 0) return { w, held };
+          w.child.kill('SIGCONT');
+        }
+        return undefined;
+      });
       running = await c.rt.store.countStepRuns(run.id, { statuses: ['running'] });
-      const victim = workers[0]!;
-      victim.child.kill('SIGKILL');
-      expect((await victim.exited).signal).toBe('SIGKILL');
+      orphans = victim.held;
+      victim.w.child.kill('SIGKILL');
+      expect((await victim.w.exited).signal).toBe('SIGKILL');
       // A replacement, as an orchestrator would start; it is not needed for this run to finish.
-      workers[0] = startWorker(c);
+      workers[workers.indexOf(victim.w)] = startWorker(c);
       done = await finished(c, run.id);
       seconds = (Date.now() - t0) / 1000;
     } finally {
+      redis.disconnect();
       await load?.stop();
       load = undefined;
     }
-    console.info(`distributed run${loaded ? ' with every core kept busy' : ''}: ${seconds.toFixed(1)} s for ${KEYWORDS} keywords; ${running} step runs running at the kill; serper ${fx.serper.requests.length} requests, ${fx.serper.violations} answered 429, peak ${fx.serper.maxPerWindow(1000)}/s; openai peak ${fx.openai.stats(60_000).maxRequestsPerWindow}/min, sheets 429s ${fx.sheets.quotaViolations}`);
+    console.info(`distributed run${loaded ? ' with every core kept busy' : ''}: ${seconds.toFixed(1)} s for ${KEYWORDS} keywords; ${running} step runs running at the kill, ${orphans.length} of them in the killed worker; serper ${fx.serper.requests.length} requests, ${fx.serper.violations} answered 429, peak ${fx.serper.maxPerWindow(1000)}/s; openai peak ${fx.openai.stats(60_000).maxRequestsPerWindow}/min, sheets 429s ${fx.sheets.quotaViolations}`);
     expect(done?.status).toBe('succeeded');
     await expectResearchedOnce(c, done!, sheet, KEYWORDS);
     expectLimitsHeld();
-    // The kill hit work in flight: step runs were taken again by another worker.
-    const retaken = (await c.rt.store.listStepRuns(run.id, {})).filter((r) => r.attempts > 1);
-    expect(running).toBeGreaterThan(0);
-    expect(retaken.length).toBeGreaterThan(0);
+    // The kill hit work in flight: each step run the killed worker held was taken again by another.
+    const after = new Map((await c.rt.store.listStepRuns(run.id, { withInput: false })).map((r) => [r.id, r]));
+    expect(orphans.map((id) => [after.get(id)?.status, (after.get(id)?.attempts ?? 0) > 1])).toEqual(orphans.map(() => ['succeeded', true]));
   }
 
   it('three workers and two schedulers research 24 keywords; a worker SIGKILLed midway loses nothing, repeats nothing in the outputs, and no rate limit is exceeded', async () => {

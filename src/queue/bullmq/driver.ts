@@ -27,6 +27,7 @@
  */
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { formatError, isRateLimited, serializeError, transientError } from '../../shared/errors.ts';
 import { retryDelay, shouldRetry, type RetryPolicy } from '../../shared/retry.ts';
@@ -410,6 +411,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
     const w = new Worker<JobData>(name, (bj, token) => processJob(bj, token), {
       connection,
       prefix,
+      // Stored on each job it takes (`processedBy`): Bull Board shows which process runs a job.
+      name: `${hostname()}:${process.pid}`,
       concurrency: Math.max(1, workerConcurrency(name) - (extra.get(name) ?? 0)),
       // Never limits by itself (nobody starts 1e9 jobs a second); it makes BullMQ honour
       // `queue.rateLimit(ms)`, which parks the queue while our sliding log is full.
