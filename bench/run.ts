@@ -32,6 +32,7 @@ import { loadBlueprint } from '../src/app/workflows.ts';
 import { providerLimitSchema, type Blueprint } from '../src/blueprint/schema.ts';
 import { extractPage } from '../src/extract/extract-page.ts';
 import { closeExtractPool, extractionGate, extractThreadHeaps } from '../src/extract/pool.ts';
+import { openAIThreadHeap } from '../src/providers/openai/thread.ts';
 import { seedKeywords } from '../test/helpers/topic-env.ts';
 import { countPerBin, SPREADSHEET_ID, type FakeConfig, type FakeStats, type PageTiming } from './fakes.ts';
 import { benchPage, pageSize } from './pages.ts';
@@ -153,7 +154,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const executingNow = () => [...runningNow].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([id, n]) => `${id} ${n}`).join(', ');
   // RSS over the run, sampled 20 times a second, to tell when the peak happens (and so what causes it).
   let snapshotAtMb = Number(process.env.BENCH_SNAPSHOT_AT_MB ?? 0);
-  const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, arrayBuffersMb: 0, anonMb: 0, fileMb: 0, running: '', threadHeapsMb: '' };
+  const rss = { peakMb: 0, atSeconds: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, arrayBuffersMb: 0, anonMb: 0, fileMb: 0, running: '', threadHeapsMb: '', openaiHeapMb: 0 };
   const sampler = setInterval(() => {
     const now = process.memoryUsage.rss();
     // BENCH_SNAPSHOT_AT_MB: one heap snapshot of the main thread when RSS first passes it (what holds the memory).
@@ -165,6 +166,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     const m = process.memoryUsage();
     Object.assign(rss, { peakMb: m.rss / 1048576, atSeconds: (performance.now() - t0) / 1000, heapUsedMb: m.heapUsed / 1048576, heapTotalMb: m.heapTotal / 1048576, externalMb: m.external / 1048576, arrayBuffersMb: m.arrayBuffers / 1048576, ...rssKinds(), running: executingNow() });
     extractThreadHeaps().then((h) => { rss.threadHeapsMb = h.map((b) => Math.round(b / 1048576)).join('+'); }, () => {});
+    openAIThreadHeap().then((b) => { rss.openaiHeapMb = (b ?? 0) / 1048576; }, () => {});
   }, 50);
   // --trace: every 5 s, where the run's pages wait and what is executing, to see what holds the pace.
   const tracer = opt.trace ? setInterval(() => {
@@ -182,13 +184,15 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     else if (e.status !== 'retrying') p.endMs = Date.now();
   });
   // Per 10 s of the run: the engine process's CPU in cores, and the share of it the main thread was on a core.
-  const phases: { cores: number; main: number; rssMb: number; heapMb: number }[] = [];
+  const phases: { cores: number; main: number; rssMb: number; heapMb: number; openaiHeapMb: number }[] = [];
   let phaseCpu = process.cpuUsage();
   let phaseSched = schedStat();
   const phaseTimer = setInterval(() => {
     const c = process.cpuUsage(phaseCpu);
     const sch = schedStat();
-    phases.push({ cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0, rssMb: process.memoryUsage.rss() / 1048576, heapMb: process.memoryUsage().heapTotal / 1048576 });
+    const phase = { cores: (c.user + c.system) / 1e7, main: sch && phaseSched ? (sch.onCpuMs - phaseSched.onCpuMs) / 10_000 : 0, rssMb: process.memoryUsage.rss() / 1048576, heapMb: process.memoryUsage().heapTotal / 1048576, openaiHeapMb: 0 };
+    phases.push(phase);
+    openAIThreadHeap().then((b) => { phase.openaiHeapMb = (b ?? 0) / 1048576; }, () => {});
     phaseCpu = process.cpuUsage();
     phaseSched = sch;
   }, 10_000);
@@ -447,13 +451,13 @@ async function main(): Promise<void> {
     log(`pages without main content: ${Object.keys(main.pageStatuses).length ? JSON.stringify(main.pageStatuses) : 'none'}`);
     if (Object.keys(main.threadSeconds).length) log(`engine threads, CPU s: ${Object.entries(main.threadSeconds).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     if (main.phases.length) log(`per 10 s, engine CPU in cores / main thread on a core: ${main.phases.map((p) => `${p.cores.toFixed(2)}/${(p.main * 100).toFixed(0)}%`).join(' ')}`);
-    if (main.phases.length) log(`per 10 s, engine RSS / main thread's heap MB: ${main.phases.map((p) => `${p.rssMb.toFixed(0)}/${p.heapMb.toFixed(0)}`).join(' ')}`);
+    if (main.phases.length) log(`per 10 s, engine RSS / main thread's heap / OpenAI thread's heap MB: ${main.phases.map((p) => `${p.rssMb.toFixed(0)}/${p.heapMb.toFixed(0)}/${p.openaiHeapMb.toFixed(0)}`).join(' ')}`);
     if (main.mainThread) log(`main thread: on a core ${(main.mainThread.onCpu * 100).toFixed(0)}% of the run, waiting for one ${(main.mainThread.waiting * 100).toFixed(0)}%`);
     log(`pages: ${s1.site.pagesServed} downloaded; fakes' event loop delay p99 ${s1.eventLoopDelayMs.p99.toFixed(0)} ms, max ${s1.eventLoopDelayMs.max.toFixed(0)} ms (they time-stamp requests when they get to them); fakes' CPU ${(s1.cpuMs / 1000).toFixed(1)} s (on the same ${cores} cores)`);
-    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, array buffers ${main.rss.arrayBuffersMb.toFixed(0)} MB, extraction threads' heaps ${main.rss.threadHeapsMb || '?'} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB; step runs executing: ${main.rss.running || 'none'}), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
+    log(`peak RSS: engine process ${engineRssMb.toFixed(0)} MB (main thread + extraction threads; sampled peak ${main.rss.peakMb.toFixed(0)} MB at +${main.rss.atSeconds.toFixed(0)} s with main heap ${main.rss.heapUsedMb.toFixed(0)}/${main.rss.heapTotalMb.toFixed(0)} MB, array buffers ${main.rss.arrayBuffersMb.toFixed(0)} MB, extraction threads' heaps ${main.rss.threadHeapsMb || '?'} MB, OpenAI thread's heap ${main.rss.openaiHeapMb.toFixed(0)} MB, anonymous ${main.rss.anonMb.toFixed(0)} MB, file-backed ${main.rss.fileMb.toFixed(0)} MB; step runs executing: ${main.rss.running || 'none'}), fakes process ${s1.rssPeakMb.toFixed(0)} MB${main.redisPeakMb !== undefined ? `, Redis used_memory_peak ${main.redisPeakMb.toFixed(0)} MB` : ''}`);
 
     log(`\nSUMMARY profile ${opt.profile}, driver ${opt.driver}, ${N} keywords: wall ${main.seconds.toFixed(1)} s, bound ${boundSeconds.toFixed(1)} s, ratio ${(main.seconds / boundSeconds).toFixed(3)}, failed items ${failedItems}, OpenAI 429s ${(share429 * 100).toFixed(1)}% (${s1.openai.rejected}/${s1.openai.requests}), peak RSS ${engineRssMb.toFixed(0)} MB, load average ${load0.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}`);
-    if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, results: Number(opt.results), wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, sampledPeak: { atSeconds: Math.round(main.rss.atSeconds), mainHeapMb: Math.round(main.rss.heapTotalMb), arrayBuffersMb: Math.round(main.rss.arrayBuffersMb), extractionHeapsMb: main.rss.threadHeapsMb, executing: main.rss.running }, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), heapPer10s: main.phases.map((p) => Math.round(p.heapMb)), loadAverage: [load0, loadavg()[0]] })}\n`);
+    if (opt.json && C0 === 0) process.stdout.write(`${JSON.stringify({ profile: opt.profile, driver: opt.driver, keywords: N, results: Number(opt.results), wallSeconds: main.seconds, boundSeconds, ratio: main.seconds / boundSeconds, failedItems, openai429Share: share429, peakRssMb: engineRssMb, sampledPeakRssMb: main.rss.peakMb, sampledPeak: { atSeconds: Math.round(main.rss.atSeconds), mainHeapMb: Math.round(main.rss.heapTotalMb), arrayBuffersMb: Math.round(main.rss.arrayBuffersMb), extractionHeapsMb: main.rss.threadHeapsMb, openaiHeapMb: Math.round(main.rss.openaiHeapMb), executing: main.rss.running }, rssPer10s: main.phases.map((p) => Math.round(p.rssMb)), heapPer10s: main.phases.map((p) => Math.round(p.heapMb)), loadAverage: [load0, loadavg()[0]] })}\n`);
 
     // Re-run inside the cache TTL: the first keywords pending again.
     const C = Math.min(N, C0);

@@ -130,6 +130,11 @@ export function warmOpenAIThread(env: Record<string, string | undefined>): void 
   if (hasOpenAIKey(env) && useOpenAIThread(env)) worker ??= startWorker();
 }
 
+/** The request thread's V8 heap in bytes (the bench reports it), or undefined while it is not up. */
+export async function openAIThreadHeap(): Promise<number | undefined> {
+  return (await worker?.getHeapStatistics().catch(() => undefined))?.total_heap_size;
+}
+
 /** Stops the request thread; requests in flight fail as transient. The next request starts a new one. */
 export async function closeOpenAIThread(): Promise<void> {
   const w = worker;
