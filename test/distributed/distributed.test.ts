@@ -296,9 +296,13 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
         if (fx.serper.requests.length < KEYWORDS / 3) return undefined;
         for (const w of workers) {
           w.child.kill('SIGSTOP');
-          const held = await heldBy(c, redis, run.id, w.child.pid!);
+          let held: string[] = [];
+          try {
+            held = await heldBy(c, redis, run.id, w.child.pid!);
+          } finally {
+            if (held.length === 0) w.child.kill('SIGCONT');
+          }
           if (held.length > 0) return { w, held };
-          w.child.kill('SIGCONT');
         }
         return undefined;
       });
