@@ -171,7 +171,7 @@ describe.skipIf(!enabled)('infrastructure faults (distributed: worker and schedu
       for (let i = 0; i < 3; i++) {
         const r = await admin.query(
           `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-           WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1`, [`topicflow/${c.schema}`]);
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE $1`, [`topicflow/${c.schema}/%`]);
         terminated += r.rows.filter((x: { ok: boolean }) => x.ok).length;
         await sleep(700);
       }

@@ -20,8 +20,8 @@ export interface PostgresStoreOptions {
   migrations?: readonly Migration[];
   /**
    * `application_name` of the pool's connections, as `pg_stat_activity` shows them: lets an
-   * operator (or a test) tell topicflow's connections of one schema apart.
-   * @default `topicflow/<schema>` (PostgreSQL cuts it at 63 bytes)
+   * operator (or a test) tell topicflow's connections of one schema, and of one process, apart.
+   * @default `topicflow/<schema>/<pid>` (PostgreSQL cuts it at 63 bytes)
    */
   applicationName?: string;
 }
@@ -32,7 +32,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
     throw userError('store.bad_schema', `PostgreSQL schema name ${JSON.stringify(schema)} must be an identifier (letters, digits, _)`);
   }
-  const db = new PostgresConnection(createPool(url, { schema, max: options.max ?? 10, applicationName: options.applicationName ?? `topicflow/${schema}` }));
+  const db = new PostgresConnection(createPool(url, { schema, max: options.max ?? 10, applicationName: options.applicationName ?? `topicflow/${schema}/${process.pid}` }));
   const store = new PostgresStore(db, schema, options.migrations ?? POSTGRES_MIGRATIONS);
   if (options.migrate !== false) {
     try {
