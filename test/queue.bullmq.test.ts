@@ -264,6 +264,22 @@ describe.skipIf(!up)('bullmq bundles: step runs of one step enqueued together sh
     expect(ran.filter((id) => id === 'page-3')).toHaveLength(2);
   }, 15_000);
 
+  it('adds the pages once when two processes enqueue them at the same moment (a run\'s start and a reconciler)', async () => {
+    const prefix = newPrefix();
+    const a = open({ prefix });
+    const b = open({ prefix });
+    await Promise.all([a.enqueue(pages(16)), b.enqueue(pages(16))]);
+    expect(await jobsIn(prefix, 'web')).toBe(1);
+    // A page with a job of its own (a retry) is not put in a bundle too.
+    await a.enqueue([{ id: 'page-20', queue: 'web', group: 'page', retry, attemptsMade: 1 }]);
+    await b.enqueue(pages(4, 18));
+    expect(await jobsIn(prefix, 'web')).toBe(3);
+    const ran: string[] = [];
+    await Promise.all([a.start(async (job) => { ran.push(job.id); }), b.start(async (job) => { ran.push(job.id); })]);
+    await Promise.all([a.idle(), b.idle()]);
+    expect(ran.sort()).toEqual([...pages(16), ...pages(4, 18)].map((p) => p.id).sort());
+  }, 15_000);
+
   it('retries a page that failed alone, with its attempt counted, and not the others', async () => {
     const q = open();
     const attempts: string[] = [];

@@ -85,6 +85,13 @@ interface JobData {
 export const BUNDLE_MAX = 16;
 
 /**
+ * How long a members-hash entry stands for its bundle before the bundle's job exists: the time its
+ * process may take between claiming the members and adding the job. A process that dies in
+ * between delays those step runs by this much (the reconciler enqueues them again after it).
+ */
+export const BUNDLE_ADD_GRACE_MS = 60_000;
+
+/**
  * How long enqueues are gathered before they are added (ms): at ~100 pages a second, the ideas
  * of 2-4 pages. Short next to any step that follows (a page takes ~1 s, an OpenAI answer ~5 s).
  */
@@ -99,6 +106,9 @@ const COUNTED = ['wait', 'delayed', 'active', 'prioritized', 'waiting-children']
 
 /** BullMQ forbids ':' and all-digit custom ids. */
 const toJobId = (id: string) => `sr-${id.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'))}`;
+
+/** The bundle job id of a members-hash entry ('<bundle job id>|<ms>'; an older release wrote the id alone). */
+const bundleOfEntry = (entry: string) => entry.split('|', 1)[0]!;
 
 class Closing extends Error {}
 
@@ -480,37 +490,42 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
   /**
    * Adds the jobs of `specs` of one queue: ids already waiting, delayed or running are left out
    * (a job of their own by its id; a live bundle's member by the members hash), and step runs of
-   * the same step enqueued together go in bundles of up to BUNDLE_MAX.
+   * the same step enqueued together go in bundles of up to BUNDLE_MAX. The bundles are planned
+   * first and their members claimed in the same script that checks them, so two processes
+   * enqueueing the same step runs at once add each step run's job once.
    */
   async function addQueue(name: string, specs: JobSpec[]): Promise<void> {
     const seen = new Set<string>();
     const unique = specs.filter((s) => !seen.has(s.id) && seen.add(s.id));
-    const flags = await redis.topicflowBundled(membersKey(name), `${prefix}:${name}:`, ...unique.map((s) => s.id));
-    const fresh = unique.filter((_, i) => Number(flags[i]) !== 1);
     const singles: JobSpec[] = [];
     const together = new Map<string, JobSpec[]>();
-    for (const s of fresh) {
+    for (const s of unique) {
       if (!bundleable(s)) { singles.push(s); continue; }
       const key = JSON.stringify([s.group, s.groupConcurrency, s.retry, s.selfThrottled === true]);
       const list = together.get(key);
       if (list) list.push(s);
       else together.set(key, [s]);
     }
-    const bundles: { name: string; data: JobData; opts: object }[] = [];
-    const index: string[] = [];
+    const planned: { jobId: string; part: JobSpec[] }[] = [];
     for (const list of together.values()) {
       for (let i = 0; i < list.length; i += BUNDLE_MAX) {
         const part = list.slice(i, i + BUNDLE_MAX);
-        if (part.length === 1) { singles.push(part[0]!); continue; }
-        const job = singleJob(part[0]!);
-        const jobId = `bundle-${randomUUID()}`;
-        bundles.push({ name: 'steps', data: { ...job.data, ids: part.map((s) => s.id) }, opts: { ...job.opts, jobId, attempts: 1 } });
-        for (const s of part) index.push(s.id, jobId);
+        if (part.length === 1) singles.push(part[0]!);
+        else planned.push({ jobId: `bundle-${randomUUID()}`, part });
       }
     }
-    // The members hash first: a bundle that runs at once finds its members there to forget.
-    if (index.length > 0) await redis.hset(membersKey(name), ...index);
-    await queueOf(name).addBulk([...singles.map((s) => singleJob(s)), ...bundles]);
+    const all = [...singles.map((s) => [s, ''] as const), ...planned.flatMap(({ jobId, part }) => part.map((s) => [s, jobId] as const))];
+    const flags = await redis.topicflowBundled(membersKey(name), `${prefix}:${name}:`, BUNDLE_ADD_GRACE_MS, ...all.flatMap(([s, bundle]) => [s.id, toJobId(s.id), bundle]));
+    const carried = new Set(all.filter((_, i) => Number(flags[i]) === 1).map(([s]) => s.id));
+    const jobs: { name: string; data: JobData; opts: object }[] = singles.filter((s) => !carried.has(s.id)).map((s) => singleJob(s));
+    for (const { jobId, part } of planned) {
+      // The members the script gave this bundle (the others are carried by a live job already).
+      const mine = part.filter((s) => !carried.has(s.id));
+      if (mine.length === 0) continue;
+      const job = singleJob(mine[0]!);
+      jobs.push({ name: 'steps', data: { ...job.data, ids: mine.map((s) => s.id) }, opts: { ...job.opts, jobId, attempts: 1 } });
+    }
+    await queueOf(name).addBulk(jobs);
   }
 
   async function addAll(byQueue: Map<string, JobSpec[]>): Promise<void> {
@@ -530,7 +545,10 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
       // A live bundle counts its members not finished yet, not itself.
       const members = Object.values(await redis.hgetall(membersKey(n)));
       const perBundle = new Map<string, number>();
-      for (const b of members) perBundle.set(b, (perBundle.get(b) ?? 0) + 1);
+      for (const entry of members) {
+        const b = bundleOfEntry(entry);
+        perBundle.set(b, (perBundle.get(b) ?? 0) + 1);
+      }
       let k = 0;
       for (const [b, m] of perBundle) if (await alive(n, b)) k += m - 1;
       return jobs + k;
@@ -612,8 +630,8 @@ export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
 
     async has(id: string, queue: string): Promise<boolean> {
       if (await alive(queue, toJobId(id))) return true;
-      const bundle = await redis.hget(membersKey(queue), id);
-      return bundle !== null && (await alive(queue, bundle));
+      const entry = await redis.hget(membersKey(queue), id);
+      return entry !== null && (await alive(queue, bundleOfEntry(entry)));
     },
 
     async idle(): Promise<void> {
