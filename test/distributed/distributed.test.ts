@@ -221,15 +221,9 @@ async function heldBy(c: Cluster, redis: Redis, runId: string, pid: number): Pro
 }
 
 /** PostgreSQL sessions open for the cluster's process `pid` (the store names them `topicflow/<schema>/<pid>`). */
-async function sessionsOf(c: Cluster, pid: number): Promise<number> {
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  try {
-    const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [`topicflow/${c.schema}/${pid}`]);
-    return (r.rows[0] as { n: number }).n;
-  } finally {
-    await admin.end();
-  }
+async function sessionsOf(admin: pg.Client, c: Cluster, pid: number): Promise<number> {
+  const r = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [`topicflow/${c.schema}/${pid}`]);
+  return (r.rows[0] as { n: number }).n;
 }
 
 /** Runs per scheduled workflow, read from the store, oldest first, with the tick each was made for. */
@@ -302,21 +296,24 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
     let orphans: string[] = [];
     let held = 0;
     const redis = new Redis(c.env.REDIS_URL!, { maxRetriesPerRequest: null });
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
     const run = await startResearch(c, `research-${tag}`);
     try {
       // The victim is a worker that holds running step runs; each is stopped while it is looked at,
-      // so nothing it holds can finish between the look and the kill.
+      // so it starts and sends nothing between the look and the kill (what it had already sent to
+      // PostgreSQL is sorted out below).
       const victim = await duringRun(c, run.id, 'a third of the searches, and a worker holding step runs', async () => {
         if (fx.serper.requests.length < KEYWORDS / 3) return undefined;
         for (const w of workers) {
           w.child.kill('SIGSTOP');
-          let held: string[] = [];
+          let its: string[] = [];
           try {
-            held = await heldBy(c, redis, run.id, w.child.pid!);
+            its = await heldBy(c, redis, run.id, w.child.pid!);
           } finally {
-            if (held.length === 0) w.child.kill('SIGCONT');
+            if (its.length === 0) w.child.kill('SIGCONT');
           }
-          if (held.length > 0) return { w, held };
+          if (its.length > 0) return { w, held: its };
         }
         return undefined;
       });
@@ -327,7 +324,7 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
       expect((await victim.w.exited).signal).toBe('SIGKILL');
       // A finish the worker had sent before it stopped may still commit. Once its sessions are
       // gone, a held step run that ended with one attempt was finished by it; the rest are orphans.
-      await untilProgress('the killed worker\'s database sessions to end', async () => (await sessionsOf(c, pid)) === 0 || undefined, () => progressOf(c, run.id));
+      await untilProgress('the killed worker\'s database sessions to end', async () => (await sessionsOf(admin, c, pid)) === 0 || undefined, () => progressOf(c, run.id));
       const now = new Map((await c.rt.store.listStepRuns(run.id, { withInput: false })).map((r) => [r.id, r]));
       orphans = victim.held.filter((id) => now.get(id)?.status === 'running' || (now.get(id)?.attempts ?? 0) > 1);
       // A replacement, as an orchestrator would start; it is not needed for this run to finish.
@@ -336,6 +333,7 @@ describe.skipIf(!enabled)('distributed mode (BullMQ + PostgreSQL, real processes
       seconds = (Date.now() - t0) / 1000;
     } finally {
       redis.disconnect();
+      await admin.end();
       await load?.stop();
       load = undefined;
     }
