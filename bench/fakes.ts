@@ -23,6 +23,8 @@ export interface FakeStats {
   openai: {
     requests: number; answered: number; promptTokens: number; completionTokens: number; countedTokens: number;
     maxRequestsPerMinute: number; maxTokensPerMinute: number; rejected: number; first: number; last: number; middle: number; arrivals: number[];
+    /** The fakes' CPU in ms when the last OpenAI request arrived. */
+    cpuAtLastMs: number;
   };
   sheets: { writes: number; violations: number };
   rssPeakMb: number;
@@ -103,6 +105,8 @@ async function main(): Promise<void> {
       const briefs: Record<string, { ms: number; tokens: number; reserved: number }> = {};
       for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens, reserved: s.counted };
       process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
+    } else if (msg.type === 'cpu') {
+      process.send!({ type: 'cpu', ms: (process.cpuUsage().user + process.cpuUsage().system) / 1000 });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.
       openai.resetLimits();
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
           middle: [...times].sort((a, b) => a - b)[Math.max(0, Math.floor(times.length / 2) - 1)] ?? 0,
           // Wall-clock arrival times (ms), for the bench to bin against the run's start.
           arrivals: times,
+          cpuAtLastMs: openai.cpuAtLastRequestMs,
         },
         sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
         rssPeakMb: process.resourceUsage().maxRSS / 1024,

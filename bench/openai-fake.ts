@@ -32,6 +32,8 @@ export interface LimitedOpenAI {
   readonly rejected: number;
   /** Arrival times of all requests. */
   arrivals: number[];
+  /** This process's CPU in ms when the last request arrived. */
+  readonly cpuAtLastRequestMs: number;
   /** Both buckets full again: another day's job. */
   resetLimits(): void;
   close(): Promise<void>;
@@ -58,6 +60,8 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
   let tokensBucket = new Bucket(options.tpm, 60_000, Date.now());
   const served: Served[] = [];
   const arrivals: number[] = [];
+  // This process's CPU (ms) when the last request arrived: what the fakes spent while requests came.
+  let cpuAtLastRequestMs = 0;
   let requests = 0;
   let rejected = 0;
   let seq = 0;
@@ -77,6 +81,8 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const now = Date.now();
     requests++;
     arrivals.push(now);
+    const cpu = process.cpuUsage();
+    cpuAtLastRequestMs = (cpu.user + cpu.system) / 1000;
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/chat/completions') {
       return send(res, 404, { error: { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null } }, {});
     }
@@ -139,6 +145,7 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     arrivals,
     get requests() { return requests; },
     get rejected() { return rejected; },
+    get cpuAtLastRequestMs() { return cpuAtLastRequestMs; },
     resetLimits() {
       requestsBucket = new Bucket(options.rpm, 60_000, Date.now());
       tokensBucket = new Bucket(options.tpm, 60_000, Date.now());

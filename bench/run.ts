@@ -197,6 +197,9 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
     phaseSched = sch;
   }, 10_000);
   const cpu0 = process.cpuUsage();
+  // The engine process's CPU (ms) each second, to read what it had spent by a moment of the run.
+  const cpuTrace: { at: number; ms: number }[] = [{ at: Date.now(), ms: 0 }];
+  const cpuTracer = setInterval(() => { const c = process.cpuUsage(cpu0); cpuTrace.push({ at: Date.now(), ms: (c.user + c.system) / 1000 }); }, 1000);
   // Linux: how much of the run the main thread spent on a core, and waiting for one (runnable,
   // not running: the other threads and processes on the same cores had them).
   const sched0 = schedStat();
@@ -216,6 +219,8 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const sched1 = schedStat();
   const threadSeconds = threadCpuSince(threads0);
   clearInterval(phaseTimer);
+  clearInterval(cpuTracer);
+  cpuTrace.push({ at: Date.now(), ms: (cpu.user + cpu.system) / 1000 });
   const mainThread = sched0 && sched1 ? { onCpu: (sched1.onCpuMs - sched0.onCpuMs) / (seconds * 1000), waiting: (sched1.waitingMs - sched0.waitingMs) / (seconds * 1000) } : undefined;
   loop.disable();
   clearInterval(sampler);
@@ -244,7 +249,7 @@ async function runJob(bp: Blueprint, spreadsheet: string, dbPath: string, env: R
   const redis = redisPeakMb ? await redisPeakMb() : undefined;
   await engine.close(5000);
   await store.close();
-  return { seconds, startedAt, status: done.status, failures, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread, threadSeconds, phases };
+  return { seconds, startedAt, status: done.status, failures, counts, usage, cpuSeconds: (cpu.user + cpu.system) / 1e6, redisPeakMb: redis, eventLoop, rss, pageStatuses, perRun, mainThread, threadSeconds, phases, cpuTrace };
 }
 
 /** Linux: CPU ms of each of this process's threads, by thread id, with its name. */
@@ -316,7 +321,7 @@ function slidingStarts(releases: number[], max: number, intervalMs: number): num
  * at its arrival and getting back what it did not use with its answer), and takes the latency the
  * fake gave it.
  */
-function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number; reserved: number }>): number {
+function pipelineBound(pages: PageTiming[], serperMs: Record<string, number>, briefs: Record<string, { ms: number; tokens: number; reserved: number }>): { endMs: number; lastSendMs: number } {
   const bySlug = new Map<string, PageTiming[]>();
   for (const p of pages) bySlug.set(p.slug, [...(bySlug.get(p.slug) ?? []), p]);
   const slugs = [...bySlug.keys()].sort();
@@ -336,6 +341,7 @@ function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, 
   let toks = tpm;
   let at = 0;
   let end = 0;
+  let lastSend = 0;
   // Reservations not yet settled: at the answer, the unused part of a call's reservation comes back.
   const refunds: { at: number; tokens: number }[] = [];
   const fill = (to: number) => {
@@ -365,8 +371,18 @@ function pipelineBoundMs(pages: PageTiming[], serperMs: Record<string, number>, 
     toks -= c.reserved;
     refunds.push({ at: t + c.ms, tokens: c.reserved - c.tokens });
     end = Math.max(end, t + c.ms);
+    lastSend = Math.max(lastSend, t);
   }
-  return end;
+  return { endMs: end, lastSendMs: lastSend };
+}
+
+/** CPU ms spent by `at` (wall-clock ms), read between the samples around it. */
+function cpuBy(trace: readonly { at: number; ms: number }[], at: number): number {
+  const i = trace.findIndex((p) => p.at >= at);
+  if (i <= 0) return i === 0 ? trace[0]!.ms : trace.at(-1)!.ms;
+  const a = trace[i - 1]!;
+  const b = trace[i]!;
+  return a.ms + ((b.ms - a.ms) * (at - a.at)) / Math.max(1, b.at - a.at);
 }
 
 /** Mean extraction cost of a page in ms, over 40 pages drawn from the profile's page sizes (this process, inline). */
@@ -410,6 +426,7 @@ async function main(): Promise<void> {
 
     const keywords = Array.from({ length: N }, (_, i) => ({ keyword: `topic ${String(i).padStart(5, '0')} research` }));
     await seedKeywords(SPREADSHEET_ID, keywords, env);
+    const fakesCpu0 = (await ask<{ ms: number }>(child, { type: 'cpu' }, 'cpu')).ms;
     const main = await runJob(bp, SPREADSHEET_ID, join(dir, 'bench.db'), env, prefix);
     const engineRssMb = process.resourceUsage().maxRSS / 1024;
     if (process.env.BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT);
@@ -418,7 +435,8 @@ async function main(): Promise<void> {
     const s1 = (await ask<{ stats: FakeStats }>(child, { type: 'stats' }, 'stats')).stats;
     const timings = await ask<{ pages: PageTiming[]; serperMs: Record<string, number>; briefs: Record<string, { ms: number; tokens: number; reserved: number }> }>(child, { type: 'page-timings' }, 'page-timings');
     const pages = main.counts.page?.succeeded ?? 0;
-    const pipelineMs = pipelineBoundMs(timings.pages, timings.serperMs, timings.briefs);
+    const pipeline = pipelineBound(timings.pages, timings.serperMs, timings.briefs);
+    const pipelineMs = pipeline.endMs;
     const boundCalls = timings.pages.filter((p) => p.tokens > 0);
     log(`lower bound's OpenAI calls: ${boundCalls.length} pages and ${Object.keys(timings.briefs).length} briefs, ${boundCalls.reduce((n, p) => n + p.tokens, 0) + Object.values(timings.briefs).reduce((n, b) => n + b.tokens, 0)} tokens used`);
     // The token bucket starts full (one minute's tokens), then refills at TPM a minute; each request ends up counting its usage.
@@ -436,6 +454,12 @@ async function main(): Promise<void> {
     // What this machine's cores allow at best: every CPU-second the engine and the fakes spent, spread over all cores.
     const floor = (main.cpuSeconds + s1.cpuMs / 1000) / cores;
     log(`CPU floor of this run on this machine: (engine ${main.cpuSeconds.toFixed(1)} s + fakes ${(s1.cpuMs / 1000).toFixed(1)} s of CPU) / ${cores} cores = ${floor.toFixed(1)} s = ${(floor / boundSeconds).toFixed(2)} x the bound (the bound counts extraction only; the engine's own work and the fakes share these cores)`);
+    // Roughly what the wall target asks of the cores: the run's last OpenAI request must leave in
+    // time for its answer's tail (as in the bound) to end within 1.10 x the bound, and all the CPU
+    // spent before it left, the engine's and the fakes', must fit in that time.
+    const window = 1.1 * boundSeconds - (pipeline.endMs - pipeline.lastSendMs) / 1000;
+    const cpuBeforeLast = { engine: cpuBy(main.cpuTrace, s1.openai.last) / 1000, fakes: Math.max(0, s1.openai.cpuAtLastMs - fakesCpu0) / 1000 };
+    if (window > 0 && s1.openai.requests > 0) log(`cores needed for 1.10 x the bound: (engine ${cpuBeforeLast.engine.toFixed(1)} s + fakes ${cpuBeforeLast.fakes.toFixed(1)} s of CPU spent before the last OpenAI request left, at +${((s1.openai.last - main.startedAt) / 1000).toFixed(1)} s) / ${window.toFixed(1)} s (the bound's last request left at +${(pipeline.lastSendMs / 1000).toFixed(1)} s, then its answer's tail) = ${((cpuBeforeLast.engine + cpuBeforeLast.fakes) / window).toFixed(2)} cores; this machine has ${cores}`);
     log(`failed items: ${failedItems}; OpenAI requests answered 429: ${s1.openai.rejected} of ${s1.openai.requests} (${(share429 * 100).toFixed(1)}%)`);
     log(`Serper: ${s1.serper.requests} requests over ${serperSpan.toFixed(1)} s = ${(s1.serper.requests / Math.max(serperSpan, 1e-9)).toFixed(1)}/s; busiest second ${s1.serper.maxPerSecond} at +${(s1.serper.busiestSecondAt / 1000).toFixed(1)} s (limit ${fakeConfig.serperPerSecond}); 429s ${s1.serper.violations}`);
     if (s1.serper.maxPerSecond > fakeConfig.serperPerSecond) log(`Serper requests per 100 ms from 1 s before the busiest second: ${s1.serper.aroundBusiest.join(' ')}`);
