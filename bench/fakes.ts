@@ -106,7 +106,8 @@ async function main(): Promise<void> {
       for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens, reserved: s.counted };
       process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
     } else if (msg.type === 'cpu') {
-      process.send!({ type: 'cpu', ms: (process.cpuUsage().user + process.cpuUsage().system) / 1000 });
+      const cpu = process.cpuUsage();
+      process.send!({ type: 'cpu', ms: (cpu.user + cpu.system) / 1000 });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.
       openai.resetLimits();
