@@ -10,7 +10,7 @@ import { startTopicEnv } from '../test/helpers/topic-env.ts';
 import { startTopicSite } from '../test/fakes/topic-site.ts';
 import { slug } from '../test/fakes/serper.ts';
 import { maxInWindow } from '../test/fakes/openai.ts';
-import { pageUrlOf, startLimitedOpenAI } from './openai-fake.ts';
+import { cpuMs, pageUrlOf, startLimitedOpenAI } from './openai-fake.ts';
 import { benchPage, pageSize } from './pages.ts';
 import { draw, type FakeConfig } from './profiles.ts';
 
@@ -106,8 +106,7 @@ async function main(): Promise<void> {
       for (const s of openai.served) if (s.url === '' && s.keyword) briefs[slug(s.keyword)] ??= { ms: s.latencyMs, tokens: s.promptTokens + s.completionTokens, reserved: s.counted };
       process.send!({ type: 'page-timings', pages, briefs, serperMs: Object.fromEntries(fx.serper.requests.map((r) => [slug(r.q), serperLatency(r.q, config)])) });
     } else if (msg.type === 'cpu') {
-      const cpu = process.cpuUsage();
-      process.send!({ type: 'cpu', ms: (cpu.user + cpu.system) / 1000 });
+      process.send!({ type: 'cpu', ms: cpuMs() });
     } else if (msg.type === 'reset-limits') {
       // The next phase is another day's job: the providers' per-minute windows start empty.
       openai.resetLimits();
@@ -144,7 +143,7 @@ async function main(): Promise<void> {
         sheets: { writes: fx.sheets.requests.filter((r) => r.kind === 'write').length, violations: fx.sheets.quotaViolations },
         rssPeakMb: process.resourceUsage().maxRSS / 1024,
         eventLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+        cpuMs: cpuMs(),
       };
       process.send!({ type: 'stats', stats });
     } else if (msg.type === 'close') {

@@ -11,6 +11,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Bucket, generate, type FakeChatMessage, type FakeChatRequest } from '../test/fakes/openai.ts';
 
+/** This process's CPU (user and system) in ms. */
+export function cpuMs(): number {
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+}
+
 export interface LimitedOpenAIOptions {
   rpm: number;
   tpm: number;
@@ -81,8 +87,7 @@ export async function startLimitedOpenAI(options: LimitedOpenAIOptions): Promise
     const now = Date.now();
     requests++;
     arrivals.push(now);
-    const cpu = process.cpuUsage();
-    cpuAtLastRequestMs = (cpu.user + cpu.system) / 1000;
+    cpuAtLastRequestMs = cpuMs();
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/v1/chat/completions') {
       return send(res, 404, { error: { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null } }, {});
     }
